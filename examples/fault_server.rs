@@ -1,0 +1,457 @@
+//! A scriptable FAKE upstream MCP server for faults a real server can't produce.
+//!
+//! Raw newline-delimited JSON-RPC over stdio (serde_json only, no rmcp), handshake era:
+//! answers `initialize`, `ping`, `tools/list`, `tools/call`; other requests get -32601;
+//! notifications are only logged (stderr). Every tool call runs in its own task.
+//!
+//! ```text
+//! cargo run --example fault_server -- [flags]
+//!   --log FILE            append every line received on stdin to FILE (flushed per line)
+//!   --crash-after N       exit(3) when the Nth tools/call arrives (it is not answered)
+//!   --garbage             before each response write "this is not json" and {"hello":1}
+//!   --grandchild PIDFILE  spawn `sleep 1000` (stdio to /dev/null, never waited for) and
+//!                         write its pid to PIDFILE
+//!   --ignore-stdin-eof    keep running after stdin closes (exit only on a signal)
+//!   --ignore-sigterm      ignore SIGTERM (SIGKILL still works)
+//!   --progress            `sleep` sends notifications/progress every 100 ms when the call has
+//!                         _meta.progressToken, and always a final one (progress = total)
+//!                         right before the result
+//!   --server-request      list tool `ask`, which sends sampling/createMessage (id "srv-1",
+//!                         "srv-2", ...) to the client and returns the reply's text
+//! ```
+//!
+//! Tools: `sleep {ms}`, `hang`, `echo {message}`, `rich`, `weird__name`, a tool with a
+//! 100-character name, and `ask` (with --server-request). Every tool carries fields a lossy
+//! proxy would drop (`execution`, `icons`, `annotations`, `_meta`, `x-extra`).
+
+use std::{
+    collections::HashMap,
+    io::Write,
+    path::PathBuf,
+    sync::{
+        atomic::{AtomicU64, Ordering},
+        Arc, Mutex,
+    },
+    time::Duration,
+};
+
+use serde_json::{json, Value};
+use tokio::{
+    io::{AsyncBufReadExt, AsyncWriteExt, BufReader},
+    sync::{mpsc, oneshot},
+};
+
+const KNOWN_VERSIONS: [&str; 4] = ["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"];
+const DEFAULT_VERSION: &str = "2025-11-25";
+/// 20 + 80 = 100 characters.
+const LONG_NAME_PREFIX: &str = "very_long_tool_name_";
+const TINY_PNG: &str =
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=";
+const TINY_WAV: &str = "UklGRiQAAABXQVZFZm10IBAAAAABAAEAQB8AAIA+AAACABAAZGF0YQAAAAA=";
+
+#[derive(Default)]
+struct Opts {
+    log: Option<PathBuf>,
+    crash_after: Option<u64>,
+    garbage: bool,
+    grandchild: Option<PathBuf>,
+    ignore_stdin_eof: bool,
+    ignore_sigterm: bool,
+    progress: bool,
+    server_request: bool,
+}
+
+fn usage() -> ! {
+    eprintln!(
+        "usage: fault_server [--log FILE] [--crash-after N] [--garbage] [--grandchild PIDFILE] \
+         [--ignore-stdin-eof] [--ignore-sigterm] [--progress] [--server-request]"
+    );
+    std::process::exit(2);
+}
+
+fn parse_args() -> Opts {
+    let mut opts = Opts::default();
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--log" => opts.log = Some(args.next().unwrap_or_else(|| usage()).into()),
+            "--crash-after" => {
+                opts.crash_after = Some(
+                    args.next()
+                        .and_then(|n| n.parse().ok())
+                        .unwrap_or_else(|| usage()),
+                )
+            }
+            "--garbage" => opts.garbage = true,
+            "--grandchild" => opts.grandchild = Some(args.next().unwrap_or_else(|| usage()).into()),
+            "--ignore-stdin-eof" => opts.ignore_stdin_eof = true,
+            "--ignore-sigterm" => opts.ignore_sigterm = true,
+            "--progress" => opts.progress = true,
+            "--server-request" => opts.server_request = true,
+            "-h" | "--help" => usage(),
+            other => {
+                eprintln!("fault_server: unknown argument {other:?}");
+                usage()
+            }
+        }
+    }
+    opts
+}
+
+fn long_name() -> String {
+    format!("{LONG_NAME_PREFIX}{}", "x".repeat(80))
+}
+
+/// Something to write to stdout, in order, by the single writer task.
+enum Out {
+    Response(Value),
+    Message(Value),
+}
+
+struct State {
+    opts: Opts,
+    out: mpsc::UnboundedSender<Out>,
+    calls: AtomicU64,
+    next_server_request: AtomicU64,
+    pending: Mutex<HashMap<String, oneshot::Sender<Value>>>,
+}
+
+impl State {
+    fn respond(&self, id: Value, result: Value) {
+        let _ = self.out.send(Out::Response(
+            json!({"jsonrpc": "2.0", "id": id, "result": result}),
+        ));
+    }
+
+    fn respond_error(&self, id: Value, code: i64, message: String) {
+        let _ = self.out.send(Out::Response(json!({
+            "jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message}
+        })));
+    }
+
+    fn notify(&self, method: &str, params: Value) {
+        let _ = self.out.send(Out::Message(
+            json!({"jsonrpc": "2.0", "method": method, "params": params}),
+        ));
+    }
+}
+
+fn tool(name: &str, description: &str, input_schema: Value) -> Value {
+    json!({
+        "name": name,
+        "description": description,
+        "inputSchema": input_schema,
+        "execution": {"taskSupport": "optional"},
+        "icons": [{"src": "https://example.invalid/i.png", "mimeType": "image/png"}],
+        "annotations": {"readOnlyHint": true},
+        "_meta": {"x-k": 1},
+        "x-extra": "kept"
+    })
+}
+
+fn tools(opts: &Opts) -> Value {
+    let empty = json!({"type": "object", "properties": {}});
+    let mut rich = tool(
+        "rich",
+        "Returns every content type and extra fields",
+        empty.clone(),
+    );
+    rich["outputSchema"] = json!({
+        "type": "object",
+        "properties": {
+            "answer": {"type": "integer"},
+            "items": {"type": "array", "items": {"type": "string"}}
+        },
+        "required": ["answer"]
+    });
+    let mut list = vec![
+        tool(
+            "sleep",
+            "Wait `ms` milliseconds",
+            json!({"type": "object", "properties": {"ms": {"type": "integer", "minimum": 0}}, "required": ["ms"]}),
+        ),
+        tool("hang", "Never answers", empty.clone()),
+        tool(
+            "echo",
+            "Echo the message back",
+            json!({"type": "object", "properties": {"message": {"type": "string"}}, "required": ["message"]}),
+        ),
+        rich,
+        tool(
+            "weird__name",
+            "A tool whose name contains the separator",
+            empty.clone(),
+        ),
+        tool(
+            &long_name(),
+            "A tool with a 100-character name",
+            empty.clone(),
+        ),
+    ];
+    if opts.server_request {
+        list.push(tool(
+            "ask",
+            "Ask the client's LLM (sampling/createMessage) and return its answer",
+            json!({"type": "object", "properties": {"question": {"type": "string"}}}),
+        ));
+    }
+    json!({ "tools": list })
+}
+
+fn text_result(text: impl Into<String>) -> Value {
+    json!({"content": [{"type": "text", "text": text.into()}], "isError": false})
+}
+
+fn rich_result() -> Value {
+    json!({
+        "content": [
+            {"type": "text", "text": "rich text"},
+            {"type": "image", "data": TINY_PNG, "mimeType": "image/png"},
+            {"type": "audio", "data": TINY_WAV, "mimeType": "audio/wav"},
+            {"type": "resource_link", "uri": "fault://thing/1", "name": "thing-1",
+             "mimeType": "text/plain", "description": "a linked thing"},
+            {"type": "resource", "resource":
+                {"uri": "fault://thing/2", "mimeType": "text/plain", "text": "embedded thing"}}
+        ],
+        "structuredContent": {"answer": 42, "items": ["a", "b"]},
+        "isError": false,
+        "_meta": {"x-trace": "abc"},
+        "x-vendor-extra": {"keep": true}
+    })
+}
+
+async fn call_tool(state: Arc<State>, id: Value, params: Value) {
+    let name = params["name"].as_str().unwrap_or_default().to_owned();
+    let args = &params["arguments"];
+    let result = match name.as_str() {
+        "sleep" => {
+            let ms = args["ms"].as_u64().unwrap_or(0);
+            let token = params["_meta"]["progressToken"].clone();
+            if state.opts.progress && !token.is_null() {
+                let start = tokio::time::Instant::now();
+                let mut elapsed = 0;
+                while elapsed + 100 < ms {
+                    elapsed += 100;
+                    tokio::time::sleep_until(start + Duration::from_millis(elapsed)).await;
+                    state.notify(
+                        "notifications/progress",
+                        json!({"progressToken": token, "progress": elapsed, "total": ms,
+                               "message": format!("slept {elapsed} of {ms} ms")}),
+                    );
+                }
+                tokio::time::sleep_until(start + Duration::from_millis(ms)).await;
+                state.notify(
+                    "notifications/progress",
+                    json!({"progressToken": token, "progress": ms, "total": ms,
+                           "message": "done"}),
+                );
+            } else {
+                tokio::time::sleep(Duration::from_millis(ms)).await;
+            }
+            text_result(format!("slept {ms}"))
+        }
+        "hang" => return,
+        "echo" => text_result(format!(
+            "fault echo: {}",
+            args["message"].as_str().unwrap_or_default()
+        )),
+        "rich" => rich_result(),
+        "weird__name" => text_result("weird ok"),
+        "ask" if state.opts.server_request => ask(&state, args).await,
+        n if n == long_name() => text_result("long ok"),
+        _ => {
+            state.respond_error(id, -32602, format!("unknown tool: {name}"));
+            return;
+        }
+    };
+    state.respond(id, result);
+}
+
+async fn ask(state: &State, args: &Value) -> Value {
+    let question = args["question"].as_str().unwrap_or("What is 2+2?");
+    let n = state.next_server_request.fetch_add(1, Ordering::SeqCst) + 1;
+    let request_id = format!("srv-{n}");
+    let (tx, rx) = oneshot::channel();
+    state
+        .pending
+        .lock()
+        .expect("pending lock")
+        .insert(request_id.clone(), tx);
+    let _ = state.out.send(Out::Message(json!({
+        "jsonrpc": "2.0",
+        "id": request_id,
+        "method": "sampling/createMessage",
+        "params": {
+            "messages": [{"role": "user", "content": {"type": "text", "text": question}}],
+            "maxTokens": 100
+        }
+    })));
+    let Ok(reply) = rx.await else {
+        return json!({"content": [{"type": "text", "text": "no reply"}], "isError": true});
+    };
+    if let Some(error) = reply.get("error") {
+        return json!({
+            "content": [{"type": "text", "text": format!("sampling failed: {error}")}],
+            "isError": true
+        });
+    }
+    let content = &reply["result"]["content"];
+    // 2025-11-25 allows an array of content blocks; older revisions a single block.
+    let text = match content {
+        Value::Array(blocks) => blocks.iter().find_map(|b| b["text"].as_str()),
+        block => block["text"].as_str(),
+    };
+    text_result(text.unwrap_or_default())
+}
+
+fn handle_request(state: &Arc<State>, id: Value, method: &str, params: Value) {
+    match method {
+        "initialize" => {
+            let requested = params["protocolVersion"].as_str().unwrap_or_default();
+            let version = if KNOWN_VERSIONS.contains(&requested) {
+                requested
+            } else {
+                DEFAULT_VERSION
+            };
+            state.respond(
+                id,
+                json!({
+                    "protocolVersion": version,
+                    "capabilities": {"tools": {"listChanged": true}},
+                    "serverInfo": {"name": "fault", "version": "0"}
+                }),
+            );
+        }
+        "ping" => state.respond(id, json!({})),
+        "tools/list" => state.respond(id, tools(&state.opts)),
+        "tools/call" => {
+            let n = state.calls.fetch_add(1, Ordering::SeqCst) + 1;
+            if state.opts.crash_after == Some(n) {
+                eprintln!("fault_server: crashing on tools/call #{n}");
+                std::process::exit(3);
+            }
+            tokio::spawn(call_tool(state.clone(), id, params));
+        }
+        other => state.respond_error(id, -32601, format!("Method not found: {other}")),
+    }
+}
+
+fn handle_line(state: &Arc<State>, line: &str) {
+    let message: Value = match serde_json::from_str(line) {
+        Ok(v) => v,
+        Err(error) => {
+            eprintln!("fault_server: unparsable line: {error}");
+            state.respond_error(Value::Null, -32700, format!("Parse error: {error}"));
+            return;
+        }
+    };
+    let id = message.get("id").cloned();
+    match (message.get("method").and_then(Value::as_str), id) {
+        (Some(method), Some(id)) => {
+            let params = message.get("params").cloned().unwrap_or(Value::Null);
+            handle_request(state, id, method, params);
+        }
+        (Some(method), None) => eprintln!("fault_server: notification {method}"),
+        (None, Some(id)) => {
+            let key = match &id {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            match state.pending.lock().expect("pending lock").remove(&key) {
+                Some(waiter) => {
+                    let _ = waiter.send(message);
+                }
+                None => eprintln!("fault_server: response to unknown request {key}"),
+            }
+        }
+        (None, None) => eprintln!("fault_server: not a JSON-RPC message: {line}"),
+    }
+}
+
+async fn write_out(mut out_rx: mpsc::UnboundedReceiver<Out>, garbage: bool) {
+    let mut stdout = tokio::io::stdout();
+    while let Some(out) = out_rx.recv().await {
+        let mut buf = Vec::new();
+        let message = match out {
+            Out::Response(v) => {
+                if garbage {
+                    buf.extend_from_slice(b"this is not json\n{\"hello\":1}\n");
+                }
+                v
+            }
+            Out::Message(v) => v,
+        };
+        serde_json::to_writer(&mut buf, &message).expect("serialize");
+        buf.push(b'\n');
+        if stdout.write_all(&buf).await.is_err() || stdout.flush().await.is_err() {
+            break;
+        }
+    }
+}
+
+fn spawn_grandchild(pidfile: &PathBuf) -> std::io::Result<()> {
+    // Deliberately never waited for: the hub must clean it up (process group kill).
+    #[allow(clippy::zombie_processes)]
+    let child = std::process::Command::new("sleep")
+        .arg("1000")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()?;
+    std::fs::write(pidfile, format!("{}\n", child.id()))?;
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> std::io::Result<()> {
+    let opts = parse_args();
+    if let Some(pidfile) = &opts.grandchild {
+        spawn_grandchild(pidfile)?;
+    }
+    if opts.ignore_sigterm {
+        let mut sigterm =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::spawn(async move {
+            while sigterm.recv().await.is_some() {
+                eprintln!("fault_server: ignoring SIGTERM");
+            }
+        });
+    }
+    let mut log = match &opts.log {
+        Some(path) => Some(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)?,
+        ),
+        None => None,
+    };
+    let (out_tx, out_rx) = mpsc::unbounded_channel();
+    let writer = tokio::spawn(write_out(out_rx, opts.garbage));
+    let ignore_stdin_eof = opts.ignore_stdin_eof;
+    let state = Arc::new(State {
+        opts,
+        out: out_tx,
+        calls: AtomicU64::new(0),
+        next_server_request: AtomicU64::new(0),
+        pending: Mutex::new(HashMap::new()),
+    });
+
+    let mut lines = BufReader::new(tokio::io::stdin()).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        if let Some(log) = log.as_mut() {
+            writeln!(log, "{line}")?;
+            log.flush()?;
+        }
+        if !line.trim().is_empty() {
+            handle_line(&state, &line);
+        }
+    }
+    if ignore_stdin_eof {
+        eprintln!("fault_server: stdin closed; staying up until a signal arrives");
+        std::future::pending::<()>().await;
+    }
+    drop(state);
+    let _ = tokio::time::timeout(Duration::from_millis(200), writer).await;
+    Ok(())
+}

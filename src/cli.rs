@@ -1,0 +1,253 @@
+//! The command line: `stdio`, `check`, `tools`, `call`, `status`.
+//!
+//! Exit codes: 0 success; 1 runtime failure (a call failed, an upstream is down for `status`);
+//! 2 bad command line; 64 bad config.
+
+#![allow(clippy::print_stdout, reason = "the CLI's commands print their results to stdout")]
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+
+use crate::config::{HubConfig, TenantId};
+use crate::downstream::{self, Session};
+use crate::hub::{self, Hub};
+use crate::jsonrpc;
+
+pub const EXIT_OK: u8 = 0;
+pub const EXIT_FAILURE: u8 = 1;
+pub const EXIT_CONFIG: u8 = 64;
+
+#[derive(Debug, Parser)]
+#[command(name = "mcp-hub", version, about = "One MCP server in front of many: a multi-tenant MCP gateway")]
+pub struct Cli {
+    /// The config file.
+    #[arg(long, global = true, env = "MCP_HUB_CONFIG", default_value = "hub.toml")]
+    pub config: PathBuf,
+    /// Log level for stderr (error, warn, info, debug, trace); RUST_LOG overrides it.
+    #[arg(long, global = true, default_value = "info")]
+    pub log_level: String,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve one tenant as an MCP server over stdin/stdout (for Claude Desktop, Cursor, `docker run -i`).
+    Stdio {
+        /// The tenant to serve (default: `hub.default_tenant`, or the only tenant).
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// Validate the config and print a summary; exit 64 when it is invalid.
+    Check,
+    /// Start a tenant's upstreams and print the merged catalog.
+    Tools {
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Print the whole catalog as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make one tool call and print its result (a CallToolResult) as JSON.
+    Call {
+        #[arg(long)]
+        tenant: Option<String>,
+        /// The tool's exposed name, e.g. `demo__echo`.
+        tool: String,
+        /// The arguments as a JSON object.
+        #[arg(default_value = "{}")]
+        arguments: String,
+    },
+    /// Start a tenant's upstreams and print each one's state and last error; exit 1 if any is not up.
+    Status {
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+}
+
+fn load(path: &std::path::Path) -> Result<HubConfig, u8> {
+    HubConfig::load(path).map_err(|e| {
+        eprint!("{e}");
+        EXIT_CONFIG
+    })
+}
+
+pub async fn run(cli: Cli) -> u8 {
+    let config = match load(&cli.config) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    match cli.command {
+        Command::Check => check(&config),
+        Command::Stdio { tenant } => with_tenant(config, tenant, |hub, id| async move { stdio(hub, id).await }).await,
+        Command::Tools { tenant, json } => with_tenant(config, tenant, move |hub, id| async move { tools(hub, id, json).await }).await,
+        Command::Call { tenant, tool, arguments } => {
+            with_tenant(config, tenant, move |hub, id| async move { call(hub, id, tool, arguments).await }).await
+        }
+        Command::Status { tenant } => with_tenant(config, tenant, |hub, id| async move { status(hub, id).await }).await,
+    }
+}
+
+async fn with_tenant<F, Fut>(config: HubConfig, tenant: Option<String>, f: F) -> u8
+where
+    F: FnOnce(std::sync::Arc<Hub>, TenantId) -> Fut,
+    Fut: std::future::Future<Output = u8>,
+{
+    let id = match config.tenant(tenant.as_deref()) {
+        Ok(t) => t.id.clone(),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_CONFIG;
+        }
+    };
+    let hub = Hub::start(config, Some(std::slice::from_ref(&id)));
+    let code = f(hub.clone(), id).await;
+    hub.stop().await;
+    code
+}
+
+fn check(config: &HubConfig) -> u8 {
+    println!("config `{}` is valid", config.path.display());
+    for (id, t) in &config.tenants {
+        println!("tenant `{id}`: {} server(s)", t.servers.len());
+        for s in t.servers.values() {
+            let mode = if !s.enabled { "disabled" } else if s.start == crate::config::StartMode::Lazy { "lazy" } else { "eager" };
+            // Arguments and env values can hold secrets: print the command and the env names only.
+            let env: Vec<&str> = s.env.keys().map(String::as_str).collect();
+            println!("  {} ({mode}): `{}` with {} arg(s); env: [{}]", s.name, s.command, s.args.len(), env.join(", "));
+        }
+    }
+    EXIT_OK
+}
+
+async fn stdio(hub: std::sync::Arc<Hub>, id: TenantId) -> u8 {
+    let Some(tenant) = hub.tenant(&id).cloned() else { return EXIT_FAILURE };
+    let watch = tenant.clone();
+    tokio::spawn(async move {
+        watch.wait_ready().await;
+        tracing::info!(tenant = %watch.id, "upstreams: {}", watch.summary());
+    });
+    let stop = hub.shutdown.child_token();
+    let serve = downstream::stdio::serve(tenant, stop.clone());
+    tokio::select! {
+        r = serve => {
+            if let Err(e) = r {
+                tracing::error!("stdio transport failed: {e}");
+                return EXIT_FAILURE;
+            }
+            tracing::info!("stdin closed; stopping");
+        }
+        _ = hub::terminate_signal() => tracing::info!("signal received; stopping"),
+    }
+    EXIT_OK
+}
+
+async fn tools(hub: std::sync::Arc<Hub>, id: TenantId, as_json: bool) -> u8 {
+    let Some(tenant) = hub.tenant(&id) else { return EXIT_FAILURE };
+    tenant.wait_ready().await;
+    tracing::info!(tenant = %id, "upstreams: {}", tenant.summary());
+    let cat = tenant.catalog();
+    let mut out = std::io::stdout().lock();
+    if as_json {
+        let v = json!({"tools": cat.tools, "prompts": cat.prompts, "resources": cat.resources, "resourceTemplates": cat.templates});
+        let _ = writeln!(out, "{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+    } else {
+        let first_line = |v: &Value| v["description"].as_str().unwrap_or("").lines().next().unwrap_or("").to_string();
+        let _ = writeln!(out, "tools ({}):", cat.tools.len());
+        for t in &cat.tools {
+            let _ = writeln!(out, "  {:<40} {}", t["name"].as_str().unwrap_or(""), first_line(t));
+        }
+        let _ = writeln!(out, "prompts ({}):", cat.prompts.len());
+        for p in &cat.prompts {
+            let _ = writeln!(out, "  {:<40} {}", p["name"].as_str().unwrap_or(""), first_line(p));
+        }
+        let _ = writeln!(out, "resources ({}):", cat.resources.len());
+        for r in &cat.resources {
+            let _ = writeln!(out, "  {}", r["uri"].as_str().unwrap_or(""));
+        }
+        let _ = writeln!(out, "resource templates ({}):", cat.templates.len());
+        for r in &cat.templates {
+            let _ = writeln!(out, "  {}", r["uriTemplate"].as_str().unwrap_or(""));
+        }
+    }
+    EXIT_OK
+}
+
+async fn call(hub: std::sync::Arc<Hub>, id: TenantId, tool: String, arguments: String) -> u8 {
+    let Some(tenant) = hub.tenant(&id).cloned() else { return EXIT_FAILURE };
+    let args: Value = match serde_json::from_str(&arguments) {
+        Ok(v @ Value::Object(_)) => v,
+        _ => {
+            eprintln!("error: the arguments must be a JSON object, e.g. '{{\"message\": \"hi\"}}'");
+            return 2;
+        }
+    };
+    tenant.wait_ready().await;
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let session = Session::new(tenant.clone(), tx);
+    session.handle_message(json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": tool, "arguments": args}}));
+    let limit = tenant.upstreams.values().map(|u| u.cfg.request_timeout).max().unwrap_or(Duration::from_secs(60)) + Duration::from_secs(5);
+    let answer = tokio::time::timeout(limit, async {
+        while let Some(frame) = rx.recv().await {
+            let v: Value = serde_json::from_str(&frame).unwrap_or(Value::Null);
+            if jsonrpc::classify(&v) == jsonrpc::Kind::Response && v["id"] == 1 {
+                return Some(v);
+            }
+        }
+        None
+    })
+    .await;
+    session.close();
+    match answer {
+        Ok(Some(v)) if v.get("result").is_some() => {
+            let _ = writeln!(std::io::stdout().lock(), "{}", serde_json::to_string_pretty(&v["result"]).unwrap_or_default());
+            if v["result"]["isError"] == true {
+                EXIT_FAILURE
+            } else {
+                EXIT_OK
+            }
+        }
+        Ok(Some(v)) => {
+            eprintln!("error: {} (code {})", v["error"]["message"].as_str().unwrap_or("unknown error"), v["error"]["code"]);
+            EXIT_FAILURE
+        }
+        _ => {
+            eprintln!("error: no answer within {}", humantime::format_duration(limit));
+            EXIT_FAILURE
+        }
+    }
+}
+
+async fn status(hub: std::sync::Arc<Hub>, id: TenantId) -> u8 {
+    let Some(tenant) = hub.tenant(&id) else { return EXIT_FAILURE };
+    tenant.wait_ready().await;
+    let mut all_up = true;
+    let mut out = std::io::stdout().lock();
+    for up in tenant.upstreams.values() {
+        let s = up.status();
+        if s.state != crate::upstream::State::Up && s.state != crate::upstream::State::Disabled {
+            all_up = false;
+        }
+        let offer = up.offer();
+        let _ = writeln!(
+            out,
+            "{id}/{:<20} {:<9} tools={:<3} prompts={:<3} resources={:<3} {}",
+            up.name.as_str(),
+            s.state.as_str(),
+            offer.tools.len(),
+            offer.prompts.len(),
+            offer.resources.len(),
+            s.last_error.map(|e| format!("last error: {e}")).unwrap_or_default()
+        );
+    }
+    if all_up {
+        EXIT_OK
+    } else {
+        EXIT_FAILURE
+    }
+}

@@ -1,0 +1,184 @@
+//! `hub.toml`: parsed, expanded (`${VAR}`) and validated once; everything after this module sees only these types.
+//!
+//! Config knows no runtime: it imports nothing else of the crate.
+
+mod raw;
+mod validate;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use validate::{ConfigErrors, Problem};
+
+/// A tenant's id, as written under `[tenants.<id>]`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TenantId(Arc<str>);
+
+/// An upstream server's name within its tenant, as written under `[tenants.<id>.servers.<name>]`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ServerName(Arc<str>);
+
+macro_rules! name_type {
+    ($t:ident) => {
+        impl $t {
+            pub fn new(s: &str) -> Self {
+                Self(Arc::from(s))
+            }
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+        impl fmt::Display for $t {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+        impl std::borrow::Borrow<str> for $t {
+            fn borrow(&self) -> &str {
+                &self.0
+            }
+        }
+    };
+}
+name_type!(TenantId);
+name_type!(ServerName);
+
+/// The whole validated configuration.
+#[derive(Clone, Debug)]
+pub struct HubConfig {
+    /// The file it came from.
+    pub path: PathBuf,
+    pub hub: HubSettings,
+    pub tenants: BTreeMap<TenantId, TenantConfig>,
+}
+
+/// `[hub]`: hub-wide settings and the defaults for every server.
+#[derive(Clone, Debug)]
+pub struct HubSettings {
+    pub separator: String,
+    pub max_name_length: usize,
+    pub default_tenant: Option<TenantId>,
+    pub request_timeout: Duration,
+    pub startup_timeout: Duration,
+    pub shutdown_grace: Duration,
+    pub page_size: usize,
+    pub health_interval: Duration,
+    pub restart: RestartPolicy,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RestartMode {
+    Always,
+    OnFailure,
+    Never,
+}
+
+/// When and how fast a dead upstream is started again.
+#[derive(Clone, Debug)]
+pub struct RestartPolicy {
+    pub mode: RestartMode,
+    /// Restarts in a row before the hub gives up on the server.
+    pub max_retries: u32,
+    pub initial_backoff: Duration,
+    pub max_backoff: Duration,
+    /// An upstream that stayed up this long gets its retry counter reset.
+    pub stable_after: Duration,
+}
+
+#[derive(Clone, Debug)]
+pub struct TenantConfig {
+    pub id: TenantId,
+    pub description: Option<String>,
+    pub servers: BTreeMap<ServerName, ServerConfig>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StartMode {
+    /// Started with the hub.
+    Eager,
+    /// Started on the tenant's first request.
+    Lazy,
+}
+
+/// Which protocol era the hub speaks to an upstream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProtocolPref {
+    /// `initialize` (offering 2025-11-25); `server/discover` when the server refuses it.
+    Auto,
+    /// Only the handshake era.
+    Handshake,
+    /// Only 2026-07-28 (`server/discover`, per-request `_meta`).
+    Stateless,
+}
+
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    pub name: ServerName,
+    pub command: String,
+    pub args: Vec<String>,
+    pub env: BTreeMap<String, String>,
+    pub env_passthrough: Vec<String>,
+    pub cwd: PathBuf,
+    pub enabled: bool,
+    pub start: StartMode,
+    pub request_timeout: Duration,
+    pub startup_timeout: Duration,
+    pub protocol: ProtocolPref,
+    pub restart: RestartPolicy,
+}
+
+/// Environment variables every upstream inherits from the hub; nothing else of the hub's environment leaks.
+pub const ENV_ALLOW_LIST: &[&str] = &[
+    "PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR",
+];
+
+impl HubConfig {
+    /// Reads, expands and validates the file at `path`; every problem is reported at once.
+    pub fn load(path: &Path) -> Result<Self, ConfigErrors> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigErrors::single(
+                path,
+                "",
+                format!("cannot read the config file: {e}"),
+                Some("pass the right file with `--config PATH` or set MCP_HUB_CONFIG".into()),
+            )
+        })?;
+        Self::from_str_at(&text, path, &|name| std::env::var(name).ok())
+    }
+
+    /// Parses `text` as if it were the file at `path`, looking `${VAR}` up with `env`.
+    pub fn from_str_at(
+        text: &str,
+        path: &Path,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigErrors> {
+        validate::parse(text, path, env)
+    }
+
+    /// The tenant that `--tenant` names, or the default one.
+    pub fn tenant(&self, requested: Option<&str>) -> Result<&TenantConfig, String> {
+        let id = match requested {
+            Some(t) => t.to_string(),
+            None => match (&self.hub.default_tenant, self.tenants.len()) {
+                (Some(d), _) => d.to_string(),
+                (None, 1) => self.tenants.keys().next().map(|t| t.to_string()).unwrap_or_default(),
+                _ => {
+                    return Err(format!(
+                        "several tenants are configured ({}); choose one with `--tenant` or set `hub.default_tenant`",
+                        self.tenant_list()
+                    ))
+                }
+            },
+        };
+        self.tenants.get(id.as_str()).ok_or_else(|| {
+            format!("no tenant `{id}` in {} (configured: {})", self.path.display(), self.tenant_list())
+        })
+    }
+
+    fn tenant_list(&self) -> String {
+        self.tenants.keys().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(", ")
+    }
+}

@@ -1,0 +1,60 @@
+//! The file as written: every field optional, every duration a string; `validate.rs` turns it into `HubConfig`.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawFile {
+    #[serde(default)]
+    pub hub: RawHub,
+    #[serde(default)]
+    pub tenants: BTreeMap<String, toml::Value>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawHub {
+    pub separator: Option<String>,
+    pub max_name_length: Option<i64>,
+    pub default_tenant: Option<String>,
+    pub request_timeout: Option<String>,
+    pub startup_timeout: Option<String>,
+    pub shutdown_grace: Option<String>,
+    pub page_size: Option<i64>,
+    pub health_interval: Option<String>,
+    pub restart: Option<RawRestart>,
+}
+
+#[derive(Debug, Default, Deserialize, Clone)]
+pub struct RawRestart {
+    pub policy: Option<String>,
+    pub max_retries: Option<i64>,
+    pub initial_backoff: Option<String>,
+    pub max_backoff: Option<String>,
+    pub stable_after: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawTenant {
+    pub description: Option<String>,
+    #[serde(default)]
+    pub servers: BTreeMap<String, toml::Value>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawServer {
+    pub command: Option<String>,
+    #[serde(default)]
+    pub args: Vec<String>,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    #[serde(default)]
+    pub env_passthrough: Vec<String>,
+    pub cwd: Option<String>,
+    pub enabled: Option<bool>,
+    pub start: Option<String>,
+    pub request_timeout: Option<String>,
+    pub startup_timeout: Option<String>,
+    pub protocol: Option<String>,
+    pub restart: Option<RawRestart>,
+}

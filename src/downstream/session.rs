@@ -1,0 +1,399 @@
+//! One downstream client: handshake-era (`initialize`) or 2026-07-28 (per-request `_meta`),
+//! requests routed through the catalog, answers relayed straight from the upstream's reader.
+
+use std::sync::{Arc, Mutex};
+
+use serde_json::{json, Value};
+
+use crate::catalog::{Catalog, ListKind};
+use crate::config::ServerName;
+use crate::jsonrpc::{self, Kind, Outbox};
+use crate::mux::{DownstreamReply, Finish};
+use crate::protocol::{self, STATELESS};
+use crate::tenant::{SessionPeer, Tenant};
+
+/// How long a 2026-07-28 client may cache a list (see the README: the hub's upstreams can change
+/// at any time, so lists are cached briefly and privately, per tenant).
+pub const LIST_TTL_MS: u64 = 5_000;
+
+pub struct Session {
+    pub id: u64,
+    tenant: Arc<Tenant>,
+    out: Outbox,
+    peer: Arc<SessionPeer>,
+    /// The version agreed by `initialize`, for handshake-era sessions.
+    version: Mutex<Option<String>>,
+}
+
+/// How a request is to be answered.
+#[derive(Clone, Copy)]
+struct Ctx {
+    stateless: bool,
+}
+
+impl Session {
+    pub fn new(tenant: Arc<Tenant>, out: Outbox) -> Arc<Self> {
+        let (id, peer) = tenant.register_session(out.clone());
+        Arc::new(Self { id, tenant, out, peer, version: Mutex::new(None) })
+    }
+
+    pub fn tenant(&self) -> &Arc<Tenant> {
+        &self.tenant
+    }
+
+    fn send(&self, frame: String) {
+        let _ = self.out.send(frame);
+    }
+
+    fn reply(&self, id: &Value, ctx: Ctx, mut result: Value) {
+        if ctx.stateless {
+            crate::mux::finish_result(&mut result, &Finish { uris: None, stateless: true });
+        }
+        self.send(jsonrpc::result(id, result));
+    }
+
+    fn fail(&self, id: &Value, code: i64, message: impl Into<String>) {
+        self.send(jsonrpc::error(id, code, message, None));
+    }
+
+    /// One line from the client. Never blocks on an upstream.
+    pub fn handle_line(self: &Arc<Self>, line: &str) {
+        let msg: Value = match serde_json::from_str(line) {
+            Ok(v) => v,
+            Err(e) => return self.fail(&Value::Null, jsonrpc::PARSE_ERROR, format!("Parse error: {e}")),
+        };
+        self.handle_message(msg);
+    }
+
+    pub fn handle_message(self: &Arc<Self>, msg: Value) {
+        if msg.is_array() {
+            return self.fail(&Value::Null, jsonrpc::INVALID_REQUEST, "JSON-RPC batches are not supported (MCP removed them in 2025-06-18); send one message per line");
+        }
+        match jsonrpc::classify(&msg) {
+            Kind::Request => self.on_request(msg),
+            Kind::Notification => self.on_notification(msg),
+            Kind::Response => self.on_response(msg),
+            Kind::Invalid => {
+                let id = msg.get("id").filter(|i| i.is_string() || i.is_number()).cloned().unwrap_or(Value::Null);
+                self.fail(&id, jsonrpc::INVALID_REQUEST, "Invalid request: expected a JSON-RPC 2.0 request, notification or response object");
+            }
+        }
+    }
+
+    fn on_request(self: &Arc<Self>, mut msg: Value) {
+        let id = msg["id"].clone();
+        let method = msg["method"].as_str().unwrap_or_default().to_string();
+        let params = msg.get_mut("params").map(Value::take).unwrap_or_else(|| json!({}));
+        if !params.is_object() {
+            return self.fail(&id, jsonrpc::INVALID_PARAMS, "`params` must be an object");
+        }
+        let handshake = self.version.lock().unwrap_or_else(|e| e.into_inner()).is_some();
+        let meta_version = params["_meta"][protocol::META_PROTOCOL_VERSION].as_str().map(str::to_string);
+        let stateless = match (&meta_version, handshake) {
+            (_, true) => false,
+            (Some(v), false) if v == STATELESS => true,
+            (Some(v), false) if method != "initialize" && method != "server/discover" => {
+                let err = jsonrpc::error(&id, jsonrpc::UNSUPPORTED_PROTOCOL_VERSION, "Unsupported protocol version", Some(json!({"requested": v, "supported": [STATELESS]})));
+                return self.send(err);
+            }
+            _ => false,
+        };
+        if stateless {
+            if let Some(caps) = params["_meta"].get(protocol::META_CLIENT_CAPABILITIES) {
+                *self.peer.client_capabilities.lock().unwrap_or_else(|e| e.into_inner()) = caps.clone();
+            }
+        }
+        let ctx = Ctx { stateless };
+        match method.as_str() {
+            "initialize" => self.initialize(&id, &params),
+            "server/discover" => self.send(jsonrpc::result(&id, self.discover_result())),
+            "ping" => self.reply(&id, ctx, json!({})),
+            "tools/list" | "prompts/list" | "resources/list" | "resources/templates/list" => {
+                let kind = ListKind::from_method(&method).unwrap_or(ListKind::Tools);
+                self.when_ready(move |s| s.list(&id, ctx, kind, &params));
+            }
+            "tools/call" => self.route_named(id, ctx, method, params, true),
+            "prompts/get" => self.route_named(id, ctx, method, params, false),
+            "resources/read" | "resources/subscribe" | "resources/unsubscribe" => self.route_uri(id, ctx, method, params),
+            "completion/complete" => self.complete(id, ctx, params),
+            "logging/setLevel" => self.set_level(&id, ctx, params),
+            _ => self.fail(&id, jsonrpc::METHOD_NOT_FOUND, format!("Method not found: `{method}` is not supported by mcp-hub")),
+        }
+    }
+
+    fn initialize(&self, id: &Value, params: &Value) {
+        let requested = params["protocolVersion"].as_str().unwrap_or(protocol::LATEST_HANDSHAKE);
+        let version = if protocol::HANDSHAKE_VERSIONS.contains(&requested) { requested } else { protocol::LATEST_HANDSHAKE };
+        *self.version.lock().unwrap_or_else(|e| e.into_inner()) = Some(version.to_string());
+        *self.peer.client_capabilities.lock().unwrap_or_else(|e| e.into_inner()) = params["capabilities"].clone();
+        *self.peer.handshake.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        tracing::info!(tenant = %self.tenant.id, session = self.id, version, client = %params["clientInfo"]["name"], "client initialized");
+        let mut result = json!({
+            "protocolVersion": version,
+            "capabilities": capabilities(),
+            "serverInfo": protocol::hub_info(),
+        });
+        if let Some(i) = self.instructions() {
+            result["instructions"] = json!(i);
+        }
+        self.send(jsonrpc::result(id, result));
+    }
+
+    fn discover_result(&self) -> Value {
+        let mut r = json!({
+            "resultType": "complete",
+            "supportedVersions": protocol::ALL_VERSIONS,
+            "capabilities": capabilities(),
+            "serverInfo": protocol::hub_info(),
+            "ttlMs": LIST_TTL_MS,
+            "cacheScope": "private",
+            "_meta": { protocol::META_SERVER_INFO: protocol::hub_info() },
+        });
+        if let Some(i) = self.instructions() {
+            r["instructions"] = json!(i);
+        }
+        r
+    }
+
+    /// The upstreams' own instructions, each under its server's name.
+    fn instructions(&self) -> Option<String> {
+        let parts: Vec<String> = self
+            .tenant
+            .upstreams
+            .values()
+            .filter_map(|u| u.offer().instructions.clone().map(|i| format!("## {}\n{}", u.name, i.trim())))
+            .collect();
+        (!parts.is_empty()).then(|| {
+            format!(
+                "mcp-hub serves several MCP servers; each tool and prompt name starts with its server's name and `{}`.\n\n{}",
+                self.tenant.settings.separator,
+                parts.join("\n\n")
+            )
+        })
+    }
+
+    /// Runs `f` now when the tenant's upstreams have settled, else once they have (or the wait timed out).
+    fn when_ready(self: &Arc<Self>, f: impl FnOnce(&Arc<Self>) + Send + 'static) {
+        if self.tenant.is_settled() {
+            f(self);
+        } else {
+            let me = self.clone();
+            tokio::spawn(async move {
+                me.tenant.wait_ready().await;
+                f(&me);
+            });
+        }
+    }
+
+    fn list(&self, id: &Value, ctx: Ctx, kind: ListKind, params: &Value) {
+        let cat = self.tenant.catalog();
+        match cat.page(kind, params["cursor"].as_str(), self.tenant.settings.page_size) {
+            Ok((items, next)) => {
+                let mut r = json!({ kind.key(): items });
+                if let Some(n) = next {
+                    r["nextCursor"] = json!(n);
+                }
+                if ctx.stateless {
+                    r["ttlMs"] = json!(LIST_TTL_MS);
+                    r["cacheScope"] = json!("private");
+                }
+                self.reply(id, ctx, r);
+            }
+            Err(e) => self.fail(id, jsonrpc::INVALID_PARAMS, format!("Invalid params: {e}")),
+        }
+    }
+
+    /// `tools/call` and `prompts/get`: exposed name → (server, upstream name).
+    fn route_named(self: &Arc<Self>, id: Value, ctx: Ctx, method: String, mut params: Value, tool: bool) {
+        let Some(name) = params["name"].as_str().map(str::to_string) else {
+            return self.fail(&id, jsonrpc::INVALID_PARAMS, "Invalid params: `name` is required");
+        };
+        let cat = self.tenant.catalog();
+        let route = if tool { cat.tool(&name) } else { cat.prompt(&name) }.cloned();
+        match route {
+            Some(r) => {
+                params["name"] = json!(r.name);
+                self.forward(id, ctx, &r.server, &method, params, tool || !tool);
+            }
+            None if !self.tenant.is_settled() => {
+                let me = self.clone();
+                tokio::spawn(async move {
+                    me.tenant.wait_ready().await;
+                    me.route_named(id, ctx, method, params, tool);
+                });
+            }
+            None => {
+                let what = if tool { "tool" } else { "prompt" };
+                let msg = match self.down_server_hint(&cat, &name) {
+                    Some(hint) => format!("Unknown {what} `{name}`: {hint}"),
+                    None => format!("Unknown {what} `{name}`"),
+                };
+                self.fail(&id, jsonrpc::INVALID_PARAMS, msg);
+            }
+        }
+    }
+
+    /// When a name looks like it belongs to a server that is down, say so.
+    fn down_server_hint(&self, _cat: &Catalog, name: &str) -> Option<String> {
+        let sep = &self.tenant.settings.separator;
+        let (server, _) = name.split_once(sep.as_str())?;
+        let up = self.tenant.upstream(server)?;
+        let st = up.status();
+        (st.state != crate::upstream::State::Up).then(|| {
+            format!(
+                "upstream `{server}` is {}{}",
+                st.state.as_str(),
+                st.last_error.map(|e| format!(" ({e})")).unwrap_or_default()
+            )
+        })
+    }
+
+    /// `resources/*`: namespaced URI → (server, upstream URI).
+    fn route_uri(self: &Arc<Self>, id: Value, ctx: Ctx, method: String, mut params: Value) {
+        let Some(uri) = params["uri"].as_str().map(str::to_string) else {
+            return self.fail(&id, jsonrpc::INVALID_PARAMS, "Invalid params: `uri` is required");
+        };
+        let resolved = self.tenant.namer.resolve_uri(&uri, |s| self.tenant.upstream(s).is_some()).map(|(s, u)| (ServerName::new(s), u));
+        let Some((server, original)) = resolved else {
+            return self.fail(&id, jsonrpc::INVALID_PARAMS, format!("Resource not found: `{uri}` does not name a server of this hub (URIs look like `scheme://<server>{}…`)", self.tenant.settings.separator));
+        };
+        if !self.tenant.is_settled() && self.tenant.upstream(server.as_str()).and_then(|u| u.conn()).is_none() {
+            let me = self.clone();
+            tokio::spawn(async move {
+                me.tenant.wait_ready().await;
+                me.route_uri(id, ctx, method, params);
+            });
+            return;
+        }
+        match method.as_str() {
+            "resources/subscribe" => {
+                self.peer.subscriptions.lock().unwrap_or_else(|e| e.into_inner()).insert(uri.clone());
+            }
+            "resources/unsubscribe" => {
+                self.peer.subscriptions.lock().unwrap_or_else(|e| e.into_inner()).remove(&uri);
+            }
+            _ => {}
+        }
+        params["uri"] = json!(original);
+        self.forward(id, ctx, &server, &method, params, true);
+    }
+
+    fn complete(self: &Arc<Self>, id: Value, ctx: Ctx, mut params: Value) {
+        let r = &params["ref"];
+        match r["type"].as_str() {
+            Some("ref/prompt") => {
+                let name = r["name"].as_str().unwrap_or_default().to_string();
+                let Some(route) = self.tenant.catalog().prompt(&name).cloned() else {
+                    return self.fail(&id, jsonrpc::INVALID_PARAMS, format!("Unknown prompt `{name}`"));
+                };
+                params["ref"]["name"] = json!(route.name);
+                self.forward(id, ctx, &route.server, "completion/complete", params, false);
+            }
+            Some("ref/resource") => {
+                let uri = r["uri"].as_str().unwrap_or_default().to_string();
+                let resolved = self.tenant.namer.resolve_uri(&uri, |s| self.tenant.upstream(s).is_some()).map(|(s, u)| (ServerName::new(s), u));
+                let Some((server, original)) = resolved else {
+                    return self.fail(&id, jsonrpc::INVALID_PARAMS, format!("Resource not found: `{uri}`"));
+                };
+                params["ref"]["uri"] = json!(original);
+                self.forward(id, ctx, &server, "completion/complete", params, false);
+            }
+            _ => self.fail(&id, jsonrpc::INVALID_PARAMS, "Invalid params: `ref.type` must be `ref/prompt` or `ref/resource`"),
+        }
+    }
+
+    fn set_level(&self, id: &Value, ctx: Ctx, params: Value) {
+        let Some(level) = params["level"].as_str() else {
+            return self.fail(id, jsonrpc::INVALID_PARAMS, "Invalid params: `level` is required");
+        };
+        for up in self.tenant.upstreams.values() {
+            if let Some(conn) = up.conn() {
+                if up.offer().capabilities.get("logging").is_some() {
+                    let p = json!({"level": level});
+                    let timeout = up.cfg.request_timeout;
+                    tokio::spawn(async move {
+                        let _ = conn.request("logging/setLevel", Some(p), timeout).await;
+                    });
+                }
+            }
+        }
+        self.reply(id, ctx, json!({}));
+    }
+
+    fn forward(&self, id: Value, ctx: Ctx, server: &ServerName, method: &str, params: Value, namespace_uris: bool) {
+        let Some(up) = self.tenant.upstream(server.as_str()) else {
+            return self.fail(&id, jsonrpc::INVALID_PARAMS, format!("Unknown server `{server}`"));
+        };
+        let Some(conn) = up.conn() else {
+            let st = up.status();
+            let msg = format!(
+                "upstream `{server}` is {}{}",
+                st.state.as_str(),
+                st.last_error.map(|e| format!(": {e}")).unwrap_or_default()
+            );
+            return self.send(jsonrpc::error(&id, jsonrpc::UPSTREAM_FAILED, msg, Some(json!({"server": server.as_str()}))));
+        };
+        let reply = DownstreamReply {
+            out: self.out.clone(),
+            session: self.id,
+            progress: params["_meta"].get("progressToken").cloned(),
+            id,
+            finish: Finish {
+                uris: namespace_uris.then(|| (self.tenant.namer.clone(), server.clone())),
+                stateless: ctx.stateless,
+            },
+        };
+        if let Err((reply, e)) = conn.forward(method, params, reply, up.cfg.request_timeout) {
+            self.send(e.to_error_value(&reply.id).to_string());
+        }
+    }
+
+    fn on_notification(&self, msg: Value) {
+        match msg["method"].as_str() {
+            Some("notifications/cancelled") => {
+                let rid = &msg["params"]["requestId"];
+                let reason = msg["params"]["reason"].as_str();
+                for up in self.tenant.upstreams.values() {
+                    if let Some(conn) = up.conn() {
+                        if conn.cancel_downstream(self.id, rid, reason) {
+                            tracing::debug!(session = self.id, server = %up.name, "cancelled request {rid}");
+                            return;
+                        }
+                    }
+                }
+            }
+            Some("notifications/roots/list_changed") => {
+                for up in self.tenant.upstreams.values() {
+                    if let Some(conn) = up.conn() {
+                        let _ = conn.notify("notifications/roots/list_changed", None);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The client answered a request the hub relayed from an upstream.
+    fn on_response(&self, msg: Value) {
+        let Some(hid) = msg["id"].as_str().map(str::to_string) else { return };
+        if let Some((_, (conn, uid))) = self.peer.relayed.remove(&hid) {
+            let _ = conn.respond_raw(msg, uid);
+        }
+    }
+
+    /// The transport is gone.
+    pub fn close(&self) {
+        self.tenant.end_session(self.id);
+    }
+}
+
+/// What the hub offers every client, whatever its upstreams offer.
+fn capabilities() -> Value {
+    json!({
+        "tools": {"listChanged": true},
+        "prompts": {"listChanged": true},
+        "resources": {"subscribe": true, "listChanged": true},
+        "completions": {},
+        "logging": {},
+    })
+}

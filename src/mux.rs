@@ -1,0 +1,496 @@
+//! The JSON-RPC multiplexer of one upstream connection: many calls in flight, ids remapped,
+//! progress tokens mapped both ways, timeouts reset by progress, cancellation, and every pending
+//! call failed at once when the connection dies.
+//!
+//! A forwarded call is a continuation, not a task: the upstream's response is rewritten and put on
+//! the calling session's outbox by the connection's reader, so a call costs two channel hops in
+//! the hub. Messages from one upstream are handled in the order they arrive, which keeps a
+//! call's last progress notification ahead of its result.
+//!
+//! The mux knows no transport: a transport feeds `handle_incoming` and drains `outgoing`.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use dashmap::DashMap;
+use serde_json::{json, Value};
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::ServerName;
+use crate::jsonrpc::{self, Kind, Outbox};
+use crate::naming::Namer;
+use crate::protocol;
+
+/// Why a call did not get a result from its upstream.
+#[derive(Clone, Debug, thiserror::Error)]
+pub enum CallError {
+    /// The upstream answered with a JSON-RPC error (its own fault or the caller's).
+    #[error("upstream `{server}` answered with error {code}: {message}")]
+    Rpc { server: ServerName, code: i64, message: String, data: Option<Value> },
+    /// The connection is gone (the process exited, the stream broke, the hub is stopping).
+    #[error("upstream `{server}` {reason}")]
+    Closed { server: ServerName, reason: String },
+    #[error("upstream `{server}` did not answer `{method}` within {}", humantime::format_duration(*.after))]
+    Timeout { server: ServerName, method: String, after: Duration },
+}
+
+impl CallError {
+    pub fn code(&self) -> i64 {
+        match self {
+            CallError::Rpc { code, .. } => *code,
+            CallError::Closed { .. } => jsonrpc::UPSTREAM_FAILED,
+            CallError::Timeout { .. } => jsonrpc::REQUEST_TIMEOUT,
+        }
+    }
+
+    /// The JSON-RPC error object a downstream client gets for this failure.
+    pub fn to_error_value(&self, id: &Value) -> Value {
+        match self {
+            CallError::Rpc { code, message, data, .. } => jsonrpc::error_value(id, *code, message.clone(), data.clone()),
+            CallError::Closed { server, .. } | CallError::Timeout { server, .. } => {
+                jsonrpc::error_value(id, self.code(), self.to_string(), Some(json!({"server": server.as_str()})))
+            }
+        }
+    }
+}
+
+/// What to do to a result on its way downstream.
+#[derive(Clone, Debug, Default)]
+pub struct Finish {
+    /// Namespace the URIs inside the result (resource contents, resource links) for this server.
+    pub uris: Option<(Arc<Namer>, ServerName)>,
+    /// The downstream speaks 2026-07-28: mark results `resultType: complete` when the upstream did not.
+    pub stateless: bool,
+}
+
+/// A downstream request waiting for its upstream's answer.
+pub struct DownstreamReply {
+    pub out: Outbox,
+    pub session: u64,
+    /// The client's own request id.
+    pub id: Value,
+    /// The client's own progress token, if it asked for progress.
+    pub progress: Option<Value>,
+    pub finish: Finish,
+}
+
+enum Reply {
+    Local(oneshot::Sender<Result<Value, CallError>>),
+    Downstream(DownstreamReply),
+}
+
+struct Pending {
+    method: String,
+    deadline: Instant,
+    timeout: Duration,
+    reply: Reply,
+}
+
+/// What the connection cannot decide alone: notifications and server-to-client requests.
+pub trait ConnHooks: Send + Sync {
+    /// A notification other than progress (list_changed, logging, resources/updated, cancelled).
+    fn on_notification(&self, conn: &Arc<Conn>, msg: Value);
+    /// A request from the upstream (sampling, elicitation, roots); `sessions` are the sessions
+    /// with calls in flight on this connection, most recent first.
+    fn on_server_request(&self, conn: &Arc<Conn>, msg: Value, sessions: Vec<(u64, Outbox)>);
+}
+
+/// Which era the connection speaks; set once by the handshake.
+#[derive(Clone, Debug)]
+pub enum Era {
+    Handshake { version: String },
+    /// 2026-07-28: every request carries this `_meta`.
+    Stateless { meta: serde_json::Map<String, Value> },
+}
+
+/// One connection to an upstream, shared by every session of the tenant.
+pub struct Conn {
+    pub server: ServerName,
+    outgoing: mpsc::UnboundedSender<String>,
+    next_id: AtomicU64,
+    pending: DashMap<u64, Pending>,
+    closed: CancellationToken,
+    close_reason: OnceLock<String>,
+    era: OnceLock<Era>,
+    hooks: Arc<dyn ConnHooks>,
+}
+
+impl Conn {
+    /// A connection whose outgoing frames (one JSON message each, no newline) go to the returned receiver.
+    pub fn new(server: ServerName, hooks: Arc<dyn ConnHooks>) -> (Arc<Self>, mpsc::UnboundedReceiver<String>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let conn = Arc::new(Self {
+            server,
+            outgoing: tx,
+            next_id: AtomicU64::new(0),
+            pending: DashMap::new(),
+            closed: CancellationToken::new(),
+            close_reason: OnceLock::new(),
+            era: OnceLock::new(),
+            hooks,
+        });
+        (conn, rx)
+    }
+
+    pub fn set_era(&self, era: Era) {
+        let _ = self.era.set(era);
+    }
+
+    pub fn era(&self) -> Option<&Era> {
+        self.era.get()
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.closed.is_cancelled()
+    }
+
+    /// Resolves when the connection has closed.
+    pub async fn closed(&self) {
+        self.closed.cancelled().await
+    }
+
+    pub fn close_reason(&self) -> Option<&str> {
+        self.close_reason.get().map(String::as_str)
+    }
+
+    pub fn in_flight(&self) -> usize {
+        self.pending.len()
+    }
+
+    fn closed_error(&self) -> CallError {
+        CallError::Closed {
+            server: self.server.clone(),
+            reason: self.close_reason.get().cloned().unwrap_or_else(|| "is not connected".into()),
+        }
+    }
+
+    /// Replaces the client's era keys in `_meta` by the hub's own: the hub is the upstream's
+    /// client. Handshake-era upstreams get none; 2026-07-28 upstreams get the hub's.
+    fn stamp(&self, params: &mut Value) {
+        let stateless = match self.era.get() {
+            // Before the handshake (initialize, server/discover) params go as given.
+            None => return,
+            Some(Era::Stateless { meta }) => Some(meta),
+            Some(Era::Handshake { .. }) => None,
+        };
+        if stateless.is_none() && params.get("_meta").is_none() {
+            return;
+        }
+        if let Some(m) = jsonrpc::meta_mut(params) {
+            for k in [protocol::META_PROTOCOL_VERSION, protocol::META_CLIENT_CAPABILITIES, protocol::META_CLIENT_INFO, protocol::META_LOG_LEVEL] {
+                m.remove(k);
+            }
+            if let Some(meta) = stateless {
+                for (k, v) in meta {
+                    m.insert(k.clone(), v.clone());
+                }
+            }
+        }
+    }
+
+    fn send_frame(&self, frame: String) -> Result<(), CallError> {
+        if self.is_closed() {
+            return Err(self.closed_error());
+        }
+        self.outgoing.send(frame).map_err(|_| self.closed_error())
+    }
+
+    /// A request of the hub's own (handshake, lists, ping), answered here.
+    pub async fn request(&self, method: &str, params: Option<Value>, timeout: Duration) -> Result<Value, CallError> {
+        let (tx, rx) = oneshot::channel();
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let mut params = params.unwrap_or_else(|| json!({}));
+        self.stamp(&mut params);
+        let params = if params.as_object().is_some_and(|o| o.is_empty()) && method == "ping" { None } else { Some(params) };
+        self.pending.insert(
+            id,
+            Pending { method: method.to_string(), deadline: Instant::now() + timeout, timeout, reply: Reply::Local(tx) },
+        );
+        if let Err(e) = self.send_frame(jsonrpc::request(&json!(id), method, params)) {
+            self.pending.remove(&id);
+            return Err(e);
+        }
+        match rx.await {
+            Ok(r) => r,
+            Err(_) => Err(self.closed_error()),
+        }
+    }
+
+    /// Forwards a downstream request; the answer goes straight to `reply.out`.
+    /// `params` is the client's params with names already rewritten.
+    pub fn forward(&self, method: &str, mut params: Value, reply: DownstreamReply, timeout: Duration) -> Result<(), (DownstreamReply, CallError)> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        self.stamp(&mut params);
+        if reply.progress.is_some() {
+            if let Some(m) = jsonrpc::meta_mut(&mut params) {
+                m.insert("progressToken".into(), json!(id));
+            }
+        }
+        let frame = jsonrpc::request(&json!(id), method, Some(params));
+        if self.is_closed() {
+            return Err((reply, self.closed_error()));
+        }
+        self.pending.insert(
+            id,
+            Pending { method: method.to_string(), deadline: Instant::now() + timeout, timeout, reply: Reply::Downstream(reply) },
+        );
+        if let Err(e) = self.send_frame(frame) {
+            if let Some((_, p)) = self.pending.remove(&id) {
+                if let Reply::Downstream(r) = p.reply {
+                    return Err((r, e));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends a notification upstream (initialized, cancelled, roots/list_changed).
+    pub fn notify(&self, method: &str, params: Option<Value>) -> Result<(), CallError> {
+        self.send_frame(jsonrpc::notification(method, params))
+    }
+
+    /// Answers a request the upstream sent (the reply a client gave to a relayed request).
+    pub fn respond_raw(&self, mut msg: Value, upstream_id: Value) -> Result<(), CallError> {
+        msg["id"] = upstream_id;
+        self.send_frame(msg.to_string())
+    }
+
+    /// The client cancelled its request `client_id`: drop it here and tell the upstream.
+    pub fn cancel_downstream(&self, session: u64, client_id: &Value, reason: Option<&str>) -> bool {
+        let found = self.pending.iter().find_map(|e| match &e.value().reply {
+            Reply::Downstream(r) if r.session == session && &r.id == client_id => Some(*e.key()),
+            _ => None,
+        });
+        let Some(id) = found else { return false };
+        self.pending.remove(&id);
+        let mut params = json!({"requestId": id});
+        if let Some(r) = reason {
+            params["reason"] = json!(r);
+        }
+        let _ = self.notify("notifications/cancelled", Some(params));
+        true
+    }
+
+    /// Sessions with calls in flight here, most recent first.
+    fn active_sessions(&self) -> Vec<(u64, Outbox)> {
+        let mut v: Vec<(u64, u64, Outbox)> = self
+            .pending
+            .iter()
+            .filter_map(|e| match &e.value().reply {
+                Reply::Downstream(r) => Some((*e.key(), r.session, r.out.clone())),
+                Reply::Local(_) => None,
+            })
+            .collect();
+        v.sort_by(|a, b| b.0.cmp(&a.0));
+        let mut seen = Vec::new();
+        for (_, s, out) in v {
+            if !seen.iter().any(|(x, _)| *x == s) {
+                seen.push((s, out));
+            }
+        }
+        seen
+    }
+
+    /// One message from the upstream.
+    pub fn handle_incoming(self: &Arc<Self>, line: &str) {
+        let msg: Value = match serde_json::from_str(line) {
+            Ok(v) => v,
+            Err(_) => {
+                tracing::warn!(server = %self.server, "upstream wrote a line that is not JSON; ignored: {}", truncate(line, 200));
+                return;
+            }
+        };
+        match jsonrpc::classify(&msg) {
+            Kind::Response => self.on_response(msg),
+            Kind::Notification => self.on_notification(msg),
+            Kind::Request => self.on_request(msg),
+            Kind::Invalid => {
+                tracing::warn!(server = %self.server, "upstream wrote JSON that is not JSON-RPC; ignored: {}", truncate(line, 200));
+            }
+        }
+    }
+
+    fn on_response(&self, mut msg: Value) {
+        let Some(id) = id_number(&msg["id"]) else {
+            tracing::warn!(server = %self.server, "response with an id the hub never sent: {}", msg["id"]);
+            return;
+        };
+        let Some((_, p)) = self.pending.remove(&id) else {
+            tracing::debug!(server = %self.server, id, "late response (cancelled or timed out); dropped");
+            return;
+        };
+        match p.reply {
+            Reply::Local(tx) => {
+                let r = if let Some(err) = msg.get("error") {
+                    Err(CallError::Rpc {
+                        server: self.server.clone(),
+                        code: err["code"].as_i64().unwrap_or(jsonrpc::INTERNAL_ERROR),
+                        message: err["message"].as_str().unwrap_or("").to_string(),
+                        data: err.get("data").cloned(),
+                    })
+                } else {
+                    Ok(msg.get_mut("result").map(Value::take).unwrap_or(Value::Null))
+                };
+                let _ = tx.send(r);
+            }
+            Reply::Downstream(r) => {
+                msg["id"] = r.id;
+                if let Some(result) = msg.get_mut("result") {
+                    finish_result(result, &r.finish);
+                }
+                let _ = r.out.send(msg.to_string());
+            }
+        }
+    }
+
+    fn on_notification(self: &Arc<Self>, mut msg: Value) {
+        if msg["method"] == "notifications/progress" {
+            let Some(token) = id_number(&msg["params"]["progressToken"]) else { return };
+            if let Some(mut p) = self.pending.get_mut(&token) {
+                p.deadline = Instant::now() + p.timeout;
+                if let Reply::Downstream(r) = &p.reply {
+                    if let Some(t) = &r.progress {
+                        msg["params"]["progressToken"] = t.clone();
+                        let _ = r.out.send(msg.to_string());
+                    }
+                }
+            }
+            return;
+        }
+        self.hooks.on_notification(self, msg);
+    }
+
+    fn on_request(self: &Arc<Self>, msg: Value) {
+        if msg["method"] == "ping" {
+            let _ = self.send_frame(jsonrpc::result(&msg["id"], json!({})));
+            return;
+        }
+        let sessions = self.active_sessions();
+        self.hooks.on_server_request(self, msg, sessions);
+    }
+
+    /// Fails calls whose deadline passed; the upstream is told to cancel them.
+    pub fn sweep(&self, now: Instant) {
+        let expired: Vec<u64> = self.pending.iter().filter(|e| e.deadline <= now).map(|e| *e.key()).collect();
+        for id in expired {
+            if let Some((_, p)) = self.pending.remove(&id) {
+                let err = CallError::Timeout { server: self.server.clone(), method: p.method, after: p.timeout };
+                tracing::warn!(server = %self.server, "{err}");
+                let _ = self.notify("notifications/cancelled", Some(json!({"requestId": id, "reason": "timeout"})));
+                deliver_error(p.reply, err);
+            }
+        }
+    }
+
+    /// Marks the connection dead and fails every pending call with `reason`.
+    pub fn close(&self, reason: String) {
+        let _ = self.close_reason.set(reason);
+        self.closed.cancel();
+        let ids: Vec<u64> = self.pending.iter().map(|e| *e.key()).collect();
+        for id in ids {
+            if let Some((_, p)) = self.pending.remove(&id) {
+                deliver_error(p.reply, self.closed_error());
+            }
+        }
+    }
+
+    /// Runs `sweep` until the connection closes.
+    pub async fn run_sweeper(self: Arc<Self>) {
+        let mut tick = tokio::time::interval(Duration::from_millis(100));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = self.closed.cancelled() => return,
+                _ = tick.tick() => {
+                    if !self.pending.is_empty() {
+                        self.sweep(Instant::now());
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn deliver_error(reply: Reply, err: CallError) {
+    match reply {
+        Reply::Local(tx) => {
+            let _ = tx.send(Err(err));
+        }
+        Reply::Downstream(r) => {
+            let _ = r.out.send(err.to_error_value(&r.id).to_string());
+        }
+    }
+}
+
+/// Rewrites a result for the downstream: URIs namespaced, `resultType` for 2026-07-28 clients.
+pub fn finish_result(result: &mut Value, finish: &Finish) {
+    if let Some((namer, server)) = &finish.uris {
+        namespace_result_uris(result, namer, server.as_str());
+    }
+    if finish.stateless {
+        if let Some(o) = result.as_object_mut() {
+            o.entry("resultType").or_insert_with(|| json!("complete"));
+            let meta = o.entry("_meta").or_insert_with(|| json!({}));
+            if let Some(m) = meta.as_object_mut() {
+                m.entry(protocol::META_SERVER_INFO).or_insert_with(protocol::hub_info);
+            }
+        }
+    }
+}
+
+/// Namespaces `contents[].uri` (resources/read) and the URIs of resource links and embedded
+/// resources in `content[]` (tools/call) and `messages[].content` (prompts/get).
+pub fn namespace_result_uris(result: &mut Value, namer: &Namer, server: &str) {
+    let fix = |v: &mut Value| {
+        if let Some(u) = v.as_str() {
+            *v = json!(namer.namespace_uri(server, u));
+        }
+    };
+    let fix_content = |c: &mut Value| match c["type"].as_str() {
+        Some("resource_link") => fix(&mut c["uri"]),
+        Some("resource") => {
+            if c["resource"].get("uri").is_some() {
+                fix(&mut c["resource"]["uri"])
+            }
+        }
+        _ => {}
+    };
+    if let Some(items) = result.get_mut("contents").and_then(Value::as_array_mut) {
+        for item in items {
+            if item.get("uri").is_some() {
+                fix(&mut item["uri"]);
+            }
+        }
+    }
+    if let Some(items) = result.get_mut("content").and_then(Value::as_array_mut) {
+        items.iter_mut().for_each(fix_content);
+    }
+    if let Some(msgs) = result.get_mut("messages").and_then(Value::as_array_mut) {
+        for m in msgs {
+            if let Some(c) = m.get_mut("content") {
+                if c.is_array() {
+                    c.as_array_mut().into_iter().flatten().for_each(fix_content);
+                } else {
+                    fix_content(c);
+                }
+            }
+        }
+    }
+}
+
+/// Request ids and progress tokens the hub sends are numbers; some peers echo them as strings.
+fn id_number(v: &Value) -> Option<u64> {
+    v.as_u64().or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+}
+
+pub fn truncate(s: &str, n: usize) -> &str {
+    match s.char_indices().nth(n) {
+        Some((i, _)) => &s[..i],
+        None => s,
+    }
+}
+
+#[cfg(test)]
+mod tests;

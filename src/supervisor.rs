@@ -1,0 +1,215 @@
+//! Keeps one upstream running: start (now or on first use), handshake, read its lists, watch its
+//! health, restart it with bounded exponential backoff and jitter, stop it with the hub.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{HubSettings, RestartMode, RestartPolicy, StartMode, TenantId};
+use crate::mux::{Conn, ConnHooks, Era};
+use crate::upstream::{handshake, stdio, State, Upstream};
+
+/// Told whenever an upstream's state or offer changes (the tenant rebuilds its catalog).
+pub type OnChange = Arc<dyn Fn() + Send + Sync>;
+
+/// The delay before restart number `attempt` (1-based): doubling from `initial_backoff`, capped
+/// at `max_backoff`, then spread by ±20% so that upstreams that fell together don't restart together.
+pub fn backoff(policy: &RestartPolicy, attempt: u32, jitter01: f64) -> Duration {
+    let exp = attempt.saturating_sub(1).min(20);
+    let base = policy.initial_backoff.saturating_mul(1u32 << exp).min(policy.max_backoff);
+    base.mul_f64(0.8 + 0.4 * jitter01.clamp(0.0, 1.0))
+}
+
+enum Outcome {
+    /// The upstream went away (or never came up).
+    Died { reason: String, clean: bool, was_up: bool },
+    Shutdown,
+}
+
+pub struct Supervisor {
+    pub up: Arc<Upstream>,
+    pub tenant: TenantId,
+    pub hooks: Arc<dyn ConnHooks>,
+    pub on_change: OnChange,
+    pub settings: Arc<HubSettings>,
+    pub shutdown: CancellationToken,
+}
+
+impl Supervisor {
+    pub async fn run(self) {
+        let up = self.up.clone();
+        if !up.cfg.enabled {
+            return;
+        }
+        if up.cfg.start == StartMode::Lazy {
+            tokio::select! {
+                _ = up.start_requested.notified() => {}
+                _ = self.shutdown.cancelled() => { up.set_state(State::Stopped, None); return; }
+            }
+        }
+        let policy = up.cfg.restart.clone();
+        let mut attempt = 0u32;
+        loop {
+            up.set_state(State::Starting, None);
+            let started = Instant::now();
+            let outcome = self.run_once().await;
+            let (reason, clean, was_up) = match outcome {
+                Outcome::Shutdown => {
+                    up.set_state(State::Stopped, None);
+                    (self.on_change)();
+                    return;
+                }
+                Outcome::Died { reason, clean, was_up } => (reason, clean, was_up),
+            };
+            if was_up && started.elapsed() >= policy.stable_after {
+                attempt = 0;
+            }
+            let give_up = match policy.mode {
+                RestartMode::Never => Some("restart policy is `never`".to_string()),
+                RestartMode::OnFailure if clean => Some("it exited cleanly and the restart policy is `on-failure`".to_string()),
+                _ if attempt >= policy.max_retries => Some(format!("gave up after {attempt} restarts")),
+                _ => None,
+            };
+            if let Some(why) = give_up {
+                tracing::error!(tenant = %self.tenant, server = %up.name, "upstream is down for good: {reason} ({why})");
+                up.set_state(State::Failed, Some(format!("{reason} ({why})")));
+                (self.on_change)();
+                return;
+            }
+            attempt += 1;
+            up.set_restarts(attempt);
+            let delay = backoff(&policy, attempt, fastrand::f64());
+            tracing::warn!(tenant = %self.tenant, server = %up.name, "upstream is down: {reason}; restart {attempt}/{} in {}", policy.max_retries, humantime::format_duration(Duration::from_millis(delay.as_millis() as u64)));
+            up.set_state(State::Backoff, Some(reason));
+            (self.on_change)();
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                _ = self.shutdown.cancelled() => { up.set_state(State::Stopped, None); return; }
+            }
+        }
+    }
+
+    async fn run_once(&self) -> Outcome {
+        let up = &self.up;
+        let cfg = &up.cfg;
+        let grace = self.settings.shutdown_grace;
+        let (conn, outgoing) = Conn::new(up.name.clone(), self.hooks.clone());
+        let mut link = match stdio::spawn(cfg, &self.tenant, &conn, outgoing) {
+            Ok(l) => l,
+            Err(e) => return Outcome::Died { reason: e.to_string(), clean: false, was_up: false },
+        };
+        tokio::spawn(conn.clone().run_sweeper());
+
+        let opened = tokio::select! {
+            r = async {
+                let mut offer = handshake::open(&conn, cfg).await?;
+                handshake::read_lists(&conn, &mut offer, cfg.startup_timeout)
+                    .await
+                    .map_err(|e| crate::upstream::UpstreamError::Handshake(format!("listing failed: {e}")))?;
+                Ok::<_, crate::upstream::UpstreamError>(offer)
+            } => r,
+            reason = link.closed() => {
+                link.sweep_group(grace).await;
+                return Outcome::Died { reason: format!("{reason} during start-up"), clean: false, was_up: false };
+            }
+            _ = self.shutdown.cancelled() => {
+                conn.close("is stopping with the hub".into());
+                link.stop(grace).await;
+                return Outcome::Shutdown;
+            }
+        };
+        let offer = match opened {
+            Ok(o) => o,
+            Err(e) => {
+                conn.close(e.to_string());
+                link.stop(grace).await;
+                return Outcome::Died { reason: e.to_string(), clean: false, was_up: false };
+            }
+        };
+        tracing::info!(
+            tenant = %self.tenant, server = %up.name,
+            tools = offer.tools.len(), prompts = offer.prompts.len(), resources = offer.resources.len(), templates = offer.templates.len(),
+            "upstream is up"
+        );
+        up.set_offer(offer);
+        up.set_conn(Some(conn.clone()));
+        // The catalog is rebuilt before the state says `up`, so whoever waits for it finds the tools.
+        (self.on_change)();
+        up.set_state(State::Up, None);
+
+        let interval = self.settings.health_interval;
+        let mut health = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+        let mut misses = 0u32;
+        loop {
+            tokio::select! {
+                reason = link.closed() => {
+                    up.set_conn(None);
+                    link.sweep_group(grace).await;
+                    let clean = reason == "exited (code 0)";
+                    return Outcome::Died { reason, clean, was_up: true };
+                }
+                _ = self.shutdown.cancelled() => {
+                    up.set_conn(None);
+                    link.stop(grace).await;
+                    conn.close("is stopping with the hub".into());
+                    return Outcome::Shutdown;
+                }
+                _ = health.tick() => {
+                    if probe(&conn, interval.min(Duration::from_secs(10))).await {
+                        misses = 0;
+                    } else {
+                        misses += 1;
+                        tracing::warn!(tenant = %self.tenant, server = %up.name, misses, "upstream did not answer its health check");
+                        if misses >= 2 {
+                            up.set_conn(None);
+                            conn.close("stopped answering health checks".into());
+                            link.stop(grace).await;
+                            return Outcome::Died { reason: "stopped answering health checks".into(), clean: false, was_up: true };
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `ping` in the handshake era; `server/discover` in 2026-07-28, which has no ping.
+async fn probe(conn: &Conn, timeout: Duration) -> bool {
+    let method = match conn.era() {
+        Some(Era::Stateless { .. }) => "server/discover",
+        _ => "ping",
+    };
+    conn.request(method, None, timeout).await.is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy() -> RestartPolicy {
+        RestartPolicy {
+            mode: RestartMode::OnFailure,
+            max_retries: 5,
+            initial_backoff: Duration::from_millis(500),
+            max_backoff: Duration::from_secs(30),
+            stable_after: Duration::from_secs(60),
+        }
+    }
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        let p = policy();
+        assert_eq!(backoff(&p, 1, 0.5), Duration::from_millis(500));
+        assert_eq!(backoff(&p, 2, 0.5), Duration::from_millis(1000));
+        assert_eq!(backoff(&p, 3, 0.5), Duration::from_millis(2000));
+        assert_eq!(backoff(&p, 30, 0.5), Duration::from_secs(30));
+    }
+
+    #[test]
+    fn jitter_stays_within_twenty_percent() {
+        let p = policy();
+        assert_eq!(backoff(&p, 2, 0.0), Duration::from_millis(800));
+        assert_eq!(backoff(&p, 2, 1.0), Duration::from_millis(1200));
+    }
+}

@@ -1,0 +1,308 @@
+//! A tenant: its upstreams and their supervisors, its merged catalog, and its downstream
+//! sessions, which it tells about catalog changes and hands requests that upstreams send.
+//!
+//! Server-to-client requests (sampling, elicitation, roots) go to the session whose call is in
+//! flight on that upstream (the most recent one when several are); with no call in flight, or
+//! when that session's client did not declare the capability, the upstream gets a JSON-RPC error.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::time::Duration;
+
+use dashmap::DashMap;
+use serde_json::{json, Value};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::catalog::{Catalog, ListKind};
+use crate::config::{HubSettings, ServerName, TenantConfig, TenantId};
+use crate::jsonrpc::{self, Outbox};
+use crate::mux::{Conn, ConnHooks};
+use crate::naming::Namer;
+use crate::supervisor::Supervisor;
+use crate::upstream::{handshake, State, Upstream};
+
+/// What the tenant knows of a downstream session, to reach it with notifications and relays.
+pub struct SessionPeer {
+    pub out: Outbox,
+    /// Handshake-era sessions get list_changed and log notifications on their stream.
+    pub handshake: Mutex<bool>,
+    pub client_capabilities: Mutex<Value>,
+    /// Relayed server-to-client requests: the id the hub gave the client → (upstream, its id).
+    pub relayed: DashMap<String, (Arc<Conn>, Value)>,
+    /// Namespaced URIs this session subscribed to.
+    pub subscriptions: Mutex<HashSet<String>>,
+}
+
+pub struct Tenant {
+    pub id: TenantId,
+    pub settings: Arc<HubSettings>,
+    pub namer: Arc<Namer>,
+    pub upstreams: BTreeMap<ServerName, Arc<Upstream>>,
+    catalog: RwLock<Arc<Catalog>>,
+    generation: AtomicU64,
+    sessions: DashMap<u64, Arc<SessionPeer>>,
+    next_session: AtomicU64,
+    next_relay: AtomicU64,
+    me: Weak<Tenant>,
+}
+
+struct Hooks(Weak<Tenant>);
+
+impl Tenant {
+    pub fn new(cfg: &TenantConfig, settings: Arc<HubSettings>) -> Arc<Self> {
+        let namer = Arc::new(Namer::new(&settings.separator, settings.max_name_length));
+        Arc::new_cyclic(|me| Tenant {
+            id: cfg.id.clone(),
+            namer,
+            settings,
+            upstreams: cfg.servers.values().map(|s| (s.name.clone(), Upstream::new(s.clone()))).collect(),
+            catalog: RwLock::new(Arc::new(Catalog::default())),
+            generation: AtomicU64::new(0),
+            sessions: DashMap::new(),
+            next_session: AtomicU64::new(1),
+            next_relay: AtomicU64::new(1),
+            me: me.clone(),
+        })
+    }
+
+    /// Starts a supervisor per enabled upstream.
+    pub fn start(self: &Arc<Self>, tracker: &TaskTracker, shutdown: &CancellationToken) {
+        let hooks: Arc<dyn ConnHooks> = Arc::new(Hooks(Arc::downgrade(self)));
+        for up in self.upstreams.values() {
+            let me = Arc::downgrade(self);
+            let sup = Supervisor {
+                up: up.clone(),
+                tenant: self.id.clone(),
+                hooks: hooks.clone(),
+                on_change: Arc::new(move || {
+                    if let Some(t) = me.upgrade() {
+                        t.rebuild();
+                    }
+                }),
+                settings: self.settings.clone(),
+                shutdown: shutdown.child_token(),
+            };
+            tracker.spawn(sup.run());
+        }
+    }
+
+    pub fn catalog(&self) -> Arc<Catalog> {
+        self.catalog.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn upstream(&self, name: &str) -> Option<&Arc<Upstream>> {
+        self.upstreams.get(name)
+    }
+
+    /// Whether every upstream that is wanted has finished its first start attempt.
+    pub fn is_settled(&self) -> bool {
+        self.upstreams.values().all(|u| u.status().settled)
+    }
+
+    /// Starts lazy upstreams (first use) and waits, at most `startup_timeout`, for every wanted
+    /// upstream's first start attempt, so the first list a client sees is complete.
+    pub async fn wait_ready(&self) {
+        for u in self.upstreams.values() {
+            u.request_start();
+        }
+        if self.is_settled() {
+            return;
+        }
+        let limit = self.upstreams.values().map(|u| u.cfg.startup_timeout).max().unwrap_or(Duration::ZERO).max(self.settings.startup_timeout);
+        let all = futures_join_all(self.upstreams.values().map(|u| u.clone()).collect());
+        let _ = tokio::time::timeout(limit, all).await;
+    }
+
+    /// Rebuilds the catalog from the upstreams that are up and tells sessions what changed.
+    pub fn rebuild(&self) {
+        let offers: Vec<_> = self
+            .upstreams
+            .values()
+            .filter(|u| u.conn().is_some())
+            .map(|u| (u.name.clone(), u.offer()))
+            .collect();
+        let generation = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
+        let new = Arc::new(Catalog::build(&self.namer, &offers, generation));
+        let old = {
+            let mut g = self.catalog.write().unwrap_or_else(|e| e.into_inner());
+            std::mem::replace(&mut *g, new.clone())
+        };
+        let mut sent = HashSet::new();
+        for kind in [ListKind::Tools, ListKind::Prompts, ListKind::Resources, ListKind::Templates] {
+            if old.list(kind) != new.list(kind) && sent.insert(kind.changed_notification()) {
+                self.broadcast(&jsonrpc::notification(kind.changed_notification(), None));
+            }
+        }
+        tracing::debug!(tenant = %self.id, generation, tools = new.tools.len(), "catalog rebuilt");
+    }
+
+    /// A one-line summary of every upstream, for the log and `mcp-hub status`.
+    pub fn summary(&self) -> String {
+        self.upstreams
+            .values()
+            .map(|u| {
+                let s = u.status();
+                match (&s.state, &s.last_error) {
+                    (State::Up, _) | (_, None) => format!("{}={}", u.name, s.state.as_str()),
+                    (st, Some(e)) => format!("{}={} ({e})", u.name, st.as_str()),
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    pub fn register_session(&self, out: Outbox) -> (u64, Arc<SessionPeer>) {
+        let id = self.next_session.fetch_add(1, Ordering::Relaxed);
+        let peer = Arc::new(SessionPeer {
+            out,
+            handshake: Mutex::new(false),
+            client_capabilities: Mutex::new(json!({})),
+            relayed: DashMap::new(),
+            subscriptions: Mutex::new(HashSet::new()),
+        });
+        self.sessions.insert(id, peer.clone());
+        (id, peer)
+    }
+
+    /// Forgets a session; relayed requests it never answered fail upstream.
+    pub fn end_session(&self, id: u64) {
+        if let Some((_, peer)) = self.sessions.remove(&id) {
+            for e in peer.relayed.iter() {
+                let (conn, uid) = e.value();
+                let _ = conn.respond_raw(jsonrpc::error_value(&Value::Null, jsonrpc::INTERNAL_ERROR, "the client session ended before it answered", None), uid.clone());
+            }
+        }
+    }
+
+    fn broadcast(&self, frame: &str) {
+        for s in self.sessions.iter() {
+            if *s.handshake.lock().unwrap_or_else(|e| e.into_inner()) {
+                let _ = s.out.send(frame.to_string());
+            }
+        }
+    }
+
+    /// Re-reads one list of one upstream after its `list_changed`.
+    async fn refresh(self: Arc<Self>, server: ServerName, kinds: &'static [(&'static str, &'static str)]) {
+        let Some(up) = self.upstreams.get(&server) else { return };
+        let Some(conn) = up.conn() else { return };
+        for (method, key) in kinds {
+            match handshake::list_all(&conn, method, key, up.cfg.request_timeout).await {
+                Ok(items) => up.update_offer(|o| *handshake::offer_list(o, key) = items),
+                Err(e) => tracing::warn!(tenant = %self.id, server = %server, "could not re-read `{method}`: {e}"),
+            }
+        }
+        self.rebuild();
+    }
+
+    fn on_upstream_notification(&self, conn: &Arc<Conn>, mut msg: Value) {
+        let server = conn.server.clone();
+        let method = msg["method"].as_str().unwrap_or_default().to_string();
+        let kinds: &'static [(&str, &str)] = match method.as_str() {
+            "notifications/tools/list_changed" => &[("tools/list", "tools")],
+            "notifications/prompts/list_changed" => &[("prompts/list", "prompts")],
+            "notifications/resources/list_changed" => &[("resources/list", "resources"), ("resources/templates/list", "resourceTemplates")],
+            "notifications/message" => {
+                let logger = match msg["params"]["logger"].as_str() {
+                    Some(l) => format!("{server}/{l}"),
+                    None => server.to_string(),
+                };
+                msg["params"]["logger"] = json!(logger);
+                self.broadcast(&msg.to_string());
+                return;
+            }
+            "notifications/resources/updated" => {
+                let Some(uri) = msg["params"]["uri"].as_str() else { return };
+                let ns = self.namer.namespace_uri(server.as_str(), uri);
+                msg["params"]["uri"] = json!(ns);
+                let frame = msg.to_string();
+                for s in self.sessions.iter() {
+                    if s.subscriptions.lock().unwrap_or_else(|e| e.into_inner()).contains(&ns) {
+                        let _ = s.out.send(frame.clone());
+                    }
+                }
+                return;
+            }
+            "notifications/cancelled" => {
+                // The upstream withdrew a request it relayed to a client.
+                let uid = msg["params"]["requestId"].clone();
+                for s in self.sessions.iter() {
+                    let hit = s.relayed.iter().find(|e| Arc::ptr_eq(&e.value().0, conn) && e.value().1 == uid).map(|e| e.key().clone());
+                    if let Some(hid) = hit {
+                        s.relayed.remove(&hid);
+                        msg["params"]["requestId"] = json!(hid);
+                        let _ = s.out.send(msg.to_string());
+                    }
+                }
+                return;
+            }
+            _ => {
+                tracing::debug!(tenant = %self.id, server = %server, "notification `{method}` from upstream not relayed");
+                return;
+            }
+        };
+        if let Some(me) = self.me.upgrade() {
+            tokio::spawn(me.refresh(server, kinds));
+        }
+    }
+
+    fn on_upstream_request(&self, conn: &Arc<Conn>, msg: Value, sessions: Vec<(u64, Outbox)>) {
+        let method = msg["method"].as_str().unwrap_or_default().to_string();
+        let uid = msg["id"].clone();
+        let cap = match method.as_str() {
+            "sampling/createMessage" => "sampling",
+            "elicitation/create" => "elicitation",
+            "roots/list" => "roots",
+            _ => {
+                let _ = conn.respond_raw(jsonrpc::error_value(&Value::Null, jsonrpc::METHOD_NOT_FOUND, format!("mcp-hub does not relay `{method}`"), None), uid);
+                return;
+            }
+        };
+        let target = sessions.into_iter().find_map(|(sid, _)| self.sessions.get(&sid).map(|p| p.clone()));
+        let Some(peer) = target else {
+            let _ = conn.respond_raw(
+                jsonrpc::error_value(&Value::Null, jsonrpc::INVALID_REQUEST, format!("`{method}` arrived with no client call in flight on this server; mcp-hub has no client to ask"), None),
+                uid,
+            );
+            return;
+        };
+        let declared = peer.client_capabilities.lock().unwrap_or_else(|e| e.into_inner()).get(cap).is_some();
+        if !declared {
+            let _ = conn.respond_raw(
+                jsonrpc::error_value(&Value::Null, jsonrpc::METHOD_NOT_FOUND, format!("the client did not declare the `{cap}` capability"), None),
+                uid,
+            );
+            return;
+        }
+        let hid = format!("mcp-hub-{}", self.next_relay.fetch_add(1, Ordering::Relaxed));
+        peer.relayed.insert(hid.clone(), (conn.clone(), uid));
+        let _ = peer.out.send(jsonrpc::request(&json!(hid), &method, msg.get("params").cloned()));
+    }
+}
+
+impl ConnHooks for Hooks {
+    fn on_notification(&self, conn: &Arc<Conn>, msg: Value) {
+        if let Some(t) = self.0.upgrade() {
+            t.on_upstream_notification(conn, msg);
+        }
+    }
+
+    fn on_server_request(&self, conn: &Arc<Conn>, msg: Value, sessions: Vec<(u64, Outbox)>) {
+        match self.0.upgrade() {
+            Some(t) => t.on_upstream_request(conn, msg, sessions),
+            None => {
+                let _ = conn.respond_raw(jsonrpc::error_value(&Value::Null, jsonrpc::INTERNAL_ERROR, "the hub is stopping", None), msg["id"].clone());
+            }
+        }
+    }
+}
+
+async fn futures_join_all(ups: Vec<Arc<Upstream>>) {
+    let mut set = tokio::task::JoinSet::new();
+    for u in ups {
+        set.spawn(async move { u.settled().await });
+    }
+    while set.join_next().await.is_some() {}
+}

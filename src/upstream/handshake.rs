@@ -1,0 +1,142 @@
+//! Opening a session with an upstream in whichever era it speaks, and reading what it offers.
+
+use std::time::Duration;
+
+use serde_json::{json, Map, Value};
+
+use super::{Offer, UpstreamError};
+use crate::config::{ProtocolPref, ServerConfig};
+use crate::jsonrpc;
+use crate::mux::{CallError, Conn, Era};
+use crate::protocol;
+
+/// The capabilities the hub declares to upstreams. Server-to-client requests are relayed to the
+/// session whose call caused them (see `tenant.rs`), so the hub declares none it cannot relay:
+/// it declares none at all, and an upstream that asks anyway gets a clear error.
+pub fn hub_client_capabilities() -> Value {
+    json!({})
+}
+
+/// Runs `initialize` (or `server/discover`) and sets the connection's era.
+pub async fn open(conn: &Conn, cfg: &ServerConfig) -> Result<Offer, UpstreamError> {
+    let timeout = cfg.startup_timeout;
+    if cfg.protocol != ProtocolPref::Stateless {
+        let params = json!({
+            "protocolVersion": protocol::LATEST_HANDSHAKE,
+            "capabilities": hub_client_capabilities(),
+            "clientInfo": protocol::hub_info(),
+        });
+        match conn.request("initialize", Some(params), timeout).await {
+            Ok(res) => {
+                let version = res["protocolVersion"].as_str().unwrap_or(protocol::LATEST_HANDSHAKE).to_string();
+                if !protocol::HANDSHAKE_VERSIONS.contains(&version.as_str()) {
+                    tracing::warn!(server = %cfg.name, "upstream answered `initialize` with protocol version `{version}`; continuing in the handshake era");
+                }
+                conn.set_era(Era::Handshake { version: version.clone() });
+                conn.notify("notifications/initialized", None).map_err(|e| UpstreamError::Handshake(e.to_string()))?;
+                tracing::info!(server = %cfg.name, version, "connected (handshake era)");
+                return Ok(offer_from(&res, None));
+            }
+            Err(CallError::Rpc { code, message, .. }) if cfg.protocol == ProtocolPref::Auto => {
+                tracing::info!(server = %cfg.name, "upstream refused `initialize` ({code}: {message}); trying `server/discover`");
+            }
+            Err(e) => return Err(map_err(e, timeout)),
+        }
+    }
+    let meta = stateless_meta();
+    let res = conn
+        .request("server/discover", Some(json!({"_meta": meta.clone()})), timeout)
+        .await
+        .map_err(|e| map_err(e, timeout))?;
+    let supported: Vec<&str> = res["supportedVersions"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+    if !supported.contains(&protocol::STATELESS) {
+        return Err(UpstreamError::Handshake(format!(
+            "`server/discover` lists no protocol version the hub speaks without `initialize` (it lists {supported:?})"
+        )));
+    }
+    conn.set_era(Era::Stateless { meta });
+    tracing::info!(server = %cfg.name, version = protocol::STATELESS, "connected (stateless era)");
+    let info = res["_meta"][protocol::META_SERVER_INFO].clone();
+    Ok(offer_from(&res, Some(info)))
+}
+
+/// The `_meta` every request to a 2026-07-28 upstream carries.
+fn stateless_meta() -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert(protocol::META_PROTOCOL_VERSION.into(), json!(protocol::STATELESS));
+    m.insert(protocol::META_CLIENT_CAPABILITIES.into(), hub_client_capabilities());
+    m.insert(protocol::META_CLIENT_INFO.into(), protocol::hub_info());
+    m
+}
+
+fn offer_from(res: &Value, info: Option<Value>) -> Offer {
+    Offer {
+        server_info: info.filter(|v| !v.is_null()).unwrap_or_else(|| res["serverInfo"].clone()),
+        capabilities: res["capabilities"].clone(),
+        instructions: res["instructions"].as_str().map(str::to_string),
+        ..Offer::default()
+    }
+}
+
+fn map_err(e: CallError, timeout: Duration) -> UpstreamError {
+    match e {
+        CallError::Timeout { .. } => UpstreamError::StartupTimeout(humantime::format_duration(timeout).to_string()),
+        CallError::Closed { reason, .. } => UpstreamError::Handshake(reason),
+        other => UpstreamError::Handshake(other.to_string()),
+    }
+}
+
+/// The list kinds an upstream can offer: (method, result key, capability).
+pub const LISTS: [(&str, &str, &str); 4] = [
+    ("tools/list", "tools", "tools"),
+    ("prompts/list", "prompts", "prompts"),
+    ("resources/list", "resources", "resources"),
+    ("resources/templates/list", "resourceTemplates", "resources"),
+];
+
+/// Reads one whole list, following `nextCursor`.
+pub async fn list_all(conn: &Conn, method: &str, key: &str, timeout: Duration) -> Result<Vec<Value>, CallError> {
+    let mut items = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..1000 {
+        let params = match &cursor {
+            Some(c) => json!({"cursor": c}),
+            None => json!({}),
+        };
+        let mut res = match conn.request(method, Some(params), timeout).await {
+            Ok(r) => r,
+            Err(CallError::Rpc { code, .. }) if code == jsonrpc::METHOD_NOT_FOUND => return Ok(items),
+            Err(e) => return Err(e),
+        };
+        if let Some(Value::Array(page)) = res.get_mut(key).map(Value::take) {
+            items.extend(page);
+        }
+        match res["nextCursor"].as_str() {
+            Some(c) if !c.is_empty() && cursor.as_deref() != Some(c) => cursor = Some(c.to_string()),
+            _ => return Ok(items),
+        }
+    }
+    Ok(items)
+}
+
+/// Reads every list the upstream's capabilities announce into `offer`.
+pub async fn read_lists(conn: &Conn, offer: &mut Offer, timeout: Duration) -> Result<(), CallError> {
+    for (method, key, cap) in LISTS {
+        if offer.capabilities.get(cap).is_none() {
+            continue;
+        }
+        let items = list_all(conn, method, key, timeout).await?;
+        *offer_list(offer, key) = items;
+    }
+    Ok(())
+}
+
+/// The list of `offer` that a result key names.
+pub fn offer_list<'a>(offer: &'a mut Offer, key: &str) -> &'a mut Vec<Value> {
+    match key {
+        "tools" => &mut offer.tools,
+        "prompts" => &mut offer.prompts,
+        "resources" => &mut offer.resources,
+        _ => &mut offer.templates,
+    }
+}

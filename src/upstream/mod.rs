@@ -1,0 +1,194 @@
+//! Upstream MCP servers: their live state, the connection of the moment, and what they offer.
+//!
+//! An `Upstream` outlives its connections: the supervisor replaces `conn` on every restart.
+
+pub mod handshake;
+pub mod stdio;
+
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::SystemTime;
+
+use serde_json::Value;
+use tokio::sync::{watch, Notify};
+
+use crate::config::{ServerConfig, ServerName, StartMode};
+use crate::mux::Conn;
+
+/// Why an upstream could not be reached or used.
+#[derive(Clone, Debug, thiserror::Error)]
+pub enum UpstreamError {
+    #[error("could not start `{command}`: {reason}")]
+    Spawn { command: String, reason: String },
+    #[error("handshake failed: {0}")]
+    Handshake(String),
+    #[error("did not finish its handshake within {0}")]
+    StartupTimeout(String),
+}
+
+/// Where an upstream is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    /// `enabled = false`.
+    Disabled,
+    /// Lazy and not asked for yet.
+    Idle,
+    Starting,
+    Up,
+    /// Down; a restart is scheduled.
+    Backoff,
+    /// Down for good (restart policy exhausted or `never`).
+    Failed,
+    /// Stopped with the hub.
+    Stopped,
+}
+
+impl State {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Disabled => "disabled",
+            State::Idle => "idle",
+            State::Starting => "starting",
+            State::Up => "up",
+            State::Backoff => "backoff",
+            State::Failed => "failed",
+            State::Stopped => "stopped",
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Status {
+    pub state: State,
+    pub since: SystemTime,
+    pub last_error: Option<String>,
+    pub restarts: u32,
+    /// The first start attempt has finished (up or not): list requests stop waiting.
+    pub settled: bool,
+}
+
+/// What an upstream offers, as it sent it (raw JSON, nothing dropped).
+#[derive(Clone, Debug, Default)]
+pub struct Offer {
+    pub server_info: Value,
+    pub capabilities: Value,
+    pub instructions: Option<String>,
+    pub tools: Vec<Value>,
+    pub prompts: Vec<Value>,
+    pub resources: Vec<Value>,
+    pub templates: Vec<Value>,
+}
+
+pub struct Upstream {
+    pub name: ServerName,
+    pub cfg: ServerConfig,
+    status: Mutex<Status>,
+    conn: RwLock<Option<Arc<Conn>>>,
+    offer: RwLock<Arc<Offer>>,
+    changed: watch::Sender<u64>,
+    /// Wakes a lazy upstream's supervisor.
+    pub start_requested: Notify,
+}
+
+impl Upstream {
+    pub fn new(cfg: ServerConfig) -> Arc<Self> {
+        let state = match (cfg.enabled, cfg.start) {
+            (false, _) => State::Disabled,
+            (true, StartMode::Lazy) => State::Idle,
+            (true, StartMode::Eager) => State::Starting,
+        };
+        Arc::new(Self {
+            name: cfg.name.clone(),
+            status: Mutex::new(Status {
+                state,
+                since: SystemTime::now(),
+                last_error: None,
+                restarts: 0,
+                settled: state != State::Starting,
+            }),
+            cfg,
+            conn: RwLock::new(None),
+            offer: RwLock::new(Arc::new(Offer::default())),
+            changed: watch::channel(0).0,
+            start_requested: Notify::new(),
+        })
+    }
+
+    pub fn status(&self) -> Status {
+        self.status.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn set_state(&self, state: State, error: Option<String>) {
+        {
+            let mut s = self.status.lock().unwrap_or_else(|e| e.into_inner());
+            if s.state != state {
+                s.since = SystemTime::now();
+            }
+            s.state = state;
+            if error.is_some() {
+                s.last_error = error;
+            }
+            if !matches!(state, State::Starting) {
+                s.settled = true;
+            }
+        }
+        self.changed.send_modify(|n| *n += 1);
+    }
+
+    pub fn set_restarts(&self, n: u32) {
+        self.status.lock().unwrap_or_else(|e| e.into_inner()).restarts = n;
+    }
+
+    /// Marks a lazy upstream as wanted and unsettled until its first attempt finishes.
+    pub fn request_start(&self) {
+        let mut s = self.status.lock().unwrap_or_else(|e| e.into_inner());
+        if s.state == State::Idle {
+            s.state = State::Starting;
+            s.settled = false;
+            s.since = SystemTime::now();
+            drop(s);
+            self.start_requested.notify_one();
+            self.changed.send_modify(|n| *n += 1);
+        }
+    }
+
+    /// Waits until the first start attempt has finished.
+    pub async fn settled(&self) {
+        let mut rx = self.changed.subscribe();
+        loop {
+            if self.status().settled {
+                return;
+            }
+            if rx.changed().await.is_err() {
+                return;
+            }
+        }
+    }
+
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.changed.subscribe()
+    }
+
+    /// The live connection, if the upstream is up.
+    pub fn conn(&self) -> Option<Arc<Conn>> {
+        self.conn.read().unwrap_or_else(|e| e.into_inner()).clone().filter(|c| !c.is_closed())
+    }
+
+    pub fn set_conn(&self, conn: Option<Arc<Conn>>) {
+        *self.conn.write().unwrap_or_else(|e| e.into_inner()) = conn;
+    }
+
+    pub fn offer(&self) -> Arc<Offer> {
+        self.offer.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn set_offer(&self, offer: Offer) {
+        *self.offer.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(offer);
+    }
+
+    pub fn update_offer(&self, f: impl FnOnce(&mut Offer)) {
+        let mut g = self.offer.write().unwrap_or_else(|e| e.into_inner());
+        let mut o = (**g).clone();
+        f(&mut o);
+        *g = Arc::new(o);
+    }
+}

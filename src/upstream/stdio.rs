@@ -1,0 +1,228 @@
+//! Stdio upstreams: a child process in its own process group, newline-delimited JSON on its
+//! stdin/stdout, stderr drained into the hub's log, and a stop that leaves nothing behind.
+
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
+use tokio::process::{Child, ChildStdin, Command};
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+use super::UpstreamError;
+use crate::config::{ServerConfig, TenantId, ENV_ALLOW_LIST};
+use crate::mux::{truncate, Conn};
+
+/// Longest line accepted from an upstream (the same ceiling as rmcp's stdio transport).
+const MAX_LINE: usize = 16 * 1024 * 1024;
+
+/// A running child process behind a connection.
+pub struct StdioLink {
+    pgid: Pid,
+    stop_writer: CancellationToken,
+    exit: watch::Receiver<Option<String>>,
+    /// Resolves (with the reason) when the connection has closed.
+    done: watch::Receiver<Option<String>>,
+}
+
+/// The environment an upstream starts with: the allow-list, then `env_passthrough`, then `env`.
+pub fn child_env(cfg: &ServerConfig, lookup: &dyn Fn(&str) -> Option<String>) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = Vec::new();
+    for k in ENV_ALLOW_LIST.iter().copied().chain(cfg.env_passthrough.iter().map(String::as_str)) {
+        if let Some(v) = lookup(k) {
+            env.retain(|(x, _)| x != k);
+            env.push((k.to_string(), v));
+        }
+    }
+    for (k, v) in &cfg.env {
+        env.retain(|(x, _)| x != k);
+        env.push((k.clone(), v.clone()));
+    }
+    env
+}
+
+/// Starts the process and wires it to `conn`; `outgoing` is the connection's frame queue.
+pub fn spawn(
+    cfg: &ServerConfig,
+    tenant: &TenantId,
+    conn: &Arc<Conn>,
+    outgoing: mpsc::UnboundedReceiver<String>,
+) -> Result<StdioLink, UpstreamError> {
+    let mut cmd = Command::new(&cfg.command);
+    cmd.args(&cfg.args)
+        .env_clear()
+        .envs(child_env(cfg, &|k| std::env::var(k).ok()))
+        .current_dir(&cfg.cwd)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true);
+    let mut child: Child = cmd.spawn().map_err(|e| UpstreamError::Spawn {
+        command: cfg.command.clone(),
+        reason: e.to_string(),
+    })?;
+    let pid = child.id().ok_or_else(|| UpstreamError::Spawn { command: cfg.command.clone(), reason: "exited at once".into() })?;
+    let pgid = Pid::from_raw(pid as i32);
+    let (stdin, stdout, stderr) = match (child.stdin.take(), child.stdout.take(), child.stderr.take()) {
+        (Some(i), Some(o), Some(e)) => (i, o, e),
+        _ => return Err(UpstreamError::Spawn { command: cfg.command.clone(), reason: "no stdio pipes".into() }),
+    };
+    tracing::info!(tenant = %tenant, server = %cfg.name, pid, "started `{}`", cfg.command);
+
+    let (exit_tx, exit_rx) = watch::channel(None);
+    tokio::spawn(async move {
+        let status = match child.wait().await {
+            Ok(s) => describe_exit(s),
+            Err(e) => format!("could not be waited for: {e}"),
+        };
+        let _ = exit_tx.send(Some(status));
+    });
+
+    let stop_writer = CancellationToken::new();
+    tokio::spawn(write_loop(stdin, outgoing, stop_writer.clone()));
+
+    let server = cfg.name.clone();
+    let tenant_s = tenant.clone();
+    tokio::spawn(async move {
+        let mut lines = BufReader::new(stderr).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            tracing::info!(target: "upstream", tenant = %tenant_s, server = %server, "{}", truncate(&line, 2000));
+        }
+    });
+
+    let (done_tx, done_rx) = watch::channel(None);
+    let conn2 = conn.clone();
+    let mut exit_rx2 = exit_rx.clone();
+    tokio::spawn(async move {
+        let read_err = read_loop(stdout, &conn2).await;
+        // The process usually exits with its stdout: wait briefly to name the exit status.
+        let status = tokio::time::timeout(Duration::from_millis(500), exit_rx2.wait_for(Option::is_some))
+            .await
+            .ok()
+            .and_then(|r| r.ok().map(|s| s.clone()))
+            .flatten();
+        let reason = match (status, read_err) {
+            (Some(s), _) => s,
+            (None, Some(e)) => format!("broke its stdout: {e}"),
+            (None, None) => "closed its stdout".to_string(),
+        };
+        conn2.close(reason.clone());
+        let _ = done_tx.send(Some(reason));
+    });
+
+    Ok(StdioLink { pgid, stop_writer, exit: exit_rx, done: done_rx })
+}
+
+async fn write_loop(stdin: ChildStdin, mut rx: mpsc::UnboundedReceiver<String>, stop: CancellationToken) {
+    let mut w = BufWriter::new(stdin);
+    loop {
+        let frame = tokio::select! {
+            biased;
+            _ = stop.cancelled() => break,
+            f = rx.recv() => match f { Some(f) => f, None => break },
+        };
+        let mut ok = w.write_all(frame.as_bytes()).await.is_ok() && w.write_all(b"\n").await.is_ok();
+        // Batch whatever else is queued before one flush.
+        while ok {
+            match rx.try_recv() {
+                Ok(f) => ok = w.write_all(f.as_bytes()).await.is_ok() && w.write_all(b"\n").await.is_ok(),
+                Err(_) => break,
+            }
+        }
+        if !ok || w.flush().await.is_err() {
+            break;
+        }
+    }
+    // Dropping the writer closes the child's stdin.
+}
+
+/// Reads lines until EOF; returns the read error, if any.
+async fn read_loop(stdout: tokio::process::ChildStdout, conn: &Arc<Conn>) -> Option<String> {
+    let mut r = BufReader::with_capacity(64 * 1024, stdout);
+    let mut buf = Vec::with_capacity(4096);
+    loop {
+        buf.clear();
+        let mut limited = (&mut r).take(MAX_LINE as u64 + 1);
+        match limited.read_until(b'\n', &mut buf).await {
+            Ok(0) => return None,
+            Ok(_) if buf.len() > MAX_LINE => {
+                tracing::warn!(server = %conn.server, "upstream wrote a line longer than {MAX_LINE} bytes; dropping the connection");
+                return Some("wrote a line longer than 16 MiB".into());
+            }
+            Ok(_) => {
+                let line = String::from_utf8_lossy(&buf);
+                let line = line.trim_end_matches(['\n', '\r']);
+                if !line.trim().is_empty() {
+                    conn.handle_incoming(line);
+                }
+            }
+            Err(e) => return Some(e.to_string()),
+        }
+    }
+}
+
+fn describe_exit(s: std::process::ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (s.code(), s.signal()) {
+        (Some(c), _) => format!("exited (code {c})"),
+        (None, Some(sig)) => format!("exited (signal {sig})"),
+        _ => "exited".to_string(),
+    }
+}
+
+fn signal_group(pgid: Pid, sig: Signal) -> bool {
+    // ESRCH: nobody is left in the group.
+    killpg(pgid, sig).is_ok()
+}
+
+impl StdioLink {
+    /// Resolves with the reason once the connection has closed.
+    pub async fn closed(&mut self) -> String {
+        match self.done.wait_for(Option::is_some).await {
+            Ok(r) => r.clone().unwrap_or_default(),
+            Err(_) => "closed".into(),
+        }
+    }
+
+    /// Whether the process group still has members.
+    pub fn group_alive(&self) -> bool {
+        killpg(self.pgid, None).is_ok()
+    }
+
+    /// Stops the process: close stdin, wait `grace`, SIGTERM the group, wait `grace`, SIGKILL.
+    /// Members of the group left behind by the leader (grandchildren) are ended too.
+    pub async fn stop(mut self, grace: Duration) {
+        self.stop_writer.cancel();
+        let exited = |rx: &mut watch::Receiver<Option<String>>, d: Duration| {
+            let mut rx = rx.clone();
+            async move { tokio::time::timeout(d, rx.wait_for(Option::is_some)).await.is_ok() }
+        };
+        if !exited(&mut self.exit, grace).await {
+            signal_group(self.pgid, Signal::SIGTERM);
+            if !exited(&mut self.exit, grace).await {
+                signal_group(self.pgid, Signal::SIGKILL);
+                exited(&mut self.exit, Duration::from_secs(2)).await;
+            }
+        }
+        self.sweep_group(grace).await;
+    }
+
+    /// Ends whatever is left in the process group once the leader is gone.
+    pub async fn sweep_group(&self, grace: Duration) {
+        if !signal_group(self.pgid, Signal::SIGTERM) {
+            return;
+        }
+        let until = tokio::time::Instant::now() + grace.min(Duration::from_secs(1));
+        while tokio::time::Instant::now() < until {
+            if !self.group_alive() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        signal_group(self.pgid, Signal::SIGKILL);
+    }
+}

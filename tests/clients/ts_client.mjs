@@ -1,0 +1,217 @@
+#!/usr/bin/env node
+// A real MCP client (the official TypeScript SDK, @modelcontextprotocol/sdk 1.x) that runs one
+// scenario against a stdio server and prints one JSON object on stdout.
+// SDK 1.x speaks only the handshake era: connect() sends `initialize` at its LATEST_PROTOCOL_VERSION.
+//
+// Run with the node 22 from .test-deps:
+//   .test-deps/node_modules/.bin/node tests/clients/ts_client.mjs --scenario basic \
+//       [--tool NAME --args JSON] [--uri URI] [--prompt NAME --prompt-args JSON]
+//       [--complete-prompt NAME | --complete-template URI_TEMPLATE] [--complete-arg NAME=VALUE]
+//       [--complete-context JSON] -- SERVER_CMD [ARGS...]
+//   ... --scenario progress --tool NAME --args JSON -- SERVER_CMD...
+//   ... --scenario cancel --tool NAME --args JSON --after-ms N [--after-tool NAME --after-args JSON] -- SERVER_CMD...
+// Output: the same JSON shapes as tests/clients/py_client.py. Errors: exit 1, message on stderr.
+// The SDK is loaded from $MCP_HUB_TEST_DEPS (default: <repo>/.test-deps).
+// The whole run is bounded by --timeout seconds (default 30).
+
+import path from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const deps = process.env.MCP_HUB_TEST_DEPS || path.resolve(here, "..", "..", ".test-deps");
+const sdkDir = path.join(deps, "node_modules", "@modelcontextprotocol", "sdk");
+const load = (rel) => import(pathToFileURL(path.join(sdkDir, "dist", "esm", rel)).href);
+
+function fail(msg) {
+  process.stderr.write(`ts_client: ${msg}\n`);
+  process.exit(1);
+}
+
+function parseArgs(argv) {
+  const sep = argv.indexOf("--");
+  if (sep < 0) fail("missing `-- SERVER_CMD [ARGS...]`");
+  const own = argv.slice(0, sep);
+  const server = argv.slice(sep + 1);
+  if (server.length === 0) fail("empty server command after `--`");
+  const opts = { scenario: "basic", timeout: 30, afterMs: 500 };
+  const keys = {
+    "--scenario": "scenario",
+    "--timeout": "timeout",
+    "--tool": "tool",
+    "--args": "toolArgs",
+    "--uri": "uri",
+    "--prompt": "prompt",
+    "--prompt-args": "promptArgs",
+    "--complete-prompt": "completePrompt",
+    "--complete-template": "completeTemplate",
+    "--complete-arg": "completeArg",
+    "--complete-context": "completeContext",
+    "--after-ms": "afterMs",
+    "--after-tool": "afterTool",
+    "--after-args": "afterArgs",
+  };
+  for (let i = 0; i < own.length; i++) {
+    const flag = own[i];
+    if (flag === "--handshake") continue; // the only mode SDK 1.x has
+    const key = keys[flag];
+    if (!key) fail(`unknown flag \`${flag}\``);
+    if (i + 1 >= own.length) fail(`${flag} needs a value`);
+    opts[key] = own[++i];
+  }
+  opts.timeout = Number(opts.timeout);
+  opts.afterMs = Number(opts.afterMs);
+  if (!["basic", "progress", "cancel"].includes(opts.scenario)) fail(`unknown scenario \`${opts.scenario}\``);
+  if (opts.scenario !== "basic" && !opts.tool) fail(`--tool is required for the ${opts.scenario} scenario`);
+  return { opts, server };
+}
+
+function json(flag, text) {
+  if (text === undefined) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    fail(`${flag}: invalid JSON (${e.message}): ${text}`);
+  }
+}
+
+async function listAll(fn, field) {
+  const items = [];
+  let cursor;
+  for (let page = 0; page < 100; page++) {
+    const res = await fn(cursor === undefined ? {} : { cursor });
+    items.push(...res[field]);
+    cursor = res.nextCursor;
+    if (!cursor) return items;
+  }
+  throw new Error(`${field}: more than 100 pages`);
+}
+
+async function main() {
+  const { opts, server } = parseArgs(process.argv.slice(2));
+  const killer = setTimeout(() => fail(`timed out after ${opts.timeout}s`), opts.timeout * 1000);
+  killer.unref();
+
+  const { Client } = await load("client/index.js");
+  const { StdioClientTransport } = await load("client/stdio.js");
+  const { CallToolResultSchema } = await load("types.js");
+
+  const transport = new StdioClientTransport({
+    command: server[0],
+    args: server.slice(1),
+    env: { ...process.env },
+    stderr: "inherit",
+  });
+  let protocolVersion = null;
+  // The SDK tells HTTP transports the negotiated version through this hook; stdio has none, so
+  // borrow it to learn the version the SDK accepted.
+  transport.setProtocolVersion = (v) => {
+    protocolVersion = v;
+  };
+  const client = new Client({ name: "mcp-hub-e2e-ts", version: "0.0.0" }, { capabilities: {} });
+  const reqOpts = { timeout: opts.timeout * 1000 };
+  await client.connect(transport, reqOpts);
+  const pkg = await import(pathToFileURL(path.join(sdkDir, "package.json")).href, { with: { type: "json" } });
+  const out = { sdk: `typescript-sdk ${pkg.default.version} (handshake)`, protocolVersion };
+
+  try {
+    if (opts.scenario === "basic") {
+      const caps = client.getServerCapabilities() || {};
+      out.serverInfo = client.getServerVersion() ?? null;
+      out.capabilities = caps;
+      out.tools = caps.tools ? (await listAll((p) => client.listTools(p, reqOpts), "tools")).map((t) => t.name) : [];
+      out.prompts = caps.prompts
+        ? (await listAll((p) => client.listPrompts(p, reqOpts), "prompts")).map((p) => p.name)
+        : [];
+      if (caps.resources) {
+        out.resources = (await listAll((p) => client.listResources(p, reqOpts), "resources")).map((r) => r.uri);
+        out.templates = (await listAll((p) => client.listResourceTemplates(p, reqOpts), "resourceTemplates")).map(
+          (t) => t.uriTemplate,
+        );
+      } else {
+        out.resources = [];
+        out.templates = [];
+      }
+      if (opts.tool) {
+        out.call = await client.callTool(
+          { name: opts.tool, arguments: json("--args", opts.toolArgs) ?? {} },
+          CallToolResultSchema,
+          reqOpts,
+        );
+      }
+      if (opts.uri) out.read = await client.readResource({ uri: opts.uri }, reqOpts);
+      if (opts.prompt) {
+        out.prompt = await client.getPrompt(
+          { name: opts.prompt, arguments: json("--prompt-args", opts.promptArgs) },
+          reqOpts,
+        );
+      }
+      if (opts.completePrompt || opts.completeTemplate) {
+        const arg = opts.completeArg || "";
+        const eq = arg.indexOf("=");
+        if (eq < 0) fail("--complete-arg NAME=VALUE is required with --complete-prompt/--complete-template");
+        const ref = opts.completePrompt
+          ? { type: "ref/prompt", name: opts.completePrompt }
+          : { type: "ref/resource", uri: opts.completeTemplate };
+        const params = { ref, argument: { name: arg.slice(0, eq), value: arg.slice(eq + 1) } };
+        const ctx = json("--complete-context", opts.completeContext);
+        if (ctx) params.context = { arguments: ctx };
+        out.completion = await client.complete(params, reqOpts);
+      }
+    } else if (opts.scenario === "progress") {
+      const seen = [];
+      const start = performance.now();
+      const result = await client.callTool(
+        { name: opts.tool, arguments: json("--args", opts.toolArgs) ?? {} },
+        CallToolResultSchema,
+        {
+          ...reqOpts,
+          resetTimeoutOnProgress: true,
+          onprogress: (p) => seen.push({ progress: p.progress, total: p.total ?? null, message: p.message ?? null }),
+        },
+      );
+      out.elapsedMs = Math.round(performance.now() - start);
+      out.progress = seen;
+      out.result = result;
+    } else {
+      // SDK 1.x: aborting the request's AbortSignal rejects the call and sends
+      // notifications/cancelled {requestId, reason} to the server (shared/protocol.js).
+      const ac = new AbortController();
+      const start = performance.now();
+      const timer = setTimeout(() => ac.abort("cancelled by ts_client"), opts.afterMs);
+      let result = null;
+      let cancelled = false;
+      try {
+        result = await client.callTool(
+          { name: opts.tool, arguments: json("--args", opts.toolArgs) ?? {} },
+          CallToolResultSchema,
+          { ...reqOpts, signal: ac.signal },
+        );
+      } catch (e) {
+        if (!ac.signal.aborted) throw e;
+        cancelled = true;
+      } finally {
+        clearTimeout(timer);
+      }
+      out.elapsedMs = Math.round(performance.now() - start);
+      out.cancelled = cancelled;
+      out.result = result;
+      out.sdkSendsCancelled = true;
+      if (opts.afterTool) {
+        out.afterCancel = await client.callTool(
+          { name: opts.afterTool, arguments: json("--after-args", opts.afterArgs) ?? {} },
+          CallToolResultSchema,
+          reqOpts,
+        );
+      }
+    }
+  } finally {
+    await client.close().catch(() => {});
+  }
+  process.stdout.write(JSON.stringify(out) + "\n");
+  process.exit(0);
+}
+
+main().catch((e) => {
+  const code = e && e.code !== undefined ? ` (code ${e.code})` : "";
+  fail(`${e && e.name ? e.name : "Error"}${code}: ${e && e.message ? e.message : e}`);
+});

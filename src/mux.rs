@@ -66,6 +66,7 @@ pub struct Finish {
 }
 
 /// A downstream request waiting for its upstream's answer.
+#[derive(Debug)]
 pub struct DownstreamReply {
     pub out: Outbox,
     pub session: u64,

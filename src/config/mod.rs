@@ -3,6 +3,8 @@
 //! Config knows no runtime: it imports nothing else of the crate.
 
 mod raw;
+#[cfg(test)]
+mod tests;
 mod validate;
 
 use std::collections::BTreeMap;

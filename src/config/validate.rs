@@ -73,19 +73,24 @@ impl Collector {
         });
     }
 
-    /// Deserializes `value` into `T`, reporting unknown keys and the type error (if any) under `path`.
-    fn typed<T: DeserializeOwned + Default>(&mut self, path: &str, value: toml::Value) -> T {
+    /// Deserializes `value` into `T`, reporting unknown keys and the type error (if any) under
+    /// `path`; `None` when the value has the wrong shape.
+    fn typed<T: DeserializeOwned>(&mut self, path: &str, value: toml::Value) -> Option<T> {
         let mut unknown = Vec::new();
-        let result: Result<T, _> = serde_ignored::deserialize(value, |p| unknown.push(p.to_string()));
+        let mut on_unknown = |p: serde_ignored::Path<'_>| unknown.push(p.to_string());
+        let de = serde_ignored::Deserializer::new(value, &mut on_unknown);
+        let result: Result<T, _> = serde_path_to_error::deserialize(de);
         for key in unknown {
             let full = join(path, &key);
             self.push(full, "unknown key", Some("remove it or check its spelling against the README's config reference"));
         }
         match result {
-            Ok(v) => v,
+            Ok(v) => Some(v),
             Err(e) => {
-                self.push(path, type_error_text(&e.to_string()), None);
-                T::default()
+                let at = e.path().to_string();
+                let at = if at == "." { String::new() } else { at };
+                self.push(join(path, &at), type_error_text(&e.into_inner().to_string()), None);
+                None
             }
         }
     }
@@ -122,7 +127,7 @@ pub(super) fn parse(
     for (k, v) in table.iter_mut() {
         expand_env(k, v, env, &mut c);
     }
-    let raw: RawFile = c.typed("", toml::Value::Table(table));
+    let raw: RawFile = c.typed("", toml::Value::Table(table)).unwrap_or_default();
     let base = file.parent().map(Path::to_path_buf).unwrap_or_default();
     let base = if base.as_os_str().is_empty() { PathBuf::from(".") } else { base };
     let hub = hub_settings(&raw, &mut c);
@@ -133,14 +138,14 @@ pub(super) fn parse(
     for (tid, value) in raw.tenants {
         let tpath = format!("tenants.{tid}");
         check_ident(&mut c, &tpath, &tid, 64, "tenant id");
-        let rt: RawTenant = c.typed(&tpath, value);
+        let rt: RawTenant = c.typed(&tpath, value).unwrap_or_default();
         let mut servers = BTreeMap::new();
         if rt.servers.is_empty() {
             c.push(format!("{tpath}.servers"), "the tenant has no servers", Some(&format!("add `[{tpath}.servers.<name>]` with a `command`")));
         }
         for (sname, svalue) in rt.servers {
             let spath = format!("{tpath}.servers.{sname}");
-            let rs: RawServer = c.typed(&spath, svalue);
+            let Some(rs) = c.typed::<RawServer>(&spath, svalue) else { continue };
             if let Some(s) = server(&mut c, &spath, &sname, rs, &hub, &base) {
                 servers.insert(s.name.clone(), s);
             }
@@ -381,5 +386,3 @@ fn server(c: &mut Collector, spath: &str, sname: &str, rs: RawServer, hub: &HubS
     })
 }
 
-#[cfg(test)]
-mod tests;

@@ -75,11 +75,19 @@ pub struct Catalog {
 impl Catalog {
     /// Merges the offers of the upstreams that are up, in server-name order.
     pub fn build(namer: &Namer, offers: &[(ServerName, Arc<Offer>)], generation: u64) -> Self {
-        let mut cat = Catalog { generation, ..Default::default() };
-        let (tools, tool_routes) = named(namer, offers, |o| &o.tools, |server, mut t| {
-            rewrite_tool_meta(namer, server, &mut t);
-            t
-        });
+        let mut cat = Catalog {
+            generation,
+            ..Default::default()
+        };
+        let (tools, tool_routes) = named(
+            namer,
+            offers,
+            |o| &o.tools,
+            |server, mut t| {
+                rewrite_tool_meta(namer, server, &mut t);
+                t
+            },
+        );
         let (prompts, prompt_routes) = named(namer, offers, |o| &o.prompts, |_, p| p);
         cat.tools = tools;
         cat.tool_routes = tool_routes;
@@ -122,11 +130,17 @@ impl Catalog {
     }
 
     /// One page of a list and the cursor of the next; the cursor is opaque to clients.
-    pub fn page(&self, kind: ListKind, cursor: Option<&str>, size: usize) -> Result<(Vec<Value>, Option<String>), String> {
+    pub fn page(
+        &self,
+        kind: ListKind,
+        cursor: Option<&str>,
+        size: usize,
+    ) -> Result<(Vec<Value>, Option<String>), String> {
         let items = self.list(kind);
         let start = match cursor {
             None => 0,
-            Some(c) => decode_cursor(c).ok_or_else(|| format!("`{c}` is not a cursor this hub gave out"))?,
+            Some(c) => decode_cursor(c)
+                .ok_or_else(|| format!("`{c}` is not a cursor this hub gave out"))?,
         };
         let start = start.min(items.len());
         let end = (start + size).min(items.len());
@@ -159,7 +173,9 @@ fn named(
         for item in list(offer) {
             match item["name"].as_str() {
                 Some(n) if !n.is_empty() => pairs.push((server.as_str(), n, item)),
-                _ => tracing::warn!(server = %server, "upstream listed an item without a name; skipped"),
+                _ => {
+                    tracing::warn!(server = %server, "upstream listed an item without a name; skipped")
+                }
             }
         }
     }
@@ -169,7 +185,13 @@ fn named(
     for ((server, name, item), exposed) in pairs.into_iter().zip(names) {
         let mut v = rewrite(server, item.clone());
         v["name"] = json!(exposed);
-        routes.insert(exposed.clone(), Route { server: ServerName::new(server), name: name.to_string() });
+        routes.insert(
+            exposed.clone(),
+            Route {
+                server: ServerName::new(server),
+                name: name.to_string(),
+            },
+        );
         out.push((exposed, v));
     }
     out.sort_by(|a, b| a.0.cmp(&b.0));
@@ -178,7 +200,9 @@ fn named(
 
 /// MCP Apps: the `ui://` URI a tool points to is namespaced like the resource it names.
 fn rewrite_tool_meta(namer: &Namer, server: &str, tool: &mut Value) {
-    let Some(meta) = tool.get_mut("_meta").and_then(Value::as_object_mut) else { return };
+    let Some(meta) = tool.get_mut("_meta").and_then(Value::as_object_mut) else {
+        return;
+    };
     if let Some(u) = meta.get("ui/resourceUri").and_then(Value::as_str) {
         let ns = namer.namespace_uri(server, u);
         meta.insert("ui/resourceUri".into(), json!(ns));
@@ -196,36 +220,69 @@ mod tests {
     use super::*;
 
     fn offer(tools: &[Value]) -> Arc<Offer> {
-        Arc::new(Offer { tools: tools.to_vec(), ..Default::default() })
+        Arc::new(Offer {
+            tools: tools.to_vec(),
+            ..Default::default()
+        })
     }
 
     #[test]
     fn tools_are_prefixed_sorted_routed_and_keep_every_field() {
         let namer = Namer::new("__", 64);
-        let a = offer(&[json!({"name":"zeta","inputSchema":{},"x-extra":"kept","execution":{"taskSupport":"optional"}}), json!({"name":"alpha","inputSchema":{}})]);
-        let b = offer(&[json!({"name":"alpha","inputSchema":{},"_meta":{"ui":{"resourceUri":"ui://b/app.html","visibility":["app"]},"ui/resourceUri":"ui://b/app.html"}})]);
-        let cat = Catalog::build(&namer, &[(ServerName::new("a"), a), (ServerName::new("b"), b)], 1);
-        let names: Vec<&str> = cat.tools.iter().map(|t| t["name"].as_str().unwrap()).collect();
+        let a = offer(&[
+            json!({"name":"zeta","inputSchema":{},"x-extra":"kept","execution":{"taskSupport":"optional"}}),
+            json!({"name":"alpha","inputSchema":{}}),
+        ]);
+        let b = offer(&[
+            json!({"name":"alpha","inputSchema":{},"_meta":{"ui":{"resourceUri":"ui://b/app.html","visibility":["app"]},"ui/resourceUri":"ui://b/app.html"}}),
+        ]);
+        let cat = Catalog::build(
+            &namer,
+            &[(ServerName::new("a"), a), (ServerName::new("b"), b)],
+            1,
+        );
+        let names: Vec<&str> = cat
+            .tools
+            .iter()
+            .map(|t| t["name"].as_str().unwrap())
+            .collect();
         assert_eq!(names, ["a__alpha", "a__zeta", "b__alpha"]);
         assert_eq!(cat.tools[1]["x-extra"], "kept");
         assert_eq!(cat.tools[1]["execution"]["taskSupport"], "optional");
-        assert_eq!(cat.tools[2]["_meta"]["ui"]["resourceUri"], "ui://b__b/app.html");
+        assert_eq!(
+            cat.tools[2]["_meta"]["ui"]["resourceUri"],
+            "ui://b__b/app.html"
+        );
         assert_eq!(cat.tools[2]["_meta"]["ui"]["visibility"], json!(["app"]));
-        assert_eq!(cat.tools[2]["_meta"]["ui/resourceUri"], "ui://b__b/app.html");
-        assert_eq!(cat.tool("b__alpha"), Some(&Route { server: ServerName::new("b"), name: "alpha".into() }));
+        assert_eq!(
+            cat.tools[2]["_meta"]["ui/resourceUri"],
+            "ui://b__b/app.html"
+        );
+        assert_eq!(
+            cat.tool("b__alpha"),
+            Some(&Route {
+                server: ServerName::new("b"),
+                name: "alpha".into()
+            })
+        );
         assert_eq!(cat.tool("alpha"), None);
     }
 
     #[test]
     fn pages_cover_the_list_exactly_once() {
         let namer = Namer::new("__", 64);
-        let tools: Vec<Value> = (0..25).map(|i| json!({"name": format!("t{i:02}")})).collect();
+        let tools: Vec<Value> = (0..25)
+            .map(|i| json!({"name": format!("t{i:02}")}))
+            .collect();
         let cat = Catalog::build(&namer, &[(ServerName::new("s"), offer(&tools))], 7);
         let mut seen = Vec::new();
         let mut cursor = None;
         loop {
             let (page, next) = cat.page(ListKind::Tools, cursor.as_deref(), 10).unwrap();
-            seen.extend(page.into_iter().map(|t| t["name"].as_str().unwrap().to_string()));
+            seen.extend(
+                page.into_iter()
+                    .map(|t| t["name"].as_str().unwrap().to_string()),
+            );
             match next {
                 Some(c) => cursor = Some(c),
                 None => break,

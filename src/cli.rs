@@ -3,7 +3,10 @@
 //! Exit codes: 0 success; 1 runtime failure (a call failed, an upstream is down for `status`);
 //! 2 bad command line; 64 bad config.
 
-#![allow(clippy::print_stdout, reason = "the CLI's commands print their results to stdout")]
+#![allow(
+    clippy::print_stdout,
+    reason = "the CLI's commands print their results to stdout"
+)]
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -23,10 +26,19 @@ pub const EXIT_FAILURE: u8 = 1;
 pub const EXIT_CONFIG: u8 = 64;
 
 #[derive(Debug, Parser)]
-#[command(name = "mcp-hub", version, about = "One MCP server in front of many: a multi-tenant MCP gateway")]
+#[command(
+    name = "mcp-hub",
+    version,
+    about = "One MCP server in front of many: a multi-tenant MCP gateway"
+)]
 pub struct Cli {
     /// The config file.
-    #[arg(long, global = true, env = "MCP_HUB_CONFIG", default_value = "hub.toml")]
+    #[arg(
+        long,
+        global = true,
+        env = "MCP_HUB_CONFIG",
+        default_value = "hub.toml"
+    )]
     pub config: PathBuf,
     /// Log level for stderr (error, warn, info, debug, trace); RUST_LOG overrides it.
     #[arg(long, global = true, default_value = "info")]
@@ -84,12 +96,38 @@ pub async fn run(cli: Cli) -> u8 {
     };
     match cli.command {
         Command::Check => check(&config),
-        Command::Stdio { tenant } => with_tenant(config, tenant, |hub, id| async move { stdio(hub, id).await }).await,
-        Command::Tools { tenant, json } => with_tenant(config, tenant, move |hub, id| async move { tools(hub, id, json).await }).await,
-        Command::Call { tenant, tool, arguments } => {
-            with_tenant(config, tenant, move |hub, id| async move { call(hub, id, tool, arguments).await }).await
+        Command::Stdio { tenant } => {
+            with_tenant(
+                config,
+                tenant,
+                |hub, id| async move { stdio(hub, id).await },
+            )
+            .await
         }
-        Command::Status { tenant } => with_tenant(config, tenant, |hub, id| async move { status(hub, id).await }).await,
+        Command::Tools { tenant, json } => {
+            with_tenant(config, tenant, move |hub, id| async move {
+                tools(hub, id, json).await
+            })
+            .await
+        }
+        Command::Call {
+            tenant,
+            tool,
+            arguments,
+        } => {
+            with_tenant(config, tenant, move |hub, id| async move {
+                call(hub, id, tool, arguments).await
+            })
+            .await
+        }
+        Command::Status { tenant } => {
+            with_tenant(
+                config,
+                tenant,
+                |hub, id| async move { status(hub, id).await },
+            )
+            .await
+        }
     }
 }
 
@@ -116,17 +154,31 @@ fn check(config: &HubConfig) -> u8 {
     for (id, t) in &config.tenants {
         println!("tenant `{id}`: {} server(s)", t.servers.len());
         for s in t.servers.values() {
-            let mode = if !s.enabled { "disabled" } else if s.start == crate::config::StartMode::Lazy { "lazy" } else { "eager" };
+            let mode = if !s.enabled {
+                "disabled"
+            } else if s.start == crate::config::StartMode::Lazy {
+                "lazy"
+            } else {
+                "eager"
+            };
             // Arguments and env values can hold secrets: print the command and the env names only.
             let env: Vec<&str> = s.env.keys().map(String::as_str).collect();
-            println!("  {} ({mode}): `{}` with {} arg(s); env: [{}]", s.name, s.command, s.args.len(), env.join(", "));
+            println!(
+                "  {} ({mode}): `{}` with {} arg(s); env: [{}]",
+                s.name,
+                s.command,
+                s.args.len(),
+                env.join(", ")
+            );
         }
     }
     EXIT_OK
 }
 
 async fn stdio(hub: std::sync::Arc<Hub>, id: TenantId) -> u8 {
-    let Some(tenant) = hub.tenant(&id).cloned() else { return EXIT_FAILURE };
+    let Some(tenant) = hub.tenant(&id).cloned() else {
+        return EXIT_FAILURE;
+    };
     let watch = tenant.clone();
     tokio::spawn(async move {
         watch.wait_ready().await;
@@ -148,23 +200,47 @@ async fn stdio(hub: std::sync::Arc<Hub>, id: TenantId) -> u8 {
 }
 
 async fn tools(hub: std::sync::Arc<Hub>, id: TenantId, as_json: bool) -> u8 {
-    let Some(tenant) = hub.tenant(&id) else { return EXIT_FAILURE };
+    let Some(tenant) = hub.tenant(&id) else {
+        return EXIT_FAILURE;
+    };
     tenant.wait_ready().await;
     tracing::info!(tenant = %id, "upstreams: {}", tenant.summary());
     let cat = tenant.catalog();
     let mut out = std::io::stdout().lock();
     if as_json {
         let v = json!({"tools": cat.tools, "prompts": cat.prompts, "resources": cat.resources, "resourceTemplates": cat.templates});
-        let _ = writeln!(out, "{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+        let _ = writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&v).unwrap_or_default()
+        );
     } else {
-        let first_line = |v: &Value| v["description"].as_str().unwrap_or("").lines().next().unwrap_or("").to_string();
+        let first_line = |v: &Value| {
+            v["description"]
+                .as_str()
+                .unwrap_or("")
+                .lines()
+                .next()
+                .unwrap_or("")
+                .to_string()
+        };
         let _ = writeln!(out, "tools ({}):", cat.tools.len());
         for t in &cat.tools {
-            let _ = writeln!(out, "  {:<40} {}", t["name"].as_str().unwrap_or(""), first_line(t));
+            let _ = writeln!(
+                out,
+                "  {:<40} {}",
+                t["name"].as_str().unwrap_or(""),
+                first_line(t)
+            );
         }
         let _ = writeln!(out, "prompts ({}):", cat.prompts.len());
         for p in &cat.prompts {
-            let _ = writeln!(out, "  {:<40} {}", p["name"].as_str().unwrap_or(""), first_line(p));
+            let _ = writeln!(
+                out,
+                "  {:<40} {}",
+                p["name"].as_str().unwrap_or(""),
+                first_line(p)
+            );
         }
         let _ = writeln!(out, "resources ({}):", cat.resources.len());
         for r in &cat.resources {
@@ -179,7 +255,9 @@ async fn tools(hub: std::sync::Arc<Hub>, id: TenantId, as_json: bool) -> u8 {
 }
 
 async fn call(hub: std::sync::Arc<Hub>, id: TenantId, tool: String, arguments: String) -> u8 {
-    let Some(tenant) = hub.tenant(&id).cloned() else { return EXIT_FAILURE };
+    let Some(tenant) = hub.tenant(&id).cloned() else {
+        return EXIT_FAILURE;
+    };
     let args: Value = match serde_json::from_str(&arguments) {
         Ok(v @ Value::Object(_)) => v,
         _ => {
@@ -191,7 +269,13 @@ async fn call(hub: std::sync::Arc<Hub>, id: TenantId, tool: String, arguments: S
     let (tx, mut rx) = mpsc::unbounded_channel();
     let session = Session::new(tenant.clone(), tx);
     session.handle_message(json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": tool, "arguments": args}}));
-    let limit = tenant.upstreams.values().map(|u| u.cfg.request_timeout).max().unwrap_or(Duration::from_secs(60)) + Duration::from_secs(5);
+    let limit = tenant
+        .upstreams
+        .values()
+        .map(|u| u.cfg.request_timeout)
+        .max()
+        .unwrap_or(Duration::from_secs(60))
+        + Duration::from_secs(5);
     let answer = tokio::time::timeout(limit, async {
         while let Some(frame) = rx.recv().await {
             let v: Value = serde_json::from_str(&frame).unwrap_or(Value::Null);
@@ -205,7 +289,11 @@ async fn call(hub: std::sync::Arc<Hub>, id: TenantId, tool: String, arguments: S
     session.close();
     match answer {
         Ok(Some(v)) if v.get("result").is_some() => {
-            let _ = writeln!(std::io::stdout().lock(), "{}", serde_json::to_string_pretty(&v["result"]).unwrap_or_default());
+            let _ = writeln!(
+                std::io::stdout().lock(),
+                "{}",
+                serde_json::to_string_pretty(&v["result"]).unwrap_or_default()
+            );
             if v["result"]["isError"] == true {
                 EXIT_FAILURE
             } else {
@@ -213,18 +301,27 @@ async fn call(hub: std::sync::Arc<Hub>, id: TenantId, tool: String, arguments: S
             }
         }
         Ok(Some(v)) => {
-            eprintln!("error: {} (code {})", v["error"]["message"].as_str().unwrap_or("unknown error"), v["error"]["code"]);
+            eprintln!(
+                "error: {} (code {})",
+                v["error"]["message"].as_str().unwrap_or("unknown error"),
+                v["error"]["code"]
+            );
             EXIT_FAILURE
         }
         _ => {
-            eprintln!("error: no answer within {}", humantime::format_duration(limit));
+            eprintln!(
+                "error: no answer within {}",
+                humantime::format_duration(limit)
+            );
             EXIT_FAILURE
         }
     }
 }
 
 async fn status(hub: std::sync::Arc<Hub>, id: TenantId) -> u8 {
-    let Some(tenant) = hub.tenant(&id) else { return EXIT_FAILURE };
+    let Some(tenant) = hub.tenant(&id) else {
+        return EXIT_FAILURE;
+    };
     tenant.wait_ready().await;
     let mut all_up = true;
     let mut out = std::io::stdout().lock();
@@ -242,7 +339,9 @@ async fn status(hub: std::sync::Arc<Hub>, id: TenantId) -> u8 {
             offer.tools.len(),
             offer.prompts.len(),
             offer.resources.len(),
-            s.last_error.map(|e| format!("last error: {e}")).unwrap_or_default()
+            s.last_error
+                .map(|e| format!("last error: {e}"))
+                .unwrap_or_default()
         );
     }
     if all_up {

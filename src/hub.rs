@@ -38,7 +38,12 @@ impl Hub {
             tenants.insert(id.clone(), t);
         }
         tracker.close();
-        Arc::new(Self { config, tenants, shutdown, tracker })
+        Arc::new(Self {
+            config,
+            tenants,
+            shutdown,
+            tracker,
+        })
     }
 
     pub fn tenant(&self, id: &TenantId) -> Option<&Arc<Tenant>> {
@@ -49,8 +54,14 @@ impl Hub {
     pub async fn stop(&self) {
         self.shutdown.cancel();
         let limit = self.config.hub.shutdown_grace * 2 + Duration::from_secs(5);
-        if tokio::time::timeout(limit, self.tracker.wait()).await.is_err() {
-            tracing::warn!("some upstreams did not stop within {}", humantime::format_duration(limit));
+        if tokio::time::timeout(limit, self.tracker.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "some upstreams did not stop within {}",
+                humantime::format_duration(limit)
+            );
         }
     }
 }

@@ -31,8 +31,12 @@ pub enum Kind {
 }
 
 pub fn classify(v: &Value) -> Kind {
-    let Some(o) = v.as_object() else { return Kind::Invalid };
-    let has_id = o.get("id").is_some_and(|id| id.is_string() || id.is_number());
+    let Some(o) = v.as_object() else {
+        return Kind::Invalid;
+    };
+    let has_id = o
+        .get("id")
+        .is_some_and(|id| id.is_string() || id.is_number());
     match (o.get("method").and_then(Value::as_str), has_id) {
         (Some(_), true) => Kind::Request,
         (Some(_), false) if !o.contains_key("id") => Kind::Notification,
@@ -49,7 +53,12 @@ pub fn error(id: &Value, code: i64, message: impl Into<String>, data: Option<Val
     error_value(id, code, message, data).to_string()
 }
 
-pub fn error_value(id: &Value, code: i64, message: impl Into<String>, data: Option<Value>) -> Value {
+pub fn error_value(
+    id: &Value,
+    code: i64,
+    message: impl Into<String>,
+    data: Option<Value>,
+) -> Value {
     let mut err = json!({"code": code, "message": message.into()});
     if let Some(d) = data {
         err["data"] = d;
@@ -84,11 +93,26 @@ mod tests {
 
     #[test]
     fn classify_tells_requests_notifications_and_responses_apart() {
-        assert_eq!(classify(&json!({"jsonrpc":"2.0","id":1,"method":"ping"})), Kind::Request);
-        assert_eq!(classify(&json!({"jsonrpc":"2.0","id":"a","method":"x","params":{}})), Kind::Request);
-        assert_eq!(classify(&json!({"jsonrpc":"2.0","method":"notifications/initialized"})), Kind::Notification);
-        assert_eq!(classify(&json!({"jsonrpc":"2.0","id":1,"result":{}})), Kind::Response);
-        assert_eq!(classify(&json!({"jsonrpc":"2.0","id":1,"error":{"code":1,"message":"x"}})), Kind::Response);
+        assert_eq!(
+            classify(&json!({"jsonrpc":"2.0","id":1,"method":"ping"})),
+            Kind::Request
+        );
+        assert_eq!(
+            classify(&json!({"jsonrpc":"2.0","id":"a","method":"x","params":{}})),
+            Kind::Request
+        );
+        assert_eq!(
+            classify(&json!({"jsonrpc":"2.0","method":"notifications/initialized"})),
+            Kind::Notification
+        );
+        assert_eq!(
+            classify(&json!({"jsonrpc":"2.0","id":1,"result":{}})),
+            Kind::Response
+        );
+        assert_eq!(
+            classify(&json!({"jsonrpc":"2.0","id":1,"error":{"code":1,"message":"x"}})),
+            Kind::Response
+        );
         assert_eq!(classify(&json!({"hello":1})), Kind::Invalid);
         assert_eq!(classify(&json!({"id":null,"method":"x"})), Kind::Invalid);
         assert_eq!(classify(&json!([1])), Kind::Invalid);

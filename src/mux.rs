@@ -28,12 +28,21 @@ use crate::protocol;
 pub enum CallError {
     /// The upstream answered with a JSON-RPC error (its own fault or the caller's).
     #[error("upstream `{server}` answered with error {code}: {message}")]
-    Rpc { server: ServerName, code: i64, message: String, data: Option<Value> },
+    Rpc {
+        server: ServerName,
+        code: i64,
+        message: String,
+        data: Option<Value>,
+    },
     /// The connection is gone (the process exited, the stream broke, the hub is stopping).
     #[error("upstream `{server}` {reason}")]
     Closed { server: ServerName, reason: String },
     #[error("upstream `{server}` did not answer `{method}` within {}", humantime::format_duration(*.after))]
-    Timeout { server: ServerName, method: String, after: Duration },
+    Timeout {
+        server: ServerName,
+        method: String,
+        after: Duration,
+    },
 }
 
 impl CallError {
@@ -48,9 +57,19 @@ impl CallError {
     /// The JSON-RPC error object a downstream client gets for this failure.
     pub fn to_error_value(&self, id: &Value) -> Value {
         match self {
-            CallError::Rpc { code, message, data, .. } => jsonrpc::error_value(id, *code, message.clone(), data.clone()),
+            CallError::Rpc {
+                code,
+                message,
+                data,
+                ..
+            } => jsonrpc::error_value(id, *code, message.clone(), data.clone()),
             CallError::Closed { server, .. } | CallError::Timeout { server, .. } => {
-                jsonrpc::error_value(id, self.code(), self.to_string(), Some(json!({"server": server.as_str()})))
+                jsonrpc::error_value(
+                    id,
+                    self.code(),
+                    self.to_string(),
+                    Some(json!({"server": server.as_str()})),
+                )
             }
         }
     }
@@ -101,9 +120,13 @@ pub trait ConnHooks: Send + Sync {
 /// Which era the connection speaks; set once by the handshake.
 #[derive(Clone, Debug)]
 pub enum Era {
-    Handshake { version: String },
+    Handshake {
+        version: String,
+    },
     /// 2026-07-28: every request carries this `_meta`.
-    Stateless { meta: serde_json::Map<String, Value> },
+    Stateless {
+        meta: serde_json::Map<String, Value>,
+    },
 }
 
 /// One connection to an upstream, shared by every session of the tenant.
@@ -120,7 +143,10 @@ pub struct Conn {
 
 impl Conn {
     /// A connection whose outgoing frames (one JSON message each, no newline) go to the returned receiver.
-    pub fn new(server: ServerName, hooks: Arc<dyn ConnHooks>) -> (Arc<Self>, mpsc::UnboundedReceiver<String>) {
+    pub fn new(
+        server: ServerName,
+        hooks: Arc<dyn ConnHooks>,
+    ) -> (Arc<Self>, mpsc::UnboundedReceiver<String>) {
         let (tx, rx) = mpsc::unbounded_channel();
         let conn = Arc::new(Self {
             server,
@@ -163,7 +189,11 @@ impl Conn {
     fn closed_error(&self) -> CallError {
         CallError::Closed {
             server: self.server.clone(),
-            reason: self.close_reason.get().cloned().unwrap_or_else(|| "is not connected".into()),
+            reason: self
+                .close_reason
+                .get()
+                .cloned()
+                .unwrap_or_else(|| "is not connected".into()),
         }
     }
 
@@ -180,7 +210,12 @@ impl Conn {
             return;
         }
         if let Some(m) = jsonrpc::meta_mut(params) {
-            for k in [protocol::META_PROTOCOL_VERSION, protocol::META_CLIENT_CAPABILITIES, protocol::META_CLIENT_INFO, protocol::META_LOG_LEVEL] {
+            for k in [
+                protocol::META_PROTOCOL_VERSION,
+                protocol::META_CLIENT_CAPABILITIES,
+                protocol::META_CLIENT_INFO,
+                protocol::META_LOG_LEVEL,
+            ] {
                 m.remove(k);
             }
             if let Some(meta) = stateless {
@@ -199,15 +234,29 @@ impl Conn {
     }
 
     /// A request of the hub's own (handshake, lists, ping), answered here.
-    pub async fn request(&self, method: &str, params: Option<Value>, timeout: Duration) -> Result<Value, CallError> {
+    pub async fn request(
+        &self,
+        method: &str,
+        params: Option<Value>,
+        timeout: Duration,
+    ) -> Result<Value, CallError> {
         let (tx, rx) = oneshot::channel();
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let mut params = params.unwrap_or_else(|| json!({}));
         self.stamp(&mut params);
-        let params = if params.as_object().is_some_and(|o| o.is_empty()) && method == "ping" { None } else { Some(params) };
+        let params = if params.as_object().is_some_and(|o| o.is_empty()) && method == "ping" {
+            None
+        } else {
+            Some(params)
+        };
         self.pending.insert(
             id,
-            Pending { method: method.to_string(), deadline: Instant::now() + timeout, timeout, reply: Reply::Local(tx) },
+            Pending {
+                method: method.to_string(),
+                deadline: Instant::now() + timeout,
+                timeout,
+                reply: Reply::Local(tx),
+            },
         );
         if let Err(e) = self.send_frame(jsonrpc::request(&json!(id), method, params)) {
             self.pending.remove(&id);
@@ -221,7 +270,13 @@ impl Conn {
 
     /// Forwards a downstream request; the answer goes straight to `reply.out`.
     /// `params` is the client's params with names already rewritten.
-    pub fn forward(&self, method: &str, mut params: Value, reply: DownstreamReply, timeout: Duration) -> Result<(), (DownstreamReply, CallError)> {
+    pub fn forward(
+        &self,
+        method: &str,
+        mut params: Value,
+        reply: DownstreamReply,
+        timeout: Duration,
+    ) -> Result<(), Box<(DownstreamReply, CallError)>> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         self.stamp(&mut params);
         if reply.progress.is_some() {
@@ -231,16 +286,21 @@ impl Conn {
         }
         let frame = jsonrpc::request(&json!(id), method, Some(params));
         if self.is_closed() {
-            return Err((reply, self.closed_error()));
+            return Err(Box::new((reply, self.closed_error())));
         }
         self.pending.insert(
             id,
-            Pending { method: method.to_string(), deadline: Instant::now() + timeout, timeout, reply: Reply::Downstream(reply) },
+            Pending {
+                method: method.to_string(),
+                deadline: Instant::now() + timeout,
+                timeout,
+                reply: Reply::Downstream(reply),
+            },
         );
         if let Err(e) = self.send_frame(frame) {
             if let Some((_, p)) = self.pending.remove(&id) {
                 if let Reply::Downstream(r) = p.reply {
-                    return Err((r, e));
+                    return Err(Box::new((r, e)));
                 }
             }
         }
@@ -284,7 +344,7 @@ impl Conn {
                 Reply::Local(_) => None,
             })
             .collect();
-        v.sort_by(|a, b| b.0.cmp(&a.0));
+        v.sort_by_key(|e| std::cmp::Reverse(e.0));
         let mut seen = Vec::new();
         for (_, s, out) in v {
             if !seen.iter().any(|(x, _)| *x == s) {
@@ -332,7 +392,10 @@ impl Conn {
                         data: err.get("data").cloned(),
                     })
                 } else {
-                    Ok(msg.get_mut("result").map(Value::take).unwrap_or(Value::Null))
+                    Ok(msg
+                        .get_mut("result")
+                        .map(Value::take)
+                        .unwrap_or(Value::Null))
                 };
                 let _ = tx.send(r);
             }
@@ -348,7 +411,9 @@ impl Conn {
 
     fn on_notification(self: &Arc<Self>, mut msg: Value) {
         if msg["method"] == "notifications/progress" {
-            let Some(token) = id_number(&msg["params"]["progressToken"]) else { return };
+            let Some(token) = id_number(&msg["params"]["progressToken"]) else {
+                return;
+            };
             if let Some(mut p) = self.pending.get_mut(&token) {
                 p.deadline = Instant::now() + p.timeout;
                 if let Reply::Downstream(r) = &p.reply {
@@ -374,12 +439,24 @@ impl Conn {
 
     /// Fails calls whose deadline passed; the upstream is told to cancel them.
     pub fn sweep(&self, now: Instant) {
-        let expired: Vec<u64> = self.pending.iter().filter(|e| e.deadline <= now).map(|e| *e.key()).collect();
+        let expired: Vec<u64> = self
+            .pending
+            .iter()
+            .filter(|e| e.deadline <= now)
+            .map(|e| *e.key())
+            .collect();
         for id in expired {
             if let Some((_, p)) = self.pending.remove(&id) {
-                let err = CallError::Timeout { server: self.server.clone(), method: p.method, after: p.timeout };
+                let err = CallError::Timeout {
+                    server: self.server.clone(),
+                    method: p.method,
+                    after: p.timeout,
+                };
                 tracing::warn!(server = %self.server, "{err}");
-                let _ = self.notify("notifications/cancelled", Some(json!({"requestId": id, "reason": "timeout"})));
+                let _ = self.notify(
+                    "notifications/cancelled",
+                    Some(json!({"requestId": id, "reason": "timeout"})),
+                );
                 deliver_error(p.reply, err);
             }
         }
@@ -435,7 +512,8 @@ pub fn finish_result(result: &mut Value, finish: &Finish) {
             o.entry("resultType").or_insert_with(|| json!("complete"));
             let meta = o.entry("_meta").or_insert_with(|| json!({}));
             if let Some(m) = meta.as_object_mut() {
-                m.entry(protocol::META_SERVER_INFO).or_insert_with(protocol::hub_info);
+                m.entry(protocol::META_SERVER_INFO)
+                    .or_insert_with(protocol::hub_info);
             }
         }
     }
@@ -451,11 +529,7 @@ pub fn namespace_result_uris(result: &mut Value, namer: &Namer, server: &str) {
     };
     let fix_content = |c: &mut Value| match c["type"].as_str() {
         Some("resource_link") => fix(&mut c["uri"]),
-        Some("resource") => {
-            if c["resource"].get("uri").is_some() {
-                fix(&mut c["resource"]["uri"])
-            }
-        }
+        Some("resource") if c["resource"].get("uri").is_some() => fix(&mut c["resource"]["uri"]),
         _ => {}
     };
     if let Some(items) = result.get_mut("contents").and_then(Value::as_array_mut) {
@@ -483,7 +557,8 @@ pub fn namespace_result_uris(result: &mut Value, namer: &Namer, server: &str) {
 
 /// Request ids and progress tokens the hub sends are numbers; some peers echo them as strings.
 fn id_number(v: &Value) -> Option<u64> {
-    v.as_u64().or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+    v.as_u64()
+        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
 }
 
 pub fn truncate(s: &str, n: usize) -> &str {

@@ -51,12 +51,18 @@ fn cut(s: &str, n: usize) -> &str {
 
 impl Namer {
     pub fn new(sep: &str, max_len: usize) -> Self {
-        Self { sep: sep.to_string(), max_len }
+        Self {
+            sep: sep.to_string(),
+            max_len,
+        }
     }
 
     /// The name before uniqueness is enforced.
     fn candidate(&self, server: &str, name: &str) -> String {
-        let clean: String = name.chars().map(|c| if allowed(c) { c } else { '_' }).collect();
+        let clean: String = name
+            .chars()
+            .map(|c| if allowed(c) { c } else { '_' })
+            .collect();
         let full = format!("{server}{}{clean}", self.sep);
         if clean == name && full.len() <= self.max_len {
             return full;
@@ -98,7 +104,11 @@ impl Namer {
 
     /// The server a namespaced URI belongs to and the upstream's own URI; `None` when the URI
     /// is not namespaced or `is_server` does not know the server.
-    pub fn resolve_uri<'a>(&self, uri: &'a str, is_server: impl Fn(&str) -> bool) -> Option<(&'a str, String)> {
+    pub fn resolve_uri<'a>(
+        &self,
+        uri: &'a str,
+        is_server: impl Fn(&str) -> bool,
+    ) -> Option<(&'a str, String)> {
         let (head, rest) = split_scheme(uri).unwrap_or(("", uri));
         let i = rest.find(self.sep.as_str())?;
         let server = &rest[..i];
@@ -119,7 +129,11 @@ fn split_scheme(uri: &str) -> Option<(&str, &str)> {
     if !valid {
         return None;
     }
-    let head_len = if uri[colon..].starts_with("://") { colon + 3 } else { colon + 1 };
+    let head_len = if uri[colon..].starts_with("://") {
+        colon + 3
+    } else {
+        colon + 1
+    };
     Some((&uri[..head_len], &uri[head_len..]))
 }
 
@@ -134,13 +148,22 @@ mod tests {
     #[test]
     fn plain_names_are_prefixed() {
         let n = namer();
-        assert_eq!(n.assign(&[("github", "create_issue")]), vec!["github__create_issue"]);
-        assert_eq!(Namer::new(".", 64).assign(&[("postgres", "query")]), vec!["postgres.query"]);
+        assert_eq!(
+            n.assign(&[("github", "create_issue")]),
+            vec!["github__create_issue"]
+        );
+        assert_eq!(
+            Namer::new(".", 64).assign(&[("postgres", "query")]),
+            vec!["postgres.query"]
+        );
     }
 
     #[test]
     fn a_tool_name_containing_the_separator_is_kept_and_routed_by_map() {
-        assert_eq!(namer().assign(&[("fault", "weird__name")]), vec!["fault__weird__name"]);
+        assert_eq!(
+            namer().assign(&[("fault", "weird__name")]),
+            vec!["fault__weird__name"]
+        );
     }
 
     #[test]
@@ -159,7 +182,11 @@ mod tests {
     fn illegal_characters_are_replaced_and_marked_by_hash() {
         let a = namer().assign(&[("s", "a b"), ("s", "a_b")]);
         assert_eq!(a[1], "s__a_b");
-        assert!(a[0].starts_with("s__a_b-") && a[0].len() == "s__a_b-".len() + 6, "{}", a[0]);
+        assert!(
+            a[0].starts_with("s__a_b-") && a[0].len() == "s__a_b-".len() + 6,
+            "{}",
+            a[0]
+        );
         assert!(a[0].chars().all(allowed));
     }
 
@@ -177,15 +204,24 @@ mod tests {
     fn assignment_does_not_depend_on_input_order() {
         let x = namer().assign(&[("b", "t"), ("a", "t")]);
         let y = namer().assign(&[("a", "t"), ("b", "t")]);
-        assert_eq!((x[0].as_str(), x[1].as_str()), (y[1].as_str(), y[0].as_str()));
+        assert_eq!(
+            (x[0].as_str(), x[1].as_str()),
+            (y[1].as_str(), y[0].as_str())
+        );
     }
 
     #[test]
     fn uris_keep_their_scheme_and_round_trip() {
         let n = namer();
         let cases = [
-            ("ui://demo/dashboard.html", "ui://everything__demo/dashboard.html"),
-            ("test://static/resource/1", "test://everything__static/resource/1"),
+            (
+                "ui://demo/dashboard.html",
+                "ui://everything__demo/dashboard.html",
+            ),
+            (
+                "test://static/resource/1",
+                "test://everything__static/resource/1",
+            ),
             ("file:///tmp/a.txt", "file://everything__/tmp/a.txt"),
             ("urn:isbn:123", "urn:everything__isbn:123"),
             ("demo://items/{id}", "demo://everything__items/{id}"),
@@ -193,15 +229,24 @@ mod tests {
         ];
         for (orig, ns) in cases {
             assert_eq!(n.namespace_uri("everything", orig), ns);
-            assert_eq!(n.resolve_uri(ns, |s| s == "everything"), Some(("everything", orig.to_string())));
+            assert_eq!(
+                n.resolve_uri(ns, |s| s == "everything"),
+                Some(("everything", orig.to_string()))
+            );
         }
     }
 
     #[test]
     fn unknown_servers_and_plain_uris_do_not_resolve() {
         let n = namer();
-        assert_eq!(n.resolve_uri("test://static/resource/1", |s| s == "everything"), None);
-        assert_eq!(n.resolve_uri("test://other__x", |s| s == "everything"), None);
+        assert_eq!(
+            n.resolve_uri("test://static/resource/1", |s| s == "everything"),
+            None
+        );
+        assert_eq!(
+            n.resolve_uri("test://other__x", |s| s == "everything"),
+            None
+        );
     }
 
     #[test]
@@ -209,6 +254,9 @@ mod tests {
         let n = Namer::new(".", 64);
         let ns = n.namespace_uri("pg", "postgres://db/table");
         assert_eq!(ns, "postgres://pg.db/table");
-        assert_eq!(n.resolve_uri(&ns, |s| s == "pg"), Some(("pg", "postgres://db/table".into())));
+        assert_eq!(
+            n.resolve_uri(&ns, |s| s == "pg"),
+            Some(("pg", "postgres://db/table".into()))
+        );
     }
 }

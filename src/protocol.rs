@@ -9,7 +9,13 @@ pub const LATEST_HANDSHAKE: &str = "2025-11-25";
 /// The stateless revision: no `initialize`, per-request `_meta`.
 pub const STATELESS: &str = "2026-07-28";
 /// Every revision the hub speaks, oldest first.
-pub const ALL_VERSIONS: [&str; 5] = ["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25", "2026-07-28"];
+pub const ALL_VERSIONS: [&str; 5] = [
+    "2024-11-05",
+    "2025-03-26",
+    "2025-06-18",
+    "2025-11-25",
+    "2026-07-28",
+];
 
 pub const META_PROTOCOL_VERSION: &str = "io.modelcontextprotocol/protocolVersion";
 pub const META_CLIENT_CAPABILITIES: &str = "io.modelcontextprotocol/clientCapabilities";

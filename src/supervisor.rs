@@ -17,13 +17,20 @@ pub type OnChange = Arc<dyn Fn() + Send + Sync>;
 /// at `max_backoff`, then spread by ±20% so that upstreams that fell together don't restart together.
 pub fn backoff(policy: &RestartPolicy, attempt: u32, jitter01: f64) -> Duration {
     let exp = attempt.saturating_sub(1).min(20);
-    let base = policy.initial_backoff.saturating_mul(1u32 << exp).min(policy.max_backoff);
+    let base = policy
+        .initial_backoff
+        .saturating_mul(1u32 << exp)
+        .min(policy.max_backoff);
     base.mul_f64(0.8 + 0.4 * jitter01.clamp(0.0, 1.0))
 }
 
 enum Outcome {
     /// The upstream went away (or never came up).
-    Died { reason: String, clean: bool, was_up: bool },
+    Died {
+        reason: String,
+        clean: bool,
+        was_up: bool,
+    },
     Shutdown,
 }
 
@@ -60,15 +67,23 @@ impl Supervisor {
                     (self.on_change)();
                     return;
                 }
-                Outcome::Died { reason, clean, was_up } => (reason, clean, was_up),
+                Outcome::Died {
+                    reason,
+                    clean,
+                    was_up,
+                } => (reason, clean, was_up),
             };
             if was_up && started.elapsed() >= policy.stable_after {
                 attempt = 0;
             }
             let give_up = match policy.mode {
                 RestartMode::Never => Some("restart policy is `never`".to_string()),
-                RestartMode::OnFailure if clean => Some("it exited cleanly and the restart policy is `on-failure`".to_string()),
-                _ if attempt >= policy.max_retries => Some(format!("gave up after {attempt} restarts")),
+                RestartMode::OnFailure if clean => {
+                    Some("it exited cleanly and the restart policy is `on-failure`".to_string())
+                }
+                _ if attempt >= policy.max_retries => {
+                    Some(format!("gave up after {attempt} restarts"))
+                }
                 _ => None,
             };
             if let Some(why) = give_up {
@@ -97,7 +112,13 @@ impl Supervisor {
         let (conn, outgoing) = Conn::new(up.name.clone(), self.hooks.clone());
         let mut link = match stdio::spawn(cfg, &self.tenant, &conn, outgoing) {
             Ok(l) => l,
-            Err(e) => return Outcome::Died { reason: e.to_string(), clean: false, was_up: false },
+            Err(e) => {
+                return Outcome::Died {
+                    reason: e.to_string(),
+                    clean: false,
+                    was_up: false,
+                }
+            }
         };
         tokio::spawn(conn.clone().run_sweeper());
 
@@ -124,7 +145,11 @@ impl Supervisor {
             Err(e) => {
                 conn.close(e.to_string());
                 link.stop(grace).await;
-                return Outcome::Died { reason: e.to_string(), clean: false, was_up: false };
+                return Outcome::Died {
+                    reason: e.to_string(),
+                    clean: false,
+                    was_up: false,
+                };
             }
         };
         tracing::info!(

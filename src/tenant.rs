@@ -57,7 +57,11 @@ impl Tenant {
             id: cfg.id.clone(),
             namer,
             settings,
-            upstreams: cfg.servers.values().map(|s| (s.name.clone(), Upstream::new(s.clone()))).collect(),
+            upstreams: cfg
+                .servers
+                .values()
+                .map(|s| (s.name.clone(), Upstream::new(s.clone())))
+                .collect(),
             catalog: RwLock::new(Arc::new(Catalog::default())),
             generation: AtomicU64::new(0),
             sessions: DashMap::new(),
@@ -89,7 +93,10 @@ impl Tenant {
     }
 
     pub fn catalog(&self) -> Arc<Catalog> {
-        self.catalog.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.catalog
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     pub fn upstream(&self, name: &str) -> Option<&Arc<Upstream>> {
@@ -110,8 +117,14 @@ impl Tenant {
         if self.is_settled() {
             return;
         }
-        let limit = self.upstreams.values().map(|u| u.cfg.startup_timeout).max().unwrap_or(Duration::ZERO).max(self.settings.startup_timeout);
-        let all = futures_join_all(self.upstreams.values().map(|u| u.clone()).collect());
+        let limit = self
+            .upstreams
+            .values()
+            .map(|u| u.cfg.startup_timeout)
+            .max()
+            .unwrap_or(Duration::ZERO)
+            .max(self.settings.startup_timeout);
+        let all = futures_join_all(self.upstreams.values().cloned().collect());
         let _ = tokio::time::timeout(limit, all).await;
     }
 
@@ -130,7 +143,12 @@ impl Tenant {
             std::mem::replace(&mut *g, new.clone())
         };
         let mut sent = HashSet::new();
-        for kind in [ListKind::Tools, ListKind::Prompts, ListKind::Resources, ListKind::Templates] {
+        for kind in [
+            ListKind::Tools,
+            ListKind::Prompts,
+            ListKind::Resources,
+            ListKind::Templates,
+        ] {
             if old.list(kind) != new.list(kind) && sent.insert(kind.changed_notification()) {
                 self.broadcast(&jsonrpc::notification(kind.changed_notification(), None));
             }
@@ -171,7 +189,15 @@ impl Tenant {
         if let Some((_, peer)) = self.sessions.remove(&id) {
             for e in peer.relayed.iter() {
                 let (conn, uid) = e.value();
-                let _ = conn.respond_raw(jsonrpc::error_value(&Value::Null, jsonrpc::INTERNAL_ERROR, "the client session ended before it answered", None), uid.clone());
+                let _ = conn.respond_raw(
+                    jsonrpc::error_value(
+                        &Value::Null,
+                        jsonrpc::INTERNAL_ERROR,
+                        "the client session ended before it answered",
+                        None,
+                    ),
+                    uid.clone(),
+                );
             }
         }
     }
@@ -185,13 +211,21 @@ impl Tenant {
     }
 
     /// Re-reads one list of one upstream after its `list_changed`.
-    async fn refresh(self: Arc<Self>, server: ServerName, kinds: &'static [(&'static str, &'static str)]) {
-        let Some(up) = self.upstreams.get(&server) else { return };
+    async fn refresh(
+        self: Arc<Self>,
+        server: ServerName,
+        kinds: &'static [(&'static str, &'static str)],
+    ) {
+        let Some(up) = self.upstreams.get(&server) else {
+            return;
+        };
         let Some(conn) = up.conn() else { return };
         for (method, key) in kinds {
             match handshake::list_all(&conn, method, key, up.cfg.request_timeout).await {
                 Ok(items) => up.update_offer(|o| *handshake::offer_list(o, key) = items),
-                Err(e) => tracing::warn!(tenant = %self.id, server = %server, "could not re-read `{method}`: {e}"),
+                Err(e) => {
+                    tracing::warn!(tenant = %self.id, server = %server, "could not re-read `{method}`: {e}")
+                }
             }
         }
         self.rebuild();
@@ -203,7 +237,10 @@ impl Tenant {
         let kinds: &'static [(&str, &str)] = match method.as_str() {
             "notifications/tools/list_changed" => &[("tools/list", "tools")],
             "notifications/prompts/list_changed" => &[("prompts/list", "prompts")],
-            "notifications/resources/list_changed" => &[("resources/list", "resources"), ("resources/templates/list", "resourceTemplates")],
+            "notifications/resources/list_changed" => &[
+                ("resources/list", "resources"),
+                ("resources/templates/list", "resourceTemplates"),
+            ],
             "notifications/message" => {
                 let logger = match msg["params"]["logger"].as_str() {
                     Some(l) => format!("{server}/{l}"),
@@ -214,12 +251,18 @@ impl Tenant {
                 return;
             }
             "notifications/resources/updated" => {
-                let Some(uri) = msg["params"]["uri"].as_str() else { return };
+                let Some(uri) = msg["params"]["uri"].as_str() else {
+                    return;
+                };
                 let ns = self.namer.namespace_uri(server.as_str(), uri);
                 msg["params"]["uri"] = json!(ns);
                 let frame = msg.to_string();
                 for s in self.sessions.iter() {
-                    if s.subscriptions.lock().unwrap_or_else(|e| e.into_inner()).contains(&ns) {
+                    if s.subscriptions
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .contains(&ns)
+                    {
                         let _ = s.out.send(frame.clone());
                     }
                 }
@@ -229,7 +272,11 @@ impl Tenant {
                 // The upstream withdrew a request it relayed to a client.
                 let uid = msg["params"]["requestId"].clone();
                 for s in self.sessions.iter() {
-                    let hit = s.relayed.iter().find(|e| Arc::ptr_eq(&e.value().0, conn) && e.value().1 == uid).map(|e| e.key().clone());
+                    let hit = s
+                        .relayed
+                        .iter()
+                        .find(|e| Arc::ptr_eq(&e.value().0, conn) && e.value().1 == uid)
+                        .map(|e| e.key().clone());
                     if let Some(hid) = hit {
                         s.relayed.remove(&hid);
                         msg["params"]["requestId"] = json!(hid);
@@ -256,11 +303,21 @@ impl Tenant {
             "elicitation/create" => "elicitation",
             "roots/list" => "roots",
             _ => {
-                let _ = conn.respond_raw(jsonrpc::error_value(&Value::Null, jsonrpc::METHOD_NOT_FOUND, format!("mcp-hub does not relay `{method}`"), None), uid);
+                let _ = conn.respond_raw(
+                    jsonrpc::error_value(
+                        &Value::Null,
+                        jsonrpc::METHOD_NOT_FOUND,
+                        format!("mcp-hub does not relay `{method}`"),
+                        None,
+                    ),
+                    uid,
+                );
                 return;
             }
         };
-        let target = sessions.into_iter().find_map(|(sid, _)| self.sessions.get(&sid).map(|p| p.clone()));
+        let target = sessions
+            .into_iter()
+            .find_map(|(sid, _)| self.sessions.get(&sid).map(|p| p.clone()));
         let Some(peer) = target else {
             let _ = conn.respond_raw(
                 jsonrpc::error_value(&Value::Null, jsonrpc::INVALID_REQUEST, format!("`{method}` arrived with no client call in flight on this server; mcp-hub has no client to ask"), None),
@@ -268,17 +325,34 @@ impl Tenant {
             );
             return;
         };
-        let declared = peer.client_capabilities.lock().unwrap_or_else(|e| e.into_inner()).get(cap).is_some();
+        let declared = peer
+            .client_capabilities
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(cap)
+            .is_some();
         if !declared {
             let _ = conn.respond_raw(
-                jsonrpc::error_value(&Value::Null, jsonrpc::METHOD_NOT_FOUND, format!("the client did not declare the `{cap}` capability"), None),
+                jsonrpc::error_value(
+                    &Value::Null,
+                    jsonrpc::METHOD_NOT_FOUND,
+                    format!("the client did not declare the `{cap}` capability"),
+                    None,
+                ),
                 uid,
             );
             return;
         }
-        let hid = format!("mcp-hub-{}", self.next_relay.fetch_add(1, Ordering::Relaxed));
+        let hid = format!(
+            "mcp-hub-{}",
+            self.next_relay.fetch_add(1, Ordering::Relaxed)
+        );
         peer.relayed.insert(hid.clone(), (conn.clone(), uid));
-        let _ = peer.out.send(jsonrpc::request(&json!(hid), &method, msg.get("params").cloned()));
+        let _ = peer.out.send(jsonrpc::request(
+            &json!(hid),
+            &method,
+            msg.get("params").cloned(),
+        ));
     }
 }
 
@@ -293,7 +367,15 @@ impl ConnHooks for Hooks {
         match self.0.upgrade() {
             Some(t) => t.on_upstream_request(conn, msg, sessions),
             None => {
-                let _ = conn.respond_raw(jsonrpc::error_value(&Value::Null, jsonrpc::INTERNAL_ERROR, "the hub is stopping", None), msg["id"].clone());
+                let _ = conn.respond_raw(
+                    jsonrpc::error_value(
+                        &Value::Null,
+                        jsonrpc::INTERNAL_ERROR,
+                        "the hub is stopping",
+                        None,
+                    ),
+                    msg["id"].clone(),
+                );
             }
         }
     }

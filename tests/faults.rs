@@ -39,7 +39,10 @@ impl Hub {
     fn start(toml: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().to_path_buf();
-        let toml = toml.replace("{fault}", example("fault_server").to_str().unwrap()).replace("{demo}", example("demo_server").to_str().unwrap()).replace("{dir}", path.to_str().unwrap());
+        let toml = toml
+            .replace("{fault}", example("fault_server").to_str().unwrap())
+            .replace("{demo}", example("demo_server").to_str().unwrap())
+            .replace("{dir}", path.to_str().unwrap());
         std::fs::write(path.join("hub.toml"), toml).unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_mcp-hub"))
             .args(["--config", path.join("hub.toml").to_str().unwrap(), "stdio"])
@@ -54,14 +57,23 @@ impl Hub {
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
-                let v: Value = serde_json::from_str(&line).unwrap_or_else(|_| json!({"NOT_JSON_ON_STDOUT": line}));
+                let v: Value = serde_json::from_str(&line)
+                    .unwrap_or_else(|_| json!({"NOT_JSON_ON_STDOUT": line}));
                 if tx.send(v).is_err() {
                     break;
                 }
             }
         });
         let stdin = child.stdin.take();
-        let mut hub = Hub { child, stdin, rx, next: 100, notes: Vec::new(), _dir: dir, dir: path };
+        let mut hub = Hub {
+            child,
+            stdin,
+            rx,
+            next: 100,
+            notes: Vec::new(),
+            _dir: dir,
+            dir: path,
+        };
         let init = hub.request("initialize", json!({"protocolVersion":"2025-11-25","capabilities":{"sampling":{}},"clientInfo":{"name":"faults","version":"1"}}));
         assert_eq!(init["result"]["protocolVersion"], "2025-11-25");
         hub.send(json!({"jsonrpc":"2.0","method":"notifications/initialized"}));
@@ -89,8 +101,16 @@ impl Hub {
         let until = Instant::now() + limit;
         loop {
             let left = until.saturating_duration_since(Instant::now());
-            let v = self.rx.recv_timeout(left).unwrap_or_else(|_| panic!("no answer to {id} within {limit:?}; hub log:\n{}", self.log()));
-            assert!(v.get("NOT_JSON_ON_STDOUT").is_none(), "stdout carried a non-protocol line: {v}");
+            let v = self.rx.recv_timeout(left).unwrap_or_else(|_| {
+                panic!(
+                    "no answer to {id} within {limit:?}; hub log:\n{}",
+                    self.log()
+                )
+            });
+            assert!(
+                v.get("NOT_JSON_ON_STDOUT").is_none(),
+                "stdout carried a non-protocol line: {v}"
+            );
             if v.get("id") == Some(id) && v.get("method").is_none() {
                 return v;
             }
@@ -109,7 +129,12 @@ impl Hub {
 
     fn tool_names(&mut self) -> Vec<String> {
         let r = self.request("tools/list", json!({}));
-        r["result"]["tools"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap().to_string()).collect()
+        r["result"]["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["name"].as_str().unwrap().to_string())
+            .collect()
     }
 
     fn log(&self) -> String {
@@ -124,7 +149,10 @@ impl Hub {
             if let Some(st) = self.child.try_wait().unwrap() {
                 return (st, self.log());
             }
-            assert!(Instant::now() < until, "hub did not exit after stdin closed");
+            assert!(
+                Instant::now() < until,
+                "hub did not exit after stdin closed"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -140,7 +168,7 @@ impl Drop for Hub {
 fn pid_alive(pid: i32) -> bool {
     // A zombie still has a /proc entry; count it as gone only when reaped or a zombie of init.
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(s) => !s.split_whitespace().nth(2).is_some_and(|st| st == "Z"),
+        Ok(s) => s.split_whitespace().nth(2).is_none_or(|st| st != "Z"),
         Err(_) => false,
     }
 }
@@ -173,16 +201,28 @@ args = ["--crash-after", "2"]
 command = "{demo}"
 "#,
     );
-    assert_eq!(hub.call("flaky__echo", json!({"message":"one"}))["result"]["content"][0]["text"], "fault echo: one");
+    assert_eq!(
+        hub.call("flaky__echo", json!({"message":"one"}))["result"]["content"][0]["text"],
+        "fault echo: one"
+    );
     let started = Instant::now();
     let r = hub.call("flaky__sleep", json!({"ms": 5000}));
     let took = started.elapsed();
-    assert!(took < Duration::from_secs(1), "the call took {took:?} to fail");
+    assert!(
+        took < Duration::from_secs(1),
+        "the call took {took:?} to fail"
+    );
     assert_eq!(r["error"]["code"], -32000, "{r}");
     let msg = r["error"]["message"].as_str().unwrap();
-    assert!(msg.contains("`flaky`") && msg.contains("exited (code 3)"), "{msg}");
+    assert!(
+        msg.contains("`flaky`") && msg.contains("exited (code 3)"),
+        "{msg}"
+    );
     // The rest of the catalog keeps working while flaky restarts.
-    assert_eq!(hub.call("demo__echo", json!({"message":"still here"}))["result"]["content"][0]["text"], "Echo: still here");
+    assert_eq!(
+        hub.call("demo__echo", json!({"message":"still here"}))["result"]["content"][0]["text"],
+        "Echo: still here"
+    );
     // flaky comes back after its backoff, and clients are told its tools left and returned.
     let until = Instant::now() + Duration::from_secs(10);
     loop {
@@ -193,7 +233,13 @@ command = "{demo}"
         assert!(Instant::now() < until, "flaky did not come back: {r}");
         std::thread::sleep(Duration::from_millis(100));
     }
-    assert!(hub.notes.iter().any(|n| n["method"] == "notifications/tools/list_changed"), "no list_changed among {:?}", hub.notes);
+    assert!(
+        hub.notes
+            .iter()
+            .any(|n| n["method"] == "notifications/tools/list_changed"),
+        "no list_changed among {:?}",
+        hub.notes
+    );
     let (st, log) = hub.finish();
     assert!(st.success());
     assert!(log.contains("restart 1/5"), "{log}");
@@ -214,7 +260,10 @@ args = ["--grandchild", "{dir}/polite-grandchild.pid"]
 "#,
     );
     assert!(hub.tool_names().contains(&"stubborn__echo".to_string()));
-    let grandchildren = [read_pid(&hub.dir.join("grandchild.pid")), read_pid(&hub.dir.join("polite-grandchild.pid"))];
+    let grandchildren = [
+        read_pid(&hub.dir.join("grandchild.pid")),
+        read_pid(&hub.dir.join("polite-grandchild.pid")),
+    ];
     assert!(grandchildren.iter().all(|p| pid_alive(*p)));
     let (st, _log) = hub.finish();
     assert!(st.success());
@@ -233,17 +282,32 @@ command = "{fault}"
 args = ["--garbage"]
 "#,
     );
-    assert_eq!(hub.call("noisy__echo", json!({"message":"hi"}))["result"]["content"][0]["text"], "fault echo: hi");
+    assert_eq!(
+        hub.call("noisy__echo", json!({"message":"hi"}))["result"]["content"][0]["text"],
+        "fault echo: hi"
+    );
     hub.send_raw("this is not json");
     let e = hub.wait_for(&Value::Null, Duration::from_secs(5));
     assert_eq!(e["error"]["code"], -32700);
     hub.send_raw("[1,2]");
-    assert_eq!(hub.wait_for(&Value::Null, Duration::from_secs(5))["error"]["code"], -32600);
+    assert_eq!(
+        hub.wait_for(&Value::Null, Duration::from_secs(5))["error"]["code"],
+        -32600
+    );
     hub.send_raw(r#"{"jsonrpc":"2.0","id":"x","params":{}}"#);
-    assert_eq!(hub.wait_for(&json!("x"), Duration::from_secs(5))["error"]["code"], -32600);
-    assert_eq!(hub.request("no/such/method", json!({}))["error"]["code"], -32601);
+    assert_eq!(
+        hub.wait_for(&json!("x"), Duration::from_secs(5))["error"]["code"],
+        -32600
+    );
+    assert_eq!(
+        hub.request("no/such/method", json!({}))["error"]["code"],
+        -32601
+    );
     assert_eq!(hub.call("noisy__nope", json!({}))["error"]["code"], -32602);
-    assert_eq!(hub.call("noisy__echo", json!({"message":"again"}))["result"]["content"][0]["text"], "fault echo: again");
+    assert_eq!(
+        hub.call("noisy__echo", json!({"message":"again"}))["result"]["content"][0]["text"],
+        "fault echo: again"
+    );
 }
 
 #[test]
@@ -258,7 +322,10 @@ request_timeout = "300ms"
     );
     let r = hub.call("slowpoke__hang", json!({}));
     assert_eq!(r["error"]["code"], -32001, "{r}");
-    assert!(r["error"]["message"].as_str().unwrap().contains("`slowpoke`"));
+    assert!(r["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("`slowpoke`"));
     std::thread::sleep(Duration::from_millis(200));
     let up_log = std::fs::read_to_string(hub.dir.join("up.log")).unwrap();
     assert!(up_log.contains("notifications/cancelled"), "{up_log}");
@@ -273,16 +340,28 @@ command = "{fault}"
 args = ["--log", "{dir}/up.log"]
 "#,
     );
-    let id = hub.send_request("tools/call", json!({"name":"f__sleep","arguments":{"ms":400}}));
+    let id = hub.send_request(
+        "tools/call",
+        json!({"name":"f__sleep","arguments":{"ms":400}}),
+    );
     std::thread::sleep(Duration::from_millis(100));
     hub.send(json!({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":id,"reason":"user pressed stop"}}));
     // The next call is answered, and the cancelled one never is.
-    assert_eq!(hub.call("f__echo", json!({"message":"next"}))["result"]["content"][0]["text"], "fault echo: next");
+    assert_eq!(
+        hub.call("f__echo", json!({"message":"next"}))["result"]["content"][0]["text"],
+        "fault echo: next"
+    );
     std::thread::sleep(Duration::from_millis(500));
     let _ = hub.call("f__echo", json!({"message":"flush"}));
-    assert!(!hub.notes.iter().any(|n| n["id"] == id), "the cancelled call was answered");
+    assert!(
+        !hub.notes.iter().any(|n| n["id"] == id),
+        "the cancelled call was answered"
+    );
     let up_log = std::fs::read_to_string(hub.dir.join("up.log")).unwrap();
-    assert!(up_log.contains("notifications/cancelled") && up_log.contains("user pressed stop"), "{up_log}");
+    assert!(
+        up_log.contains("notifications/cancelled") && up_log.contains("user pressed stop"),
+        "{up_log}"
+    );
 }
 
 #[test]
@@ -300,28 +379,73 @@ args = ["--progress"]
     assert_eq!(rich["execution"]["taskSupport"], "optional");
     assert_eq!(rich["x-extra"], "kept");
     assert_eq!(rich["_meta"]["x-k"], 1);
-    assert!(rich["icons"].is_array() && rich["outputSchema"].is_object() && rich["annotations"]["readOnlyHint"] == true);
+    assert!(
+        rich["icons"].is_array()
+            && rich["outputSchema"].is_object()
+            && rich["annotations"]["readOnlyHint"] == true
+    );
     assert!(tools.iter().any(|t| t["name"] == "f__weird__name"));
-    let long = tools.iter().map(|t| t["name"].as_str().unwrap()).find(|n| n.starts_with("f__very_long")).unwrap().to_string();
-    assert!(long.len() <= 64 && long.chars().all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c)), "{long}");
-    assert_eq!(hub.call(&long, json!({}))["result"]["content"][0]["text"], "long ok");
-    assert_eq!(hub.call("f__weird__name", json!({}))["result"]["content"][0]["text"], "weird ok");
+    let long = tools
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .find(|n| n.starts_with("f__very_long"))
+        .unwrap()
+        .to_string();
+    assert!(
+        long.len() <= 64
+            && long
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c)),
+        "{long}"
+    );
+    assert_eq!(
+        hub.call(&long, json!({}))["result"]["content"][0]["text"],
+        "long ok"
+    );
+    assert_eq!(
+        hub.call("f__weird__name", json!({}))["result"]["content"][0]["text"],
+        "weird ok"
+    );
 
     let res = hub.call("f__rich", json!({}))["result"].clone();
     assert_eq!(res["x-vendor-extra"]["keep"], true);
     assert_eq!(res["_meta"]["x-trace"], "abc");
     assert_eq!(res["structuredContent"]["answer"], 42);
-    let kinds: Vec<&str> = res["content"].as_array().unwrap().iter().map(|c| c["type"].as_str().unwrap()).collect();
-    assert_eq!(kinds, ["text", "image", "audio", "resource_link", "resource"]);
-    assert_eq!(res["content"][3]["uri"], "fault://f__thing/1", "resource links are namespaced so they read back through the hub");
+    let kinds: Vec<&str> = res["content"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["text", "image", "audio", "resource_link", "resource"]
+    );
+    assert_eq!(
+        res["content"][3]["uri"], "fault://f__thing/1",
+        "resource links are namespaced so they read back through the hub"
+    );
 
     // The last progress notification arrives before the result.
-    let id = hub.send_request("tools/call", json!({"name":"f__sleep","arguments":{"ms":250},"_meta":{"progressToken":"tok"}}));
+    let id = hub.send_request(
+        "tools/call",
+        json!({"name":"f__sleep","arguments":{"ms":250},"_meta":{"progressToken":"tok"}}),
+    );
     let done = hub.wait_for(&json!(id), Duration::from_secs(5));
     assert_eq!(done["result"]["content"][0]["text"], "slept 250");
-    let progress: Vec<&Value> = hub.notes.iter().filter(|n| n["method"] == "notifications/progress").collect();
-    assert!(progress.iter().all(|p| p["params"]["progressToken"] == "tok"));
-    assert_eq!(progress.last().unwrap()["params"]["progress"], 250, "{progress:?}");
+    let progress: Vec<&Value> = hub
+        .notes
+        .iter()
+        .filter(|n| n["method"] == "notifications/progress")
+        .collect();
+    assert!(progress
+        .iter()
+        .all(|p| p["params"]["progressToken"] == "tok"));
+    assert_eq!(
+        progress.last().unwrap()["params"]["progress"],
+        250,
+        "{progress:?}"
+    );
 }
 
 #[test]
@@ -329,10 +453,14 @@ fn a_bad_config_exits_64_with_the_key_path() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("hub.toml");
     std::fs::write(&p, "[tenants.acme.servers.git]\ncommand = \"\"\n").unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_mcp-hub")).args(["--config", p.to_str().unwrap(), "check"]).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_mcp-hub"))
+        .args(["--config", p.to_str().unwrap(), "check"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(64));
     assert!(out.stdout.is_empty(), "errors go to stderr");
-    assert!(String::from_utf8_lossy(&out.stderr).contains("tenants.acme.servers.git.command: must not be empty"));
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("tenants.acme.servers.git.command: must not be empty"));
 }
 
 #[test]
@@ -352,7 +480,15 @@ fn secrets_from_the_environment_reach_the_upstream_but_not_the_log_and_the_hub_e
     )
     .unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_mcp-hub"))
-        .args(["--config", p.to_str().unwrap(), "--log-level", "debug", "call", "e__echo", r#"{"message":"x"}"#])
+        .args([
+            "--config",
+            p.to_str().unwrap(),
+            "--log-level",
+            "debug",
+            "call",
+            "e__echo",
+            r#"{"message":"x"}"#,
+        ])
         .env("HUB_TEST_SECRET", "tok-5ecr3t")
         .env("OTHER_TENANT_KEY", "must-not-leak")
         .output()

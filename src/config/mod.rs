@@ -176,11 +176,19 @@ impl HubConfig {
             },
         };
         self.tenants.get(id.as_str()).ok_or_else(|| {
-            format!("no tenant `{id}` in {} (configured: {})", self.path.display(), self.tenant_list())
+            format!(
+                "no tenant `{id}` in {} (configured: {})",
+                self.path.display(),
+                self.tenant_list()
+            )
         })
     }
 
     fn tenant_list(&self) -> String {
-        self.tenants.keys().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(", ")
+        self.tenants
+            .keys()
+            .map(|t| format!("`{t}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }

@@ -43,10 +43,18 @@ fn a_good_config_loads_with_defaults_and_expanded_env() {
     assert_eq!(s.start, StartMode::Lazy);
     assert_eq!(s.request_timeout, Duration::from_secs(120));
     assert_eq!(s.startup_timeout, Duration::from_secs(30));
-    assert_eq!(s.restart.mode, RestartMode::Always, "inherits the hub's policy");
+    assert_eq!(
+        s.restart.mode,
+        RestartMode::Always,
+        "inherits the hub's policy"
+    );
     assert_eq!(s.restart.max_retries, 9, "overrides the hub's max_retries");
     assert_eq!(c.hub.max_name_length, 64);
-    assert_eq!(c.tenant(None).unwrap().id.as_str(), "acme", "the only tenant is the default");
+    assert_eq!(
+        c.tenant(None).unwrap().id.as_str(),
+        "acme",
+        "the only tenant is the default"
+    );
 }
 
 #[test]
@@ -56,7 +64,9 @@ fn empty_command() {
 
 #[test]
 fn missing_command_and_unknown_keys_are_all_reported() {
-    insta::assert_snapshot!(errors("[hub]\nseperator = \".\"\n[tenants.acme.servers.git]\nargs = []\ncomand = \"uvx\"\n"));
+    insta::assert_snapshot!(errors(
+        "[hub]\nseperator = \".\"\n[tenants.acme.servers.git]\nargs = []\ncomand = \"uvx\"\n"
+    ));
 }
 
 #[test]
@@ -73,12 +83,16 @@ fn bad_durations_enums_and_ranges() {
 
 #[test]
 fn server_name_containing_the_separator() {
-    insta::assert_snapshot!(errors("[tenants.acme.servers.my__git]\ncommand = \"uvx\"\n"));
+    insta::assert_snapshot!(errors(
+        "[tenants.acme.servers.my__git]\ncommand = \"uvx\"\n"
+    ));
 }
 
 #[test]
 fn wrong_type() {
-    insta::assert_snapshot!(errors("[tenants.acme.servers.git]\ncommand = \"uvx\"\nargs = \"--repository .\"\n"));
+    insta::assert_snapshot!(errors(
+        "[tenants.acme.servers.git]\ncommand = \"uvx\"\nargs = \"--repository .\"\n"
+    ));
 }
 
 #[test]
@@ -100,7 +114,10 @@ fn bad_separator_and_cwd() {
 fn expand_handles_literals_and_errors() {
     let e = |s: &str| super::validate::expand_str(s, &env);
     assert_eq!(e("Bearer ${ACME_TOKEN}").unwrap(), "Bearer s3cr3t");
-    assert_eq!(e("cost: $5, literal $${ACME_TOKEN}").unwrap(), "cost: $5, literal ${ACME_TOKEN}");
+    assert_eq!(
+        e("cost: $5, literal $${ACME_TOKEN}").unwrap(),
+        "cost: $5, literal ${ACME_TOKEN}"
+    );
     assert!(e("${ACME_TOKEN").is_err());
     assert!(e("${1BAD}").is_err());
 }
@@ -115,7 +132,10 @@ fn every_config_under_examples_parses() {
             files.push(p);
         }
     }
-    assert!(files.len() >= 2, "expected hub.toml and at least one examples/*.toml");
+    assert!(
+        files.len() >= 2,
+        "expected hub.toml and at least one examples/*.toml"
+    );
     for f in files {
         let text = std::fs::read_to_string(&f).unwrap();
         let any_env = |_: &str| Some("x".to_string());

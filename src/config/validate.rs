@@ -30,7 +30,11 @@ impl ConfigErrors {
     pub(crate) fn single(file: &Path, path: &str, message: String, hint: Option<String>) -> Self {
         Self {
             file: file.to_path_buf(),
-            problems: vec![Problem { path: path.to_string(), message, hint }],
+            problems: vec![Problem {
+                path: path.to_string(),
+                message,
+                hint,
+            }],
         }
     }
 }
@@ -82,14 +86,22 @@ impl Collector {
         let result: Result<T, _> = serde_path_to_error::deserialize(de);
         for key in unknown {
             let full = join(path, &key);
-            self.push(full, "unknown key", Some("remove it or check its spelling against the README's config reference"));
+            self.push(
+                full,
+                "unknown key",
+                Some("remove it or check its spelling against the README's config reference"),
+            );
         }
         match result {
             Ok(v) => Some(v),
             Err(e) => {
                 let at = e.path().to_string();
                 let at = if at == "." { String::new() } else { at };
-                self.push(join(path, &at), type_error_text(&e.into_inner().to_string()), None);
+                self.push(
+                    join(path, &at),
+                    type_error_text(&e.into_inner().to_string()),
+                    None,
+                );
                 None
             }
         }
@@ -123,17 +135,27 @@ pub(super) fn parse(
             hint: None,
         }],
     })?;
-    let mut c = Collector { problems: Vec::new() };
+    let mut c = Collector {
+        problems: Vec::new(),
+    };
     for (k, v) in table.iter_mut() {
         expand_env(k, v, env, &mut c);
     }
     let raw: RawFile = c.typed("", toml::Value::Table(table)).unwrap_or_default();
     let base = file.parent().map(Path::to_path_buf).unwrap_or_default();
-    let base = if base.as_os_str().is_empty() { PathBuf::from(".") } else { base };
+    let base = if base.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        base
+    };
     let hub = hub_settings(&raw, &mut c);
     let mut tenants = BTreeMap::new();
     if raw.tenants.is_empty() {
-        c.push("tenants", "no tenant is configured", Some("add a server, e.g. `[tenants.default.servers.demo]` with `command = \"...\"`"));
+        c.push(
+            "tenants",
+            "no tenant is configured",
+            Some("add a server, e.g. `[tenants.default.servers.demo]` with `command = \"...\"`"),
+        );
     }
     for (tid, value) in raw.tenants {
         let tpath = format!("tenants.{tid}");
@@ -141,32 +163,61 @@ pub(super) fn parse(
         let rt: RawTenant = c.typed(&tpath, value).unwrap_or_default();
         let mut servers = BTreeMap::new();
         if rt.servers.is_empty() {
-            c.push(format!("{tpath}.servers"), "the tenant has no servers", Some(&format!("add `[{tpath}.servers.<name>]` with a `command`")));
+            c.push(
+                format!("{tpath}.servers"),
+                "the tenant has no servers",
+                Some(&format!("add `[{tpath}.servers.<name>]` with a `command`")),
+            );
         }
         for (sname, svalue) in rt.servers {
             let spath = format!("{tpath}.servers.{sname}");
-            let Some(rs) = c.typed::<RawServer>(&spath, svalue) else { continue };
+            let Some(rs) = c.typed::<RawServer>(&spath, svalue) else {
+                continue;
+            };
             if let Some(s) = server(&mut c, &spath, &sname, rs, &hub, &base) {
                 servers.insert(s.name.clone(), s);
             }
         }
         let id = TenantId::new(&tid);
-        tenants.insert(id.clone(), TenantConfig { id, description: rt.description, servers });
+        tenants.insert(
+            id.clone(),
+            TenantConfig {
+                id,
+                description: rt.description,
+                servers,
+            },
+        );
     }
     if let Some(d) = &hub.default_tenant {
         if !tenants.contains_key(d) {
-            c.push("hub.default_tenant", format!("names tenant `{d}`, which is not configured"), Some("set it to one of the `[tenants.<id>]` tables"));
+            c.push(
+                "hub.default_tenant",
+                format!("names tenant `{d}`, which is not configured"),
+                Some("set it to one of the `[tenants.<id>]` tables"),
+            );
         }
     }
     if c.problems.is_empty() {
-        Ok(HubConfig { path: file.to_path_buf(), hub, tenants })
+        Ok(HubConfig {
+            path: file.to_path_buf(),
+            hub,
+            tenants,
+        })
     } else {
-        Err(ConfigErrors { file: file.to_path_buf(), problems: c.problems })
+        Err(ConfigErrors {
+            file: file.to_path_buf(),
+            problems: c.problems,
+        })
     }
 }
 
 /// Replaces `${VAR}` in every string (keys excluded); `$${` stands for a literal `${`.
-fn expand_env(path: &str, v: &mut toml::Value, env: &dyn Fn(&str) -> Option<String>, c: &mut Collector) {
+fn expand_env(
+    path: &str,
+    v: &mut toml::Value,
+    env: &dyn Fn(&str) -> Option<String>,
+    c: &mut Collector,
+) {
     match v {
         toml::Value::String(s) if s.contains('$') => match expand_str(s, env) {
             Ok(x) => *s = x,
@@ -186,7 +237,10 @@ fn expand_env(path: &str, v: &mut toml::Value, env: &dyn Fn(&str) -> Option<Stri
     }
 }
 
-pub(crate) fn expand_str(s: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<String, (String, String)> {
+pub(crate) fn expand_str(
+    s: &str,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<String, (String, String)> {
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
     while let Some(pos) = rest.find('$') {
@@ -197,11 +251,17 @@ pub(crate) fn expand_str(s: &str, env: &dyn Fn(&str) -> Option<String>) -> Resul
             rest = tail;
         } else if let Some(tail) = after.strip_prefix("${") {
             let Some(end) = tail.find('}') else {
-                return Err(("`${` is not closed".into(), "write `${NAME}`, or `$${` for a literal `${`".into()));
+                return Err((
+                    "`${` is not closed".into(),
+                    "write `${NAME}`, or `$${` for a literal `${`".into(),
+                ));
             };
             let name = &tail[..end];
             if name.is_empty() || !is_env_name(name) {
-                return Err((format!("`${{{name}}}` is not a valid variable reference"), "variable names are letters, digits and `_`, e.g. `${API_TOKEN}`".into()));
+                return Err((
+                    format!("`${{{name}}}` is not a valid variable reference"),
+                    "variable names are letters, digits and `_`, e.g. `${API_TOKEN}`".into(),
+                ));
             }
             match env(name) {
                 Some(val) => out.push_str(&val),
@@ -229,10 +289,18 @@ fn is_env_name(s: &str) -> bool {
 }
 
 fn check_ident(c: &mut Collector, path: &str, s: &str, max: usize, what: &str) -> bool {
-    let ok_chars = s.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_' || ch == '-');
+    let ok_chars = s
+        .chars()
+        .all(|ch| ch.is_ascii_alphanumeric() || ch == '_' || ch == '-');
     let ok_ends = !s.starts_with(['_', '-']) && !s.ends_with(['_', '-']);
     if s.is_empty() || s.len() > max || !ok_chars || !ok_ends {
-        c.push(path, format!("`{s}` is not a valid {what}"), Some(&format!("use 1 to {max} of `A-Z a-z 0-9 _ -`, not starting or ending with `_` or `-`")));
+        c.push(
+            path,
+            format!("`{s}` is not a valid {what}"),
+            Some(&format!(
+                "use 1 to {max} of `A-Z a-z 0-9 _ -`, not starting or ending with `_` or `-`"
+            )),
+        );
         false
     } else {
         true
@@ -248,7 +316,11 @@ fn duration(c: &mut Collector, path: &str, v: Option<&String>, default: Duration
             default
         }
         Err(_) => {
-            c.push(path, format!("`{s}` is not a duration"), Some("write a number and a unit, e.g. `500ms`, `30s`, `2m`"));
+            c.push(
+                path,
+                format!("`{s}` is not a duration"),
+                Some("write a number and a unit, e.g. `500ms`, `30s`, `2m`"),
+            );
             default
         }
     }
@@ -259,7 +331,11 @@ fn int_in(c: &mut Collector, path: &str, v: Option<i64>, default: i64, lo: i64, 
         None => default,
         Some(n) if (lo..=hi).contains(&n) => n,
         Some(n) => {
-            c.push(path, format!("{n} is out of range"), Some(&format!("use a whole number from {lo} to {hi}")));
+            c.push(
+                path,
+                format!("{n} is out of range"),
+                Some(&format!("use a whole number from {lo} to {hi}")),
+            );
             default
         }
     }
@@ -268,7 +344,10 @@ fn int_in(c: &mut Collector, path: &str, v: Option<i64>, default: i64, lo: i64, 
 fn hub_settings(raw: &RawFile, c: &mut Collector) -> HubSettings {
     let h = &raw.hub;
     let separator = h.separator.clone().unwrap_or_else(|| "__".into());
-    if separator.is_empty() || separator.len() > 3 || !separator.chars().all(|ch| matches!(ch, '_' | '.' | '-')) {
+    if separator.is_empty()
+        || separator.len() > 3
+        || !separator.chars().all(|ch| matches!(ch, '_' | '.' | '-'))
+    {
         c.push("hub.separator", format!("`{separator}` is not a valid separator"), Some("use 1 to 3 of `_ . -`; `__` (the default) is safe for every client's tool-name rules"));
     }
     let default_tenant = h.default_tenant.as_deref().map(TenantId::new);
@@ -276,16 +355,41 @@ fn hub_settings(raw: &RawFile, c: &mut Collector) -> HubSettings {
         separator,
         max_name_length: int_in(c, "hub.max_name_length", h.max_name_length, 64, 16, 128) as usize,
         default_tenant,
-        request_timeout: duration(c, "hub.request_timeout", h.request_timeout.as_ref(), Duration::from_secs(60)),
-        startup_timeout: duration(c, "hub.startup_timeout", h.startup_timeout.as_ref(), Duration::from_secs(30)),
-        shutdown_grace: duration(c, "hub.shutdown_grace", h.shutdown_grace.as_ref(), Duration::from_secs(3)),
+        request_timeout: duration(
+            c,
+            "hub.request_timeout",
+            h.request_timeout.as_ref(),
+            Duration::from_secs(60),
+        ),
+        startup_timeout: duration(
+            c,
+            "hub.startup_timeout",
+            h.startup_timeout.as_ref(),
+            Duration::from_secs(30),
+        ),
+        shutdown_grace: duration(
+            c,
+            "hub.shutdown_grace",
+            h.shutdown_grace.as_ref(),
+            Duration::from_secs(3),
+        ),
         page_size: int_in(c, "hub.page_size", h.page_size, 100, 1, 10_000) as usize,
-        health_interval: duration(c, "hub.health_interval", h.health_interval.as_ref(), Duration::from_secs(30)),
+        health_interval: duration(
+            c,
+            "hub.health_interval",
+            h.health_interval.as_ref(),
+            Duration::from_secs(30),
+        ),
         restart: restart(c, "hub.restart", h.restart.as_ref(), None),
     }
 }
 
-fn restart(c: &mut Collector, path: &str, r: Option<&RawRestart>, base: Option<&RestartPolicy>) -> RestartPolicy {
+fn restart(
+    c: &mut Collector,
+    path: &str,
+    r: Option<&RawRestart>,
+    base: Option<&RestartPolicy>,
+) -> RestartPolicy {
     let d = base.cloned().unwrap_or(RestartPolicy {
         mode: RestartMode::OnFailure,
         max_retries: 5,
@@ -300,47 +404,107 @@ fn restart(c: &mut Collector, path: &str, r: Option<&RawRestart>, base: Option<&
         Some("on-failure") => RestartMode::OnFailure,
         Some("never") => RestartMode::Never,
         Some(other) => {
-            c.push(format!("{path}.policy"), format!("`{other}` is not a restart policy"), Some("use `always`, `on-failure` or `never`"));
+            c.push(
+                format!("{path}.policy"),
+                format!("`{other}` is not a restart policy"),
+                Some("use `always`, `on-failure` or `never`"),
+            );
             d.mode
         }
     };
     let p = RestartPolicy {
         mode,
-        max_retries: int_in(c, &format!("{path}.max_retries"), r.max_retries, i64::from(d.max_retries), 0, 1000) as u32,
-        initial_backoff: duration(c, &format!("{path}.initial_backoff"), r.initial_backoff.as_ref(), d.initial_backoff),
-        max_backoff: duration(c, &format!("{path}.max_backoff"), r.max_backoff.as_ref(), d.max_backoff),
-        stable_after: duration(c, &format!("{path}.stable_after"), r.stable_after.as_ref(), d.stable_after),
+        max_retries: int_in(
+            c,
+            &format!("{path}.max_retries"),
+            r.max_retries,
+            i64::from(d.max_retries),
+            0,
+            1000,
+        ) as u32,
+        initial_backoff: duration(
+            c,
+            &format!("{path}.initial_backoff"),
+            r.initial_backoff.as_ref(),
+            d.initial_backoff,
+        ),
+        max_backoff: duration(
+            c,
+            &format!("{path}.max_backoff"),
+            r.max_backoff.as_ref(),
+            d.max_backoff,
+        ),
+        stable_after: duration(
+            c,
+            &format!("{path}.stable_after"),
+            r.stable_after.as_ref(),
+            d.stable_after,
+        ),
     };
     if p.initial_backoff > p.max_backoff {
-        c.push(format!("{path}.initial_backoff"), "is longer than `max_backoff`", Some("make `initial_backoff` at most `max_backoff`"));
+        c.push(
+            format!("{path}.initial_backoff"),
+            "is longer than `max_backoff`",
+            Some("make `initial_backoff` at most `max_backoff`"),
+        );
     }
     p
 }
 
-fn server(c: &mut Collector, spath: &str, sname: &str, rs: RawServer, hub: &HubSettings, base: &Path) -> Option<ServerConfig> {
+fn server(
+    c: &mut Collector,
+    spath: &str,
+    sname: &str,
+    rs: RawServer,
+    hub: &HubSettings,
+    base: &Path,
+) -> Option<ServerConfig> {
     let name_ok = check_ident(c, spath, sname, 32, "server name");
     if name_ok && sname.contains(hub.separator.as_str()) {
-        c.push(spath, format!("server name `{sname}` contains the separator `{}`", hub.separator), Some("rename the server, or choose another `hub.separator`"));
+        c.push(
+            spath,
+            format!(
+                "server name `{sname}` contains the separator `{}`",
+                hub.separator
+            ),
+            Some("rename the server, or choose another `hub.separator`"),
+        );
     }
     let command = match rs.command {
         Some(cmd) if !cmd.trim().is_empty() => cmd,
         Some(_) => {
-            c.push(format!("{spath}.command"), "must not be empty", Some("set it to the program that starts the server, e.g. `command = \"npx\"`"));
+            c.push(
+                format!("{spath}.command"),
+                "must not be empty",
+                Some("set it to the program that starts the server, e.g. `command = \"npx\"`"),
+            );
             String::new()
         }
         None => {
-            c.push(format!("{spath}.command"), "is missing", Some("set it to the program that starts the server, e.g. `command = \"npx\"`"));
+            c.push(
+                format!("{spath}.command"),
+                "is missing",
+                Some("set it to the program that starts the server, e.g. `command = \"npx\"`"),
+            );
             String::new()
         }
     };
     for k in rs.env.keys() {
         if !is_env_name(k) {
-            c.push(format!("{spath}.env.{k}"), format!("`{k}` is not a valid environment variable name"), Some("use letters, digits and `_`, not starting with a digit"));
+            c.push(
+                format!("{spath}.env.{k}"),
+                format!("`{k}` is not a valid environment variable name"),
+                Some("use letters, digits and `_`, not starting with a digit"),
+            );
         }
     }
     for (i, k) in rs.env_passthrough.iter().enumerate() {
         if !is_env_name(k) {
-            c.push(format!("{spath}.env_passthrough[{i}]"), format!("`{k}` is not a valid environment variable name"), None);
+            c.push(
+                format!("{spath}.env_passthrough[{i}]"),
+                format!("`{k}` is not a valid environment variable name"),
+                None,
+            );
         }
     }
     let cwd = match rs.cwd {
@@ -348,7 +512,11 @@ fn server(c: &mut Collector, spath: &str, sname: &str, rs: RawServer, hub: &HubS
         Some(s) => {
             let p = base.join(&s);
             if !p.is_dir() {
-                c.push(format!("{spath}.cwd"), format!("`{s}` is not a directory (resolved to `{}`)", p.display()), Some("relative paths are taken from the config file's folder"));
+                c.push(
+                    format!("{spath}.cwd"),
+                    format!("`{s}` is not a directory (resolved to `{}`)", p.display()),
+                    Some("relative paths are taken from the config file's folder"),
+                );
             }
             p
         }
@@ -357,7 +525,11 @@ fn server(c: &mut Collector, spath: &str, sname: &str, rs: RawServer, hub: &HubS
         None | Some("eager") => StartMode::Eager,
         Some("lazy") => StartMode::Lazy,
         Some(o) => {
-            c.push(format!("{spath}.start"), format!("`{o}` is not a start mode"), Some("use `eager` (with the hub) or `lazy` (on first use)"));
+            c.push(
+                format!("{spath}.start"),
+                format!("`{o}` is not a start mode"),
+                Some("use `eager` (with the hub) or `lazy` (on first use)"),
+            );
             StartMode::Eager
         }
     };
@@ -366,7 +538,11 @@ fn server(c: &mut Collector, spath: &str, sname: &str, rs: RawServer, hub: &HubS
         Some("handshake") => ProtocolPref::Handshake,
         Some("2026-07-28") => ProtocolPref::Stateless,
         Some(o) => {
-            c.push(format!("{spath}.protocol"), format!("`{o}` is not a protocol choice"), Some("use `auto`, `handshake` or `2026-07-28`"));
+            c.push(
+                format!("{spath}.protocol"),
+                format!("`{o}` is not a protocol choice"),
+                Some("use `auto`, `handshake` or `2026-07-28`"),
+            );
             ProtocolPref::Auto
         }
     };
@@ -379,10 +555,24 @@ fn server(c: &mut Collector, spath: &str, sname: &str, rs: RawServer, hub: &HubS
         cwd,
         enabled: rs.enabled.unwrap_or(true),
         start,
-        request_timeout: duration(c, &format!("{spath}.request_timeout"), rs.request_timeout.as_ref(), hub.request_timeout),
-        startup_timeout: duration(c, &format!("{spath}.startup_timeout"), rs.startup_timeout.as_ref(), hub.startup_timeout),
+        request_timeout: duration(
+            c,
+            &format!("{spath}.request_timeout"),
+            rs.request_timeout.as_ref(),
+            hub.request_timeout,
+        ),
+        startup_timeout: duration(
+            c,
+            &format!("{spath}.startup_timeout"),
+            rs.startup_timeout.as_ref(),
+            hub.startup_timeout,
+        ),
         protocol,
-        restart: restart(c, &format!("{spath}.restart"), rs.restart.as_ref(), Some(&hub.restart)),
+        restart: restart(
+            c,
+            &format!("{spath}.restart"),
+            rs.restart.as_ref(),
+            Some(&hub.restart),
+        ),
     })
 }
-

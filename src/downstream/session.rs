@@ -34,7 +34,13 @@ struct Ctx {
 impl Session {
     pub fn new(tenant: Arc<Tenant>, out: Outbox) -> Arc<Self> {
         let (id, peer) = tenant.register_session(out.clone());
-        Arc::new(Self { id, tenant, out, peer, version: Mutex::new(None) })
+        Arc::new(Self {
+            id,
+            tenant,
+            out,
+            peer,
+            version: Mutex::new(None),
+        })
     }
 
     pub fn tenant(&self) -> &Arc<Tenant> {
@@ -47,7 +53,13 @@ impl Session {
 
     fn reply(&self, id: &Value, ctx: Ctx, mut result: Value) {
         if ctx.stateless {
-            crate::mux::finish_result(&mut result, &Finish { uris: None, stateless: true });
+            crate::mux::finish_result(
+                &mut result,
+                &Finish {
+                    uris: None,
+                    stateless: true,
+                },
+            );
         }
         self.send(jsonrpc::result(id, result));
     }
@@ -60,7 +72,13 @@ impl Session {
     pub fn handle_line(self: &Arc<Self>, line: &str) {
         let msg: Value = match serde_json::from_str(line) {
             Ok(v) => v,
-            Err(e) => return self.fail(&Value::Null, jsonrpc::PARSE_ERROR, format!("Parse error: {e}")),
+            Err(e) => {
+                return self.fail(
+                    &Value::Null,
+                    jsonrpc::PARSE_ERROR,
+                    format!("Parse error: {e}"),
+                )
+            }
         };
         self.handle_message(msg);
     }
@@ -74,7 +92,11 @@ impl Session {
             Kind::Notification => self.on_notification(msg),
             Kind::Response => self.on_response(msg),
             Kind::Invalid => {
-                let id = msg.get("id").filter(|i| i.is_string() || i.is_number()).cloned().unwrap_or(Value::Null);
+                let id = msg
+                    .get("id")
+                    .filter(|i| i.is_string() || i.is_number())
+                    .cloned()
+                    .unwrap_or(Value::Null);
                 self.fail(&id, jsonrpc::INVALID_REQUEST, "Invalid request: expected a JSON-RPC 2.0 request, notification or response object");
             }
         }
@@ -83,24 +105,42 @@ impl Session {
     fn on_request(self: &Arc<Self>, mut msg: Value) {
         let id = msg["id"].clone();
         let method = msg["method"].as_str().unwrap_or_default().to_string();
-        let params = msg.get_mut("params").map(Value::take).unwrap_or_else(|| json!({}));
+        let params = msg
+            .get_mut("params")
+            .map(Value::take)
+            .unwrap_or_else(|| json!({}));
         if !params.is_object() {
             return self.fail(&id, jsonrpc::INVALID_PARAMS, "`params` must be an object");
         }
-        let handshake = self.version.lock().unwrap_or_else(|e| e.into_inner()).is_some();
-        let meta_version = params["_meta"][protocol::META_PROTOCOL_VERSION].as_str().map(str::to_string);
+        let handshake = self
+            .version
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some();
+        let meta_version = params["_meta"][protocol::META_PROTOCOL_VERSION]
+            .as_str()
+            .map(str::to_string);
         let stateless = match (&meta_version, handshake) {
             (_, true) => false,
             (Some(v), false) if v == STATELESS => true,
             (Some(v), false) if method != "initialize" && method != "server/discover" => {
-                let err = jsonrpc::error(&id, jsonrpc::UNSUPPORTED_PROTOCOL_VERSION, "Unsupported protocol version", Some(json!({"requested": v, "supported": [STATELESS]})));
+                let err = jsonrpc::error(
+                    &id,
+                    jsonrpc::UNSUPPORTED_PROTOCOL_VERSION,
+                    "Unsupported protocol version",
+                    Some(json!({"requested": v, "supported": [STATELESS]})),
+                );
                 return self.send(err);
             }
             _ => false,
         };
         if stateless {
             if let Some(caps) = params["_meta"].get(protocol::META_CLIENT_CAPABILITIES) {
-                *self.peer.client_capabilities.lock().unwrap_or_else(|e| e.into_inner()) = caps.clone();
+                *self
+                    .peer
+                    .client_capabilities
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner()) = caps.clone();
             }
         }
         let ctx = Ctx { stateless };
@@ -114,19 +154,39 @@ impl Session {
             }
             "tools/call" => self.route_named(id, ctx, method, params, true),
             "prompts/get" => self.route_named(id, ctx, method, params, false),
-            "resources/read" | "resources/subscribe" | "resources/unsubscribe" => self.route_uri(id, ctx, method, params),
+            "resources/read" | "resources/subscribe" | "resources/unsubscribe" => {
+                self.route_uri(id, ctx, method, params)
+            }
             "completion/complete" => self.complete(id, ctx, params),
             "logging/setLevel" => self.set_level(&id, ctx, params),
-            _ => self.fail(&id, jsonrpc::METHOD_NOT_FOUND, format!("Method not found: `{method}` is not supported by mcp-hub")),
+            _ => self.fail(
+                &id,
+                jsonrpc::METHOD_NOT_FOUND,
+                format!("Method not found: `{method}` is not supported by mcp-hub"),
+            ),
         }
     }
 
     fn initialize(&self, id: &Value, params: &Value) {
-        let requested = params["protocolVersion"].as_str().unwrap_or(protocol::LATEST_HANDSHAKE);
-        let version = if protocol::HANDSHAKE_VERSIONS.contains(&requested) { requested } else { protocol::LATEST_HANDSHAKE };
+        let requested = params["protocolVersion"]
+            .as_str()
+            .unwrap_or(protocol::LATEST_HANDSHAKE);
+        let version = if protocol::HANDSHAKE_VERSIONS.contains(&requested) {
+            requested
+        } else {
+            protocol::LATEST_HANDSHAKE
+        };
         *self.version.lock().unwrap_or_else(|e| e.into_inner()) = Some(version.to_string());
-        *self.peer.client_capabilities.lock().unwrap_or_else(|e| e.into_inner()) = params["capabilities"].clone();
-        *self.peer.handshake.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        *self
+            .peer
+            .client_capabilities
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = params["capabilities"].clone();
+        *self
+            .peer
+            .handshake
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = true;
         tracing::info!(tenant = %self.tenant.id, session = self.id, version, client = %params["clientInfo"]["name"], "client initialized");
         let mut result = json!({
             "protocolVersion": version,
@@ -161,7 +221,12 @@ impl Session {
             .tenant
             .upstreams
             .values()
-            .filter_map(|u| u.offer().instructions.clone().map(|i| format!("## {}\n{}", u.name, i.trim())))
+            .filter_map(|u| {
+                u.offer()
+                    .instructions
+                    .clone()
+                    .map(|i| format!("## {}\n{}", u.name, i.trim()))
+            })
             .collect();
         (!parts.is_empty()).then(|| {
             format!(
@@ -187,7 +252,11 @@ impl Session {
 
     fn list(&self, id: &Value, ctx: Ctx, kind: ListKind, params: &Value) {
         let cat = self.tenant.catalog();
-        match cat.page(kind, params["cursor"].as_str(), self.tenant.settings.page_size) {
+        match cat.page(
+            kind,
+            params["cursor"].as_str(),
+            self.tenant.settings.page_size,
+        ) {
             Ok((items, next)) => {
                 let mut r = json!({ kind.key(): items });
                 if let Some(n) = next {
@@ -204,16 +273,32 @@ impl Session {
     }
 
     /// `tools/call` and `prompts/get`: exposed name → (server, upstream name).
-    fn route_named(self: &Arc<Self>, id: Value, ctx: Ctx, method: String, mut params: Value, tool: bool) {
+    fn route_named(
+        self: &Arc<Self>,
+        id: Value,
+        ctx: Ctx,
+        method: String,
+        mut params: Value,
+        tool: bool,
+    ) {
         let Some(name) = params["name"].as_str().map(str::to_string) else {
-            return self.fail(&id, jsonrpc::INVALID_PARAMS, "Invalid params: `name` is required");
+            return self.fail(
+                &id,
+                jsonrpc::INVALID_PARAMS,
+                "Invalid params: `name` is required",
+            );
         };
         let cat = self.tenant.catalog();
-        let route = if tool { cat.tool(&name) } else { cat.prompt(&name) }.cloned();
+        let route = if tool {
+            cat.tool(&name)
+        } else {
+            cat.prompt(&name)
+        }
+        .cloned();
         match route {
             Some(r) => {
                 params["name"] = json!(r.name);
-                self.forward(id, ctx, &r.server, &method, params, tool || !tool);
+                self.forward(id, ctx, &r.server, &method, params, true);
             }
             None if !self.tenant.is_settled() => {
                 let me = self.clone();
@@ -251,13 +336,27 @@ impl Session {
     /// `resources/*`: namespaced URI → (server, upstream URI).
     fn route_uri(self: &Arc<Self>, id: Value, ctx: Ctx, method: String, mut params: Value) {
         let Some(uri) = params["uri"].as_str().map(str::to_string) else {
-            return self.fail(&id, jsonrpc::INVALID_PARAMS, "Invalid params: `uri` is required");
+            return self.fail(
+                &id,
+                jsonrpc::INVALID_PARAMS,
+                "Invalid params: `uri` is required",
+            );
         };
-        let resolved = self.tenant.namer.resolve_uri(&uri, |s| self.tenant.upstream(s).is_some()).map(|(s, u)| (ServerName::new(s), u));
+        let resolved = self
+            .tenant
+            .namer
+            .resolve_uri(&uri, |s| self.tenant.upstream(s).is_some())
+            .map(|(s, u)| (ServerName::new(s), u));
         let Some((server, original)) = resolved else {
             return self.fail(&id, jsonrpc::INVALID_PARAMS, format!("Resource not found: `{uri}` does not name a server of this hub (URIs look like `scheme://<server>{}…`)", self.tenant.settings.separator));
         };
-        if !self.tenant.is_settled() && self.tenant.upstream(server.as_str()).and_then(|u| u.conn()).is_none() {
+        if !self.tenant.is_settled()
+            && self
+                .tenant
+                .upstream(server.as_str())
+                .and_then(|u| u.conn())
+                .is_none()
+        {
             let me = self.clone();
             tokio::spawn(async move {
                 me.tenant.wait_ready().await;
@@ -267,10 +366,18 @@ impl Session {
         }
         match method.as_str() {
             "resources/subscribe" => {
-                self.peer.subscriptions.lock().unwrap_or_else(|e| e.into_inner()).insert(uri.clone());
+                self.peer
+                    .subscriptions
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(uri.clone());
             }
             "resources/unsubscribe" => {
-                self.peer.subscriptions.lock().unwrap_or_else(|e| e.into_inner()).remove(&uri);
+                self.peer
+                    .subscriptions
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(&uri);
             }
             _ => {}
         }
@@ -284,27 +391,47 @@ impl Session {
             Some("ref/prompt") => {
                 let name = r["name"].as_str().unwrap_or_default().to_string();
                 let Some(route) = self.tenant.catalog().prompt(&name).cloned() else {
-                    return self.fail(&id, jsonrpc::INVALID_PARAMS, format!("Unknown prompt `{name}`"));
+                    return self.fail(
+                        &id,
+                        jsonrpc::INVALID_PARAMS,
+                        format!("Unknown prompt `{name}`"),
+                    );
                 };
                 params["ref"]["name"] = json!(route.name);
                 self.forward(id, ctx, &route.server, "completion/complete", params, false);
             }
             Some("ref/resource") => {
                 let uri = r["uri"].as_str().unwrap_or_default().to_string();
-                let resolved = self.tenant.namer.resolve_uri(&uri, |s| self.tenant.upstream(s).is_some()).map(|(s, u)| (ServerName::new(s), u));
+                let resolved = self
+                    .tenant
+                    .namer
+                    .resolve_uri(&uri, |s| self.tenant.upstream(s).is_some())
+                    .map(|(s, u)| (ServerName::new(s), u));
                 let Some((server, original)) = resolved else {
-                    return self.fail(&id, jsonrpc::INVALID_PARAMS, format!("Resource not found: `{uri}`"));
+                    return self.fail(
+                        &id,
+                        jsonrpc::INVALID_PARAMS,
+                        format!("Resource not found: `{uri}`"),
+                    );
                 };
                 params["ref"]["uri"] = json!(original);
                 self.forward(id, ctx, &server, "completion/complete", params, false);
             }
-            _ => self.fail(&id, jsonrpc::INVALID_PARAMS, "Invalid params: `ref.type` must be `ref/prompt` or `ref/resource`"),
+            _ => self.fail(
+                &id,
+                jsonrpc::INVALID_PARAMS,
+                "Invalid params: `ref.type` must be `ref/prompt` or `ref/resource`",
+            ),
         }
     }
 
     fn set_level(&self, id: &Value, ctx: Ctx, params: Value) {
         let Some(level) = params["level"].as_str() else {
-            return self.fail(id, jsonrpc::INVALID_PARAMS, "Invalid params: `level` is required");
+            return self.fail(
+                id,
+                jsonrpc::INVALID_PARAMS,
+                "Invalid params: `level` is required",
+            );
         };
         for up in self.tenant.upstreams.values() {
             if let Some(conn) = up.conn() {
@@ -320,9 +447,21 @@ impl Session {
         self.reply(id, ctx, json!({}));
     }
 
-    fn forward(&self, id: Value, ctx: Ctx, server: &ServerName, method: &str, params: Value, namespace_uris: bool) {
+    fn forward(
+        &self,
+        id: Value,
+        ctx: Ctx,
+        server: &ServerName,
+        method: &str,
+        params: Value,
+        namespace_uris: bool,
+    ) {
         let Some(up) = self.tenant.upstream(server.as_str()) else {
-            return self.fail(&id, jsonrpc::INVALID_PARAMS, format!("Unknown server `{server}`"));
+            return self.fail(
+                &id,
+                jsonrpc::INVALID_PARAMS,
+                format!("Unknown server `{server}`"),
+            );
         };
         let Some(conn) = up.conn() else {
             let st = up.status();
@@ -331,7 +470,12 @@ impl Session {
                 st.state.as_str(),
                 st.last_error.map(|e| format!(": {e}")).unwrap_or_default()
             );
-            return self.send(jsonrpc::error(&id, jsonrpc::UPSTREAM_FAILED, msg, Some(json!({"server": server.as_str()}))));
+            return self.send(jsonrpc::error(
+                &id,
+                jsonrpc::UPSTREAM_FAILED,
+                msg,
+                Some(json!({"server": server.as_str()})),
+            ));
         };
         let reply = DownstreamReply {
             out: self.out.clone(),
@@ -343,7 +487,8 @@ impl Session {
                 stateless: ctx.stateless,
             },
         };
-        if let Err((reply, e)) = conn.forward(method, params, reply, up.cfg.request_timeout) {
+        if let Err(failed) = conn.forward(method, params, reply, up.cfg.request_timeout) {
+            let (reply, e) = *failed;
             self.send(e.to_error_value(&reply.id).to_string());
         }
     }
@@ -375,7 +520,9 @@ impl Session {
 
     /// The client answered a request the hub relayed from an upstream.
     fn on_response(&self, msg: Value) {
-        let Some(hid) = msg["id"].as_str().map(str::to_string) else { return };
+        let Some(hid) = msg["id"].as_str().map(str::to_string) else {
+            return;
+        };
         if let Some((_, (conn, uid))) = self.peer.relayed.remove(&hid) {
             let _ = conn.respond_raw(msg, uid);
         }

@@ -19,7 +19,12 @@ pub async fn serve(tenant: Arc<Tenant>, shutdown: CancellationToken) -> std::io:
 }
 
 /// Serves one session over any byte stream pair (stdio, or a test's in-memory pipes).
-pub async fn serve_on<R, W>(tenant: Arc<Tenant>, reader: R, writer: W, shutdown: CancellationToken) -> std::io::Result<()>
+pub async fn serve_on<R, W>(
+    tenant: Arc<Tenant>,
+    reader: R,
+    writer: W,
+    shutdown: CancellationToken,
+) -> std::io::Result<()>
 where
     R: tokio::io::AsyncRead + Unpin,
     W: AsyncWrite + Unpin + Send + 'static,
@@ -60,10 +65,13 @@ where
 async fn write_loop<W: AsyncWrite + Unpin>(writer: W, mut rx: mpsc::UnboundedReceiver<String>) {
     let mut w = BufWriter::with_capacity(64 * 1024, writer);
     while let Some(frame) = rx.recv().await {
-        let mut ok = w.write_all(frame.as_bytes()).await.is_ok() && w.write_all(b"\n").await.is_ok();
+        let mut ok =
+            w.write_all(frame.as_bytes()).await.is_ok() && w.write_all(b"\n").await.is_ok();
         while ok {
             match rx.try_recv() {
-                Ok(f) => ok = w.write_all(f.as_bytes()).await.is_ok() && w.write_all(b"\n").await.is_ok(),
+                Ok(f) => {
+                    ok = w.write_all(f.as_bytes()).await.is_ok() && w.write_all(b"\n").await.is_ok()
+                }
                 Err(_) => break,
             }
         }

@@ -10,12 +10,20 @@ impl ConnHooks for NoHooks {
 
 fn conn() -> (Arc<Conn>, mpsc::UnboundedReceiver<String>) {
     let (c, rx) = Conn::new(ServerName::new("up"), Arc::new(NoHooks));
-    c.set_era(Era::Handshake { version: "2025-11-25".into() });
+    c.set_era(Era::Handshake {
+        version: "2025-11-25".into(),
+    });
     (c, rx)
 }
 
 fn reply(out: &Outbox, session: u64, id: Value, progress: Option<Value>) -> DownstreamReply {
-    DownstreamReply { out: out.clone(), session, id, progress, finish: Finish::default() }
+    DownstreamReply {
+        out: out.clone(),
+        session,
+        id,
+        progress,
+        finish: Finish::default(),
+    }
 }
 
 fn next(rx: &mut mpsc::UnboundedReceiver<String>) -> Value {
@@ -27,13 +35,30 @@ fn ids_are_remapped_and_answers_find_their_caller() {
     let (c, mut up) = conn();
     let (out, mut down) = mpsc::unbounded_channel();
     // Two sessions use the same client id: the upstream sees distinct ids.
-    c.forward("tools/call", json!({"name":"a"}), reply(&out, 1, json!(7), None), Duration::from_secs(5)).unwrap();
-    c.forward("tools/call", json!({"name":"b"}), reply(&out, 2, json!(7), None), Duration::from_secs(5)).unwrap();
+    c.forward(
+        "tools/call",
+        json!({"name":"a"}),
+        reply(&out, 1, json!(7), None),
+        Duration::from_secs(5),
+    )
+    .unwrap();
+    c.forward(
+        "tools/call",
+        json!({"name":"b"}),
+        reply(&out, 2, json!(7), None),
+        Duration::from_secs(5),
+    )
+    .unwrap();
     let (f1, f2) = (next(&mut up), next(&mut up));
     assert_ne!(f1["id"], f2["id"]);
     // Answer in reverse order, with extra fields that must survive.
-    c.handle_incoming(&json!({"jsonrpc":"2.0","id":f2["id"],"result":{"content":[],"x-vendor":1}}).to_string());
-    c.handle_incoming(&json!({"jsonrpc":"2.0","id":f1["id"],"result":{"content":[{"type":"text","text":"A"}]}}).to_string());
+    c.handle_incoming(
+        &json!({"jsonrpc":"2.0","id":f2["id"],"result":{"content":[],"x-vendor":1}}).to_string(),
+    );
+    c.handle_incoming(
+        &json!({"jsonrpc":"2.0","id":f1["id"],"result":{"content":[{"type":"text","text":"A"}]}})
+            .to_string(),
+    );
     let (r2, r1) = (next(&mut down), next(&mut down));
     assert_eq!(r2["id"], 7);
     assert_eq!(r2["result"]["x-vendor"], 1);
@@ -46,7 +71,13 @@ fn progress_tokens_are_mapped_both_ways_and_reset_the_deadline() {
     let (c, mut up) = conn();
     let (out, mut down) = mpsc::unbounded_channel();
     let params = json!({"name":"slow","_meta":{"progressToken":"client-tok"}});
-    c.forward("tools/call", params, reply(&out, 1, json!("r1"), Some(json!("client-tok"))), Duration::from_millis(50)).unwrap();
+    c.forward(
+        "tools/call",
+        params,
+        reply(&out, 1, json!("r1"), Some(json!("client-tok"))),
+        Duration::from_millis(50),
+    )
+    .unwrap();
     let f = next(&mut up);
     let upstream_token = f["params"]["_meta"]["progressToken"].clone();
     assert_ne!(upstream_token, json!("client-tok"));
@@ -64,7 +95,13 @@ fn progress_tokens_are_mapped_both_ways_and_reset_the_deadline() {
 fn a_timeout_fails_the_call_names_the_server_and_cancels_upstream() {
     let (c, mut up) = conn();
     let (out, mut down) = mpsc::unbounded_channel();
-    c.forward("tools/call", json!({"name":"hang"}), reply(&out, 1, json!(1), None), Duration::from_millis(1)).unwrap();
+    c.forward(
+        "tools/call",
+        json!({"name":"hang"}),
+        reply(&out, 1, json!(1), None),
+        Duration::from_millis(1),
+    )
+    .unwrap();
     let _ = next(&mut up);
     std::thread::sleep(Duration::from_millis(5));
     c.sweep(Instant::now());
@@ -80,7 +117,13 @@ fn closing_fails_every_pending_call_at_once_with_the_reason() {
     let (c, _up) = conn();
     let (out, mut down) = mpsc::unbounded_channel();
     for i in 0..3 {
-        c.forward("tools/call", json!({"name":"x"}), reply(&out, 1, json!(i), None), Duration::from_secs(60)).unwrap();
+        c.forward(
+            "tools/call",
+            json!({"name":"x"}),
+            reply(&out, 1, json!(i), None),
+            Duration::from_secs(60),
+        )
+        .unwrap();
     }
     c.close("exited (signal 9)".into());
     for _ in 0..3 {
@@ -90,16 +133,32 @@ fn closing_fails_every_pending_call_at_once_with_the_reason() {
         assert_eq!(e["error"]["data"]["server"], "up");
     }
     let (out2, _d) = mpsc::unbounded_channel();
-    assert!(c.forward("tools/call", json!({}), reply(&out2, 1, json!(9), None), Duration::from_secs(1)).is_err());
+    assert!(c
+        .forward(
+            "tools/call",
+            json!({}),
+            reply(&out2, 1, json!(9), None),
+            Duration::from_secs(1)
+        )
+        .is_err());
 }
 
 #[test]
 fn cancellation_by_the_client_is_forwarded_with_the_upstream_id() {
     let (c, mut up) = conn();
     let (out, mut down) = mpsc::unbounded_channel();
-    c.forward("tools/call", json!({"name":"x"}), reply(&out, 4, json!("abc"), None), Duration::from_secs(60)).unwrap();
+    c.forward(
+        "tools/call",
+        json!({"name":"x"}),
+        reply(&out, 4, json!("abc"), None),
+        Duration::from_secs(60),
+    )
+    .unwrap();
     let f = next(&mut up);
-    assert!(!c.cancel_downstream(5, &json!("abc"), None), "another session's id does not match");
+    assert!(
+        !c.cancel_downstream(5, &json!("abc"), None),
+        "another session's id does not match"
+    );
     assert!(c.cancel_downstream(4, &json!("abc"), Some("user")));
     let cancel = next(&mut up);
     assert_eq!(cancel["params"]["requestId"], f["id"]);

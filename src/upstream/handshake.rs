@@ -28,12 +28,18 @@ pub async fn open(conn: &Conn, cfg: &ServerConfig) -> Result<Offer, UpstreamErro
         });
         match conn.request("initialize", Some(params), timeout).await {
             Ok(res) => {
-                let version = res["protocolVersion"].as_str().unwrap_or(protocol::LATEST_HANDSHAKE).to_string();
+                let version = res["protocolVersion"]
+                    .as_str()
+                    .unwrap_or(protocol::LATEST_HANDSHAKE)
+                    .to_string();
                 if !protocol::HANDSHAKE_VERSIONS.contains(&version.as_str()) {
                     tracing::warn!(server = %cfg.name, "upstream answered `initialize` with protocol version `{version}`; continuing in the handshake era");
                 }
-                conn.set_era(Era::Handshake { version: version.clone() });
-                conn.notify("notifications/initialized", None).map_err(|e| UpstreamError::Handshake(e.to_string()))?;
+                conn.set_era(Era::Handshake {
+                    version: version.clone(),
+                });
+                conn.notify("notifications/initialized", None)
+                    .map_err(|e| UpstreamError::Handshake(e.to_string()))?;
                 tracing::info!(server = %cfg.name, version, "connected (handshake era)");
                 return Ok(offer_from(&res, None));
             }
@@ -45,10 +51,19 @@ pub async fn open(conn: &Conn, cfg: &ServerConfig) -> Result<Offer, UpstreamErro
     }
     let meta = stateless_meta();
     let res = conn
-        .request("server/discover", Some(json!({"_meta": meta.clone()})), timeout)
+        .request(
+            "server/discover",
+            Some(json!({"_meta": meta.clone()})),
+            timeout,
+        )
         .await
         .map_err(|e| map_err(e, timeout))?;
-    let supported: Vec<&str> = res["supportedVersions"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+    let supported: Vec<&str> = res["supportedVersions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
     if !supported.contains(&protocol::STATELESS) {
         return Err(UpstreamError::Handshake(format!(
             "`server/discover` lists no protocol version the hub speaks without `initialize` (it lists {supported:?})"
@@ -63,15 +78,23 @@ pub async fn open(conn: &Conn, cfg: &ServerConfig) -> Result<Offer, UpstreamErro
 /// The `_meta` every request to a 2026-07-28 upstream carries.
 fn stateless_meta() -> Map<String, Value> {
     let mut m = Map::new();
-    m.insert(protocol::META_PROTOCOL_VERSION.into(), json!(protocol::STATELESS));
-    m.insert(protocol::META_CLIENT_CAPABILITIES.into(), hub_client_capabilities());
+    m.insert(
+        protocol::META_PROTOCOL_VERSION.into(),
+        json!(protocol::STATELESS),
+    );
+    m.insert(
+        protocol::META_CLIENT_CAPABILITIES.into(),
+        hub_client_capabilities(),
+    );
     m.insert(protocol::META_CLIENT_INFO.into(), protocol::hub_info());
     m
 }
 
 fn offer_from(res: &Value, info: Option<Value>) -> Offer {
     Offer {
-        server_info: info.filter(|v| !v.is_null()).unwrap_or_else(|| res["serverInfo"].clone()),
+        server_info: info
+            .filter(|v| !v.is_null())
+            .unwrap_or_else(|| res["serverInfo"].clone()),
         capabilities: res["capabilities"].clone(),
         instructions: res["instructions"].as_str().map(str::to_string),
         ..Offer::default()
@@ -80,7 +103,9 @@ fn offer_from(res: &Value, info: Option<Value>) -> Offer {
 
 fn map_err(e: CallError, timeout: Duration) -> UpstreamError {
     match e {
-        CallError::Timeout { .. } => UpstreamError::StartupTimeout(humantime::format_duration(timeout).to_string()),
+        CallError::Timeout { .. } => {
+            UpstreamError::StartupTimeout(humantime::format_duration(timeout).to_string())
+        }
         CallError::Closed { reason, .. } => UpstreamError::Handshake(reason),
         other => UpstreamError::Handshake(other.to_string()),
     }
@@ -95,7 +120,12 @@ pub const LISTS: [(&str, &str, &str); 4] = [
 ];
 
 /// Reads one whole list, following `nextCursor`.
-pub async fn list_all(conn: &Conn, method: &str, key: &str, timeout: Duration) -> Result<Vec<Value>, CallError> {
+pub async fn list_all(
+    conn: &Conn,
+    method: &str,
+    key: &str,
+    timeout: Duration,
+) -> Result<Vec<Value>, CallError> {
     let mut items = Vec::new();
     let mut cursor: Option<String> = None;
     for _ in 0..1000 {
@@ -105,14 +135,18 @@ pub async fn list_all(conn: &Conn, method: &str, key: &str, timeout: Duration) -
         };
         let mut res = match conn.request(method, Some(params), timeout).await {
             Ok(r) => r,
-            Err(CallError::Rpc { code, .. }) if code == jsonrpc::METHOD_NOT_FOUND => return Ok(items),
+            Err(CallError::Rpc { code, .. }) if code == jsonrpc::METHOD_NOT_FOUND => {
+                return Ok(items)
+            }
             Err(e) => return Err(e),
         };
         if let Some(Value::Array(page)) = res.get_mut(key).map(Value::take) {
             items.extend(page);
         }
         match res["nextCursor"].as_str() {
-            Some(c) if !c.is_empty() && cursor.as_deref() != Some(c) => cursor = Some(c.to_string()),
+            Some(c) if !c.is_empty() && cursor.as_deref() != Some(c) => {
+                cursor = Some(c.to_string())
+            }
             _ => return Ok(items),
         }
     }
@@ -120,7 +154,11 @@ pub async fn list_all(conn: &Conn, method: &str, key: &str, timeout: Duration) -
 }
 
 /// Reads every list the upstream's capabilities announce into `offer`.
-pub async fn read_lists(conn: &Conn, offer: &mut Offer, timeout: Duration) -> Result<(), CallError> {
+pub async fn read_lists(
+    conn: &Conn,
+    offer: &mut Offer,
+    timeout: Duration,
+) -> Result<(), CallError> {
     for (method, key, cap) in LISTS {
         if offer.capabilities.get(cap).is_none() {
             continue;

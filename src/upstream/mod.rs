@@ -114,7 +114,10 @@ impl Upstream {
     }
 
     pub fn status(&self) -> Status {
-        self.status.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.status
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     pub fn set_state(&self, state: State, error: Option<String>) {
@@ -135,7 +138,10 @@ impl Upstream {
     }
 
     pub fn set_restarts(&self, n: u32) {
-        self.status.lock().unwrap_or_else(|e| e.into_inner()).restarts = n;
+        self.status
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .restarts = n;
     }
 
     /// Marks a lazy upstream as wanted and unsettled until its first attempt finishes.
@@ -170,7 +176,11 @@ impl Upstream {
 
     /// The live connection, if the upstream is up.
     pub fn conn(&self) -> Option<Arc<Conn>> {
-        self.conn.read().unwrap_or_else(|e| e.into_inner()).clone().filter(|c| !c.is_closed())
+        self.conn
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .filter(|c| !c.is_closed())
     }
 
     pub fn set_conn(&self, conn: Option<Arc<Conn>>) {

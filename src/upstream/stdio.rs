@@ -29,9 +29,16 @@ pub struct StdioLink {
 }
 
 /// The environment an upstream starts with: the allow-list, then `env_passthrough`, then `env`.
-pub fn child_env(cfg: &ServerConfig, lookup: &dyn Fn(&str) -> Option<String>) -> Vec<(String, String)> {
+pub fn child_env(
+    cfg: &ServerConfig,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Vec<(String, String)> {
     let mut env: Vec<(String, String)> = Vec::new();
-    for k in ENV_ALLOW_LIST.iter().copied().chain(cfg.env_passthrough.iter().map(String::as_str)) {
+    for k in ENV_ALLOW_LIST
+        .iter()
+        .copied()
+        .chain(cfg.env_passthrough.iter().map(String::as_str))
+    {
         if let Some(v) = lookup(k) {
             env.retain(|(x, _)| x != k);
             env.push((k.to_string(), v));
@@ -65,12 +72,21 @@ pub fn spawn(
         command: cfg.command.clone(),
         reason: e.to_string(),
     })?;
-    let pid = child.id().ok_or_else(|| UpstreamError::Spawn { command: cfg.command.clone(), reason: "exited at once".into() })?;
+    let pid = child.id().ok_or_else(|| UpstreamError::Spawn {
+        command: cfg.command.clone(),
+        reason: "exited at once".into(),
+    })?;
     let pgid = Pid::from_raw(pid as i32);
-    let (stdin, stdout, stderr) = match (child.stdin.take(), child.stdout.take(), child.stderr.take()) {
-        (Some(i), Some(o), Some(e)) => (i, o, e),
-        _ => return Err(UpstreamError::Spawn { command: cfg.command.clone(), reason: "no stdio pipes".into() }),
-    };
+    let (stdin, stdout, stderr) =
+        match (child.stdin.take(), child.stdout.take(), child.stderr.take()) {
+            (Some(i), Some(o), Some(e)) => (i, o, e),
+            _ => {
+                return Err(UpstreamError::Spawn {
+                    command: cfg.command.clone(),
+                    reason: "no stdio pipes".into(),
+                })
+            }
+        };
     tracing::info!(tenant = %tenant, server = %cfg.name, pid, "started `{}`", cfg.command);
 
     let (exit_tx, exit_rx) = watch::channel(None);
@@ -100,11 +116,14 @@ pub fn spawn(
     tokio::spawn(async move {
         let read_err = read_loop(stdout, &conn2).await;
         // The process usually exits with its stdout: wait briefly to name the exit status.
-        let status = tokio::time::timeout(Duration::from_millis(500), exit_rx2.wait_for(Option::is_some))
-            .await
-            .ok()
-            .and_then(|r| r.ok().map(|s| s.clone()))
-            .flatten();
+        let status = tokio::time::timeout(
+            Duration::from_millis(500),
+            exit_rx2.wait_for(Option::is_some),
+        )
+        .await
+        .ok()
+        .and_then(|r| r.ok().map(|s| s.clone()))
+        .flatten();
         let reason = match (status, read_err) {
             (Some(s), _) => s,
             (None, Some(e)) => format!("broke its stdout: {e}"),
@@ -114,10 +133,19 @@ pub fn spawn(
         let _ = done_tx.send(Some(reason));
     });
 
-    Ok(StdioLink { pgid, stop_writer, exit: exit_rx, done: done_rx })
+    Ok(StdioLink {
+        pgid,
+        stop_writer,
+        exit: exit_rx,
+        done: done_rx,
+    })
 }
 
-async fn write_loop(stdin: ChildStdin, mut rx: mpsc::UnboundedReceiver<String>, stop: CancellationToken) {
+async fn write_loop(
+    stdin: ChildStdin,
+    mut rx: mpsc::UnboundedReceiver<String>,
+    stop: CancellationToken,
+) {
     let mut w = BufWriter::new(stdin);
     loop {
         let frame = tokio::select! {
@@ -125,11 +153,14 @@ async fn write_loop(stdin: ChildStdin, mut rx: mpsc::UnboundedReceiver<String>, 
             _ = stop.cancelled() => break,
             f = rx.recv() => match f { Some(f) => f, None => break },
         };
-        let mut ok = w.write_all(frame.as_bytes()).await.is_ok() && w.write_all(b"\n").await.is_ok();
+        let mut ok =
+            w.write_all(frame.as_bytes()).await.is_ok() && w.write_all(b"\n").await.is_ok();
         // Batch whatever else is queued before one flush.
         while ok {
             match rx.try_recv() {
-                Ok(f) => ok = w.write_all(f.as_bytes()).await.is_ok() && w.write_all(b"\n").await.is_ok(),
+                Ok(f) => {
+                    ok = w.write_all(f.as_bytes()).await.is_ok() && w.write_all(b"\n").await.is_ok()
+                }
                 Err(_) => break,
             }
         }
@@ -199,7 +230,11 @@ impl StdioLink {
         self.stop_writer.cancel();
         let exited = |rx: &mut watch::Receiver<Option<String>>, d: Duration| {
             let mut rx = rx.clone();
-            async move { tokio::time::timeout(d, rx.wait_for(Option::is_some)).await.is_ok() }
+            async move {
+                tokio::time::timeout(d, rx.wait_for(Option::is_some))
+                    .await
+                    .is_ok()
+            }
         };
         if !exited(&mut self.exit, grace).await {
             signal_group(self.pgid, Signal::SIGTERM);

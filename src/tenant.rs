@@ -20,6 +20,7 @@ use crate::config::{HubSettings, ServerName, TenantConfig, TenantId};
 use crate::jsonrpc::{self, Outbox};
 use crate::mux::{Conn, ConnHooks};
 use crate::naming::Namer;
+use crate::protocol;
 use crate::supervisor::Supervisor;
 use crate::upstream::{handshake, State, Upstream};
 
@@ -33,6 +34,17 @@ pub struct SessionPeer {
     pub relayed: DashMap<String, (Arc<Conn>, Value)>,
     /// Namespaced URIs this session subscribed to.
     pub subscriptions: Mutex<HashSet<String>>,
+    /// 2026-07-28 `subscriptions/listen` requests: (request id, accepted filter).
+    pub listens: Mutex<Vec<(Value, Value)>>,
+}
+
+/// The filter key of `subscriptions/listen` that opts in to a list-changed notification.
+fn listen_key(method: &str) -> &'static str {
+    match method {
+        "notifications/tools/list_changed" => "toolsListChanged",
+        "notifications/prompts/list_changed" => "promptsListChanged",
+        _ => "resourcesListChanged",
+    }
 }
 
 pub struct Tenant {
@@ -150,7 +162,7 @@ impl Tenant {
             ListKind::Templates,
         ] {
             if old.list(kind) != new.list(kind) && sent.insert(kind.changed_notification()) {
-                self.broadcast(&jsonrpc::notification(kind.changed_notification(), None));
+                self.broadcast_list_changed(kind.changed_notification());
             }
         }
         tracing::debug!(tenant = %self.id, generation, tools = new.tools.len(), "catalog rebuilt");
@@ -179,6 +191,7 @@ impl Tenant {
             client_capabilities: Mutex::new(json!({})),
             relayed: DashMap::new(),
             subscriptions: Mutex::new(HashSet::new()),
+            listens: Mutex::new(Vec::new()),
         });
         self.sessions.insert(id, peer.clone());
         (id, peer)
@@ -198,6 +211,21 @@ impl Tenant {
                     ),
                     uid.clone(),
                 );
+            }
+        }
+    }
+
+    /// Tells handshake-era sessions on their stream, and 2026-07-28 sessions that opted in on
+    /// their `subscriptions/listen` stream.
+    fn broadcast_list_changed(&self, method: &str) {
+        self.broadcast(&jsonrpc::notification(method, None));
+        let key = listen_key(method);
+        for s in self.sessions.iter() {
+            for (id, filter) in s.listens.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+                if filter[key] == true {
+                    let params = json!({"_meta": {protocol::META_SUBSCRIPTION_ID: id}});
+                    let _ = s.out.send(jsonrpc::notification(method, Some(params)));
+                }
             }
         }
     }

@@ -37,6 +37,15 @@ struct Hub {
 
 impl Hub {
     fn start(toml: &str) -> Self {
+        let mut hub = Self::start_uninitialized(toml);
+        let init = hub.request("initialize", json!({"protocolVersion":"2025-11-25","capabilities":{"sampling":{}},"clientInfo":{"name":"faults","version":"1"}}));
+        assert_eq!(init["result"]["protocolVersion"], "2025-11-25");
+        hub.send(json!({"jsonrpc":"2.0","method":"notifications/initialized"}));
+        hub
+    }
+
+    /// A hub whose client has not sent `initialize` (a 2026-07-28 client never does).
+    fn start_uninitialized(toml: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().to_path_buf();
         let toml = toml
@@ -65,7 +74,7 @@ impl Hub {
             }
         });
         let stdin = child.stdin.take();
-        let mut hub = Hub {
+        Hub {
             child,
             stdin,
             rx,
@@ -73,11 +82,7 @@ impl Hub {
             notes: Vec::new(),
             _dir: dir,
             dir: path,
-        };
-        let init = hub.request("initialize", json!({"protocolVersion":"2025-11-25","capabilities":{"sampling":{}},"clientInfo":{"name":"faults","version":"1"}}));
-        assert_eq!(init["result"]["protocolVersion"], "2025-11-25");
-        hub.send(json!({"jsonrpc":"2.0","method":"notifications/initialized"}));
-        hub
+        }
     }
 
     fn send(&mut self, v: Value) {
@@ -501,4 +506,106 @@ fn secrets_from_the_environment_reach_the_upstream_but_not_the_log_and_the_hub_e
     assert!(seen.contains("API_TOKEN=tok-5ecr3t"));
     assert!(!seen.contains("must-not-leak") && !seen.contains("HUB_TEST_SECRET"));
     assert!(!stderr.contains("tok-5ecr3t"), "the secret reached the log");
+}
+
+fn meta26() -> Value {
+    json!({"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{},"io.modelcontextprotocol/clientInfo":{"name":"raw26","version":"1"}})
+}
+
+#[test]
+fn a_2026_client_is_served_statelessly_and_hears_list_changes_on_its_listen_stream() {
+    let mut hub = Hub::start_uninitialized(
+        r#"
+[tenants.t.servers.demo]
+command = "{demo}"
+[tenants.t.servers.only26]
+command = "{demo}"
+args = ["--only-2026", "--name", "only26"]
+"#,
+    );
+    let d = hub.request("server/discover", json!({"_meta": meta26()}));
+    assert!(d["result"]["supportedVersions"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("2026-07-28")));
+    let l = hub.request("tools/list", json!({"_meta": meta26()}));
+    assert_eq!(
+        l["result"]["resultType"],
+        "complete",
+        "{d}\n{}",
+        l.to_string().chars().take(300).collect::<String>()
+    );
+    assert_eq!(l["result"]["cacheScope"], "private");
+    assert!(l["result"]["ttlMs"].is_u64());
+    let names: Vec<&str> = l["result"]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"demo__echo") && names.contains(&"only26__echo"),
+        "{names:?}"
+    );
+    // A 2026-only upstream (reached with server/discover) answers through the hub.
+    let r = hub.request(
+        "tools/call",
+        json!({"name":"only26__echo","arguments":{"message":"new era"},"_meta": meta26()}),
+    );
+    assert_eq!(r["result"]["content"][0]["text"], "Echo: new era");
+    assert_eq!(r["result"]["resultType"], "complete");
+    // An unknown revision is refused with -32022 and the supported list.
+    let mut bad = meta26();
+    bad["io.modelcontextprotocol/protocolVersion"] = json!("2099-01-01");
+    let e = hub.request("tools/list", json!({"_meta": bad}));
+    assert_eq!(e["error"]["code"], -32022);
+
+    let listen = hub.send_request(
+        "subscriptions/listen",
+        json!({"notifications":{"toolsListChanged":true},"_meta": meta26()}),
+    );
+    let r = hub.request(
+        "tools/call",
+        json!({"name":"demo__toggle_extra","arguments":{},"_meta": meta26()}),
+    );
+    assert!(r.get("result").is_some(), "{r}");
+    let until = Instant::now() + Duration::from_secs(5);
+    while !hub
+        .notes
+        .iter()
+        .any(|n| n["method"] == "notifications/tools/list_changed")
+    {
+        assert!(
+            Instant::now() < until,
+            "no list_changed on the listen stream: {:?}",
+            hub.notes
+        );
+        if let Ok(v) = hub.rx.recv_timeout(Duration::from_millis(100)) {
+            hub.notes.push(v);
+        }
+    }
+    let ack = hub
+        .notes
+        .iter()
+        .find(|n| n["method"] == "notifications/subscriptions/acknowledged")
+        .expect("an acknowledgement");
+    assert_eq!(
+        ack["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"],
+        listen
+    );
+    let changed = hub
+        .notes
+        .iter()
+        .find(|n| n["method"] == "notifications/tools/list_changed")
+        .unwrap();
+    assert_eq!(
+        changed["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"],
+        listen
+    );
+    let l = hub.request("tools/list", json!({"_meta": meta26()}));
+    assert!(l["result"]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|t| t["name"] == "demo__extra"));
 }

@@ -159,6 +159,7 @@ impl Session {
             }
             "completion/complete" => self.complete(id, ctx, params),
             "logging/setLevel" => self.set_level(&id, ctx, params),
+            "subscriptions/listen" if stateless => self.listen(&id, &params),
             _ => self.fail(
                 &id,
                 jsonrpc::METHOD_NOT_FOUND,
@@ -425,6 +426,39 @@ impl Session {
         }
     }
 
+    /// 2026-07-28: a long-lived request; list-changed and resource-updated notifications the
+    /// client opted in to arrive tagged with its id until the client cancels it.
+    fn listen(&self, id: &Value, params: &Value) {
+        let want = &params["notifications"];
+        let mut accepted = serde_json::Map::new();
+        for key in [
+            "toolsListChanged",
+            "promptsListChanged",
+            "resourcesListChanged",
+        ] {
+            if want[key] == true {
+                accepted.insert(key.into(), json!(true));
+            }
+        }
+        if let Some(uris) = want["resourceSubscriptions"]
+            .as_array()
+            .filter(|a| !a.is_empty())
+        {
+            accepted.insert("resourceSubscriptions".into(), json!(uris));
+        }
+        let accepted = Value::Object(accepted);
+        self.peer
+            .listens
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((id.clone(), accepted.clone()));
+        let ack = json!({"notifications": accepted, "_meta": {protocol::META_SUBSCRIPTION_ID: id}});
+        self.send(jsonrpc::notification(
+            "notifications/subscriptions/acknowledged",
+            Some(ack),
+        ));
+    }
+
     fn set_level(&self, id: &Value, ctx: Ctx, params: Value) {
         let Some(level) = params["level"].as_str() else {
             return self.fail(
@@ -497,6 +531,12 @@ impl Session {
         match msg["method"].as_str() {
             Some("notifications/cancelled") => {
                 let rid = &msg["params"]["requestId"];
+                let mut listens = self.peer.listens.lock().unwrap_or_else(|e| e.into_inner());
+                if let Some(i) = listens.iter().position(|(id, _)| id == rid) {
+                    listens.remove(i);
+                    return;
+                }
+                drop(listens);
                 let reason = msg["params"]["reason"].as_str();
                 for up in self.tenant.upstreams.values() {
                     if let Some(conn) = up.conn() {

@@ -181,7 +181,7 @@ async fn stdio(hub: std::sync::Arc<Hub>, id: TenantId) -> u8 {
     };
     let watch = tenant.clone();
     tokio::spawn(async move {
-        watch.wait_ready().await;
+        watch.wait_settled().await;
         tracing::info!(tenant = %watch.id, "upstreams: {}", watch.summary());
     });
     let stop = hub.shutdown.child_token();

@@ -6,7 +6,7 @@
 //! when that session's client did not declare the capability, the upstream gets a JSON-RPC error.
 
 use std::collections::{BTreeMap, HashSet};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 
@@ -57,6 +57,8 @@ pub struct Tenant {
     sessions: DashMap<u64, Arc<SessionPeer>>,
     next_session: AtomicU64,
     next_relay: AtomicU64,
+    /// Lazy upstreams were asked to start (the tenant's first use).
+    lazy_started: AtomicBool,
     me: Weak<Tenant>,
 }
 
@@ -79,6 +81,7 @@ impl Tenant {
             sessions: DashMap::new(),
             next_session: AtomicU64::new(1),
             next_relay: AtomicU64::new(1),
+            lazy_started: AtomicBool::new(false),
             me: me.clone(),
         })
     }
@@ -123,9 +126,22 @@ impl Tenant {
     /// Starts lazy upstreams (first use) and waits, at most `startup_timeout`, for every wanted
     /// upstream's first start attempt, so the first list a client sees is complete.
     pub async fn wait_ready(&self) {
-        for u in self.upstreams.values() {
-            u.request_start();
+        self.first_use();
+        self.wait_settled().await;
+    }
+
+    /// Starts the lazy upstreams, once: called on every request, so it is one atomic load after the first.
+    pub fn first_use(&self) {
+        if !self.lazy_started.swap(true, Ordering::Relaxed) {
+            for u in self.upstreams.values() {
+                u.request_start();
+            }
         }
+    }
+
+    /// Waits, at most `startup_timeout`, for the first start attempt of every upstream already
+    /// wanted (lazy ones that nobody asked for are not started).
+    pub async fn wait_settled(&self) {
         if self.is_settled() {
             return;
         }

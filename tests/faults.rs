@@ -103,6 +103,13 @@ impl Hub {
     }
 
     fn wait_for(&mut self, id: &Value, limit: Duration) -> Value {
+        if let Some(i) = self
+            .notes
+            .iter()
+            .position(|v| v.get("id") == Some(id) && v.get("method").is_none())
+        {
+            return self.notes.remove(i);
+        }
         let until = Instant::now() + limit;
         loop {
             let left = until.saturating_duration_since(Instant::now());
@@ -608,4 +615,151 @@ args = ["--only-2026", "--name", "only26"]
         .unwrap()
         .iter()
         .any(|t| t["name"] == "demo__extra"));
+}
+
+/// The pids the hub logged for `server`, oldest first (each is also the process group id).
+fn upstream_pids(log: &str, server: &str) -> Vec<i32> {
+    log.lines()
+        .filter(|l| l.contains("started `") && l.contains(&format!("server={server} ")))
+        .filter_map(|l| {
+            l.split("pid=")
+                .nth(1)?
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()
+        })
+        .collect()
+}
+
+/// Processes whose process group is `pgid`, zombies excluded.
+fn group_members(pgid: i32) -> Vec<i32> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // Fields after the command (which is in parentheses): state, ppid, pgrp, ...
+        let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
+            continue;
+        };
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        if f.len() > 2 && f[0] != "Z" && f[2] == pgid.to_string() {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+#[test]
+fn a_sigkilled_upstream_fails_its_calls_within_a_second_and_its_group_is_cleaned_up() {
+    let mut hub = Hub::start(
+        r#"
+[hub.restart]
+initial_backoff = "100ms"
+[tenants.t.servers.victim]
+command = "{fault}"
+args = ["--grandchild", "{dir}/gc.pid"]
+[tenants.t.servers.bystander]
+command = "{fault}"
+"#,
+    );
+    assert!(hub.tool_names().contains(&"victim__sleep".to_string()));
+    let pid = *upstream_pids(&hub.log(), "victim")
+        .last()
+        .expect("the hub logs each upstream's pid");
+    let grandchild = read_pid(&hub.dir.join("gc.pid"));
+    let ids: Vec<u64> = (0..3)
+        .map(|_| {
+            hub.send_request(
+                "tools/call",
+                json!({"name":"victim__sleep","arguments":{"ms":10000}}),
+            )
+        })
+        .collect();
+    let other = hub.send_request(
+        "tools/call",
+        json!({"name":"bystander__sleep","arguments":{"ms":300}}),
+    );
+    std::thread::sleep(Duration::from_millis(150));
+    let killed = Instant::now();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    for id in ids {
+        let r = hub.wait_for(&json!(id), Duration::from_secs(5));
+        assert!(
+            killed.elapsed() < Duration::from_secs(1),
+            "pending calls failed only after {:?}",
+            killed.elapsed()
+        );
+        assert_eq!(
+            r["error"]["message"], "upstream `victim` exited (signal 9)",
+            "{r}"
+        );
+    }
+    assert_eq!(
+        hub.wait_for(&json!(other), Duration::from_secs(5))["result"]["content"][0]["text"],
+        "slept 300"
+    );
+    // The grandchild the dead upstream left in its group is ended before the restart.
+    let until = Instant::now() + Duration::from_secs(3);
+    while pid_alive(grandchild) {
+        assert!(
+            Instant::now() < until,
+            "grandchild {grandchild} of the killed upstream survived"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // It comes back, and after shutdown no process of any upstream's group is left.
+    let until = Instant::now() + Duration::from_secs(10);
+    while hub.call("victim__echo", json!({"message":"x"}))["result"].is_null() {
+        assert!(Instant::now() < until, "victim did not come back");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let log = hub.log();
+    let groups: Vec<i32> = upstream_pids(&log, "victim")
+        .into_iter()
+        .chain(upstream_pids(&log, "bystander"))
+        .collect();
+    assert!(groups.len() >= 3, "{groups:?}");
+    let (st, _) = hub.finish();
+    assert!(st.success());
+    for g in groups {
+        assert!(
+            group_members(g).is_empty(),
+            "process group {g} still has {:?}",
+            group_members(g)
+        );
+    }
+}
+
+#[test]
+fn a_lazy_upstream_starts_on_first_use() {
+    let mut hub = Hub::start(
+        r#"
+[tenants.t.servers.eager]
+command = "{fault}"
+[tenants.t.servers.sleepy]
+command = "{fault}"
+args = ["--log", "{dir}/sleepy.log"]
+start = "lazy"
+"#,
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        !hub.dir.join("sleepy.log").exists(),
+        "the lazy upstream started before anyone used the tenant"
+    );
+    let names = hub.tool_names();
+    assert!(
+        names.contains(&"sleepy__echo".to_string()) && names.contains(&"eager__echo".to_string()),
+        "{names:?}"
+    );
+    assert!(hub.dir.join("sleepy.log").exists());
 }

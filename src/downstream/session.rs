@@ -144,6 +144,9 @@ impl Session {
             }
         }
         let ctx = Ctx { stateless };
+        if !matches!(method.as_str(), "initialize" | "server/discover" | "ping") {
+            self.tenant.first_use();
+        }
         match method.as_str() {
             "initialize" => self.initialize(&id, &params),
             "server/discover" => self.send(jsonrpc::result(&id, self.discover_result())),

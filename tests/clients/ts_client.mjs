@@ -108,6 +108,10 @@ async function main() {
     protocolVersion = v;
   };
   const client = new Client({ name: "mcp-hub-e2e-ts", version: "0.0.0" }, { capabilities: {} });
+  // Errors the SDK reports out of band (e.g. "Received a progress notification for an unknown
+  // token" when a late progress notification loses the race with its result).
+  const sdkErrors = [];
+  client.onerror = (e) => sdkErrors.push(String(e && e.message ? e.message : e));
   const reqOpts = { timeout: opts.timeout * 1000 };
   await client.connect(transport, reqOpts);
   const pkg = await import(pathToFileURL(path.join(sdkDir, "package.json")).href, { with: { type: "json" } });
@@ -207,6 +211,7 @@ async function main() {
   } finally {
     await client.close().catch(() => {});
   }
+  if (sdkErrors.length > 0) out.sdkErrors = sdkErrors;
   process.stdout.write(JSON.stringify(out) + "\n");
   process.exit(0);
 }

@@ -62,21 +62,30 @@ where
     Ok(())
 }
 
+/// Writes frames, batching what is queued into one flush, except that a progress notification
+/// is flushed on its own: some clients (TypeScript SDK 1.x) drop a progress notification that
+/// arrives in the same read as the result it belongs to.
 async fn write_loop<W: AsyncWrite + Unpin>(writer: W, mut rx: mpsc::UnboundedReceiver<String>) {
     let mut w = BufWriter::with_capacity(64 * 1024, writer);
-    while let Some(frame) = rx.recv().await {
-        let mut ok =
-            w.write_all(frame.as_bytes()).await.is_ok() && w.write_all(b"\n").await.is_ok();
-        while ok {
+    while let Some(mut frame) = rx.recv().await {
+        loop {
+            if w.write_all(frame.as_bytes()).await.is_err() || w.write_all(b"\n").await.is_err() {
+                return;
+            }
+            if is_progress(&frame) && w.flush().await.is_err() {
+                return;
+            }
             match rx.try_recv() {
-                Ok(f) => {
-                    ok = w.write_all(f.as_bytes()).await.is_ok() && w.write_all(b"\n").await.is_ok()
-                }
+                Ok(f) => frame = f,
                 Err(_) => break,
             }
         }
-        if !ok || w.flush().await.is_err() {
+        if w.flush().await.is_err() {
             return;
         }
     }
+}
+
+fn is_progress(frame: &str) -> bool {
+    frame.len() < 2048 && frame.contains("\"notifications/progress\"")
 }

@@ -216,30 +216,25 @@ impl Server {
         }
     }
 
+    /// Whether the process exits within `limit`.
+    fn exits_within(&mut self, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        false
+    }
+
     /// Close stdin, give it `grace` to exit, then SIGTERM, then SIGKILL; same for descendants.
     fn stop(&mut self, grace: Duration) {
         self.adopt_children();
         drop(self.stdin.take());
-        let deadline = Instant::now() + grace;
-        let mut exited = false;
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                exited = true;
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        if !exited {
+        if !self.exits_within(grace) {
             kill_pid(self.pid, nix::sys::signal::Signal::SIGTERM);
-            let deadline = Instant::now() + Duration::from_secs(2);
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = self.child.try_wait() {
-                    exited = true;
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            if !exited {
+            if !self.exits_within(Duration::from_secs(2)) {
                 eprintln!(
                     "forward bench: {} (pid {}) ignored SIGTERM; SIGKILL",
                     self.label, self.pid

@@ -359,10 +359,11 @@ impl Tenant {
                 return;
             }
         };
+        // The request's own stream: on HTTP, the POST whose call caused this request.
         let target = sessions
             .into_iter()
-            .find_map(|(sid, _)| self.sessions.get(&sid).map(|p| p.clone()));
-        let Some(peer) = target else {
+            .find_map(|(sid, out)| self.sessions.get(&sid).map(|p| (p.clone(), out)));
+        let Some((peer, out)) = target else {
             let _ = conn.respond_raw(
                 jsonrpc::error_value(&Value::Null, jsonrpc::INVALID_REQUEST, format!("`{method}` arrived with no client call in flight on this server; mcp-hub has no client to ask"), None),
                 uid,
@@ -392,7 +393,7 @@ impl Tenant {
             self.next_relay.fetch_add(1, Ordering::Relaxed)
         );
         peer.relayed.insert(hid.clone(), (conn.clone(), uid));
-        let _ = peer.out.send(jsonrpc::request(
+        let _ = out.send(jsonrpc::request(
             &json!(hid),
             &method,
             msg.get("params").cloned(),

@@ -69,6 +69,21 @@ pub struct HubSettings {
     pub page_size: usize,
     pub health_interval: Duration,
     pub restart: RestartPolicy,
+    pub http: HttpSettings,
+}
+
+/// `[hub.http]`: the HTTP listener (`mcp-hub serve`, `--listen`).
+#[derive(Clone, Debug)]
+pub struct HttpSettings {
+    pub listen: std::net::SocketAddr,
+    /// Origins allowed besides loopback ones (`http://localhost:*`, `http://127.0.0.1:*`, `http://[::1]:*`).
+    pub allowed_origins: Vec<String>,
+    /// Host names allowed besides `localhost`, `127.0.0.1` and `::1`.
+    pub allowed_hosts: Vec<String>,
+    pub max_body_bytes: usize,
+    pub session_idle_timeout: Duration,
+    pub max_sessions_per_tenant: usize,
+    pub shutdown_deadline: Duration,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -94,6 +109,8 @@ pub struct RestartPolicy {
 pub struct TenantConfig {
     pub id: TenantId,
     pub description: Option<String>,
+    /// SHA-256 digests of the bearer tokens that open this tenant's HTTP routes; empty = open.
+    pub api_key_digests: Vec<[u8; 32]>,
     pub servers: BTreeMap<ServerName, ServerConfig>,
 }
 

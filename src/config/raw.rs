@@ -23,6 +23,20 @@ pub struct RawHub {
     pub page_size: Option<i64>,
     pub health_interval: Option<String>,
     pub restart: Option<RawRestart>,
+    pub http: Option<RawHttp>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct RawHttp {
+    pub listen: Option<String>,
+    #[serde(default)]
+    pub allowed_origins: Vec<String>,
+    #[serde(default)]
+    pub allowed_hosts: Vec<String>,
+    pub max_body_bytes: Option<i64>,
+    pub session_idle_timeout: Option<String>,
+    pub max_sessions_per_tenant: Option<i64>,
+    pub shutdown_deadline: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize, Clone)]
@@ -37,6 +51,10 @@ pub struct RawRestart {
 #[derive(Debug, Default, Deserialize)]
 pub struct RawTenant {
     pub description: Option<String>,
+    #[serde(default)]
+    pub api_keys: Vec<String>,
+    #[serde(default)]
+    pub api_key_sha256: Vec<String>,
     #[serde(default)]
     pub servers: BTreeMap<String, toml::Value>,
 }

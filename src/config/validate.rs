@@ -169,6 +169,7 @@ pub(super) fn parse(
                 Some(&format!("add `[{tpath}.servers.<name>]` with a `command`")),
             );
         }
+        let api_key_digests = key_digests(&mut c, &tpath, &rt);
         for (sname, svalue) in rt.servers {
             let spath = format!("{tpath}.servers.{sname}");
             let Some(rs) = c.typed::<RawServer>(&spath, svalue) else {
@@ -184,6 +185,7 @@ pub(super) fn parse(
             TenantConfig {
                 id,
                 description: rt.description,
+                api_key_digests,
                 servers,
             },
         );
@@ -381,7 +383,109 @@ fn hub_settings(raw: &RawFile, c: &mut Collector) -> HubSettings {
             Duration::from_secs(30),
         ),
         restart: restart(c, "hub.restart", h.restart.as_ref(), None),
+        http: http_settings(c, h.http.as_ref()),
     }
+}
+
+fn http_settings(c: &mut Collector, h: Option<&super::raw::RawHttp>) -> HttpSettings {
+    let default = super::raw::RawHttp::default();
+    let h = h.unwrap_or(&default);
+    let listen_s = h.listen.clone().unwrap_or_else(|| "127.0.0.1:8080".into());
+    let listen = listen_s.parse().unwrap_or_else(|_| {
+        c.push(
+            "hub.http.listen",
+            format!("`{listen_s}` is not an address"),
+            Some("write IP:PORT, e.g. `127.0.0.1:8080`"),
+        );
+        std::net::SocketAddr::from(([127, 0, 0, 1], 8080))
+    });
+    for (i, o) in h.allowed_origins.iter().enumerate() {
+        if !(o.starts_with("http://") || o.starts_with("https://")) || o.ends_with('/') {
+            c.push(
+                format!("hub.http.allowed_origins[{i}]"),
+                format!("`{o}` is not an origin"),
+                Some("write scheme://host[:port] without a path, e.g. `https://app.example.com`"),
+            );
+        }
+    }
+    HttpSettings {
+        listen,
+        allowed_origins: h.allowed_origins.clone(),
+        allowed_hosts: h
+            .allowed_hosts
+            .iter()
+            .map(|x| x.to_ascii_lowercase())
+            .collect(),
+        max_body_bytes: int_in(
+            c,
+            "hub.http.max_body_bytes",
+            h.max_body_bytes,
+            4 * 1024 * 1024,
+            1024,
+            1 << 30,
+        ) as usize,
+        session_idle_timeout: duration(
+            c,
+            "hub.http.session_idle_timeout",
+            h.session_idle_timeout.as_ref(),
+            Duration::from_secs(30 * 60),
+        ),
+        max_sessions_per_tenant: int_in(
+            c,
+            "hub.http.max_sessions_per_tenant",
+            h.max_sessions_per_tenant,
+            1000,
+            1,
+            1_000_000,
+        ) as usize,
+        shutdown_deadline: duration(
+            c,
+            "hub.http.shutdown_deadline",
+            h.shutdown_deadline.as_ref(),
+            Duration::from_secs(10),
+        ),
+    }
+}
+
+/// Digests of a tenant's keys: `api_keys` (tokens, usually `${ENV}`) hashed here, `api_key_sha256` as given.
+fn key_digests(c: &mut Collector, tpath: &str, rt: &RawTenant) -> Vec<[u8; 32]> {
+    use sha2::{Digest, Sha256};
+    let mut out = Vec::new();
+    for (i, k) in rt.api_keys.iter().enumerate() {
+        if k.len() < 16 {
+            c.push(
+                format!("{tpath}.api_keys[{i}]"),
+                "is shorter than 16 characters",
+                Some("use a long random token, e.g. `openssl rand -hex 32`, given as `${ENV_VAR}`"),
+            );
+        }
+        out.push(Sha256::digest(k.as_bytes()).into());
+    }
+    for (i, h) in rt.api_key_sha256.iter().enumerate() {
+        match decode_hex32(h) {
+            Some(d) => out.push(d),
+            None => c.push(
+                format!("{tpath}.api_key_sha256[{i}]"),
+                "is not 64 hex digits",
+                Some(
+                    "give the SHA-256 of the token in hex, e.g. `printf %s \"$TOKEN\" | sha256sum`",
+                ),
+            ),
+        }
+    }
+    out
+}
+
+fn decode_hex32(s: &str) -> Option<[u8; 32]> {
+    let s = s.trim();
+    if s.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, b) in out.iter_mut().enumerate() {
+        *b = u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
 }
 
 fn restart(

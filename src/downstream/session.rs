@@ -25,10 +25,35 @@ pub struct Session {
     version: Mutex<Option<String>>,
 }
 
-/// How a request is to be answered.
-#[derive(Clone, Copy)]
+/// How a request is to be answered, and where: the session's stream (stdio, legacy SSE) or the
+/// request's own (a Streamable HTTP POST).
+#[derive(Clone)]
 struct Ctx {
     stateless: bool,
+    out: Outbox,
+}
+
+impl Ctx {
+    fn send(&self, frame: String) {
+        let _ = self.out.send(frame);
+    }
+
+    fn reply(&self, id: &Value, mut result: Value) {
+        if self.stateless {
+            crate::mux::finish_result(
+                &mut result,
+                &Finish {
+                    uris: None,
+                    stateless: true,
+                },
+            );
+        }
+        self.send(jsonrpc::result(id, result));
+    }
+
+    fn fail(&self, id: &Value, code: i64, message: impl Into<String>) {
+        self.send(jsonrpc::error(id, code, message, None));
+    }
 }
 
 impl Session {
@@ -51,19 +76,6 @@ impl Session {
         let _ = self.out.send(frame);
     }
 
-    fn reply(&self, id: &Value, ctx: Ctx, mut result: Value) {
-        if ctx.stateless {
-            crate::mux::finish_result(
-                &mut result,
-                &Finish {
-                    uris: None,
-                    stateless: true,
-                },
-            );
-        }
-        self.send(jsonrpc::result(id, result));
-    }
-
     fn fail(&self, id: &Value, code: i64, message: impl Into<String>) {
         self.send(jsonrpc::error(id, code, message, None));
     }
@@ -84,11 +96,19 @@ impl Session {
     }
 
     pub fn handle_message(self: &Arc<Self>, msg: Value) {
+        self.handle_message_on(msg, &self.out.clone());
+    }
+
+    /// One message whose answers go to `out` (a Streamable HTTP POST's own stream).
+    pub fn handle_message_on(self: &Arc<Self>, msg: Value, out: &Outbox) {
+        let fail = |id: &Value, code, m: &str| {
+            let _ = out.send(jsonrpc::error(id, code, m, None));
+        };
         if msg.is_array() {
-            return self.fail(&Value::Null, jsonrpc::INVALID_REQUEST, "JSON-RPC batches are not supported (MCP removed them in 2025-06-18); send one message per line");
+            return fail(&Value::Null, jsonrpc::INVALID_REQUEST, "JSON-RPC batches are not supported (MCP removed them in 2025-06-18); send one message per line");
         }
         match jsonrpc::classify(&msg) {
-            Kind::Request => self.on_request(msg),
+            Kind::Request => self.on_request(msg, out.clone()),
             Kind::Notification => self.on_notification(msg),
             Kind::Response => self.on_response(msg),
             Kind::Invalid => {
@@ -97,12 +117,12 @@ impl Session {
                     .filter(|i| i.is_string() || i.is_number())
                     .cloned()
                     .unwrap_or(Value::Null);
-                self.fail(&id, jsonrpc::INVALID_REQUEST, "Invalid request: expected a JSON-RPC 2.0 request, notification or response object");
+                fail(&id, jsonrpc::INVALID_REQUEST, "Invalid request: expected a JSON-RPC 2.0 request, notification or response object");
             }
         }
     }
 
-    fn on_request(self: &Arc<Self>, mut msg: Value) {
+    fn on_request(self: &Arc<Self>, mut msg: Value, out: Outbox) {
         let id = msg["id"].clone();
         let method = msg["method"].as_str().unwrap_or_default().to_string();
         let params = msg
@@ -110,7 +130,11 @@ impl Session {
             .map(Value::take)
             .unwrap_or_else(|| json!({}));
         if !params.is_object() {
-            return self.fail(&id, jsonrpc::INVALID_PARAMS, "`params` must be an object");
+            return Ctx {
+                stateless: false,
+                out: out.clone(),
+            }
+            .fail(&id, jsonrpc::INVALID_PARAMS, "`params` must be an object");
         }
         let handshake = self
             .version
@@ -130,7 +154,9 @@ impl Session {
                     "Unsupported protocol version",
                     Some(json!({"requested": v, "supported": [STATELESS]})),
                 );
-                return self.send(err);
+                return {
+                    let _ = out.send(err);
+                };
             }
             _ => false,
         };
@@ -143,14 +169,14 @@ impl Session {
                     .unwrap_or_else(|e| e.into_inner()) = caps.clone();
             }
         }
-        let ctx = Ctx { stateless };
+        let ctx = Ctx { stateless, out };
         if !matches!(method.as_str(), "initialize" | "server/discover" | "ping") {
             self.tenant.first_use();
         }
         match method.as_str() {
-            "initialize" => self.initialize(&id, &params),
-            "server/discover" => self.send(jsonrpc::result(&id, self.discover_result())),
-            "ping" => self.reply(&id, ctx, json!({})),
+            "initialize" => self.initialize(&id, &ctx, &params),
+            "server/discover" => ctx.send(jsonrpc::result(&id, self.discover_result())),
+            "ping" => ctx.reply(&id, json!({})),
             "tools/list" | "prompts/list" | "resources/list" | "resources/templates/list" => {
                 let kind = ListKind::from_method(&method).unwrap_or(ListKind::Tools);
                 self.when_ready(move |s| s.list(&id, ctx, kind, &params));
@@ -162,8 +188,8 @@ impl Session {
             }
             "completion/complete" => self.complete(id, ctx, params),
             "logging/setLevel" => self.set_level(&id, ctx, params),
-            "subscriptions/listen" if stateless => self.listen(&id, &params),
-            _ => self.fail(
+            "subscriptions/listen" if stateless => self.listen(&id, &ctx, &params),
+            _ => ctx.fail(
                 &id,
                 jsonrpc::METHOD_NOT_FOUND,
                 format!("Method not found: `{method}` is not supported by mcp-hub"),
@@ -171,7 +197,7 @@ impl Session {
         }
     }
 
-    fn initialize(&self, id: &Value, params: &Value) {
+    fn initialize(&self, id: &Value, ctx: &Ctx, params: &Value) {
         let requested = params["protocolVersion"]
             .as_str()
             .unwrap_or(protocol::LATEST_HANDSHAKE);
@@ -200,7 +226,7 @@ impl Session {
         if let Some(i) = self.instructions() {
             result["instructions"] = json!(i);
         }
-        self.send(jsonrpc::result(id, result));
+        ctx.send(jsonrpc::result(id, result));
     }
 
     fn discover_result(&self) -> Value {
@@ -270,9 +296,9 @@ impl Session {
                     r["ttlMs"] = json!(LIST_TTL_MS);
                     r["cacheScope"] = json!("private");
                 }
-                self.reply(id, ctx, r);
+                ctx.reply(id, r);
             }
-            Err(e) => self.fail(id, jsonrpc::INVALID_PARAMS, format!("Invalid params: {e}")),
+            Err(e) => ctx.fail(id, jsonrpc::INVALID_PARAMS, format!("Invalid params: {e}")),
         }
     }
 
@@ -286,7 +312,7 @@ impl Session {
         tool: bool,
     ) {
         let Some(name) = params["name"].as_str().map(str::to_string) else {
-            return self.fail(
+            return ctx.fail(
                 &id,
                 jsonrpc::INVALID_PARAMS,
                 "Invalid params: `name` is required",
@@ -317,7 +343,7 @@ impl Session {
                     Some(hint) => format!("Unknown {what} `{name}`: {hint}"),
                     None => format!("Unknown {what} `{name}`"),
                 };
-                self.fail(&id, jsonrpc::INVALID_PARAMS, msg);
+                ctx.fail(&id, jsonrpc::INVALID_PARAMS, msg);
             }
         }
     }
@@ -340,7 +366,7 @@ impl Session {
     /// `resources/*`: namespaced URI → (server, upstream URI).
     fn route_uri(self: &Arc<Self>, id: Value, ctx: Ctx, method: String, mut params: Value) {
         let Some(uri) = params["uri"].as_str().map(str::to_string) else {
-            return self.fail(
+            return ctx.fail(
                 &id,
                 jsonrpc::INVALID_PARAMS,
                 "Invalid params: `uri` is required",
@@ -352,7 +378,7 @@ impl Session {
             .resolve_uri(&uri, |s| self.tenant.upstream(s).is_some())
             .map(|(s, u)| (ServerName::new(s), u));
         let Some((server, original)) = resolved else {
-            return self.fail(&id, jsonrpc::INVALID_PARAMS, format!("Resource not found: `{uri}` does not name a server of this hub (URIs look like `scheme://<server>{}…`)", self.tenant.settings.separator));
+            return ctx.fail(&id, jsonrpc::INVALID_PARAMS, format!("Resource not found: `{uri}` does not name a server of this hub (URIs look like `scheme://<server>{}…`)", self.tenant.settings.separator));
         };
         if !self.tenant.is_settled()
             && self
@@ -395,7 +421,7 @@ impl Session {
             Some("ref/prompt") => {
                 let name = r["name"].as_str().unwrap_or_default().to_string();
                 let Some(route) = self.tenant.catalog().prompt(&name).cloned() else {
-                    return self.fail(
+                    return ctx.fail(
                         &id,
                         jsonrpc::INVALID_PARAMS,
                         format!("Unknown prompt `{name}`"),
@@ -412,7 +438,7 @@ impl Session {
                     .resolve_uri(&uri, |s| self.tenant.upstream(s).is_some())
                     .map(|(s, u)| (ServerName::new(s), u));
                 let Some((server, original)) = resolved else {
-                    return self.fail(
+                    return ctx.fail(
                         &id,
                         jsonrpc::INVALID_PARAMS,
                         format!("Resource not found: `{uri}`"),
@@ -421,7 +447,7 @@ impl Session {
                 params["ref"]["uri"] = json!(original);
                 self.forward(id, ctx, &server, "completion/complete", params, false);
             }
-            _ => self.fail(
+            _ => ctx.fail(
                 &id,
                 jsonrpc::INVALID_PARAMS,
                 "Invalid params: `ref.type` must be `ref/prompt` or `ref/resource`",
@@ -431,7 +457,7 @@ impl Session {
 
     /// 2026-07-28: a long-lived request; list-changed and resource-updated notifications the
     /// client opted in to arrive tagged with its id until the client cancels it.
-    fn listen(&self, id: &Value, params: &Value) {
+    fn listen(&self, id: &Value, ctx: &Ctx, params: &Value) {
         let want = &params["notifications"];
         let mut accepted = serde_json::Map::new();
         for key in [
@@ -456,7 +482,7 @@ impl Session {
             .unwrap_or_else(|e| e.into_inner())
             .push((id.clone(), accepted.clone()));
         let ack = json!({"notifications": accepted, "_meta": {protocol::META_SUBSCRIPTION_ID: id}});
-        self.send(jsonrpc::notification(
+        ctx.send(jsonrpc::notification(
             "notifications/subscriptions/acknowledged",
             Some(ack),
         ));
@@ -464,7 +490,7 @@ impl Session {
 
     fn set_level(&self, id: &Value, ctx: Ctx, params: Value) {
         let Some(level) = params["level"].as_str() else {
-            return self.fail(
+            return ctx.fail(
                 id,
                 jsonrpc::INVALID_PARAMS,
                 "Invalid params: `level` is required",
@@ -481,7 +507,7 @@ impl Session {
                 }
             }
         }
-        self.reply(id, ctx, json!({}));
+        ctx.reply(id, json!({}));
     }
 
     fn forward(
@@ -494,7 +520,7 @@ impl Session {
         namespace_uris: bool,
     ) {
         let Some(up) = self.tenant.upstream(server.as_str()) else {
-            return self.fail(
+            return ctx.fail(
                 &id,
                 jsonrpc::INVALID_PARAMS,
                 format!("Unknown server `{server}`"),
@@ -507,7 +533,7 @@ impl Session {
                 st.state.as_str(),
                 st.last_error.map(|e| format!(": {e}")).unwrap_or_default()
             );
-            return self.send(jsonrpc::error(
+            return ctx.send(jsonrpc::error(
                 &id,
                 jsonrpc::UPSTREAM_FAILED,
                 msg,
@@ -515,7 +541,7 @@ impl Session {
             ));
         };
         let reply = DownstreamReply {
-            out: self.out.clone(),
+            out: ctx.out.clone(),
             session: self.id,
             progress: params["_meta"].get("progressToken").cloned(),
             id,
@@ -526,7 +552,7 @@ impl Session {
         };
         if let Err(failed) = conn.forward(method, params, reply, up.cfg.request_timeout) {
             let (reply, e) = *failed;
-            self.send(e.to_error_value(&reply.id).to_string());
+            ctx.send(e.to_error_value(&reply.id).to_string());
         }
     }
 

@@ -17,6 +17,11 @@ use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
 use crate::config::{HubConfig, TenantId};
+use std::net::SocketAddr;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::downstream::http::{self, HttpState};
 use crate::downstream::{self, Session};
 use crate::hub::{self, Hub};
 use crate::jsonrpc;
@@ -54,6 +59,23 @@ pub enum Command {
         /// The tenant to serve (default: `hub.default_tenant`, or the only tenant).
         #[arg(long)]
         tenant: Option<String>,
+        /// Also serve MCP over HTTP on this address (the stdio tenant's routes and health).
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<std::net::SocketAddr>,
+        /// Serve only `/health` and `/ready` on this address (a sidecar for container probes).
+        #[arg(long, value_name = "ADDR", conflicts_with = "listen")]
+        health_listen: Option<std::net::SocketAddr>,
+    },
+    /// Serve every tenant over HTTP: Streamable HTTP at /mcp, legacy SSE at /sse, /t/<tenant>/…, /health, /ready.
+    Serve {
+        /// The address to bind (default: `hub.http.listen`, 127.0.0.1:8080).
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<std::net::SocketAddr>,
+    },
+    /// Probe a hub's health endpoint: exit 0 when healthy or degraded, 1 otherwise (for HEALTHCHECK).
+    Health {
+        #[arg(long, default_value = "http://127.0.0.1:8080/health")]
+        url: String,
     },
     /// Validate the config and print a summary; exit 64 when it is invalid.
     Check,
@@ -90,20 +112,27 @@ fn load(path: &std::path::Path) -> Result<HubConfig, u8> {
 }
 
 pub async fn run(cli: Cli) -> u8 {
+    if let Command::Health { url } = &cli.command {
+        return health(url).await;
+    }
     let config = match load(&cli.config) {
         Ok(c) => c,
         Err(code) => return code,
     };
     match cli.command {
         Command::Check => check(&config),
-        Command::Stdio { tenant } => {
-            with_tenant(
-                config,
-                tenant,
-                |hub, id| async move { stdio(hub, id).await },
-            )
+        Command::Stdio {
+            tenant,
+            listen,
+            health_listen,
+        } => {
+            with_tenant(config, tenant, move |hub, id| async move {
+                stdio(hub, id, listen, health_listen).await
+            })
             .await
         }
+        Command::Serve { listen } => serve(config, listen).await,
+        Command::Health { url } => health(&url).await,
         Command::Tools { tenant, json } => {
             with_tenant(config, tenant, move |hub, id| async move {
                 tools(hub, id, json).await
@@ -175,7 +204,12 @@ fn check(config: &HubConfig) -> u8 {
     EXIT_OK
 }
 
-async fn stdio(hub: std::sync::Arc<Hub>, id: TenantId) -> u8 {
+async fn stdio(
+    hub: std::sync::Arc<Hub>,
+    id: TenantId,
+    listen: Option<SocketAddr>,
+    health_listen: Option<SocketAddr>,
+) -> u8 {
     let Some(tenant) = hub.tenant(&id).cloned() else {
         return EXIT_FAILURE;
     };
@@ -185,18 +219,85 @@ async fn stdio(hub: std::sync::Arc<Hub>, id: TenantId) -> u8 {
         tracing::info!(tenant = %watch.id, "upstreams: {}", watch.summary());
     });
     let stop = hub.shutdown.child_token();
-    let serve = downstream::stdio::serve(tenant, stop.clone());
-    tokio::select! {
-        r = serve => {
-            if let Err(e) = r {
-                tracing::error!("stdio transport failed: {e}");
-                return EXIT_FAILURE;
+    let http_stop = CancellationToken::new();
+    if let Some(addr) = listen.or(health_listen) {
+        let state = HttpState::new(hub.clone());
+        let app = if listen.is_some() {
+            http::router(state.clone())
+        } else {
+            http::health_router().with_state(state.clone())
+        };
+        let token = http_stop.clone();
+        tokio::spawn(async move {
+            if let Err(e) = http::serve(state, addr, app, token).await {
+                tracing::error!("cannot serve HTTP on {addr}: {e}");
             }
-            tracing::info!("stdin closed; stopping");
-        }
-        _ = hub::terminate_signal() => tracing::info!("signal received; stopping"),
+        });
     }
-    EXIT_OK
+    let serve = downstream::stdio::serve(tenant, stop.clone());
+    let code = tokio::select! {
+        r = serve => match r {
+            Err(e) => {
+                tracing::error!("stdio transport failed: {e}");
+                EXIT_FAILURE
+            }
+            Ok(()) => {
+                tracing::info!("stdin closed; stopping");
+                EXIT_OK
+            }
+        },
+        _ = hub::terminate_signal() => {
+            tracing::info!("signal received; stopping");
+            EXIT_OK
+        }
+    };
+    http_stop.cancel();
+    code
+}
+
+/// `mcp-hub serve`: every tenant over HTTP until SIGTERM/SIGINT (a second signal exits at once).
+async fn serve(config: HubConfig, listen: Option<SocketAddr>) -> u8 {
+    let addr = listen.unwrap_or(config.hub.http.listen);
+    let hub = Hub::start(config, None);
+    let state = HttpState::new(hub.clone());
+    let shutdown = CancellationToken::new();
+    let on_signal = shutdown.clone();
+    tokio::spawn(async move {
+        hub::terminate_signal().await;
+        tracing::info!("signal received; draining (a second signal exits at once)");
+        on_signal.cancel();
+        hub::terminate_signal().await;
+        tracing::warn!("second signal; exiting now");
+        std::process::exit(130);
+    });
+    let app = http::router(state.clone());
+    let code = match http::serve(state, addr, app, shutdown).await {
+        Ok(()) => EXIT_OK,
+        Err(e) => {
+            tracing::error!("cannot serve HTTP on {addr}: {e}");
+            EXIT_FAILURE
+        }
+    };
+    hub.stop().await;
+    code
+}
+
+/// `mcp-hub health`: GET the URL; 0 for 200, 1 otherwise.
+async fn health(url: &str) -> u8 {
+    match crate::admin::probe::get(url, Duration::from_secs(5)).await {
+        Ok((status, body)) => {
+            let _ = writeln!(std::io::stdout().lock(), "{body}");
+            if status == 200 {
+                EXIT_OK
+            } else {
+                EXIT_FAILURE
+            }
+        }
+        Err(e) => {
+            eprintln!("error: {url}: {e}");
+            EXIT_FAILURE
+        }
+    }
 }
 
 async fn tools(hub: std::sync::Arc<Hub>, id: TenantId, as_json: bool) -> u8 {

@@ -9,7 +9,8 @@
 //! - [`upstream`]: upstream state, the stdio transport, the handshake in either era.
 //! - [`supervisor`]: start, health, restart with backoff, stop.
 //! - [`tenant`]: upstreams + catalog + sessions of one tenant; notifications and relays.
-//! - [`downstream`]: the hub as an MCP server: sessions and the stdio transport.
+//! - [`downstream`]: the hub as an MCP server: sessions, stdio, and HTTP (Streamable HTTP, legacy SSE).
+//! - [`admin`]: `/health` and `/ready`, which read state and own none.
 //! - [`hub`]: every tenant and the shutdown; [`cli`]: the commands.
 //!
 //! # The path of a `tools/call`
@@ -19,6 +20,7 @@
 //! `upstream::stdio`, matched by `Conn::handle_incoming`, given back the client's id and put on
 //! the session's outbox → `downstream::stdio` writes it to stdout.
 
+pub mod admin;
 pub mod catalog;
 pub mod cli;
 pub mod config;

@@ -1,0 +1,87 @@
+//! `/health` and `/ready`.
+//!
+//! - `healthy`: every upstream that should run (enabled, and started: eager, or lazy and asked
+//!   for) is up. 200.
+//! - `degraded`: the hub serves, but some of those upstreams are down (starting, in backoff, or
+//!   failed for good); the rest of the catalog works. 200.
+//! - `unhealthy`: the hub is draining, or every upstream that should run is down. 503.
+//!
+//! `/ready` is 200 once every eager upstream has finished its first start attempt and the
+//! listener is up, and 503 while starting or draining.
+
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{json, Map, Value};
+
+use crate::hub::Hub;
+use crate::upstream::State;
+
+/// The health document and its status code.
+pub fn report(hub: &Hub, draining: bool, sessions: usize) -> (StatusCode, Value) {
+    let mut upstreams = Map::new();
+    let (mut wanted, mut up) = (0usize, 0usize);
+    for (tid, t) in &hub.tenants {
+        for u in t.upstreams.values() {
+            let s = u.status();
+            if !matches!(s.state, State::Disabled | State::Idle) {
+                wanted += 1;
+                if s.state == State::Up {
+                    up += 1;
+                }
+            }
+            let since = humantime::format_rfc3339_seconds(s.since).to_string();
+            upstreams.insert(
+                format!("{tid}/{}", u.name),
+                json!({"state": s.state.as_str(), "since": since, "last_error": s.last_error, "restarts": s.restarts}),
+            );
+        }
+    }
+    let status = if draining || (wanted > 0 && up == 0) {
+        "unhealthy"
+    } else if up < wanted {
+        "degraded"
+    } else {
+        "healthy"
+    };
+    let code = if status == "unhealthy" {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::OK
+    };
+    let body = json!({
+        "status": status,
+        "components": {
+            "listener": if draining { "draining" } else { "up" },
+            "upstreams": {"up": up, "wanted": wanted},
+            "sessions": sessions,
+        },
+        "upstreams": upstreams,
+    });
+    (code, body)
+}
+
+pub fn health(hub: &Hub, draining: bool, sessions: usize) -> Response {
+    let (code, body) = report(hub, draining, sessions);
+    (
+        code,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+pub fn ready(hub: &Hub, not_serving: bool) -> Response {
+    let settled = hub.tenants.values().all(|t| t.is_settled());
+    let ready = settled && !not_serving;
+    let code = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        code,
+        [(header::CONTENT_TYPE, "application/json")],
+        json!({"ready": ready}).to_string(),
+    )
+        .into_response()
+}

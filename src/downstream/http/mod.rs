@@ -1,0 +1,279 @@
+//! The hub over HTTP: Streamable HTTP (handshake era with sessions, 2026-07-28 stateless), legacy
+//! HTTP+SSE, per-tenant routes and keys, and the health endpoints, on one axum router.
+//!
+//! Routes: `/mcp`, `/sse`, `/messages` for the default tenant; `/t/<tenant>/…` for any tenant;
+//! `/health`, `/ready`.
+
+#![allow(
+    clippy::result_large_err,
+    reason = "axum handlers return `Result<_, Response>`; the error path is cold"
+)]
+
+mod events;
+mod guard;
+mod sse;
+mod streamable;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::routing::{get, post};
+use axum::Router;
+use dashmap::DashMap;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{HttpSettings, TenantId};
+use crate::downstream::Session;
+use crate::hub::Hub;
+use events::EventLog;
+
+/// Shared by every HTTP handler.
+pub struct HttpState {
+    pub hub: Arc<Hub>,
+    pub settings: HttpSettings,
+    default_tenant: Option<TenantId>,
+    sessions: DashMap<String, Arc<HttpSession>>,
+    per_tenant: DashMap<TenantId, usize>,
+    /// Cancelled when the hub starts draining: streams end, readiness goes false.
+    pub draining: CancellationToken,
+    next_stream: AtomicU64,
+    pub serving: AtomicBool,
+}
+
+/// A downstream session reached over HTTP (Streamable HTTP with `Mcp-Session-Id`, or legacy SSE).
+pub struct HttpSession {
+    pub id: String,
+    pub tenant: TenantId,
+    pub session: Arc<Session>,
+    /// Messages not tied to a request (list_changed, logging): the GET stream, or the SSE stream.
+    pub main: Arc<EventLog>,
+    /// Response streams of POSTs, kept for `Last-Event-ID` resumption.
+    pub streams: Mutex<Vec<Arc<EventLog>>>,
+    last_active: Mutex<Instant>,
+    pub open_gets: AtomicUsize,
+    pub legacy: bool,
+}
+
+impl HttpSession {
+    fn touch(&self) {
+        *self.last_active.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
+    }
+
+    fn idle_for(&self) -> Duration {
+        self.last_active
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .elapsed()
+    }
+
+    fn stream(&self, id: u64) -> Option<Arc<EventLog>> {
+        if id == 0 {
+            return Some(self.main.clone());
+        }
+        self.streams
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .find(|l| l.stream == id)
+            .cloned()
+    }
+
+    fn keep_stream(&self, log: Arc<EventLog>) {
+        let mut s = self.streams.lock().unwrap_or_else(|e| e.into_inner());
+        s.push(log);
+        if s.len() > 64 {
+            s.remove(0);
+        }
+    }
+}
+
+impl HttpState {
+    pub fn new(hub: Arc<Hub>) -> Arc<Self> {
+        let cfg = &hub.config;
+        let default_tenant = cfg
+            .tenant(None)
+            .ok()
+            .map(|t| t.id.clone())
+            .filter(|t| hub.tenants.contains_key(t));
+        Arc::new(Self {
+            settings: cfg.hub.http.clone(),
+            default_tenant,
+            sessions: DashMap::new(),
+            per_tenant: DashMap::new(),
+            draining: CancellationToken::new(),
+            next_stream: AtomicU64::new(1),
+            serving: AtomicBool::new(false),
+            hub,
+        })
+    }
+
+    pub fn session_count(&self) -> usize {
+        self.sessions.len()
+    }
+
+    /// Registers a new session, or refuses when the tenant is at its cap.
+    fn open_session(
+        &self,
+        tenant: &Arc<crate::tenant::Tenant>,
+        legacy: bool,
+    ) -> Result<
+        (
+            Arc<HttpSession>,
+            tokio::sync::mpsc::UnboundedReceiver<String>,
+        ),
+        usize,
+    > {
+        let cap = self.settings.max_sessions_per_tenant;
+        {
+            let mut n = self.per_tenant.entry(tenant.id.clone()).or_insert(0);
+            if *n >= cap {
+                return Err(cap);
+            }
+            *n += 1;
+        }
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let session = Session::new(tenant.clone(), tx);
+        let hs = Arc::new(HttpSession {
+            id: uuid::Uuid::new_v4().simple().to_string(),
+            tenant: tenant.id.clone(),
+            session,
+            main: Arc::new(EventLog::new(0)),
+            streams: Mutex::new(Vec::new()),
+            last_active: Mutex::new(Instant::now()),
+            open_gets: AtomicUsize::new(0),
+            legacy,
+        });
+        self.sessions.insert(hs.id.clone(), hs.clone());
+        Ok((hs, rx))
+    }
+
+    fn session(&self, id: &str, tenant: &TenantId) -> Option<Arc<HttpSession>> {
+        self.sessions
+            .get(id)
+            .filter(|s| &s.tenant == tenant)
+            .map(|s| s.clone())
+    }
+
+    /// Ends a session: it is forgotten, its streams end, its relayed requests fail upstream.
+    fn close_session(&self, id: &str) {
+        if let Some((_, hs)) = self.sessions.remove(id) {
+            if let Some(mut n) = self.per_tenant.get_mut(&hs.tenant) {
+                *n = n.saturating_sub(1);
+            }
+            hs.session.close();
+            hs.main.finish();
+            for s in hs.streams.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+                s.finish();
+            }
+            tracing::debug!(session = %id, "HTTP session ended");
+        }
+    }
+
+    fn next_stream_id(&self) -> u64 {
+        self.next_stream.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Expires Streamable HTTP sessions idle longer than `session_idle_timeout`.
+    async fn expire_idle(self: Arc<Self>) {
+        let idle = self.settings.session_idle_timeout;
+        let mut tick = tokio::time::interval(
+            (idle / 4).clamp(Duration::from_millis(50), Duration::from_secs(30)),
+        );
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = self.draining.cancelled() => return,
+            }
+            let expired: Vec<String> = self
+                .sessions
+                .iter()
+                .filter(|s| {
+                    !s.legacy && s.open_gets.load(Ordering::Relaxed) == 0 && s.idle_for() > idle
+                })
+                .map(|s| s.id.clone())
+                .collect();
+            for id in expired {
+                tracing::info!(session = %id, "HTTP session expired after {} idle", humantime::format_duration(idle));
+                self.close_session(&id);
+            }
+        }
+    }
+}
+
+/// Every route of the hub's HTTP side.
+pub fn router(state: Arc<HttpState>) -> Router {
+    Router::new()
+        .route(
+            "/mcp",
+            post(streamable::post_default)
+                .get(streamable::get_default)
+                .delete(streamable::delete_default),
+        )
+        .route(
+            "/t/{tenant}/mcp",
+            post(streamable::post_tenant)
+                .get(streamable::get_tenant)
+                .delete(streamable::delete_tenant),
+        )
+        .route("/sse", get(sse::get_default))
+        .route("/t/{tenant}/sse", get(sse::get_tenant))
+        .route("/messages", post(sse::post_default))
+        .route("/t/{tenant}/messages", post(sse::post_tenant))
+        .merge(health_router())
+        .with_state(state)
+}
+
+/// Only `/health` and `/ready` (`mcp-hub stdio --health-listen`).
+pub fn health_router() -> Router<Arc<HttpState>> {
+    use axum::extract::State;
+    Router::new()
+        .route(
+            "/health",
+            get(|State(s): State<Arc<HttpState>>| async move {
+                crate::admin::health::health(&s.hub, s.draining.is_cancelled(), s.session_count())
+            }),
+        )
+        .route(
+            "/ready",
+            get(|State(s): State<Arc<HttpState>>| async move {
+                crate::admin::health::ready(
+                    &s.hub,
+                    s.draining.is_cancelled() || !s.serving.load(Ordering::Relaxed),
+                )
+            }),
+        )
+}
+
+/// Binds `addr` and serves `router` until `shutdown` fires; then streams end and in-flight
+/// requests get up to `shutdown_deadline` to finish.
+pub async fn serve(
+    state: Arc<HttpState>,
+    addr: SocketAddr,
+    app: Router,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let bound = listener.local_addr()?;
+    tracing::info!("mcp-hub listening on http://{bound}");
+    state.serving.store(true, Ordering::Relaxed);
+    tokio::spawn(state.clone().expire_idle());
+    let draining = state.draining.clone();
+    let deadline = state.settings.shutdown_deadline;
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        shutdown.cancelled().await;
+        draining.cancel();
+    });
+    let stop = state.draining.clone();
+    tokio::select! {
+        r = server => r,
+        _ = async {
+            stop.cancelled().await;
+            tokio::time::sleep(deadline).await;
+        } => {
+            tracing::warn!("in-flight HTTP requests did not finish within {}; closing", humantime::format_duration(deadline));
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,394 @@
+//! Streamable HTTP at `/mcp`: handshake-era sessions (`Mcp-Session-Id`, GET stream, DELETE,
+//! `Last-Event-ID`) and 2026-07-28 stateless requests (per-request `_meta`, `Mcp-Method` and
+//! `Mcp-Name` checked against the body). A POST is answered as JSON when its answer is the first
+//! thing ready, and as an SSE stream when anything (progress, a relayed request) comes first.
+
+use std::convert::Infallible;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::Value;
+use tokio::sync::mpsc;
+use tokio_util::sync::{CancellationToken, DropGuard};
+
+use super::events::{next_event, parse_event_id, EventLog};
+use super::guard::{self, error};
+use super::{HttpSession, HttpState};
+use crate::downstream::Session;
+use crate::jsonrpc::{self, Kind};
+use crate::protocol;
+
+const SESSION_HEADER: &str = "mcp-session-id";
+
+type St = State<Arc<HttpState>>;
+
+pub async fn post_default(State(s): St, headers: HeaderMap, body: Body) -> Response {
+    post(s, None, headers, body).await
+}
+pub async fn post_tenant(
+    State(s): St,
+    Path(t): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    post(s, Some(t), headers, body).await
+}
+pub async fn get_default(State(s): St, headers: HeaderMap) -> Response {
+    get(s, None, headers).await
+}
+pub async fn get_tenant(State(s): St, Path(t): Path<String>, headers: HeaderMap) -> Response {
+    get(s, Some(t), headers).await
+}
+pub async fn delete_default(State(s): St, headers: HeaderMap) -> Response {
+    delete(s, None, headers).await
+}
+pub async fn delete_tenant(State(s): St, Path(t): Path<String>, headers: HeaderMap) -> Response {
+    delete(s, Some(t), headers).await
+}
+
+fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    h.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Reads the body within the limit: 413 naming the limit above it.
+pub async fn read_body(state: &HttpState, body: Body) -> Result<Value, Response> {
+    let limit = state.settings.max_body_bytes;
+    let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
+        error(StatusCode::PAYLOAD_TOO_LARGE, -32600, format!("Payload too large: the request body exceeds the limit of {limit} bytes (hub.http.max_body_bytes)"))
+    })?;
+    serde_json::from_slice(&bytes).map_err(|e| {
+        error(
+            StatusCode::BAD_REQUEST,
+            jsonrpc::PARSE_ERROR,
+            format!("Parse error: {e}"),
+        )
+    })
+}
+
+fn check_protocol_header(headers: &HeaderMap) -> Result<(), Response> {
+    match header(headers, "mcp-protocol-version") {
+        Some(v) if !protocol::is_known(v) => Err(error(
+            StatusCode::BAD_REQUEST,
+            -32600,
+            format!(
+                "Bad Request: unsupported MCP-Protocol-Version `{v}` (supported: {})",
+                protocol::ALL_VERSIONS.join(", ")
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// 2026-07-28: `Mcp-Method` and `Mcp-Name` must say what the body says.
+fn check_stateless_headers(headers: &HeaderMap, msg: &Value) -> Result<(), Response> {
+    let id = msg.get("id").cloned().unwrap_or(Value::Null);
+    let mismatch = |what: String| {
+        let body = jsonrpc::error(&id, -32020, format!("Header mismatch: {what}"), None);
+        (
+            StatusCode::BAD_REQUEST,
+            [(header::CONTENT_TYPE, "application/json")],
+            body,
+        )
+            .into_response()
+    };
+    let method = msg["method"].as_str().unwrap_or_default();
+    if let Some(h) = header(headers, "mcp-method") {
+        if h != method {
+            return Err(mismatch(format!(
+                "`Mcp-Method: {h}` does not match the body's method `{method}`"
+            )));
+        }
+    }
+    let named = match method {
+        "tools/call" | "prompts/get" => msg["params"]["name"].as_str(),
+        "resources/read" => msg["params"]["uri"].as_str(),
+        _ => None,
+    };
+    if let (Some(h), Some(n)) = (header(headers, "mcp-name"), named) {
+        if h != n {
+            return Err(mismatch(format!(
+                "`Mcp-Name: {h}` does not match `{n}` in the body"
+            )));
+        }
+    }
+    Ok(())
+}
+
+async fn post(
+    state: Arc<HttpState>,
+    name: Option<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let tenant = match guard::tenant(&state, name.as_deref(), &headers) {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    if let Some(ct) = header(&headers, "content-type") {
+        if !ct.to_ascii_lowercase().starts_with("application/json") {
+            return error(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                -32600,
+                format!(
+                    "Unsupported Media Type: send `Content-Type: application/json`, not `{ct}`"
+                ),
+            );
+        }
+    }
+    if let Err(r) = check_protocol_header(&headers) {
+        return r;
+    }
+    let msg = match read_body(&state, body).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    if msg.is_array() {
+        return error(
+            StatusCode::BAD_REQUEST,
+            jsonrpc::INVALID_REQUEST,
+            "JSON-RPC batches are not supported (MCP removed them in 2025-06-18)",
+        );
+    }
+    let kind = jsonrpc::classify(&msg);
+    let method = msg["method"].as_str().unwrap_or_default().to_string();
+    let sid = header(&headers, SESSION_HEADER).map(str::to_string);
+    let stateless_meta = msg["params"]["_meta"][protocol::META_PROTOCOL_VERSION].is_string();
+
+    if sid.is_none() && method != "initialize" && (stateless_meta || method == "server/discover") {
+        if let Err(r) = check_stateless_headers(&headers, &msg) {
+            return r;
+        }
+        let (tx, _rx) = mpsc::unbounded_channel();
+        let session = Session::new(tenant, tx);
+        return answer(&state, session, msg, None, true).await;
+    }
+    if method == "initialize" && kind == Kind::Request {
+        let (hs, mut main_rx) = match state.open_session(&tenant, false) {
+            Ok(x) => x,
+            Err(cap) => {
+                return error(StatusCode::TOO_MANY_REQUESTS, -32600, format!("Too many sessions: tenant `{}` has reached its limit of {cap} (hub.http.max_sessions_per_tenant)", tenant.id))
+            }
+        };
+        let main = hs.main.clone();
+        tokio::spawn(async move {
+            while let Some(f) = main_rx.recv().await {
+                main.push(f);
+            }
+            main.finish();
+        });
+        let mut r = answer(&state, hs.session.clone(), msg, Some(&hs), false).await;
+        if let Ok(v) = HeaderValue::from_str(&hs.id) {
+            r.headers_mut().insert(SESSION_HEADER, v);
+        }
+        return r;
+    }
+    let Some(sid) = sid else {
+        return error(StatusCode::BAD_REQUEST, -32600, "Bad Request: the Mcp-Session-Id header is required (send `initialize` first, or 2026-07-28 `_meta` for a stateless request)");
+    };
+    let Some(hs) = state.session(&sid, &tenant.id).filter(|h| !h.legacy) else {
+        return error(
+            StatusCode::NOT_FOUND,
+            -32001,
+            "Session not found: it expired or was closed; initialize a new one",
+        );
+    };
+    hs.touch();
+    match kind {
+        Kind::Request => answer(&state, hs.session.clone(), msg, Some(&hs), false).await,
+        _ => {
+            hs.session.handle_message(msg);
+            StatusCode::ACCEPTED.into_response()
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct Probe {
+    id: Option<Value>,
+    method: Option<serde::de::IgnoredAny>,
+}
+
+/// Whether `frame` is the answer to request `id`.
+fn is_answer(frame: &str, id: &Value) -> bool {
+    serde_json::from_str::<Probe>(frame)
+        .is_ok_and(|p| p.method.is_none() && p.id.as_ref() == Some(id))
+}
+
+/// Runs one request on `session`; answers as JSON, or as an SSE stream when other messages
+/// come first. `ephemeral` sessions (2026-07-28) end with their request.
+async fn answer(
+    state: &Arc<HttpState>,
+    session: Arc<Session>,
+    msg: Value,
+    hs: Option<&Arc<HttpSession>>,
+    ephemeral: bool,
+) -> Response {
+    let id = msg["id"].clone();
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    session.handle_message_on(msg, &tx);
+    drop(tx);
+    let Some(first) = rx.recv().await else {
+        if ephemeral {
+            session.close();
+        }
+        return StatusCode::ACCEPTED.into_response();
+    };
+    if is_answer(&first, &id) {
+        if ephemeral {
+            session.close();
+        }
+        return ([(header::CONTENT_TYPE, "application/json")], first).into_response();
+    }
+    let log = Arc::new(EventLog::new(state.next_stream_id()));
+    log.push(first);
+    if let Some(hs) = hs {
+        hs.keep_stream(log.clone());
+    }
+    // A stateless stream lives as long as its client (subscriptions/listen never "answers").
+    let gone = CancellationToken::new();
+    let guard = ephemeral.then(|| gone.clone().drop_guard());
+    let pump_log = log.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                f = rx.recv() => match f {
+                    Some(f) => {
+                        let done = is_answer(&f, &id);
+                        pump_log.push(f);
+                        if done { break; }
+                    }
+                    None => break,
+                },
+                _ = gone.cancelled(), if ephemeral => break,
+            }
+        }
+        pump_log.finish();
+        if ephemeral {
+            session.close();
+        }
+    });
+    sse(log, 0, state.draining.clone(), guard, None)
+}
+
+/// An SSE response that follows `log` from `from`, until it ends or the hub drains.
+pub fn sse(
+    log: Arc<EventLog>,
+    from: u64,
+    draining: CancellationToken,
+    guard: Option<DropGuard>,
+    on_drop: Option<Box<dyn FnOnce() + Send>>,
+) -> Response {
+    struct OnDrop(Option<Box<dyn FnOnce() + Send>>);
+    impl Drop for OnDrop {
+        fn drop(&mut self) {
+            if let Some(f) = self.0.take() {
+                f();
+            }
+        }
+    }
+    let hold = (guard, OnDrop(on_drop));
+    let stream = futures_util::stream::unfold(
+        (log, from, draining, hold),
+        |(log, mut from, draining, hold)| async move {
+            let (id, data) = next_event(&log, &mut from, &draining).await?;
+            let ev = Event::default().id(id).event("message").data(data);
+            Some((Ok::<_, Infallible>(ev), (log, from, draining, hold)))
+        },
+    );
+    Sse::new(stream)
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        .into_response()
+}
+
+fn accepts_sse(headers: &HeaderMap) -> bool {
+    header(headers, "accept").is_none_or(|a| a.contains("text/event-stream") || a.contains("*/*"))
+}
+
+async fn get(state: Arc<HttpState>, name: Option<String>, headers: HeaderMap) -> Response {
+    let tenant = match guard::tenant(&state, name.as_deref(), &headers) {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    if !accepts_sse(&headers) {
+        return error(
+            StatusCode::NOT_ACCEPTABLE,
+            -32600,
+            "Not Acceptable: the GET stream is `text/event-stream`",
+        );
+    }
+    let Some(sid) = header(&headers, SESSION_HEADER) else {
+        return (
+            StatusCode::METHOD_NOT_ALLOWED,
+            [(header::ALLOW, "POST")],
+            "GET needs an Mcp-Session-Id; stateless (2026-07-28) clients use subscriptions/listen",
+        )
+            .into_response();
+    };
+    let Some(hs) = state.session(sid, &tenant.id).filter(|h| !h.legacy) else {
+        return error(
+            StatusCode::NOT_FOUND,
+            -32001,
+            "Session not found: it expired or was closed; initialize a new one",
+        );
+    };
+    hs.touch();
+    if let Some((stream, seq)) = header(&headers, "last-event-id").and_then(parse_event_id) {
+        let Some(log) = hs.stream(stream) else {
+            return error(
+                StatusCode::NOT_FOUND,
+                -32600,
+                "the stream of that Last-Event-ID is gone",
+            );
+        };
+        return sse(log, seq + 1, state.draining.clone(), None, None);
+    }
+    if hs.open_gets.fetch_add(1, Ordering::SeqCst) > 0 {
+        hs.open_gets.fetch_sub(1, Ordering::SeqCst);
+        return error(
+            StatusCode::CONFLICT,
+            -32600,
+            "Conflict: this session already has a GET stream open",
+        );
+    }
+    let from = hs.main.resume_point();
+    let hs2 = hs.clone();
+    let on_drop: Box<dyn FnOnce() + Send> = Box::new(move || {
+        hs2.open_gets.fetch_sub(1, Ordering::SeqCst);
+        hs2.touch();
+    });
+    sse(
+        hs.main.clone(),
+        from,
+        state.draining.clone(),
+        None,
+        Some(on_drop),
+    )
+}
+
+async fn delete(state: Arc<HttpState>, name: Option<String>, headers: HeaderMap) -> Response {
+    let tenant = match guard::tenant(&state, name.as_deref(), &headers) {
+        Ok(t) => t,
+        Err(r) => return r,
+    };
+    let Some(sid) = header(&headers, SESSION_HEADER) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            -32600,
+            "Bad Request: the Mcp-Session-Id header is required",
+        );
+    };
+    match state.session(sid, &tenant.id) {
+        Some(_) => {
+            state.close_session(sid);
+            StatusCode::OK.into_response()
+        }
+        None => error(StatusCode::NOT_FOUND, -32001, "Session not found"),
+    }
+}

@@ -82,6 +82,8 @@ pub struct Finish {
     pub uris: Option<(Arc<Namer>, ServerName)>,
     /// The downstream speaks 2026-07-28: mark results `resultType: complete` when the upstream did not.
     pub stateless: bool,
+    /// 2026-07-28 cache hints for a `resources/read` result (kept when the upstream gave them).
+    pub cache_hint: bool,
 }
 
 /// A downstream request waiting for its upstream's answer.
@@ -510,6 +512,12 @@ pub fn finish_result(result: &mut Value, finish: &Finish) {
     if finish.stateless {
         if let Some(o) = result.as_object_mut() {
             o.entry("resultType").or_insert_with(|| json!("complete"));
+            if finish.cache_hint {
+                // A proxied resource can change with no word to the hub: do not cache unless the
+                // upstream said how long.
+                o.entry("ttlMs").or_insert_with(|| json!(0));
+                o.entry("cacheScope").or_insert_with(|| json!("private"));
+            }
             let meta = o.entry("_meta").or_insert_with(|| json!({}));
             if let Some(m) = meta.as_object_mut() {
                 m.entry(protocol::META_SERVER_INFO)

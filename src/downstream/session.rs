@@ -45,6 +45,7 @@ impl Ctx {
                 &Finish {
                     uris: None,
                     stateless: true,
+                    cache_hint: false,
                 },
             );
         }
@@ -548,6 +549,7 @@ impl Session {
             finish: Finish {
                 uris: namespace_uris.then(|| (self.tenant.namer.clone(), server.clone())),
                 stateless: ctx.stateless,
+                cache_hint: method == "resources/read",
             },
         };
         if let Err(failed) = conn.forward(method, params, reply, up.cfg.request_timeout) {

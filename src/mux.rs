@@ -464,6 +464,25 @@ impl Conn {
         }
     }
 
+    /// Fails one pending call (when it still is pending): a transport lost its answer.
+    pub fn fail_pending(&self, id: u64, err: CallError) {
+        if let Some((_, p)) = self.pending.remove(&id) {
+            deliver_error(p.reply, err);
+        }
+    }
+
+    /// 2026-07-28 upstreams report list changes only on a `subscriptions/listen` stream: open one.
+    /// Its notifications come back through `handle_incoming` like any other.
+    pub fn listen_for_changes(&self) {
+        let mut params = json!({"notifications": {"toolsListChanged": true, "promptsListChanged": true, "resourcesListChanged": true}});
+        self.stamp(&mut params);
+        let _ = self.send_frame(jsonrpc::request(
+            &json!("mcp-hub-listen"),
+            "subscriptions/listen",
+            Some(params),
+        ));
+    }
+
     /// Marks the connection dead and fails every pending call with `reason`.
     pub fn close(&self, reason: String) {
         let _ = self.close_reason.set(reason);

@@ -8,7 +8,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::{HubSettings, RestartMode, RestartPolicy, StartMode, TenantId};
 use crate::mux::{Conn, ConnHooks, Era};
-use crate::upstream::{handshake, stdio, State, Upstream};
+use crate::upstream::{handshake, Link, State, Upstream};
 
 /// Told whenever an upstream's state or offer changes (the tenant rebuilds its catalog).
 pub type OnChange = Arc<dyn Fn() + Send + Sync>;
@@ -86,6 +86,23 @@ impl Supervisor {
                 }
                 _ => None,
             };
+            if let (Some(_), Some(_), false) =
+                (&give_up, &up.cfg.remote, policy.mode == RestartMode::Never)
+            {
+                // A remote server that keeps failing: the circuit opens, and the hub probes it
+                // once every `max_backoff` instead of hammering it or giving up on it.
+                let why = format!(
+                    "circuit open after {attempt} failed reconnects; next try in {}",
+                    humantime::format_duration(policy.max_backoff)
+                );
+                tracing::error!(tenant = %self.tenant, server = %up.name, "{reason} ({why})");
+                up.set_state(State::Failed, Some(format!("{reason} ({why})")));
+                (self.on_change)();
+                tokio::select! {
+                    _ = tokio::time::sleep(policy.max_backoff) => continue,
+                    _ = self.shutdown.cancelled() => { up.set_state(State::Stopped, None); return; }
+                }
+            }
             if let Some(why) = give_up {
                 tracing::error!(tenant = %self.tenant, server = %up.name, "upstream is down for good: {reason} ({why})");
                 up.set_state(State::Failed, Some(format!("{reason} ({why})")));
@@ -110,7 +127,7 @@ impl Supervisor {
         let cfg = &up.cfg;
         let grace = self.settings.shutdown_grace;
         let (conn, outgoing) = Conn::new(up.name.clone(), self.hooks.clone());
-        let mut link = match stdio::spawn(cfg, &self.tenant, &conn, outgoing) {
+        let mut link = match Link::spawn(cfg, &self.tenant, &conn, outgoing) {
             Ok(l) => l,
             Err(e) => {
                 return Outcome::Died {
@@ -131,7 +148,7 @@ impl Supervisor {
                 Ok::<_, crate::upstream::UpstreamError>(offer)
             } => r,
             reason = link.closed() => {
-                link.sweep_group(grace).await;
+                link.sweep(grace).await;
                 return Outcome::Died { reason: format!("{reason} during start-up"), clean: false, was_up: false };
             }
             _ = self.shutdown.cancelled() => {
@@ -157,6 +174,9 @@ impl Supervisor {
             tools = offer.tools.len(), prompts = offer.prompts.len(), resources = offer.resources.len(), templates = offer.templates.len(),
             "upstream is up"
         );
+        if matches!(conn.era(), Some(Era::Stateless { .. })) {
+            conn.listen_for_changes();
+        }
         up.set_offer(offer);
         up.set_conn(Some(conn.clone()));
         // The catalog is rebuilt before the state says `up`, so whoever waits for it finds the tools.
@@ -170,7 +190,7 @@ impl Supervisor {
             tokio::select! {
                 reason = link.closed() => {
                     up.set_conn(None);
-                    link.sweep_group(grace).await;
+                    link.sweep(grace).await;
                     let clean = reason == "exited (code 0)";
                     return Outcome::Died { reason, clean, was_up: true };
                 }

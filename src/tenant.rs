@@ -35,7 +35,14 @@ pub struct SessionPeer {
     /// Namespaced URIs this session subscribed to.
     pub subscriptions: Mutex<HashSet<String>>,
     /// 2026-07-28 `subscriptions/listen` requests: (request id, accepted filter).
-    pub listens: Mutex<Vec<(Value, Value)>>,
+    pub listens: Mutex<Vec<Listen>>,
+}
+
+/// A 2026-07-28 `subscriptions/listen` request: its id, what it accepted, and its stream.
+pub struct Listen {
+    pub id: Value,
+    pub filter: Value,
+    pub out: Outbox,
 }
 
 /// The filter key of `subscriptions/listen` that opts in to a list-changed notification.
@@ -237,10 +244,10 @@ impl Tenant {
         self.broadcast(&jsonrpc::notification(method, None));
         let key = listen_key(method);
         for s in self.sessions.iter() {
-            for (id, filter) in s.listens.lock().unwrap_or_else(|e| e.into_inner()).iter() {
-                if filter[key] == true {
-                    let params = json!({"_meta": {protocol::META_SUBSCRIPTION_ID: id}});
-                    let _ = s.out.send(jsonrpc::notification(method, Some(params)));
+            for l in s.listens.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+                if l.filter[key] == true {
+                    let params = json!({"_meta": {protocol::META_SUBSCRIPTION_ID: l.id}});
+                    let _ = l.out.send(jsonrpc::notification(method, Some(params)));
                 }
             }
         }
@@ -308,6 +315,16 @@ impl Tenant {
                         .contains(&ns)
                     {
                         let _ = s.out.send(frame.clone());
+                    }
+                    for l in s.listens.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+                        let wanted = l.filter["resourceSubscriptions"]
+                            .as_array()
+                            .is_some_and(|a| a.iter().any(|u| u.as_str() == Some(ns.as_str())));
+                        if wanted {
+                            let mut m = msg.clone();
+                            m["params"]["_meta"] = json!({protocol::META_SUBSCRIPTION_ID: l.id});
+                            let _ = l.out.send(m.to_string());
+                        }
                     }
                 }
                 return;

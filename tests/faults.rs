@@ -2,201 +2,13 @@
 //! JSON-RPC client: a crash mid-call, garbage on stdout, a hang, grandchildren left behind,
 //! bad client input, and fields a lossy proxy would drop.
 
-use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
-use std::sync::mpsc;
+mod raw;
+
+use std::process::Command;
 use std::time::{Duration, Instant};
 
+use raw::{example, group_members, meta26, pid_alive, read_pid, upstream_pids, Hub};
 use serde_json::{json, Value};
-
-fn example(name: &str) -> PathBuf {
-    let bin = PathBuf::from(env!("CARGO_BIN_EXE_mcp-hub"));
-    let p = bin.parent().unwrap().join("examples").join(name);
-    if !p.exists() {
-        let st = Command::new(env!("CARGO"))
-            .args(["build", "--example", name])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .unwrap();
-        assert!(st.success(), "could not build example {name}");
-    }
-    p
-}
-
-struct Hub {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    rx: mpsc::Receiver<Value>,
-    next: u64,
-    /// Notifications seen while waiting for answers.
-    notes: Vec<Value>,
-    _dir: tempfile::TempDir,
-    dir: PathBuf,
-}
-
-impl Hub {
-    fn start(toml: &str) -> Self {
-        let mut hub = Self::start_uninitialized(toml);
-        let init = hub.request("initialize", json!({"protocolVersion":"2025-11-25","capabilities":{"sampling":{}},"clientInfo":{"name":"faults","version":"1"}}));
-        assert_eq!(init["result"]["protocolVersion"], "2025-11-25");
-        hub.send(json!({"jsonrpc":"2.0","method":"notifications/initialized"}));
-        hub
-    }
-
-    /// A hub whose client has not sent `initialize` (a 2026-07-28 client never does).
-    fn start_uninitialized(toml: &str) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().to_path_buf();
-        let toml = toml
-            .replace("{fault}", example("fault_server").to_str().unwrap())
-            .replace("{demo}", example("demo_server").to_str().unwrap())
-            .replace("{dir}", path.to_str().unwrap());
-        std::fs::write(path.join("hub.toml"), toml).unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_mcp-hub"))
-            .args(["--config", path.join("hub.toml").to_str().unwrap(), "stdio"])
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(path.join("hub.log")).unwrap())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                let v: Value = serde_json::from_str(&line)
-                    .unwrap_or_else(|_| json!({"NOT_JSON_ON_STDOUT": line}));
-                if tx.send(v).is_err() {
-                    break;
-                }
-            }
-        });
-        let stdin = child.stdin.take();
-        Hub {
-            child,
-            stdin,
-            rx,
-            next: 100,
-            notes: Vec::new(),
-            _dir: dir,
-            dir: path,
-        }
-    }
-
-    fn send(&mut self, v: Value) {
-        self.send_raw(&v.to_string());
-    }
-
-    fn send_raw(&mut self, line: &str) {
-        let s = self.stdin.as_mut().unwrap();
-        writeln!(s, "{line}").unwrap();
-        s.flush().unwrap();
-    }
-
-    fn send_request(&mut self, method: &str, params: Value) -> u64 {
-        self.next += 1;
-        let id = self.next;
-        self.send(json!({"jsonrpc":"2.0","id":id,"method":method,"params":params}));
-        id
-    }
-
-    fn wait_for(&mut self, id: &Value, limit: Duration) -> Value {
-        if let Some(i) = self
-            .notes
-            .iter()
-            .position(|v| v.get("id") == Some(id) && v.get("method").is_none())
-        {
-            return self.notes.remove(i);
-        }
-        let until = Instant::now() + limit;
-        loop {
-            let left = until.saturating_duration_since(Instant::now());
-            let v = self.rx.recv_timeout(left).unwrap_or_else(|_| {
-                panic!(
-                    "no answer to {id} within {limit:?}; hub log:\n{}",
-                    self.log()
-                )
-            });
-            assert!(
-                v.get("NOT_JSON_ON_STDOUT").is_none(),
-                "stdout carried a non-protocol line: {v}"
-            );
-            if v.get("id") == Some(id) && v.get("method").is_none() {
-                return v;
-            }
-            self.notes.push(v);
-        }
-    }
-
-    fn request(&mut self, method: &str, params: Value) -> Value {
-        let id = self.send_request(method, params);
-        self.wait_for(&json!(id), Duration::from_secs(20))
-    }
-
-    fn call(&mut self, tool: &str, args: Value) -> Value {
-        self.request("tools/call", json!({"name": tool, "arguments": args}))
-    }
-
-    fn tool_names(&mut self) -> Vec<String> {
-        let r = self.request("tools/list", json!({}));
-        r["result"]["tools"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|t| t["name"].as_str().unwrap().to_string())
-            .collect()
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("hub.log")).unwrap_or_default()
-    }
-
-    /// Closes stdin and waits for the hub to exit.
-    fn finish(mut self) -> (std::process::ExitStatus, String) {
-        drop(self.stdin.take());
-        let until = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(st) = self.child.try_wait().unwrap() {
-                return (st, self.log());
-            }
-            assert!(
-                Instant::now() < until,
-                "hub did not exit after stdin closed"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Hub {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn pid_alive(pid: i32) -> bool {
-    // A zombie still has a /proc entry; count it as gone only when reaped or a zombie of init.
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(s) => s.split_whitespace().nth(2).is_none_or(|st| st != "Z"),
-        Err(_) => false,
-    }
-}
-
-fn read_pid(path: &Path) -> i32 {
-    let until = Instant::now() + Duration::from_secs(5);
-    loop {
-        if let Ok(s) = std::fs::read_to_string(path) {
-            if let Ok(p) = s.trim().parse() {
-                return p;
-            }
-        }
-        assert!(Instant::now() < until, "no pid file at {}", path.display());
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
 
 #[test]
 fn an_upstream_killed_mid_call_fails_the_call_fast_comes_back_and_others_keep_answering() {
@@ -515,10 +327,6 @@ fn secrets_from_the_environment_reach_the_upstream_but_not_the_log_and_the_hub_e
     assert!(!stderr.contains("tok-5ecr3t"), "the secret reached the log");
 }
 
-fn meta26() -> Value {
-    json!({"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{},"io.modelcontextprotocol/clientInfo":{"name":"raw26","version":"1"}})
-}
-
 #[test]
 fn a_2026_client_is_served_statelessly_and_hears_list_changes_on_its_listen_stream() {
     let mut hub = Hub::start_uninitialized(
@@ -615,43 +423,6 @@ args = ["--only-2026", "--name", "only26"]
         .unwrap()
         .iter()
         .any(|t| t["name"] == "demo__extra"));
-}
-
-/// The pids the hub logged for `server`, oldest first (each is also the process group id).
-fn upstream_pids(log: &str, server: &str) -> Vec<i32> {
-    log.lines()
-        .filter(|l| l.contains("started `") && l.contains(&format!("server={server} ")))
-        .filter_map(|l| {
-            l.split("pid=")
-                .nth(1)?
-                .split_whitespace()
-                .next()?
-                .parse()
-                .ok()
-        })
-        .collect()
-}
-
-/// Processes whose process group is `pgid`, zombies excluded.
-fn group_members(pgid: i32) -> Vec<i32> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        // Fields after the command (which is in parentheses): state, ppid, pgrp, ...
-        let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
-            continue;
-        };
-        let f: Vec<&str> = rest.split_whitespace().collect();
-        if f.len() > 2 && f[0] != "Z" && f[2] == pgid.to_string() {
-            out.push(pid);
-        }
-    }
-    out
 }
 
 #[test]

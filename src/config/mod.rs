@@ -133,9 +133,47 @@ pub enum ProtocolPref {
     Stateless,
 }
 
+/// How a remote upstream is reached.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RemoteTransport {
+    /// Streamable HTTP, falling back to legacy SSE when the server answers like one.
+    Auto,
+    StreamableHttp,
+    Sse,
+}
+
+/// A remote upstream (`url = …`).
+#[derive(Clone)]
+pub struct RemoteConfig {
+    pub url: url::Url,
+    pub transport: RemoteTransport,
+    /// Sent with every request (`Authorization`, API keys); values may hold secrets and are never logged.
+    pub headers: Vec<(String, String)>,
+    pub connect_timeout: Duration,
+}
+
+impl fmt::Debug for RemoteConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RemoteConfig")
+            .field("url", &self.url.as_str())
+            .field("transport", &self.transport)
+            .field(
+                "headers",
+                &self
+                    .headers
+                    .iter()
+                    .map(|(k, _)| k.as_str())
+                    .collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct ServerConfig {
     pub name: ServerName,
+    /// A remote server; `command` is empty then.
+    pub remote: Option<RemoteConfig>,
     pub command: String,
     pub args: Vec<String>,
     pub env: BTreeMap<String, String>,

@@ -62,6 +62,11 @@ pub struct RawTenant {
 #[derive(Debug, Default, Deserialize)]
 pub struct RawServer {
     pub command: Option<String>,
+    pub url: Option<String>,
+    pub transport: Option<String>,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    pub connect_timeout: Option<String>,
     #[serde(default)]
     pub args: Vec<String>,
     #[serde(default)]

@@ -555,6 +555,78 @@ fn restart(
     p
 }
 
+fn remote(c: &mut Collector, spath: &str, rs: &RawServer) -> Option<RemoteConfig> {
+    let Some(u) = &rs.url else {
+        if rs.transport.is_some() {
+            c.push(
+                format!("{spath}.transport"),
+                "only applies to remote servers (`url`)",
+                Some("remove it, or give the server a `url`"),
+            );
+        }
+        if rs.connect_timeout.is_some() {
+            c.push(
+                format!("{spath}.connect_timeout"),
+                "only applies to remote servers (`url`)",
+                Some("remove it, or give the server a `url`"),
+            );
+        }
+        if !rs.headers.is_empty() {
+            c.push(
+                format!("{spath}.headers"),
+                "only applies to remote servers (`url`)",
+                Some("for a process, use `env`"),
+            );
+        }
+        return None;
+    };
+    let url = match url::Url::parse(u) {
+        Ok(x) if matches!(x.scheme(), "http" | "https") && x.host().is_some() => x,
+        _ => {
+            c.push(
+                format!("{spath}.url"),
+                format!("`{u}` is not an http(s) URL"),
+                Some("e.g. `https://mcp.example.com/mcp` or `http://127.0.0.1:3001/sse`"),
+            );
+            return None;
+        }
+    };
+    let transport = match rs.transport.as_deref() {
+        None | Some("auto") => RemoteTransport::Auto,
+        Some("streamable-http") => RemoteTransport::StreamableHttp,
+        Some("sse") => RemoteTransport::Sse,
+        Some(o) => {
+            c.push(format!("{spath}.transport"), format!("`{o}` is not a transport"), Some("use `streamable-http`, `sse`, or leave it out to try Streamable HTTP and fall back to SSE"));
+            RemoteTransport::Auto
+        }
+    };
+    let mut headers = Vec::new();
+    for (k, v) in &rs.headers {
+        if axum::http::HeaderName::from_bytes(k.as_bytes()).is_err()
+            || axum::http::HeaderValue::from_str(v).is_err()
+        {
+            c.push(
+                format!("{spath}.headers.{k}"),
+                "is not a valid HTTP header",
+                Some("header names are letters, digits and `-`; values are visible ASCII"),
+            );
+        } else {
+            headers.push((k.clone(), v.clone()));
+        }
+    }
+    Some(RemoteConfig {
+        url,
+        transport,
+        headers,
+        connect_timeout: duration(
+            c,
+            &format!("{spath}.connect_timeout"),
+            rs.connect_timeout.as_ref(),
+            Duration::from_secs(10),
+        ),
+    })
+}
+
 fn server(
     c: &mut Collector,
     spath: &str,
@@ -574,9 +646,18 @@ fn server(
             Some("rename the server, or choose another `hub.separator`"),
         );
     }
-    let command = match rs.command {
-        Some(cmd) if !cmd.trim().is_empty() => cmd,
-        Some(_) => {
+    let remote = remote(c, spath, &rs);
+    let command = match (rs.command, &rs.url) {
+        (Some(_), Some(_)) => {
+            c.push(
+                spath,
+                "has both `command` and `url`",
+                Some("a server is either a process (`command`) or remote (`url`)"),
+            );
+            String::new()
+        }
+        (Some(cmd), None) if !cmd.trim().is_empty() => cmd,
+        (Some(_), None) => {
             c.push(
                 format!("{spath}.command"),
                 "must not be empty",
@@ -584,12 +665,9 @@ fn server(
             );
             String::new()
         }
-        None => {
-            c.push(
-                format!("{spath}.command"),
-                "is missing",
-                Some("set it to the program that starts the server, e.g. `command = \"npx\"`"),
-            );
+        (None, Some(_)) => String::new(),
+        (None, None) => {
+            c.push(format!("{spath}.command"), "is missing", Some("set it to the program that starts the server, e.g. `command = \"npx\"`, or give a remote server's `url`"));
             String::new()
         }
     };
@@ -652,6 +730,7 @@ fn server(
     };
     Some(ServerConfig {
         name: ServerName::new(sname),
+        remote,
         command,
         args: rs.args,
         env: rs.env,

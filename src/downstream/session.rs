@@ -481,7 +481,11 @@ impl Session {
             .listens
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .push((id.clone(), accepted.clone()));
+            .push(crate::tenant::Listen {
+                id: id.clone(),
+                filter: accepted.clone(),
+                out: ctx.out.clone(),
+            });
         let ack = json!({"notifications": accepted, "_meta": {protocol::META_SUBSCRIPTION_ID: id}});
         ctx.send(jsonrpc::notification(
             "notifications/subscriptions/acknowledged",
@@ -563,7 +567,7 @@ impl Session {
             Some("notifications/cancelled") => {
                 let rid = &msg["params"]["requestId"];
                 let mut listens = self.peer.listens.lock().unwrap_or_else(|e| e.into_inner());
-                if let Some(i) = listens.iter().position(|(id, _)| id == rid) {
+                if let Some(i) = listens.iter().position(|l| &l.id == rid) {
                     listens.remove(i);
                     return;
                 }

@@ -3,6 +3,7 @@
 //! An `Upstream` outlives its connections: the supervisor replaces `conn` on every restart.
 
 pub mod handshake;
+pub mod remote;
 pub mod stdio;
 
 use std::sync::{Arc, Mutex, RwLock};
@@ -200,5 +201,49 @@ impl Upstream {
         let mut o = (**g).clone();
         f(&mut o);
         *g = Arc::new(o);
+    }
+}
+
+/// The transport under a connection: a child process or a remote server.
+pub enum Link {
+    Stdio(stdio::StdioLink),
+    Remote(remote::RemoteLink),
+}
+
+impl Link {
+    /// Starts the transport for `cfg` and wires it to `conn`.
+    pub fn spawn(
+        cfg: &ServerConfig,
+        tenant: &crate::config::TenantId,
+        conn: &Arc<Conn>,
+        outgoing: tokio::sync::mpsc::UnboundedReceiver<String>,
+    ) -> Result<Self, UpstreamError> {
+        match cfg.remote {
+            Some(_) => remote::spawn(cfg, tenant, conn, outgoing).map(Link::Remote),
+            None => stdio::spawn(cfg, tenant, conn, outgoing).map(Link::Stdio),
+        }
+    }
+
+    /// Resolves with the reason once the transport is gone.
+    pub async fn closed(&mut self) -> String {
+        match self {
+            Link::Stdio(l) => l.closed().await,
+            Link::Remote(l) => l.closed().await,
+        }
+    }
+
+    /// Stops the transport (a process: stdin, grace, SIGTERM, SIGKILL; remote: end the session).
+    pub async fn stop(self, grace: std::time::Duration) {
+        match self {
+            Link::Stdio(l) => l.stop(grace).await,
+            Link::Remote(l) => l.stop(grace).await,
+        }
+    }
+
+    /// Ends what a dead process left in its group.
+    pub async fn sweep(&self, grace: std::time::Duration) {
+        if let Link::Stdio(l) = self {
+            l.sweep_group(grace).await;
+        }
     }
 }

@@ -1,0 +1,562 @@
+//! Remote upstreams: Streamable HTTP (handshake era with `Mcp-Session-Id` and a GET stream;
+//! 2026-07-28 stateless with `Mcp-Method`/`Mcp-Name`) and legacy HTTP+SSE.
+//!
+//! The link feeds the connection's multiplexer like the stdio transport does: every frame the
+//! mux queues becomes a POST, and every message that comes back (a JSON body, SSE events on a
+//! POST, the GET stream, the legacy SSE stream) goes to `Conn::handle_incoming`.
+//!
+//! Faults: a server that cannot be reached kills the link at once (pending calls fail naming the
+//! server; the supervisor reconnects with backoff). A 404 for a known session means the server
+//! forgot it: the link runs `initialize` again and retries the request once when that is safe
+//! (lists, reads, prompts, completions, ping), and fails a `tools/call` that may have run.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use reqwest::header::{ACCEPT, CONTENT_TYPE};
+use serde_json::Value;
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+use super::UpstreamError;
+use crate::config::{RemoteConfig, RemoteTransport, ServerConfig, ServerName, TenantId};
+use crate::mux::{CallError, Conn, Era};
+use crate::protocol;
+
+/// Requests that can be sent again after the server lost the session: they change nothing.
+const SAFE_TO_RETRY: &[&str] = &[
+    "ping",
+    "tools/list",
+    "prompts/list",
+    "prompts/get",
+    "resources/list",
+    "resources/templates/list",
+    "resources/read",
+    "completion/complete",
+    "server/discover",
+];
+
+#[derive(Clone)]
+enum Mode {
+    Streamable,
+    Sse { endpoint: url::Url },
+}
+
+struct Shared {
+    server: ServerName,
+    tenant: TenantId,
+    cfg: RemoteConfig,
+    client: reqwest::Client,
+    conn: Arc<Conn>,
+    mode: Mutex<Mode>,
+    session: Mutex<Option<String>>,
+    init_frame: Mutex<Option<String>>,
+    reinit_lock: tokio::sync::Mutex<()>,
+    generation: AtomicU64,
+    get_started: AtomicBool,
+    stop: CancellationToken,
+    reason: OnceLock<String>,
+    done: watch::Sender<Option<String>>,
+}
+
+pub struct RemoteLink {
+    shared: Arc<Shared>,
+    done: watch::Receiver<Option<String>>,
+}
+
+/// Where a URL points, without credentials or query (which may hold secrets), for the log.
+fn safe_url(u: &url::Url) -> String {
+    format!(
+        "{}://{}{}",
+        u.scheme(),
+        u.host_str().unwrap_or(""),
+        u.port().map(|p| format!(":{p}")).unwrap_or_default()
+    ) + u.path()
+}
+
+pub fn spawn(
+    cfg: &ServerConfig,
+    tenant: &TenantId,
+    conn: &Arc<Conn>,
+    outgoing: mpsc::UnboundedReceiver<String>,
+) -> Result<RemoteLink, UpstreamError> {
+    let Some(remote) = cfg.remote.clone() else {
+        return Err(UpstreamError::Spawn {
+            command: cfg.name.to_string(),
+            reason: "not a remote server".into(),
+        });
+    };
+    let client = reqwest::Client::builder()
+        .connect_timeout(remote.connect_timeout)
+        .build()
+        .map_err(|e| UpstreamError::Spawn {
+            command: safe_url(&remote.url),
+            reason: e.to_string(),
+        })?;
+    tracing::info!(tenant = %tenant, server = %cfg.name, "connecting to {}", safe_url(&remote.url));
+    let (done_tx, done_rx) = watch::channel(None);
+    let shared = Arc::new(Shared {
+        server: cfg.name.clone(),
+        tenant: tenant.clone(),
+        mode: Mutex::new(Mode::Streamable),
+        cfg: remote,
+        client,
+        conn: conn.clone(),
+        session: Mutex::new(None),
+        init_frame: Mutex::new(None),
+        reinit_lock: tokio::sync::Mutex::new(()),
+        generation: AtomicU64::new(0),
+        get_started: AtomicBool::new(false),
+        stop: CancellationToken::new(),
+        reason: OnceLock::new(),
+        done: done_tx,
+    });
+    tokio::spawn(shared.clone().write_loop(outgoing));
+    Ok(RemoteLink {
+        shared,
+        done: done_rx,
+    })
+}
+
+impl RemoteLink {
+    pub async fn closed(&mut self) -> String {
+        match self.done.wait_for(Option::is_some).await {
+            Ok(r) => r.clone().unwrap_or_default(),
+            Err(_) => "closed".into(),
+        }
+    }
+
+    /// Ends the session on the server (best effort) and closes the link.
+    pub async fn stop(self, grace: Duration) {
+        let s = &self.shared;
+        let sid = s.session.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let streamable = matches!(
+            *s.mode.lock().unwrap_or_else(|e| e.into_inner()),
+            Mode::Streamable
+        );
+        if let (Some(sid), true) = (sid, streamable) {
+            let req = s
+                .with_headers(s.client.delete(s.cfg.url.clone()))
+                .header("mcp-session-id", sid);
+            let _ = tokio::time::timeout(grace.min(Duration::from_secs(2)), req.send()).await;
+        }
+        s.die("is stopping with the hub".into());
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Shared {
+    /// The link is gone: every pending call fails with `reason`, the supervisor is told.
+    fn die(&self, reason: String) {
+        if self.reason.set(reason.clone()).is_ok() {
+            self.stop.cancel();
+            self.conn.close(reason.clone());
+            let _ = self.done.send(Some(reason));
+        }
+    }
+
+    fn with_headers(&self, mut req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        for (k, v) in &self.cfg.headers {
+            req = req.header(k.as_str(), v.as_str());
+        }
+        req
+    }
+
+    /// Fails one pending request (when it still is pending).
+    fn fail(&self, id: Option<&Value>, reason: String) {
+        if let Some(id) = id.and_then(Value::as_u64) {
+            self.conn.fail_pending(
+                id,
+                CallError::Closed {
+                    server: self.server.clone(),
+                    reason,
+                },
+            );
+        }
+    }
+
+    async fn write_loop(self: Arc<Self>, mut outgoing: mpsc::UnboundedReceiver<String>) {
+        if self.cfg.transport == RemoteTransport::Sse {
+            if let Err(e) = self.open_sse().await {
+                return self.die(e);
+            }
+        }
+        loop {
+            let frame = tokio::select! {
+                f = outgoing.recv() => match f { Some(f) => f, None => return },
+                _ = self.stop.cancelled() => return,
+            };
+            let me = self.clone();
+            tokio::spawn(async move { me.send(frame).await });
+        }
+    }
+
+    async fn send(self: Arc<Self>, frame: String) {
+        let v: Value = serde_json::from_str(&frame).unwrap_or(Value::Null);
+        let method = v["method"].as_str().unwrap_or_default().to_string();
+        if method == "initialize" {
+            *lock(&self.init_frame) = Some(frame.clone());
+        }
+        let mode = lock(&self.mode).clone();
+        match mode {
+            Mode::Sse { endpoint } => self.post_sse(&endpoint, frame, &v).await,
+            Mode::Streamable => self.post_streamable(frame, &v, &method, true).await,
+        }
+    }
+
+    async fn post_sse(&self, endpoint: &url::Url, frame: String, v: &Value) {
+        let req = self
+            .with_headers(self.client.post(endpoint.clone()))
+            .header(CONTENT_TYPE, "application/json")
+            .body(frame);
+        match req.send().await {
+            Ok(r) if r.status().is_success() => {}
+            Ok(r) => self.fail(
+                v.get("id"),
+                format!("answered HTTP {} to a message", r.status()),
+            ),
+            Err(e) => {
+                let reason = format!("is unreachable: {}", short(e));
+                self.fail(v.get("id"), reason.clone());
+                self.die(reason);
+            }
+        }
+    }
+
+    fn streamable_request(
+        &self,
+        frame: String,
+        v: &Value,
+        method: &str,
+    ) -> reqwest::RequestBuilder {
+        let mut req = self
+            .with_headers(self.client.post(self.cfg.url.clone()))
+            .header(CONTENT_TYPE, "application/json")
+            .header(ACCEPT, "application/json, text/event-stream");
+        if let Some(sid) = lock(&self.session).clone() {
+            req = req.header("mcp-session-id", sid);
+        }
+        if v["params"]["_meta"][protocol::META_PROTOCOL_VERSION].as_str()
+            == Some(protocol::STATELESS)
+        {
+            req = req
+                .header("mcp-protocol-version", protocol::STATELESS)
+                .header("mcp-method", method);
+            let name = match method {
+                "tools/call" | "prompts/get" => v["params"]["name"].as_str(),
+                "resources/read" => v["params"]["uri"].as_str(),
+                _ => None,
+            };
+            if let Some(n) = name {
+                req = req.header("mcp-name", n);
+            }
+        } else if let Some(Era::Handshake { version }) = self.conn.era() {
+            req = req.header("mcp-protocol-version", version.as_str());
+        }
+        req.body(frame)
+    }
+
+    async fn post_streamable(
+        self: &Arc<Self>,
+        frame: String,
+        v: &Value,
+        method: &str,
+        may_retry: bool,
+    ) {
+        let id = v.get("id");
+        let resp = match self
+            .streamable_request(frame.clone(), v, method)
+            .send()
+            .await
+        {
+            Ok(r) => r,
+            Err(e) => {
+                let fatal = e.is_connect() || e.is_timeout();
+                let reason = format!("is unreachable: {}", short(e));
+                self.fail(id, reason.clone());
+                if fatal {
+                    self.die(reason);
+                }
+                return;
+            }
+        };
+        let status = resp.status();
+        if method == "initialize" && status.is_success() {
+            if let Some(sid) = resp
+                .headers()
+                .get("mcp-session-id")
+                .and_then(|h| h.to_str().ok())
+            {
+                *lock(&self.session) = Some(sid.to_string());
+            }
+        }
+        let had_session = lock(&self.session).is_some();
+        match status.as_u16() {
+            202 | 204 => {
+                if method == "notifications/initialized" {
+                    self.start_get_stream();
+                }
+            }
+            // The spec says 404; the TypeScript SDK's servers say 400 "No valid session ID".
+            404 | 400 if had_session && method != "initialize" && may_retry => {
+                let body = resp.text().await.unwrap_or_default();
+                if status.as_u16() == 400 && !body.to_ascii_lowercase().contains("session") {
+                    let excerpt: String = body.chars().take(200).collect();
+                    return self.fail(id, format!("answered HTTP {status}: {excerpt}"));
+                }
+                tracing::info!(tenant = %self.tenant, server = %self.server, "upstream forgot the session; initializing again");
+                if let Err(e) = self.reinit().await {
+                    self.fail(id, e.clone());
+                    return self.die(e);
+                }
+                if SAFE_TO_RETRY.contains(&method) || id.is_none() {
+                    Box::pin(self.post_streamable(frame, v, method, false)).await;
+                } else {
+                    self.fail(
+                        id,
+                        "lost its session before answering; the call may not have run: try again"
+                            .into(),
+                    );
+                }
+            }
+            400 | 404 | 405
+                if method == "initialize" && self.cfg.transport == RemoteTransport::Auto =>
+            {
+                tracing::info!(tenant = %self.tenant, server = %self.server, "no Streamable HTTP at {} (HTTP {status}); trying legacy SSE", safe_url(&self.cfg.url));
+                match self.open_sse().await {
+                    Ok(endpoint) => self.post_sse(&endpoint, frame, v).await,
+                    Err(e) => {
+                        self.fail(id, e.clone());
+                        self.die(e);
+                    }
+                }
+            }
+            _ if status.is_success() => self.read_body(resp, id).await,
+            _ => {
+                let body = resp.text().await.unwrap_or_default();
+                let excerpt: String = body.chars().take(200).collect();
+                self.fail(id, format!("answered HTTP {status}: {excerpt}"));
+            }
+        }
+    }
+
+    /// A 200 answer: one JSON message, or an SSE stream of messages.
+    async fn read_body(&self, resp: reqwest::Response, id: Option<&Value>) {
+        let is_sse = resp
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|h| h.to_str().ok())
+            .is_some_and(|c| c.starts_with("text/event-stream"));
+        if !is_sse {
+            match resp.text().await {
+                Ok(t) if !t.trim().is_empty() => self.conn.handle_incoming(t.trim()),
+                Ok(_) => {}
+                Err(e) => self.fail(id, format!("broke off its answer: {}", short(e))),
+            }
+            return;
+        }
+        let mut events = sse_stream::SseStream::from_bytes_stream(resp.bytes_stream());
+        loop {
+            let ev = tokio::select! {
+                e = events.next() => e,
+                _ = self.stop.cancelled() => return,
+            };
+            match ev {
+                Some(Ok(e)) => {
+                    if let Some(d) = e.data.filter(|d| !d.trim().is_empty()) {
+                        self.conn.handle_incoming(&d);
+                    }
+                }
+                Some(Err(e)) => {
+                    self.fail(id, format!("broke its event stream: {e}"));
+                    return;
+                }
+                None => {
+                    // The stream ended; a request it never answered fails here (no-op when answered).
+                    self.fail(id, "ended its event stream without an answer".into());
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Runs `initialize` again after the server forgot the session (once for concurrent callers).
+    async fn reinit(&self) -> Result<(), String> {
+        let seen = self.generation.load(Ordering::SeqCst);
+        let _g = self.reinit_lock.lock().await;
+        if self.generation.load(Ordering::SeqCst) != seen {
+            return Ok(());
+        }
+        let Some(init) = lock(&self.init_frame).clone() else {
+            return Err("lost its session before it was initialized".into());
+        };
+        *lock(&self.session) = None;
+        let v: Value = serde_json::from_str(&init).unwrap_or(Value::Null);
+        let resp = self
+            .streamable_request(init, &v, "initialize")
+            .send()
+            .await
+            .map_err(|e| format!("is unreachable: {}", short(e)))?;
+        if !resp.status().is_success() {
+            return Err(format!(
+                "refused to initialize again (HTTP {})",
+                resp.status()
+            ));
+        }
+        let sid = resp
+            .headers()
+            .get("mcp-session-id")
+            .and_then(|h| h.to_str().ok())
+            .map(str::to_string);
+        let _ = resp.bytes().await;
+        *lock(&self.session) = sid;
+        let note = r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#.to_string();
+        let nv: Value = serde_json::from_str(&note).unwrap_or(Value::Null);
+        let _ = self
+            .streamable_request(note, &nv, "notifications/initialized")
+            .send()
+            .await;
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// The session's GET stream (server-initiated messages); reconnects while the link lives.
+    fn start_get_stream(self: &Arc<Self>) {
+        if self.get_started.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let me = self.clone();
+        tokio::spawn(async move {
+            let mut delay = Duration::from_millis(500);
+            let mut unreachable = 0u32;
+            while !me.stop.is_cancelled() {
+                let mut req = me
+                    .with_headers(me.client.get(me.cfg.url.clone()))
+                    .header(ACCEPT, "text/event-stream");
+                if let Some(sid) = lock(&me.session).clone() {
+                    req = req.header("mcp-session-id", sid);
+                }
+                if let Some(Era::Handshake { version }) = me.conn.era() {
+                    req = req.header("mcp-protocol-version", version.as_str());
+                }
+                let resp = tokio::select! {
+                    r = req.send() => r,
+                    _ = me.stop.cancelled() => return,
+                };
+                match resp {
+                    // A server that restarts quickly is given a moment (it keeps its session,
+                    // or forgets it and the session is renewed); one that stays away is dead.
+                    Err(e) if unreachable >= 3 => {
+                        return me.die(format!("is unreachable: {}", short(e)))
+                    }
+                    Err(_) => {
+                        unreachable += 1;
+                        tokio::select! {
+                            _ = tokio::time::sleep(Duration::from_millis(250 << unreachable)) => {}
+                            _ = me.stop.cancelled() => return,
+                        }
+                        continue;
+                    }
+                    Ok(r) if r.status().as_u16() == 405 => return,
+                    Ok(r) if matches!(r.status().as_u16(), 404 | 400) => {
+                        let body = r.text().await.unwrap_or_default().to_ascii_lowercase();
+                        if !body.contains("session") {
+                            return;
+                        }
+                        if let Err(e) = me.reinit().await {
+                            return me.die(e);
+                        }
+                    }
+                    Ok(r) if r.status().is_success() => {
+                        delay = Duration::from_millis(500);
+                        unreachable = 0;
+                        me.read_body(r, None).await;
+                    }
+                    Ok(r) => {
+                        tracing::debug!(server = %me.server, "GET stream answered HTTP {}", r.status())
+                    }
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(delay) => {}
+                    _ = me.stop.cancelled() => return,
+                }
+                delay = (delay * 2).min(Duration::from_secs(30));
+            }
+        });
+    }
+
+    /// Legacy SSE: GET the URL, wait for the `endpoint` event, read `message` events from then on.
+    async fn open_sse(self: &Arc<Self>) -> Result<url::Url, String> {
+        let req = self
+            .with_headers(self.client.get(self.cfg.url.clone()))
+            .header(ACCEPT, "text/event-stream");
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| format!("is unreachable: {}", short(e)))?;
+        if !resp.status().is_success() {
+            return Err(format!("answered HTTP {} to the SSE GET", resp.status()));
+        }
+        let mut events = sse_stream::SseStream::from_bytes_stream(resp.bytes_stream());
+        let wait = tokio::time::timeout(self.cfg.connect_timeout, async {
+            while let Some(ev) = events.next().await {
+                let ev = ev.map_err(|e| format!("broke its SSE stream: {e}"))?;
+                if ev.event.as_deref() == Some("endpoint") {
+                    return ev
+                        .data
+                        .ok_or_else(|| "sent an empty endpoint event".to_string());
+                }
+            }
+            Err("closed its SSE stream before sending the endpoint".to_string())
+        });
+        let data = wait
+            .await
+            .map_err(|_| "sent no endpoint event in time".to_string())??;
+        let endpoint = self
+            .cfg
+            .url
+            .join(data.trim())
+            .map_err(|e| format!("sent a bad endpoint `{data}`: {e}"))?;
+        tracing::info!(tenant = %self.tenant, server = %self.server, "using legacy SSE; messages go to {}", safe_url(&endpoint));
+        *lock(&self.mode) = Mode::Sse {
+            endpoint: endpoint.clone(),
+        };
+        let me = self.clone();
+        tokio::spawn(async move {
+            loop {
+                let ev = tokio::select! {
+                    e = events.next() => e,
+                    _ = me.stop.cancelled() => return,
+                };
+                match ev {
+                    Some(Ok(e)) if e.event.is_none() || e.event.as_deref() == Some("message") => {
+                        if let Some(d) = e.data.filter(|d| !d.trim().is_empty()) {
+                            me.conn.handle_incoming(&d);
+                        }
+                    }
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) => return me.die(format!("broke its SSE stream: {e}")),
+                    None => return me.die("closed its SSE stream".into()),
+                }
+            }
+        });
+        Ok(endpoint)
+    }
+}
+
+/// An error's message without the URL (which may carry secrets in its query).
+fn short(e: reqwest::Error) -> String {
+    let e = e.without_url();
+    let mut s = e.to_string();
+    let mut src = std::error::Error::source(&e);
+    while let Some(inner) = src {
+        s = format!("{s}: {inner}");
+        src = inner.source();
+    }
+    s
+}

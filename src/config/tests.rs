@@ -144,3 +144,10 @@ fn every_config_under_examples_parses() {
         }
     }
 }
+
+#[test]
+fn remote_server_mistakes() {
+    insta::assert_snapshot!(errors(
+        "[tenants.acme.servers.both]\ncommand = \"uvx\"\nurl = \"http://127.0.0.1:1/mcp\"\n[tenants.acme.servers.badurl]\nurl = \"ftp://x\"\n[tenants.acme.servers.proc]\ncommand = \"uvx\"\nheaders = { A = \"b\" }\ntransport = \"sse\"\n[tenants.acme.servers.weird]\nurl = \"http://127.0.0.1:1/mcp\"\ntransport = \"carrier-pigeon\"\n"
+    ));
+}

@@ -8,6 +8,7 @@
 //! - [`mux`]: one upstream connection's multiplexer: ids, progress, timeouts, cancellation.
 //! - [`upstream`]: upstream state, the stdio transport, the handshake in either era.
 //! - [`supervisor`]: start, health, restart with backoff, stop.
+//! - [`bridge`]: the MRTR bridge for 2026-07-28 clients of handshake-era upstreams.
 //! - [`tenant`]: upstreams + catalog + sessions of one tenant; notifications and relays.
 //! - [`downstream`]: the hub as an MCP server: sessions, stdio, and HTTP (Streamable HTTP, legacy SSE).
 //! - [`admin`]: `/health` and `/ready`, which read state and own none.
@@ -21,6 +22,7 @@
 //! the session's outbox → `downstream::stdio` writes it to stdout.
 
 pub mod admin;
+pub mod bridge;
 pub mod catalog;
 pub mod cli;
 pub mod config;

@@ -82,6 +82,8 @@ pub struct Finish {
     pub uris: Option<(Arc<Namer>, ServerName)>,
     /// The downstream speaks 2026-07-28: mark results `resultType: complete` when the upstream did not.
     pub stateless: bool,
+    /// `<method> <name or uri>` of the request (2026-07-28 calls only), for the MRTR bridge.
+    pub origin: Option<Arc<str>>,
     /// 2026-07-28 cache hints for a `resources/read` result (kept when the upstream gave them).
     pub cache_hint: bool,
 }
@@ -101,6 +103,22 @@ pub struct DownstreamReply {
 enum Reply {
     Local(oneshot::Sender<Result<Value, CallError>>),
     Downstream(DownstreamReply),
+    /// A 2026-07-28 client's call waiting for the client to retry with input (MRTR bridge);
+    /// holds the upstream's answer if it comes first.
+    Parked(Option<Value>),
+}
+
+/// A downstream call in flight on this connection.
+#[derive(Clone, Debug)]
+pub struct InFlight {
+    /// The hub's id for the call on this connection.
+    pub call: u64,
+    pub session: u64,
+    pub out: Outbox,
+    /// The client speaks 2026-07-28 (server-to-client requests must be bridged).
+    pub stateless: bool,
+    /// `<method> <name or uri>` of the client's request, for binding bridge state.
+    pub origin: Option<Arc<str>>,
 }
 
 struct Pending {
@@ -116,7 +134,7 @@ pub trait ConnHooks: Send + Sync {
     fn on_notification(&self, conn: &Arc<Conn>, msg: Value);
     /// A request from the upstream (sampling, elicitation, roots); `sessions` are the sessions
     /// with calls in flight on this connection, most recent first.
-    fn on_server_request(&self, conn: &Arc<Conn>, msg: Value, sessions: Vec<(u64, Outbox)>);
+    fn on_server_request(&self, conn: &Arc<Conn>, msg: Value, calls: Vec<InFlight>);
 }
 
 /// Which era the connection speaks; set once by the handshake.
@@ -336,24 +354,83 @@ impl Conn {
         true
     }
 
-    /// Sessions with calls in flight here, most recent first.
-    fn active_sessions(&self) -> Vec<(u64, Outbox)> {
-        let mut v: Vec<(u64, u64, Outbox)> = self
+    /// Downstream calls in flight here, most recent first.
+    fn active_calls(&self) -> Vec<InFlight> {
+        let mut v: Vec<InFlight> = self
             .pending
             .iter()
             .filter_map(|e| match &e.value().reply {
-                Reply::Downstream(r) => Some((*e.key(), r.session, r.out.clone())),
-                Reply::Local(_) => None,
+                Reply::Downstream(r) => Some(InFlight {
+                    call: *e.key(),
+                    session: r.session,
+                    out: r.out.clone(),
+                    stateless: r.finish.stateless,
+                    origin: r.finish.origin.clone(),
+                }),
+                _ => None,
             })
             .collect();
-        v.sort_by_key(|e| std::cmp::Reverse(e.0));
-        let mut seen = Vec::new();
-        for (_, s, out) in v {
-            if !seen.iter().any(|(x, _)| *x == s) {
-                seen.push((s, out));
+        v.sort_by_key(|c| std::cmp::Reverse(c.call));
+        v
+    }
+
+    /// Detaches the client from call `call` (the MRTR bridge answered it with `input_required`);
+    /// the call stays pending upstream, and its answer is kept until `resume`.
+    pub fn park(&self, call: u64) -> Option<DownstreamReply> {
+        let mut p = self.pending.get_mut(&call)?;
+        if !matches!(p.reply, Reply::Downstream(_)) {
+            return None;
+        }
+        p.deadline = Instant::now() + Duration::from_secs(24 * 3600);
+        match std::mem::replace(&mut p.reply, Reply::Parked(None)) {
+            Reply::Downstream(r) => Some(r),
+            other => {
+                p.reply = other;
+                None
             }
         }
-        seen
+    }
+
+    /// Attaches the client's retry to parked call `call`; delivers at once when the upstream
+    /// already answered. Gives the reply back when the call is gone.
+    pub fn resume(&self, call: u64, reply: DownstreamReply) -> Result<(), Box<DownstreamReply>> {
+        let buffered = {
+            let Some(mut p) = self.pending.get_mut(&call) else {
+                return Err(Box::new(reply));
+            };
+            match &mut p.reply {
+                Reply::Parked(None) => {
+                    p.deadline = Instant::now() + p.timeout;
+                    p.reply = Reply::Downstream(reply);
+                    return Ok(());
+                }
+                Reply::Parked(Some(_)) => {}
+                _ => return Err(Box::new(reply)),
+            }
+            drop(p);
+            match self.pending.remove(&call) {
+                Some((
+                    _,
+                    Pending {
+                        reply: Reply::Parked(Some(msg)),
+                        ..
+                    },
+                )) => msg,
+                _ => return Err(Box::new(reply)),
+            }
+        };
+        deliver(buffered, reply);
+        Ok(())
+    }
+
+    /// Gives up on call `call` (a bridged call whose client never came back).
+    pub fn abandon(&self, call: u64, reason: &str) {
+        if self.pending.remove(&call).is_some() {
+            let _ = self.notify(
+                "notifications/cancelled",
+                Some(json!({"requestId": call, "reason": reason})),
+            );
+        }
     }
 
     /// One message from the upstream.
@@ -401,12 +478,16 @@ impl Conn {
                 };
                 let _ = tx.send(r);
             }
-            Reply::Downstream(r) => {
-                msg["id"] = r.id;
-                if let Some(result) = msg.get_mut("result") {
-                    finish_result(result, &r.finish);
-                }
-                let _ = r.out.send(msg.to_string());
+            Reply::Downstream(r) => deliver(msg, r),
+            Reply::Parked(_) => {
+                // The client will come back for it (or the bridge gives up on it).
+                self.pending.insert(
+                    id,
+                    Pending {
+                        reply: Reply::Parked(Some(msg)),
+                        ..p
+                    },
+                );
             }
         }
     }
@@ -435,8 +516,8 @@ impl Conn {
             let _ = self.send_frame(jsonrpc::result(&msg["id"], json!({})));
             return;
         }
-        let sessions = self.active_sessions();
-        self.hooks.on_server_request(self, msg, sessions);
+        let calls = self.active_calls();
+        self.hooks.on_server_request(self, msg, calls);
     }
 
     /// Fails calls whose deadline passed; the upstream is told to cancel them.
@@ -512,8 +593,18 @@ impl Conn {
     }
 }
 
+/// An upstream answer, rewritten for its client.
+fn deliver(mut msg: Value, r: DownstreamReply) {
+    msg["id"] = r.id;
+    if let Some(result) = msg.get_mut("result") {
+        finish_result(result, &r.finish);
+    }
+    let _ = r.out.send(msg.to_string());
+}
+
 fn deliver_error(reply: Reply, err: CallError) {
     match reply {
+        Reply::Parked(_) => {}
         Reply::Local(tx) => {
             let _ = tx.send(Err(err));
         }

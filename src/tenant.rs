@@ -15,10 +15,11 @@ use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::bridge::Bridges;
 use crate::catalog::{Catalog, ListKind};
 use crate::config::{HubSettings, ServerName, TenantConfig, TenantId};
 use crate::jsonrpc::{self, Outbox};
-use crate::mux::{Conn, ConnHooks};
+use crate::mux::{Conn, ConnHooks, DownstreamReply, InFlight};
 use crate::naming::Namer;
 use crate::protocol;
 use crate::supervisor::Supervisor;
@@ -66,6 +67,8 @@ pub struct Tenant {
     next_relay: AtomicU64,
     /// Lazy upstreams were asked to start (the tenant's first use).
     lazy_started: AtomicBool,
+    /// 2026-07-28 calls parked while their client supplies input (MRTR).
+    pub bridges: Bridges,
     me: Weak<Tenant>,
 }
 
@@ -74,6 +77,7 @@ struct Hooks(Weak<Tenant>);
 impl Tenant {
     pub fn new(cfg: &TenantConfig, settings: Arc<HubSettings>) -> Arc<Self> {
         let namer = Arc::new(Namer::new(&settings.separator, settings.max_name_length));
+        let settings_bridge_ttl = settings.request_timeout;
         Arc::new_cyclic(|me| Tenant {
             id: cfg.id.clone(),
             namer,
@@ -89,12 +93,14 @@ impl Tenant {
             next_session: AtomicU64::new(1),
             next_relay: AtomicU64::new(1),
             lazy_started: AtomicBool::new(false),
+            bridges: Bridges::new(settings_bridge_ttl),
             me: me.clone(),
         })
     }
 
     /// Starts a supervisor per enabled upstream.
     pub fn start(self: &Arc<Self>, tracker: &TaskTracker, shutdown: &CancellationToken) {
+        tracker.spawn(self.clone().expire_bridges(shutdown.child_token()));
         let hooks: Arc<dyn ConnHooks> = Arc::new(Hooks(Arc::downgrade(self)));
         for up in self.upstreams.values() {
             let me = Arc::downgrade(self);
@@ -356,55 +362,72 @@ impl Tenant {
         }
     }
 
-    fn on_upstream_request(&self, conn: &Arc<Conn>, msg: Value, sessions: Vec<(u64, Outbox)>) {
+    fn on_upstream_request(&self, conn: &Arc<Conn>, msg: Value, calls: Vec<InFlight>) {
         let method = msg["method"].as_str().unwrap_or_default().to_string();
         let uid = msg["id"].clone();
+        let refuse = |code: i64, message: String| {
+            let _ = conn.respond_raw(
+                jsonrpc::error_value(&Value::Null, code, message, None),
+                uid.clone(),
+            );
+        };
         let cap = match method.as_str() {
             "sampling/createMessage" => "sampling",
             "elicitation/create" => "elicitation",
             "roots/list" => "roots",
             _ => {
-                let _ = conn.respond_raw(
-                    jsonrpc::error_value(
-                        &Value::Null,
-                        jsonrpc::METHOD_NOT_FOUND,
-                        format!("mcp-hub does not relay `{method}`"),
-                        None,
-                    ),
-                    uid,
-                );
-                return;
+                return refuse(
+                    jsonrpc::METHOD_NOT_FOUND,
+                    format!("mcp-hub does not relay `{method}`"),
+                )
             }
         };
-        // The request's own stream: on HTTP, the POST whose call caused this request.
-        let target = sessions
-            .into_iter()
-            .find_map(|(sid, out)| self.sessions.get(&sid).map(|p| (p.clone(), out)));
-        let Some((peer, out)) = target else {
-            let _ = conn.respond_raw(
-                jsonrpc::error_value(&Value::Null, jsonrpc::INVALID_REQUEST, format!("`{method}` arrived with no client call in flight on this server; mcp-hub has no client to ask"), None),
-                uid,
-            );
-            return;
+        let declared = |p: &SessionPeer| {
+            p.client_capabilities
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(cap)
+                .is_some()
         };
-        let declared = peer
-            .client_capabilities
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(cap)
-            .is_some();
-        if !declared {
-            let _ = conn.respond_raw(
-                jsonrpc::error_value(
-                    &Value::Null,
-                    jsonrpc::METHOD_NOT_FOUND,
-                    format!("the client did not declare the `{cap}` capability"),
-                    None,
-                ),
-                uid,
-            );
-            return;
-        }
+        // The call that caused it: the most recent one in flight on this upstream.
+        let call = calls
+            .into_iter()
+            .find(|c| self.sessions.contains_key(&c.session));
+        let (peer, out) = match call {
+            Some(c) => {
+                let Some(peer) = self.sessions.get(&c.session).map(|p| p.clone()) else { return };
+                if !declared(&peer) {
+                    return refuse(jsonrpc::METHOD_NOT_FOUND, format!("the client did not declare the `{cap}` capability"));
+                }
+                if c.stateless {
+                    return self.bridge(conn, msg, c);
+                }
+                (peer, c.out)
+            }
+            // A roots refresh with no call in flight goes to the tenant's newest handshake-era
+            // session whose client declared roots.
+            None if cap == "roots" => {
+                let newest = self
+                    .sessions
+                    .iter()
+                    .filter(|p| *p.handshake.lock().unwrap_or_else(|e| e.into_inner()) && declared(p))
+                    .max_by_key(|p| *p.key())
+                    .map(|p| p.clone());
+                match newest {
+                    Some(p) => {
+                        let out = p.out.clone();
+                        (p, out)
+                    }
+                    None => return refuse(jsonrpc::INVALID_REQUEST, "`roots/list` arrived with no client call in flight and no session whose client declared roots".into()),
+                }
+            }
+            None => {
+                return refuse(
+                    jsonrpc::INVALID_REQUEST,
+                    format!("`{method}` arrived with no client call in flight on this server; mcp-hub has no client to ask"),
+                )
+            }
+        };
         let hid = format!(
             "mcp-hub-{}",
             self.next_relay.fetch_add(1, Ordering::Relaxed)
@@ -416,6 +439,104 @@ impl Tenant {
             msg.get("params").cloned(),
         ));
     }
+
+    /// MRTR: answer the 2026-07-28 client's call with `input_required` and park the upstream call.
+    fn bridge(&self, conn: &Arc<Conn>, msg: Value, c: InFlight) {
+        let uid = msg["id"].clone();
+        let (Some(origin), Some(reply)) = (c.origin.clone(), conn.park(c.call)) else {
+            let _ = conn.respond_raw(
+                jsonrpc::error_value(
+                    &Value::Null,
+                    jsonrpc::INTERNAL_ERROR,
+                    "the client's call can no longer take input",
+                    None,
+                ),
+                uid,
+            );
+            return;
+        };
+        let state = self
+            .bridges
+            .park(self.id.as_str(), &origin, conn.clone(), c.call, uid);
+        let mut request = json!({"method": msg["method"]});
+        if let Some(p) = msg.get("params") {
+            request["params"] = p.clone();
+        }
+        let result = json!({"resultType": "input_required", "inputRequests": {"input": request}, "requestState": state});
+        tracing::debug!(tenant = %self.id, server = %conn.server, "bridging `{}` to a 2026-07-28 client (input_required)", msg["method"]);
+        let _ = reply.out.send(jsonrpc::result(&reply.id, result));
+    }
+
+    /// A 2026-07-28 client came back with input for a bridged call: hand the answer to the
+    /// waiting upstream request and attach the retry to the parked call.
+    pub fn resume_bridged(
+        &self,
+        origin: &str,
+        params: &Value,
+        reply: DownstreamReply,
+    ) -> Result<(), Box<(DownstreamReply, String)>> {
+        let state = params["requestState"].as_str().unwrap_or_default();
+        let parked = match self.bridges.take(self.id.as_str(), origin, state) {
+            Ok(p) => p,
+            Err(e) => return Err(Box::new((reply, e))),
+        };
+        let Some(answer) = params["inputResponses"].get("input").cloned() else {
+            parked
+                .conn
+                .abandon(parked.call, "the client's retry carried no input");
+            let _ = parked.conn.respond_raw(
+                jsonrpc::error_value(
+                    &Value::Null,
+                    jsonrpc::INVALID_PARAMS,
+                    "the client gave no answer",
+                    None,
+                ),
+                parked.upstream_request,
+            );
+            return Err(Box::new((
+                reply,
+                "`inputResponses.input` is missing".into(),
+            )));
+        };
+        let _ = parked.conn.respond_raw(
+            json!({"jsonrpc": "2.0", "result": answer}),
+            parked.upstream_request,
+        );
+        parked.conn.resume(parked.call, reply).map_err(|r| {
+            Box::new((
+                *r,
+                format!(
+                    "the call on upstream `{}` ended while waiting for input",
+                    parked.conn.server
+                ),
+            ))
+        })
+    }
+
+    /// Cancels bridged calls whose client never came back.
+    async fn expire_bridges(self: Arc<Self>, shutdown: CancellationToken) {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                _ = shutdown.cancelled() => return,
+            }
+            for p in self.bridges.expired() {
+                tracing::info!(tenant = %self.id, server = %p.conn.server, "a bridged call's client did not come back within {}; cancelled", humantime::format_duration(self.bridges.ttl));
+                p.conn
+                    .abandon(p.call, "the client did not come back with input in time");
+                let _ = p.conn.respond_raw(
+                    jsonrpc::error_value(
+                        &Value::Null,
+                        jsonrpc::REQUEST_TIMEOUT,
+                        "the client did not answer in time",
+                        None,
+                    ),
+                    p.upstream_request,
+                );
+            }
+        }
+    }
 }
 
 impl ConnHooks for Hooks {
@@ -425,9 +546,9 @@ impl ConnHooks for Hooks {
         }
     }
 
-    fn on_server_request(&self, conn: &Arc<Conn>, msg: Value, sessions: Vec<(u64, Outbox)>) {
+    fn on_server_request(&self, conn: &Arc<Conn>, msg: Value, calls: Vec<InFlight>) {
         match self.0.upgrade() {
-            Some(t) => t.on_upstream_request(conn, msg, sessions),
+            Some(t) => t.on_upstream_request(conn, msg, calls),
             None => {
                 let _ = conn.respond_raw(
                     jsonrpc::error_value(

@@ -46,6 +46,7 @@ impl Ctx {
                     uris: None,
                     stateless: true,
                     cache_hint: false,
+                    origin: None,
                 },
             );
         }
@@ -545,6 +546,18 @@ impl Session {
                 Some(json!({"server": server.as_str()})),
             ));
         };
+        // What this request is, to bind MRTR bridge state to (2026-07-28 clients only).
+        let origin: Option<Arc<str>> = ctx.stateless.then(|| {
+            let what = params["name"]
+                .as_str()
+                .or(params["uri"].as_str())
+                .unwrap_or_default();
+            Arc::from(format!("{method} {server}/{what}"))
+        });
+        let bridged_retry = ctx.stateless
+            && params["requestState"]
+                .as_str()
+                .is_some_and(|s| s.starts_with(crate::bridge::PREFIX));
         let reply = DownstreamReply {
             out: ctx.out.clone(),
             session: self.id,
@@ -554,8 +567,23 @@ impl Session {
                 uris: namespace_uris.then(|| (self.tenant.namer.clone(), server.clone())),
                 stateless: ctx.stateless,
                 cache_hint: method == "resources/read",
+                origin: origin.clone(),
             },
         };
+        if bridged_retry {
+            if let Err(failed) =
+                self.tenant
+                    .resume_bridged(origin.as_deref().unwrap_or_default(), &params, reply)
+            {
+                let (reply, e) = *failed;
+                ctx.fail(
+                    &reply.id,
+                    jsonrpc::INVALID_PARAMS,
+                    format!("Invalid params: {e}"),
+                );
+            }
+            return;
+        }
         if let Err(failed) = conn.forward(method, params, reply, up.cfg.request_timeout) {
             let (reply, e) = *failed;
             ctx.send(e.to_error_value(&reply.id).to_string());

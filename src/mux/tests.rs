@@ -5,7 +5,7 @@ use super::*;
 struct NoHooks;
 impl ConnHooks for NoHooks {
     fn on_notification(&self, _: &Arc<Conn>, _: Value) {}
-    fn on_server_request(&self, _: &Arc<Conn>, _: Value, _: Vec<(u64, Outbox)>) {}
+    fn on_server_request(&self, _: &Arc<Conn>, _: Value, _: Vec<InFlight>) {}
 }
 
 fn conn() -> (Arc<Conn>, mpsc::UnboundedReceiver<String>) {

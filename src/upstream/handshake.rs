@@ -10,11 +10,17 @@ use crate::jsonrpc;
 use crate::mux::{CallError, Conn, Era};
 use crate::protocol;
 
-/// The capabilities the hub declares to upstreams. Server-to-client requests are relayed to the
-/// session whose call caused them (see `tenant.rs`), so the hub declares none it cannot relay:
-/// it declares none at all, and an upstream that asks anyway gets a clear error.
+/// The capabilities the hub declares to upstreams: everything it can relay. A server-to-client
+/// request goes to the session whose call caused it (or through the MRTR bridge to a
+/// 2026-07-28 client); when that session's client did not declare the capability, the upstream
+/// gets a JSON-RPC error saying so. (An upstream connection is shared by every session of the
+/// tenant, so it cannot be told each client's own capabilities.)
 pub fn hub_client_capabilities() -> Value {
-    json!({})
+    json!({
+        "sampling": {},
+        "elicitation": {"form": {}, "url": {}},
+        "roots": {"listChanged": true},
+    })
 }
 
 /// Runs `initialize` (or `server/discover`) and sets the connection's era.

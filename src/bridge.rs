@@ -1,0 +1,130 @@
+//! The MRTR bridge between a 2026-07-28 client and a handshake-era upstream.
+//!
+//! A 2026-07-28 client takes no server-to-client requests. When an upstream sends one
+//! (sampling, elicitation, roots) while serving such a client's call, the hub parks the upstream
+//! call, answers the client with `resultType: "input_required"` (the upstream's request under
+//! `inputRequests.input`) and a `requestState`, and waits. The client retries its request with
+//! `inputResponses.input` and the same `requestState`; the hub hands the answer to the waiting
+//! upstream request and attaches the retry to the parked call, whose result (or next request)
+//! then goes to the client.
+//!
+//! `requestState` is `mcp-hub.` + an HMAC-sealed (rmcp's `RequestStateCodec`, a per-process
+//! random key) handle, bound to the tenant and to the request it answers (method, server and
+//! upstream name or URI). A forged or altered state fails verification; a state used once is
+//! gone (no replay); a state for another request or tenant does not open. Parked calls whose
+//! client does not come back within the bound are cancelled upstream and forgotten.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use dashmap::DashMap;
+use rmcp::model::{RequestStateCodec, SealOptions};
+use serde_json::Value;
+
+use crate::mux::Conn;
+
+/// What every hub-issued `requestState` starts with; others belong to upstreams and pass through.
+pub const PREFIX: &str = "mcp-hub.";
+
+/// An upstream call waiting for its client to come back with input.
+pub struct Parked {
+    pub conn: Arc<Conn>,
+    pub call: u64,
+    /// The id of the upstream's request to the client.
+    pub upstream_request: Value,
+    created: Instant,
+}
+
+pub struct Bridges {
+    codec: RequestStateCodec,
+    parked: DashMap<String, Parked>,
+    pub ttl: Duration,
+}
+
+fn context(tenant: &str, origin: &str) -> Vec<u8> {
+    format!("{tenant}\n{origin}").into_bytes()
+}
+
+impl Bridges {
+    #[allow(
+        deprecated,
+        reason = "the key is 32 random bytes, above the codec's minimum, so the checked constructor could not fail"
+    )]
+    pub fn new(ttl: Duration) -> Self {
+        let key: Vec<u8> = [uuid::Uuid::new_v4(), uuid::Uuid::new_v4()]
+            .iter()
+            .flat_map(|u| *u.as_bytes())
+            .collect();
+        Self {
+            codec: RequestStateCodec::new(key),
+            parked: DashMap::new(),
+            ttl,
+        }
+    }
+
+    /// Parks a call; returns the `requestState` for the client.
+    pub fn park(
+        &self,
+        tenant: &str,
+        origin: &str,
+        conn: Arc<Conn>,
+        call: u64,
+        upstream_request: Value,
+    ) -> String {
+        let handle = uuid::Uuid::new_v4().simple().to_string();
+        let sealed = self.codec.seal_with(
+            handle.as_bytes(),
+            &SealOptions::new()
+                .associated_data(&context(tenant, origin))
+                .ttl(self.ttl),
+        );
+        self.parked.insert(
+            handle,
+            Parked {
+                conn,
+                call,
+                upstream_request,
+                created: Instant::now(),
+            },
+        );
+        format!("{PREFIX}{sealed}")
+    }
+
+    /// The parked call a retry's `requestState` names, taken out (single use).
+    pub fn take(&self, tenant: &str, origin: &str, state: &str) -> Result<Parked, String> {
+        let sealed = state
+            .strip_prefix(PREFIX)
+            .ok_or("not a requestState this hub issued")?;
+        let handle = self
+            .codec
+            .open_with(sealed, &context(tenant, origin))
+            .map_err(|_| "requestState failed verification (forged, altered, expired, or from another request)".to_string())?;
+        let handle =
+            String::from_utf8(handle).map_err(|_| "requestState is malformed".to_string())?;
+        self.parked
+            .remove(&handle)
+            .map(|(_, p)| p)
+            .ok_or_else(|| "requestState was already used, or its call is gone".to_string())
+    }
+
+    /// Removes the calls parked longer than the bound.
+    pub fn expired(&self) -> Vec<Parked> {
+        let old: Vec<String> = self
+            .parked
+            .iter()
+            .filter(|e| e.created.elapsed() > self.ttl)
+            .map(|e| e.key().clone())
+            .collect();
+        old.into_iter()
+            .filter_map(|k| self.parked.remove(&k).map(|(_, p)| p))
+            .collect()
+    }
+
+    pub fn len(&self) -> usize {
+        self.parked.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.parked.is_empty()
+    }
+}

@@ -97,6 +97,8 @@ pub struct DownstreamReply {
     pub id: Value,
     /// The client's own progress token, if it asked for progress.
     pub progress: Option<Value>,
+    /// 2026-07-28: the log level the request's `_meta` asked for (log messages reach the request's stream).
+    pub log_level: Option<u8>,
     pub finish: Finish,
 }
 
@@ -119,6 +121,7 @@ pub struct InFlight {
     pub stateless: bool,
     /// `<method> <name or uri>` of the client's request, for binding bridge state.
     pub origin: Option<Arc<str>>,
+    pub log_level: Option<u8>,
 }
 
 struct Pending {
@@ -134,7 +137,15 @@ pub trait ConnHooks: Send + Sync {
     fn on_notification(&self, conn: &Arc<Conn>, msg: Value);
     /// A request from the upstream (sampling, elicitation, roots); `sessions` are the sessions
     /// with calls in flight on this connection, most recent first.
-    fn on_server_request(&self, conn: &Arc<Conn>, msg: Value, calls: Vec<InFlight>);
+    /// `associated`: the transport tied the request to the one call in `calls`; otherwise `calls`
+    /// are every downstream call in flight on the connection.
+    fn on_server_request(
+        &self,
+        conn: &Arc<Conn>,
+        msg: Value,
+        calls: Vec<InFlight>,
+        associated: bool,
+    );
 }
 
 /// Which era the connection speaks; set once by the handshake.
@@ -234,9 +245,13 @@ impl Conn {
                 protocol::META_PROTOCOL_VERSION,
                 protocol::META_CLIENT_CAPABILITIES,
                 protocol::META_CLIENT_INFO,
-                protocol::META_LOG_LEVEL,
             ] {
                 m.remove(k);
+            }
+            if stateless.is_none() {
+                // A handshake-era upstream logs by `logging/setLevel`; a 2026-07-28 one gets the
+                // client's per-request level.
+                m.remove(protocol::META_LOG_LEVEL);
             }
             if let Some(meta) = stateless {
                 for (k, v) in meta {
@@ -355,7 +370,7 @@ impl Conn {
     }
 
     /// Downstream calls in flight here, most recent first.
-    fn active_calls(&self) -> Vec<InFlight> {
+    pub fn active_calls(&self) -> Vec<InFlight> {
         let mut v: Vec<InFlight> = self
             .pending
             .iter()
@@ -366,6 +381,7 @@ impl Conn {
                     out: r.out.clone(),
                     stateless: r.finish.stateless,
                     origin: r.finish.origin.clone(),
+                    log_level: r.log_level,
                 }),
                 _ => None,
             })
@@ -435,6 +451,12 @@ impl Conn {
 
     /// One message from the upstream.
     pub fn handle_incoming(self: &Arc<Self>, line: &str) {
+        self.handle_incoming_on(line, None)
+    }
+
+    /// One message that arrived on the answer stream of call `related` (Streamable HTTP), so a
+    /// request in it belongs to that call (SEP-2260 association).
+    pub fn handle_incoming_on(self: &Arc<Self>, line: &str, related: Option<u64>) {
         let msg: Value = match serde_json::from_str(line) {
             Ok(v) => v,
             Err(_) => {
@@ -445,7 +467,7 @@ impl Conn {
         match jsonrpc::classify(&msg) {
             Kind::Response => self.on_response(msg),
             Kind::Notification => self.on_notification(msg),
-            Kind::Request => self.on_request(msg),
+            Kind::Request => self.on_request(msg, related),
             Kind::Invalid => {
                 tracing::warn!(server = %self.server, "upstream wrote JSON that is not JSON-RPC; ignored: {}", truncate(line, 200));
             }
@@ -511,13 +533,17 @@ impl Conn {
         self.hooks.on_notification(self, msg);
     }
 
-    fn on_request(self: &Arc<Self>, msg: Value) {
+    fn on_request(self: &Arc<Self>, msg: Value, related: Option<u64>) {
         if msg["method"] == "ping" {
             let _ = self.send_frame(jsonrpc::result(&msg["id"], json!({})));
             return;
         }
-        let calls = self.active_calls();
-        self.hooks.on_server_request(self, msg, calls);
+        let mut calls = self.active_calls();
+        let associated = related.is_some_and(|r| calls.iter().any(|c| c.call == r));
+        if associated {
+            calls.retain(|c| Some(c.call) == related);
+        }
+        self.hooks.on_server_request(self, msg, calls, associated);
     }
 
     /// Fails calls whose deadline passed; the upstream is told to cancel them.

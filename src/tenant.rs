@@ -5,7 +5,7 @@
 //! flight on that upstream (the most recent one when several are); with no call in flight, or
 //! when that session's client did not declare the capability, the upstream gets a JSON-RPC error.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
@@ -37,6 +37,25 @@ pub struct SessionPeer {
     pub subscriptions: Mutex<HashSet<String>>,
     /// 2026-07-28 `subscriptions/listen` requests: (request id, accepted filter).
     pub listens: Mutex<Vec<Listen>>,
+    /// The severity `logging/setLevel` asked for (handshake era); `None`: everything.
+    pub log_level: Mutex<Option<u8>>,
+}
+
+/// MCP log levels, least severe first.
+pub const LOG_LEVELS: [&str; 8] = [
+    "debug",
+    "info",
+    "notice",
+    "warning",
+    "error",
+    "critical",
+    "alert",
+    "emergency",
+];
+
+/// A log level's rank in `LOG_LEVELS`.
+pub fn log_severity(level: &str) -> Option<u8> {
+    LOG_LEVELS.iter().position(|l| *l == level).map(|i| i as u8)
 }
 
 /// A 2026-07-28 `subscriptions/listen` request: its id, what it accepted, and its stream.
@@ -69,10 +88,18 @@ pub struct Tenant {
     lazy_started: AtomicBool,
     /// 2026-07-28 calls parked while their client supplies input (MRTR).
     pub bridges: Bridges,
+    /// Resource subscriptions per namespaced URI: how many sessions hold one.
+    subscriptions: Mutex<HashMap<String, usize>>,
+    /// The level the upstreams were last set to.
+    upstream_log_level: Mutex<Option<u8>>,
     me: Weak<Tenant>,
 }
 
 struct Hooks(Weak<Tenant>);
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 impl Tenant {
     pub fn new(cfg: &TenantConfig, settings: Arc<HubSettings>) -> Arc<Self> {
@@ -94,6 +121,8 @@ impl Tenant {
             next_relay: AtomicU64::new(1),
             lazy_started: AtomicBool::new(false),
             bridges: Bridges::new(settings_bridge_ttl),
+            subscriptions: Mutex::new(HashMap::new()),
+            upstream_log_level: Mutex::new(None),
             me: me.clone(),
         })
     }
@@ -221,6 +250,7 @@ impl Tenant {
             relayed: DashMap::new(),
             subscriptions: Mutex::new(HashSet::new()),
             listens: Mutex::new(Vec::new()),
+            log_level: Mutex::new(None),
         });
         self.sessions.insert(id, peer.clone());
         (id, peer)
@@ -229,6 +259,15 @@ impl Tenant {
     /// Forgets a session; relayed requests it never answered fail upstream.
     pub fn end_session(&self, id: u64) {
         if let Some((_, peer)) = self.sessions.remove(&id) {
+            let held: Vec<String> = lock(&peer.subscriptions).drain().collect();
+            for uri in held {
+                if self.unsubscribe(&uri, true) {
+                    self.send_unsubscribe(&uri);
+                }
+            }
+            if lock(&peer.log_level).is_some() {
+                self.apply_log_levels();
+            }
             for e in peer.relayed.iter() {
                 let (conn, uid) = e.value();
                 let _ = conn.respond_raw(
@@ -240,6 +279,91 @@ impl Tenant {
                     ),
                     uid.clone(),
                 );
+            }
+        }
+    }
+
+    /// Counts a session's subscription to `uri`; true when the upstream must hear of it (the first).
+    pub fn subscribe(&self, uri: &str, fresh: bool) -> bool {
+        if !fresh {
+            return false;
+        }
+        let mut subs = lock(&self.subscriptions);
+        let n = subs.entry(uri.to_string()).or_insert(0);
+        *n += 1;
+        *n == 1
+    }
+
+    /// Uncounts a session's subscription; true when the upstream must hear of it (the last).
+    pub fn unsubscribe(&self, uri: &str, had: bool) -> bool {
+        if !had {
+            return false;
+        }
+        let mut subs = lock(&self.subscriptions);
+        match subs.get_mut(uri) {
+            Some(n) if *n > 1 => {
+                *n -= 1;
+                false
+            }
+            Some(_) => {
+                subs.remove(uri);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Tells the owning upstream that nobody holds `uri` any more.
+    fn send_unsubscribe(&self, uri: &str) {
+        let Some((server, original)) = self
+            .namer
+            .resolve_uri(uri, |s| self.upstreams.contains_key(s))
+        else {
+            return;
+        };
+        if let Some(up) = self.upstreams.get(server) {
+            if let Some(conn) = up.conn() {
+                let timeout = up.cfg.request_timeout;
+                tokio::spawn(async move {
+                    let _ = conn
+                        .request(
+                            "resources/unsubscribe",
+                            Some(json!({"uri": original})),
+                            timeout,
+                        )
+                        .await;
+                });
+            }
+        }
+    }
+
+    /// Sets upstreams that log to the most verbose level any session asked for.
+    pub fn apply_log_levels(&self) {
+        let wanted = self
+            .sessions
+            .iter()
+            .filter_map(|p| *lock(&p.log_level))
+            .min();
+        {
+            let mut current = lock(&self.upstream_log_level);
+            if *current == wanted || wanted.is_none() {
+                return;
+            }
+            *current = wanted;
+        }
+        let Some(level) = wanted.map(|l| LOG_LEVELS[l as usize]) else {
+            return;
+        };
+        for up in self.upstreams.values() {
+            if let Some(conn) = up.conn() {
+                if up.offer().capabilities.get("logging").is_some() {
+                    let timeout = up.cfg.request_timeout;
+                    tokio::spawn(async move {
+                        let _ = conn
+                            .request("logging/setLevel", Some(json!({"level": level})), timeout)
+                            .await;
+                    });
+                }
             }
         }
     }
@@ -304,7 +428,24 @@ impl Tenant {
                     None => server.to_string(),
                 };
                 msg["params"]["logger"] = json!(logger);
-                self.broadcast(&msg.to_string());
+                let severity = msg["params"]["level"]
+                    .as_str()
+                    .and_then(log_severity)
+                    .unwrap_or(0);
+                let frame = msg.to_string();
+                // Handshake-era sessions, at the level each one set.
+                for s in self.sessions.iter() {
+                    let wants = lock(&s.log_level).is_none_or(|l| severity >= l);
+                    if *lock(&s.handshake) && wants {
+                        let _ = s.out.send(frame.clone());
+                    }
+                }
+                // 2026-07-28 requests in flight on this upstream whose `_meta` asked for a level.
+                for c in conn.active_calls() {
+                    if c.stateless && c.log_level.is_some_and(|l| severity >= l) {
+                        let _ = c.out.send(frame.clone());
+                    }
+                }
                 return;
             }
             "notifications/resources/updated" => {
@@ -362,7 +503,13 @@ impl Tenant {
         }
     }
 
-    fn on_upstream_request(&self, conn: &Arc<Conn>, msg: Value, calls: Vec<InFlight>) {
+    fn on_upstream_request(
+        &self,
+        conn: &Arc<Conn>,
+        msg: Value,
+        calls: Vec<InFlight>,
+        associated: bool,
+    ) {
         let method = msg["method"].as_str().unwrap_or_default().to_string();
         let uid = msg["id"].clone();
         let refuse = |code: i64, message: String| {
@@ -389,10 +536,22 @@ impl Tenant {
                 .get(cap)
                 .is_some()
         };
-        // The call that caused it: the most recent one in flight on this upstream.
-        let call = calls
+        // The call that caused it: the one the transport tied it to (Streamable HTTP), else the
+        // calls in flight on this upstream. stdio and legacy SSE carry no association, so when
+        // calls of several sessions are in flight the request is refused rather than risk
+        // showing one session's request to another.
+        let calls: Vec<InFlight> = calls
             .into_iter()
-            .find(|c| self.sessions.contains_key(&c.session));
+            .filter(|c| self.sessions.contains_key(&c.session))
+            .collect();
+        let sessions: HashSet<u64> = calls.iter().map(|c| c.session).collect();
+        if !associated && sessions.len() > 1 {
+            return refuse(
+                jsonrpc::INTERNAL_ERROR,
+                format!("`{method}` is ambiguous: calls of {} client sessions are in flight on this server and its transport does not say which one asked; mcp-hub will not guess", sessions.len()),
+            );
+        }
+        let call = calls.into_iter().next();
         let (peer, out) = match call {
             Some(c) => {
                 let Some(peer) = self.sessions.get(&c.session).map(|p| p.clone()) else { return };
@@ -546,9 +705,15 @@ impl ConnHooks for Hooks {
         }
     }
 
-    fn on_server_request(&self, conn: &Arc<Conn>, msg: Value, calls: Vec<InFlight>) {
+    fn on_server_request(
+        &self,
+        conn: &Arc<Conn>,
+        msg: Value,
+        calls: Vec<InFlight>,
+        associated: bool,
+    ) {
         match self.0.upgrade() {
-            Some(t) => t.on_upstream_request(conn, msg, calls),
+            Some(t) => t.on_upstream_request(conn, msg, calls, associated),
             None => {
                 let _ = conn.respond_raw(
                     jsonrpc::error_value(

@@ -396,20 +396,20 @@ impl Session {
             });
             return;
         }
+        // Subscriptions are counted per tenant: the upstream hears the first subscribe and the
+        // last unsubscribe; the sessions in between are answered here.
         match method.as_str() {
             "resources/subscribe" => {
-                self.peer
-                    .subscriptions
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .insert(uri.clone());
+                let fresh = lock(&self.peer.subscriptions).insert(uri.clone());
+                if !self.tenant.subscribe(&uri, fresh) {
+                    return ctx.reply(&id, json!({}));
+                }
             }
             "resources/unsubscribe" => {
-                self.peer
-                    .subscriptions
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .remove(&uri);
+                let had = lock(&self.peer.subscriptions).remove(&uri);
+                if !self.tenant.unsubscribe(&uri, had) {
+                    return ctx.reply(&id, json!({}));
+                }
             }
             _ => {}
         }
@@ -494,25 +494,17 @@ impl Session {
         ));
     }
 
+    /// `logging/setLevel` applies to what this session receives; upstreams are set to the most
+    /// verbose level any session of the tenant asked for, so every session can get its share.
     fn set_level(&self, id: &Value, ctx: Ctx, params: Value) {
-        let Some(level) = params["level"].as_str() else {
-            return ctx.fail(
-                id,
-                jsonrpc::INVALID_PARAMS,
-                "Invalid params: `level` is required",
-            );
+        let Some(level) = params["level"]
+            .as_str()
+            .and_then(crate::tenant::log_severity)
+        else {
+            return ctx.fail(id, jsonrpc::INVALID_PARAMS, "Invalid params: `level` must be one of debug, info, notice, warning, error, critical, alert, emergency");
         };
-        for up in self.tenant.upstreams.values() {
-            if let Some(conn) = up.conn() {
-                if up.offer().capabilities.get("logging").is_some() {
-                    let p = json!({"level": level});
-                    let timeout = up.cfg.request_timeout;
-                    tokio::spawn(async move {
-                        let _ = conn.request("logging/setLevel", Some(p), timeout).await;
-                    });
-                }
-            }
-        }
+        *lock(&self.peer.log_level) = Some(level);
+        self.tenant.apply_log_levels();
         ctx.reply(id, json!({}));
     }
 
@@ -558,9 +550,13 @@ impl Session {
             && params["requestState"]
                 .as_str()
                 .is_some_and(|s| s.starts_with(crate::bridge::PREFIX));
+        let log_level = params["_meta"][protocol::META_LOG_LEVEL]
+            .as_str()
+            .and_then(crate::tenant::log_severity);
         let reply = DownstreamReply {
             out: ctx.out.clone(),
             session: self.id,
+            log_level: log_level.filter(|_| ctx.stateless),
             progress: params["_meta"].get("progressToken").cloned(),
             id,
             finish: Finish {
@@ -635,6 +631,10 @@ impl Session {
     pub fn close(&self) {
         self.tenant.end_session(self.id);
     }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// What the hub offers every client, whatever its upstreams offer.

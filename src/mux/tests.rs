@@ -5,7 +5,7 @@ use super::*;
 struct NoHooks;
 impl ConnHooks for NoHooks {
     fn on_notification(&self, _: &Arc<Conn>, _: Value) {}
-    fn on_server_request(&self, _: &Arc<Conn>, _: Value, _: Vec<InFlight>) {}
+    fn on_server_request(&self, _: &Arc<Conn>, _: Value, _: Vec<InFlight>, _: bool) {}
 }
 
 fn conn() -> (Arc<Conn>, mpsc::UnboundedReceiver<String>) {
@@ -22,6 +22,7 @@ fn reply(out: &Outbox, session: u64, id: Value, progress: Option<Value>) -> Down
         session,
         id,
         progress,
+        log_level: None,
         finish: Finish::default(),
     }
 }

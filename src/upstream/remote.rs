@@ -347,6 +347,7 @@ impl Shared {
 
     /// A 200 answer: one JSON message, or an SSE stream of messages.
     async fn read_body(&self, resp: reqwest::Response, id: Option<&Value>) {
+        let related = id.and_then(Value::as_u64);
         let is_sse = resp
             .headers()
             .get(CONTENT_TYPE)
@@ -369,7 +370,7 @@ impl Shared {
             match ev {
                 Some(Ok(e)) => {
                     if let Some(d) = e.data.filter(|d| !d.trim().is_empty()) {
-                        self.conn.handle_incoming(&d);
+                        self.conn.handle_incoming_on(&d, related);
                     }
                 }
                 Some(Err(e)) => {
@@ -475,6 +476,15 @@ impl Shared {
                     Ok(r) if r.status().is_success() => {
                         delay = Duration::from_millis(500);
                         unreachable = 0;
+                        // A list change sent while no GET stream was open is lost (servers do
+                        // not buffer it): re-read the lists once the stream is up.
+                        let conn = me.conn.clone();
+                        tokio::spawn(async move {
+                            tokio::time::sleep(Duration::from_millis(500)).await;
+                            for kind in ["tools", "prompts", "resources"] {
+                                conn.handle_incoming(&format!(r#"{{"jsonrpc":"2.0","method":"notifications/{kind}/list_changed"}}"#));
+                            }
+                        });
                         me.read_body(r, None).await;
                     }
                     Ok(r) => {

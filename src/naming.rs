@@ -94,6 +94,21 @@ impl Namer {
         out
     }
 
+    /// An opaque id (a task id) namespaced without any rewriting: `<server><sep><id>`.
+    pub fn namespace_name(&self, server: &str, id: &str) -> String {
+        format!("{server}{}{id}", self.sep)
+    }
+
+    /// The server and upstream id of a namespaced opaque id.
+    pub fn resolve_name<'a>(
+        &self,
+        name: &'a str,
+        is_server: impl Fn(&str) -> bool,
+    ) -> Option<(&'a str, &'a str)> {
+        let (server, id) = name.split_once(self.sep.as_str())?;
+        is_server(server).then_some((server, id))
+    }
+
     /// `test://static/x` → `test://<server><sep>static/x`; `urn:a` → `urn:<server><sep>a`.
     pub fn namespace_uri(&self, server: &str, uri: &str) -> String {
         match split_scheme(uri) {

@@ -476,6 +476,11 @@ impl Tenant {
                 }
                 return;
             }
+            "notifications/tasks/status" => {
+                crate::mux::namespace_task_ids(&mut msg["params"], &self.namer, server.as_str());
+                self.broadcast(&msg.to_string());
+                return;
+            }
             "notifications/cancelled" => {
                 // The upstream withdrew a request it relayed to a client.
                 let uid = msg["params"]["requestId"].clone();

@@ -149,3 +149,86 @@ fn a_bridged_call_whose_client_never_returns_is_cleaned_up() {
         "a late retry finds nothing: {r}"
     );
 }
+
+const EVERYTHING: &str = r#"
+[hub]
+request_timeout = "20s"
+[tenants.t.servers.everything]
+command = "{node}"
+args = ["{everything}", "stdio"]
+"#;
+
+#[test]
+fn a_task_augmented_call_gets_a_namespaced_task_id_that_routes_back() {
+    let mut hub = Hub::start(EVERYTHING);
+    let r = hub.request("tools/call", json!({"name":"everything__simulate-research-query","arguments":{"topic":"hubs"},"task":{"ttl":60000}}));
+    let task = r["result"]["task"]["taskId"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no task: {r}"))
+        .to_string();
+    assert!(task.starts_with("everything__"), "{task}");
+    let until = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let g = hub.request("tasks/get", json!({"taskId": task}));
+        assert_eq!(g["result"]["taskId"], json!(task), "{g}");
+        if g["result"]["status"] == "completed" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < until,
+            "the task did not complete: {g}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let res = hub.request("tasks/result", json!({"taskId": task}));
+    assert!(
+        res["result"]["content"][0]["text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("hubs"),
+        "{res}"
+    );
+    let list = hub.request("tasks/list", json!({}));
+    assert!(
+        list["result"]["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["taskId"] == json!(task)),
+        "{list}"
+    );
+    let unknown = hub.request("tasks/get", json!({"taskId": "nobody__1"}));
+    assert_eq!(unknown["error"]["code"], -32602);
+}
+
+#[test]
+fn an_mcp_app_tool_points_to_a_namespaced_ui_resource_that_reads_back_with_its_meta() {
+    let mut hub = Hub::start("[tenants.t.servers.demo]\ncommand = \"{demo}\"\n");
+    let tools = hub.request("tools/list", json!({}));
+    let app = tools["result"]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "demo__show_dashboard")
+        .cloned()
+        .unwrap();
+    let uri = app["_meta"]["ui"]["resourceUri"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        uri, "ui://demo__demo/dashboard.html",
+        "the scheme stays ui://"
+    );
+    let read = hub.request("resources/read", json!({"uri": uri}));
+    let c = &read["result"]["contents"][0];
+    assert_eq!(c["uri"], json!(uri));
+    assert_eq!(c["mimeType"], "text/html;profile=mcp-app");
+    assert!(c["text"].as_str().unwrap().contains("<html"), "{read}");
+    assert_eq!(
+        c["_meta"]["ui"]["prefersBorder"], true,
+        "the resource's _meta.ui survives: {read}"
+    );
+    // A call made by the app (through the client) routes like any other.
+    assert!(hub.call("demo__show_dashboard", json!({}))["result"]["content"].is_array());
+}

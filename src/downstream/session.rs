@@ -189,6 +189,10 @@ impl Session {
                 self.route_uri(id, ctx, method, params)
             }
             "completion/complete" => self.complete(id, ctx, params),
+            "tasks/get" | "tasks/result" | "tasks/cancel" | "tasks/update" => {
+                self.route_task(id, ctx, method, params)
+            }
+            "tasks/list" => self.list_tasks(id, ctx, params),
             "logging/setLevel" => self.set_level(&id, ctx, params),
             "subscriptions/listen" if stateless => self.listen(&id, &ctx, &params),
             _ => ctx.fail(
@@ -415,6 +419,59 @@ impl Session {
         }
         params["uri"] = json!(original);
         self.forward(id, ctx, &server, &method, params, true);
+    }
+
+    /// `tasks/*`: the namespaced task id names its upstream.
+    fn route_task(&self, id: Value, ctx: Ctx, method: String, mut params: Value) {
+        let Some(task) = params["taskId"].as_str().map(str::to_string) else {
+            return ctx.fail(
+                &id,
+                jsonrpc::INVALID_PARAMS,
+                "Invalid params: `taskId` is required",
+            );
+        };
+        let resolved = self
+            .tenant
+            .namer
+            .resolve_name(&task, |s| self.tenant.upstream(s).is_some())
+            .map(|(s, t)| (ServerName::new(s), t.to_string()));
+        let Some((server, original)) = resolved else {
+            return ctx.fail(
+                &id,
+                jsonrpc::INVALID_PARAMS,
+                format!("Unknown task `{task}`"),
+            );
+        };
+        params["taskId"] = json!(original);
+        self.forward(id, ctx, &server, &method, params, true);
+    }
+
+    /// `tasks/list`: every upstream that has tasks, merged, ids namespaced (one page).
+    fn list_tasks(&self, id: Value, ctx: Ctx, params: Value) {
+        let tenant = self.tenant.clone();
+        tokio::spawn(async move {
+            let mut all = Vec::new();
+            for up in tenant.upstreams.values() {
+                let Some(conn) = up.conn() else { continue };
+                if up.offer().capabilities.get("tasks").is_none() {
+                    continue;
+                }
+                let mut p = params.clone();
+                if let Some(o) = p.as_object_mut() {
+                    o.remove("cursor");
+                }
+                if let Ok(mut r) = conn
+                    .request("tasks/list", Some(p), up.cfg.request_timeout)
+                    .await
+                {
+                    crate::mux::namespace_task_ids(&mut r, &tenant.namer, up.name.as_str());
+                    if let Some(Value::Array(t)) = r.get_mut("tasks").map(Value::take) {
+                        all.extend(t);
+                    }
+                }
+            }
+            ctx.reply(&id, json!({"tasks": all}));
+        });
     }
 
     fn complete(self: &Arc<Self>, id: Value, ctx: Ctx, mut params: Value) {
@@ -645,5 +702,6 @@ fn capabilities() -> Value {
         "resources": {"subscribe": true, "listChanged": true},
         "completions": {},
         "logging": {},
+        "tasks": {"list": {}, "cancel": {}, "requests": {"tools": {"call": {}}}},
     })
 }

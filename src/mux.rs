@@ -100,6 +100,9 @@ pub struct DownstreamReply {
     /// 2026-07-28: the log level the request's `_meta` asked for (log messages reach the request's stream).
     pub log_level: Option<u8>,
     pub finish: Finish,
+    /// For a 2026-07-28 upstream and a handshake-era client: the request as sent, so the hub can
+    /// retry it with the client's answers when the upstream says `input_required`.
+    pub retry: Option<(String, Value)>,
 }
 
 enum Reply {
@@ -135,10 +138,9 @@ struct Pending {
 pub trait ConnHooks: Send + Sync {
     /// A notification other than progress (list_changed, logging, resources/updated, cancelled).
     fn on_notification(&self, conn: &Arc<Conn>, msg: Value);
-    /// A request from the upstream (sampling, elicitation, roots); `sessions` are the sessions
-    /// with calls in flight on this connection, most recent first.
-    /// `associated`: the transport tied the request to the one call in `calls`; otherwise `calls`
-    /// are every downstream call in flight on the connection.
+    /// A request from the upstream (sampling, elicitation, roots). `calls` are the downstream
+    /// calls in flight on this connection, most recent first; `associated`: the transport tied
+    /// the request to the one call in `calls`.
     fn on_server_request(
         &self,
         conn: &Arc<Conn>,
@@ -146,6 +148,9 @@ pub trait ConnHooks: Send + Sync {
         calls: Vec<InFlight>,
         associated: bool,
     );
+    /// A 2026-07-28 upstream answered a handshake-era client's call with `input_required`: the
+    /// hub asks the client (server-to-client requests) and retries with the answers.
+    fn on_input_required(&self, conn: &Arc<Conn>, result: Value, reply: DownstreamReply);
 }
 
 /// Which era the connection speaks; set once by the handshake.
@@ -474,7 +479,7 @@ impl Conn {
         }
     }
 
-    fn on_response(&self, mut msg: Value) {
+    fn on_response(self: &Arc<Self>, mut msg: Value) {
         let Some(id) = id_number(&msg["id"]) else {
             tracing::warn!(server = %self.server, "response with an id the hub never sent: {}", msg["id"]);
             return;
@@ -499,6 +504,12 @@ impl Conn {
                         .unwrap_or(Value::Null))
                 };
                 let _ = tx.send(r);
+            }
+            Reply::Downstream(r)
+                if r.retry.is_some() && msg["result"]["resultType"] == "input_required" =>
+            {
+                let result = msg.get_mut("result").map(Value::take).unwrap_or_default();
+                self.hooks.on_input_required(self, result, r);
             }
             Reply::Downstream(r) => deliver(msg, r),
             Reply::Parked(_) => {

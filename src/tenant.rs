@@ -33,6 +33,8 @@ pub struct SessionPeer {
     pub client_capabilities: Mutex<Value>,
     /// Relayed server-to-client requests: the id the hub gave the client → (upstream, its id).
     pub relayed: DashMap<String, (Arc<Conn>, Value)>,
+    /// Requests the hub itself asked this client (for a 2026-07-28 upstream's `input_required`).
+    pub waiting: DashMap<String, tokio::sync::oneshot::Sender<Value>>,
     /// Namespaced URIs this session subscribed to.
     pub subscriptions: Mutex<HashSet<String>>,
     /// 2026-07-28 `subscriptions/listen` requests: (request id, accepted filter).
@@ -248,6 +250,7 @@ impl Tenant {
             handshake: Mutex::new(false),
             client_capabilities: Mutex::new(json!({})),
             relayed: DashMap::new(),
+            waiting: DashMap::new(),
             subscriptions: Mutex::new(HashSet::new()),
             listens: Mutex::new(Vec::new()),
             log_level: Mutex::new(None),
@@ -677,6 +680,96 @@ impl Tenant {
         })
     }
 
+    /// The reverse bridge: a 2026-07-28 upstream wants input for a handshake-era client's call.
+    /// Each `inputRequests` entry becomes a request to that client (on the call's stream); the
+    /// answers go back to the upstream in a retry of the call, whose answer reaches the client.
+    fn ask_for_input(self: Arc<Self>, conn: Arc<Conn>, result: Value, reply: DownstreamReply) {
+        tokio::spawn(async move {
+            let fail = |reply: &DownstreamReply, msg: String| {
+                let _ = reply.out.send(jsonrpc::error(
+                    &reply.id,
+                    jsonrpc::UPSTREAM_FAILED,
+                    msg,
+                    Some(json!({"server": conn.server.as_str()})),
+                ));
+            };
+            let Some((method, params)) = reply.retry.clone() else {
+                return;
+            };
+            let Some(peer) = self.sessions.get(&reply.session).map(|p| p.clone()) else {
+                return;
+            };
+            let timeout = self
+                .upstreams
+                .get(&conn.server)
+                .map_or(self.settings.request_timeout, |u| u.cfg.request_timeout);
+            let mut answers = serde_json::Map::new();
+            for (key, req) in result["inputRequests"].as_object().into_iter().flatten() {
+                let m = req["method"].as_str().unwrap_or_default();
+                let cap = match m {
+                    "sampling/createMessage" => "sampling",
+                    "elicitation/create" => "elicitation",
+                    "roots/list" => "roots",
+                    _ => {
+                        return fail(
+                            &reply,
+                            format!(
+                                "upstream `{}` asked for input of an unknown kind (`{m}`)",
+                                conn.server
+                            ),
+                        )
+                    }
+                };
+                if lock(&peer.client_capabilities).get(cap).is_none() {
+                    return fail(
+                        &reply,
+                        format!(
+                            "upstream `{}` needs `{cap}` input, which this client did not declare",
+                            conn.server
+                        ),
+                    );
+                }
+                let hid = format!(
+                    "mcp-hub-{}",
+                    self.next_relay.fetch_add(1, Ordering::Relaxed)
+                );
+                let (tx, rx) = tokio::sync::oneshot::channel();
+                peer.waiting.insert(hid.clone(), tx);
+                let _ =
+                    reply
+                        .out
+                        .send(jsonrpc::request(&json!(hid), m, req.get("params").cloned()));
+                match tokio::time::timeout(timeout, rx).await {
+                    Ok(Ok(answer)) if answer.get("result").is_some() => {
+                        answers.insert(key.clone(), answer["result"].clone());
+                    }
+                    Ok(Ok(answer)) => {
+                        return fail(
+                            &reply,
+                            format!(
+                                "the client refused `{m}`: {}",
+                                answer["error"]["message"].as_str().unwrap_or("error")
+                            ),
+                        )
+                    }
+                    _ => {
+                        peer.waiting.remove(&hid);
+                        return fail(&reply, format!("the client did not answer `{m}` in time"));
+                    }
+                }
+            }
+            let mut retry = params;
+            retry["inputResponses"] = Value::Object(answers);
+            if let Some(state) = result.get("requestState") {
+                retry["requestState"] = state.clone();
+            }
+            if let Err(failed) = conn.forward(&method, retry, reply, timeout) {
+                let (reply, e) = *failed;
+                let _ = reply.out.send(e.to_error_value(&reply.id).to_string());
+            }
+        });
+    }
+
     /// Cancels bridged calls whose client never came back.
     async fn expire_bridges(self: Arc<Self>, shutdown: CancellationToken) {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -704,6 +797,12 @@ impl Tenant {
 }
 
 impl ConnHooks for Hooks {
+    fn on_input_required(&self, conn: &Arc<Conn>, result: Value, reply: DownstreamReply) {
+        if let Some(t) = self.0.upgrade() {
+            t.ask_for_input(conn.clone(), result, reply);
+        }
+    }
+
     fn on_notification(&self, conn: &Arc<Conn>, msg: Value) {
         if let Some(t) = self.0.upgrade() {
             t.on_upstream_notification(conn, msg);

@@ -232,3 +232,39 @@ fn an_mcp_app_tool_points_to_a_namespaced_ui_resource_that_reads_back_with_its_m
     // A call made by the app (through the client) routes like any other.
     assert!(hub.call("demo__show_dashboard", json!({}))["result"]["content"].is_array());
 }
+
+#[test]
+fn a_2026_upstreams_input_required_becomes_requests_to_a_handshake_client() {
+    // Hub A serves the asker statelessly to hub B, so A answers B with `input_required`;
+    // B turns it into a sampling request to its own (handshake-era) client and retries for it.
+    let dir = tempfile::tempdir().unwrap();
+    let (_a, port) = raw::serve_hub(
+        "[tenants.inner.servers.asker]\ncommand = \"{fault}\"\nargs = [\"--server-request\"]\n",
+        dir.path(),
+        &[],
+    );
+    let mut hub = Hub::start(&format!("[tenants.t.servers.inner]\nurl = \"http://127.0.0.1:{port}/mcp\"\nprotocol = \"2026-07-28\"\n"));
+    let id = hub.send_request(
+        "tools/call",
+        json!({"name":"inner__asker__ask","arguments":{}}),
+    );
+    let req = loop {
+        let v = hub
+            .rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the hub asks its client");
+        if v["method"] == "sampling/createMessage" {
+            break v;
+        }
+        hub.notes.push(v);
+    };
+    hub.send(json!({"jsonrpc":"2.0","id":req["id"],"result":{"role":"assistant","model":"m","content":{"type":"text","text":"Nice"}}}));
+    let done = hub.wait_for(&json!(id), Duration::from_secs(10));
+    assert_eq!(done["result"]["content"][0]["text"], "Nice", "{done}");
+    assert!(
+        done["result"]
+            .get("resultType")
+            .is_none_or(|t| t == "complete"),
+        "a handshake-era client never sees input_required: {done}"
+    );
+}

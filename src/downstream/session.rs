@@ -610,7 +610,12 @@ impl Session {
         let log_level = params["_meta"][protocol::META_LOG_LEVEL]
             .as_str()
             .and_then(crate::tenant::log_severity);
+        let retry = (!ctx.stateless
+            && matches!(conn.era(), Some(crate::mux::Era::Stateless { .. }))
+            && matches!(method, "tools/call" | "prompts/get" | "resources/read"))
+        .then(|| (method.to_string(), params.clone()));
         let reply = DownstreamReply {
+            retry,
             out: ctx.out.clone(),
             session: self.id,
             log_level: log_level.filter(|_| ctx.stateless),
@@ -679,6 +684,10 @@ impl Session {
         let Some(hid) = msg["id"].as_str().map(str::to_string) else {
             return;
         };
+        if let Some((_, tx)) = self.peer.waiting.remove(&hid) {
+            let _ = tx.send(msg);
+            return;
+        }
         if let Some((_, (conn, uid))) = self.peer.relayed.remove(&hid) {
             let _ = conn.respond_raw(msg, uid);
         }

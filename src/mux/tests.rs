@@ -6,6 +6,7 @@ struct NoHooks;
 impl ConnHooks for NoHooks {
     fn on_notification(&self, _: &Arc<Conn>, _: Value) {}
     fn on_server_request(&self, _: &Arc<Conn>, _: Value, _: Vec<InFlight>, _: bool) {}
+    fn on_input_required(&self, _: &Arc<Conn>, _: Value, _: DownstreamReply) {}
 }
 
 fn conn() -> (Arc<Conn>, mpsc::UnboundedReceiver<String>) {
@@ -24,6 +25,7 @@ fn reply(out: &Outbox, session: u64, id: Value, progress: Option<Value>) -> Down
         progress,
         log_level: None,
         finish: Finish::default(),
+        retry: None,
     }
 }
 

@@ -102,7 +102,7 @@ pub struct DownstreamReply {
     pub finish: Finish,
     /// For a 2026-07-28 upstream and a handshake-era client: the request as sent, so the hub can
     /// retry it with the client's answers when the upstream says `input_required`.
-    pub retry: Option<(String, Value)>,
+    pub retry: Option<Box<(String, Value)>>,
 }
 
 enum Reply {

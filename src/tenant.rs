@@ -693,7 +693,7 @@ impl Tenant {
                     Some(json!({"server": conn.server.as_str()})),
                 ));
             };
-            let Some((method, params)) = reply.retry.clone() else {
+            let Some((method, params)) = reply.retry.clone().map(|b| *b) else {
                 return;
             };
             let Some(peer) = self.sessions.get(&reply.session).map(|p| p.clone()) else {

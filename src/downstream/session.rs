@@ -613,7 +613,7 @@ impl Session {
         let retry = (!ctx.stateless
             && matches!(conn.era(), Some(crate::mux::Era::Stateless { .. }))
             && matches!(method, "tools/call" | "prompts/get" | "resources/read"))
-        .then(|| (method.to_string(), params.clone()));
+        .then(|| Box::new((method.to_string(), params.clone())));
         let reply = DownstreamReply {
             retry,
             out: ctx.out.clone(),

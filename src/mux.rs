@@ -374,6 +374,24 @@ impl Conn {
         true
     }
 
+    /// A session went away: its calls in flight are cancelled upstream (parked MRTR calls stay).
+    pub fn cancel_session(&self, session: u64, reason: &str) {
+        let ids: Vec<u64> = self
+            .pending
+            .iter()
+            .filter(|e| matches!(&e.value().reply, Reply::Downstream(r) if r.session == session))
+            .map(|e| *e.key())
+            .collect();
+        for id in ids {
+            if self.pending.remove(&id).is_some() {
+                let _ = self.notify(
+                    "notifications/cancelled",
+                    Some(json!({"requestId": id, "reason": reason})),
+                );
+            }
+        }
+    }
+
     /// Downstream calls in flight here, most recent first.
     pub fn active_calls(&self) -> Vec<InFlight> {
         let mut v: Vec<InFlight> = self

@@ -262,6 +262,11 @@ impl Tenant {
     /// Forgets a session; relayed requests it never answered fail upstream.
     pub fn end_session(&self, id: u64) {
         if let Some((_, peer)) = self.sessions.remove(&id) {
+            for up in self.upstreams.values() {
+                if let Some(conn) = up.conn() {
+                    conn.cancel_session(id, "the client went away");
+                }
+            }
             let held: Vec<String> = lock(&peer.subscriptions).drain().collect();
             for uri in held {
                 if self.unsubscribe(&uri, true) {
@@ -630,7 +635,7 @@ impl Tenant {
             request["params"] = p.clone();
         }
         let result = json!({"resultType": "input_required", "inputRequests": {"input": request}, "requestState": state});
-        tracing::debug!(tenant = %self.id, server = %conn.server, "bridging `{}` to a 2026-07-28 client (input_required)", msg["method"]);
+        tracing::debug!(tenant = %self.id, server = %conn.server, "bridging `{}` to a 2026-07-28 client (input_required)", msg["method"].as_str().unwrap_or_default());
         let _ = reply.out.send(jsonrpc::result(&reply.id, result));
     }
 

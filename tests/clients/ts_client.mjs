@@ -1,7 +1,11 @@
 #!/usr/bin/env node
 // A real MCP client (the official TypeScript SDK, @modelcontextprotocol/sdk 1.x) that runs one
-// scenario against a stdio server and prints one JSON object on stdout.
+// scenario against a server and prints one JSON object on stdout.
 // SDK 1.x speaks only the handshake era: connect() sends `initialize` at its LATEST_PROTOCOL_VERSION.
+// Server: a command after `--` (StdioClientTransport), or `--url URL` with `--transport http`
+// (StreamableHTTPClientTransport, the default) or `--transport sse` (SSEClientTransport; URL of the
+// GET stream, e.g. http://127.0.0.1:PORT/sse). `--header "Name: value"` (repeatable) is sent on
+// every HTTP request (requestInit.headers; the SSE transport also puts it on its GET).
 //
 // Run with the node 22 from .test-deps:
 //   .test-deps/node_modules/.bin/node tests/clients/ts_client.mjs --scenario basic \
@@ -10,6 +14,8 @@
 //       [--complete-context JSON] -- SERVER_CMD [ARGS...]
 //   ... --scenario progress --tool NAME --args JSON -- SERVER_CMD...
 //   ... --scenario cancel --tool NAME --args JSON --after-ms N [--after-tool NAME --after-args JSON] -- SERVER_CMD...
+//   ... --scenario list-changed --tool TOGGLE_TOOL [--args JSON] [--wait SECONDS] -- SERVER_CMD...
+//   (any of them with `--url URL [--transport http|sse] [--header "Name: value"]...` instead of `-- SERVER_CMD...`)
 // Output: the same JSON shapes as tests/clients/py_client.py. Errors: exit 1, message on stderr.
 // The SDK is loaded from $MCP_HUB_TEST_DEPS (default: <repo>/.test-deps).
 // The whole run is bounded by --timeout seconds (default 30).
@@ -29,11 +35,10 @@ function fail(msg) {
 
 function parseArgs(argv) {
   const sep = argv.indexOf("--");
-  if (sep < 0) fail("missing `-- SERVER_CMD [ARGS...]`");
-  const own = argv.slice(0, sep);
-  const server = argv.slice(sep + 1);
-  if (server.length === 0) fail("empty server command after `--`");
-  const opts = { scenario: "basic", timeout: 30, afterMs: 500 };
+  const own = sep < 0 ? argv : argv.slice(0, sep);
+  const server = sep < 0 ? [] : argv.slice(sep + 1);
+  if (sep >= 0 && server.length === 0) fail("empty server command after `--`");
+  const opts = { scenario: "basic", timeout: 30, afterMs: 500, transport: "http", wait: 5, headers: {} };
   const keys = {
     "--scenario": "scenario",
     "--timeout": "timeout",
@@ -49,18 +54,36 @@ function parseArgs(argv) {
     "--after-ms": "afterMs",
     "--after-tool": "afterTool",
     "--after-args": "afterArgs",
+    "--url": "url",
+    "--transport": "transport",
+    "--wait": "wait",
+    "--mode": "mode",
   };
   for (let i = 0; i < own.length; i++) {
     const flag = own[i];
     if (flag === "--handshake") continue; // the only mode SDK 1.x has
+    if (flag === "--header") {
+      if (i + 1 >= own.length) fail("--header needs a value");
+      const h = own[++i];
+      const colon = h.indexOf(":");
+      if (colon <= 0) fail(`--header wants \`Name: value\`, got ${JSON.stringify(h)}`);
+      opts.headers[h.slice(0, colon).trim()] = h.slice(colon + 1).trim();
+      continue;
+    }
     const key = keys[flag];
     if (!key) fail(`unknown flag \`${flag}\``);
     if (i + 1 >= own.length) fail(`${flag} needs a value`);
     opts[key] = own[++i];
   }
+  if (!!opts.url === server.length > 0) fail("give either `--url URL` or `-- SERVER_CMD [ARGS...]`");
+  if (opts.mode !== undefined && !["legacy", "handshake"].includes(opts.mode)) {
+    fail(`SDK 1.x speaks only the handshake era (--mode ${opts.mode})`);
+  }
   opts.timeout = Number(opts.timeout);
   opts.afterMs = Number(opts.afterMs);
-  if (!["basic", "progress", "cancel"].includes(opts.scenario)) fail(`unknown scenario \`${opts.scenario}\``);
+  opts.wait = Number(opts.wait);
+  if (!["http", "sse"].includes(opts.transport)) fail(`unknown transport \`${opts.transport}\``);
+  if (!["basic", "progress", "cancel", "list-changed"].includes(opts.scenario)) fail(`unknown scenario \`${opts.scenario}\``);
   if (opts.scenario !== "basic" && !opts.tool) fail(`--tool is required for the ${opts.scenario} scenario`);
   return { opts, server };
 }
@@ -92,22 +115,43 @@ async function main() {
   killer.unref();
 
   const { Client } = await load("client/index.js");
-  const { StdioClientTransport } = await load("client/stdio.js");
-  const { CallToolResultSchema } = await load("types.js");
+  const { CallToolResultSchema, ToolListChangedNotificationSchema } = await load("types.js");
 
-  const transport = new StdioClientTransport({
-    command: server[0],
-    args: server.slice(1),
-    env: { ...process.env },
-    stderr: "inherit",
-  });
+  let transport;
+  if (!opts.url) {
+    const { StdioClientTransport } = await load("client/stdio.js");
+    transport = new StdioClientTransport({
+      command: server[0],
+      args: server.slice(1),
+      env: { ...process.env },
+      stderr: "inherit",
+    });
+  } else if (opts.transport === "sse") {
+    const { SSEClientTransport } = await load("client/sse.js");
+    transport = new SSEClientTransport(new URL(opts.url), { requestInit: { headers: opts.headers } });
+  } else {
+    const { StreamableHTTPClientTransport } = await load("client/streamableHttp.js");
+    transport = new StreamableHTTPClientTransport(new URL(opts.url), { requestInit: { headers: opts.headers } });
+  }
   let protocolVersion = null;
-  // The SDK tells HTTP transports the negotiated version through this hook; stdio has none, so
-  // borrow it to learn the version the SDK accepted.
+  // The SDK tells the transport the negotiated version through this hook (HTTP transports send it
+  // as MCP-Protocol-Version; stdio has none): wrap it to learn the version the SDK accepted.
+  const setVersion = transport.setProtocolVersion ? transport.setProtocolVersion.bind(transport) : null;
   transport.setProtocolVersion = (v) => {
     protocolVersion = v;
+    if (setVersion) setVersion(v);
   };
   const client = new Client({ name: "mcp-hub-e2e-ts", version: "0.0.0" }, { capabilities: {} });
+  // tools/list_changed (handshake era: a plain notification on the stream the server chose).
+  let onListChanged = () => {};
+  const listChanged = new Promise((resolve) => {
+    onListChanged = resolve;
+  });
+  let listChangedSeen = false;
+  client.setNotificationHandler(ToolListChangedNotificationSchema, () => {
+    listChangedSeen = true;
+    onListChanged();
+  });
   // Errors the SDK reports out of band (e.g. "Received a progress notification for an unknown
   // token" when a late progress notification loses the race with its result).
   const sdkErrors = [];
@@ -115,7 +159,11 @@ async function main() {
   const reqOpts = { timeout: opts.timeout * 1000 };
   await client.connect(transport, reqOpts);
   const pkg = await import(pathToFileURL(path.join(sdkDir, "package.json")).href, { with: { type: "json" } });
-  const out = { sdk: `typescript-sdk ${pkg.default.version} (handshake)`, protocolVersion };
+  const out = {
+    sdk: `typescript-sdk ${pkg.default.version} (handshake)`,
+    protocolVersion,
+    transport: opts.url ? opts.transport : "stdio",
+  };
 
   try {
     if (opts.scenario === "basic") {
@@ -176,6 +224,22 @@ async function main() {
       out.elapsedMs = Math.round(performance.now() - start);
       out.progress = seen;
       out.result = result;
+    } else if (opts.scenario === "list-changed") {
+      const names = async () => (await listAll((p) => client.listTools(p, reqOpts), "tools")).map((t) => t.name);
+      out.via = "notification";
+      out.before = await names();
+      const start = performance.now();
+      out.call = await client.callTool(
+        { name: opts.tool, arguments: json("--args", opts.toolArgs) ?? {} },
+        CallToolResultSchema,
+        reqOpts,
+      );
+      let timer;
+      await Promise.race([listChanged, new Promise((r) => (timer = setTimeout(r, opts.wait * 1000)))]);
+      clearTimeout(timer);
+      out.listChanged = listChangedSeen;
+      out.waitedMs = Math.round(performance.now() - start);
+      out.after = await names();
     } else {
       // SDK 1.x: aborting the request's AbortSignal rejects the call and sends
       // notifications/cancelled {requestId, reason} to the server (shared/protocol.js).

@@ -231,19 +231,16 @@ async fn answer(
     ephemeral: bool,
 ) -> Response {
     let id = msg["id"].clone();
+    // An ephemeral session ends with its request, also when the client goes away first (the
+    // request is then cancelled upstream).
+    let closer = CloseOnDrop(ephemeral.then(|| session.clone()));
     let (tx, mut rx) = mpsc::unbounded_channel();
     session.handle_message_on(msg, &tx);
     drop(tx);
     let Some(first) = rx.recv().await else {
-        if ephemeral {
-            session.close();
-        }
         return StatusCode::ACCEPTED.into_response();
     };
     if is_answer(&first, &id) {
-        if ephemeral {
-            session.close();
-        }
         return ([(header::CONTENT_TYPE, "application/json")], first).into_response();
     }
     let log = Arc::new(EventLog::new(state.next_stream_id()));
@@ -256,6 +253,7 @@ async fn answer(
     let guard = ephemeral.then(|| gone.clone().drop_guard());
     let pump_log = log.clone();
     tokio::spawn(async move {
+        let _closer = closer;
         loop {
             tokio::select! {
                 f = rx.recv() => match f {
@@ -270,11 +268,19 @@ async fn answer(
             }
         }
         pump_log.finish();
-        if ephemeral {
-            session.close();
-        }
     });
     sse(log, 0, state.draining.clone(), guard, None)
+}
+
+/// Closes an ephemeral (2026-07-28) session when dropped.
+struct CloseOnDrop(Option<Arc<Session>>);
+
+impl Drop for CloseOnDrop {
+    fn drop(&mut self) {
+        if let Some(s) = self.0.take() {
+            s.close();
+        }
+    }
 }
 
 /// An SSE response that follows `log` from `from`, until it ends or the hub drains.

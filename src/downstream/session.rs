@@ -172,6 +172,22 @@ impl Session {
             }
         }
         let ctx = Ctx { stateless, out };
+        if stateless
+            && matches!(
+                method.as_str(),
+                "initialize"
+                    | "ping"
+                    | "logging/setLevel"
+                    | "resources/subscribe"
+                    | "resources/unsubscribe"
+            )
+        {
+            return ctx.fail(
+                &id,
+                jsonrpc::METHOD_NOT_FOUND,
+                format!("Method not found: `{method}` does not exist in protocol 2026-07-28"),
+            );
+        }
         if !matches!(method.as_str(), "initialize" | "server/discover" | "ping") {
             self.tenant.first_use();
         }

@@ -14,7 +14,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{json, Value};
 use tokio::sync::mpsc;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
@@ -72,10 +72,11 @@ pub async fn read_body(state: &HttpState, body: Body) -> Result<Value, Response>
     })
 }
 
-fn check_protocol_header(headers: &HeaderMap) -> Result<(), Response> {
+fn check_protocol_header(headers: &HeaderMap, id: &Value) -> Result<(), Response> {
     match header(headers, "mcp-protocol-version") {
-        Some(v) if !protocol::is_known(v) => Err(error(
+        Some(v) if !protocol::is_known(v) => Err(error_for(
             StatusCode::BAD_REQUEST,
+            id,
             -32600,
             format!(
                 "Bad Request: unsupported MCP-Protocol-Version `{v}` (supported: {})",
@@ -84,6 +85,40 @@ fn check_protocol_header(headers: &HeaderMap) -> Result<(), Response> {
         )),
         _ => Ok(()),
     }
+}
+
+/// An HTTP error whose JSON-RPC error carries the request's id.
+fn error_for(status: StatusCode, id: &Value, code: i64, message: impl Into<String>) -> Response {
+    let body = jsonrpc::error(id, code, message, None);
+    (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// A 2026-07-28 request must carry its era in `_meta` (protocol version and client capabilities)
+/// and say in `Mcp-Method` / `Mcp-Name` / `MCP-Protocol-Version` what the body says.
+fn check_stateless_request(headers: &HeaderMap, msg: &Value) -> Result<(), Response> {
+    let id = msg.get("id").cloned().unwrap_or(Value::Null);
+    let meta = &msg["params"]["_meta"];
+    let version = meta[protocol::META_PROTOCOL_VERSION].as_str();
+    if version.is_none() || !meta[protocol::META_CLIENT_CAPABILITIES].is_object() {
+        return Err(error_for(
+            StatusCode::BAD_REQUEST,
+            &id,
+            jsonrpc::INVALID_PARAMS,
+            "Invalid params: request _meta is missing or has malformed required fields: io.modelcontextprotocol/protocolVersion, io.modelcontextprotocol/clientCapabilities",
+        ));
+    }
+    if let (Some(h), Some(v)) = (header(headers, "mcp-protocol-version"), version) {
+        if h != v {
+            let body = jsonrpc::error(&id, -32020, format!("Header mismatch: `MCP-Protocol-Version: {h}` does not match `{v}` in the body's _meta"), None);
+            return Err((
+                StatusCode::BAD_REQUEST,
+                [(header::CONTENT_TYPE, "application/json")],
+                body,
+            )
+                .into_response());
+        }
+    }
+    check_stateless_headers(headers, msg)
 }
 
 /// 2026-07-28: `Mcp-Method` and `Mcp-Name` must say what the body says.
@@ -99,24 +134,36 @@ fn check_stateless_headers(headers: &HeaderMap, msg: &Value) -> Result<(), Respo
             .into_response()
     };
     let method = msg["method"].as_str().unwrap_or_default();
-    if let Some(h) = header(headers, "mcp-method") {
-        if h != method {
+    match header(headers, "mcp-method") {
+        Some(h) if h != method => {
             return Err(mismatch(format!(
                 "`Mcp-Method: {h}` does not match the body's method `{method}`"
-            )));
+            )))
         }
+        None if method != "server/discover" => {
+            return Err(mismatch(format!(
+                "the `Mcp-Method` header is required (the body's method is `{method}`)"
+            )))
+        }
+        _ => {}
     }
     let named = match method {
         "tools/call" | "prompts/get" => msg["params"]["name"].as_str(),
         "resources/read" => msg["params"]["uri"].as_str(),
         _ => None,
     };
-    if let (Some(h), Some(n)) = (header(headers, "mcp-name"), named) {
-        if h != n {
+    match (header(headers, "mcp-name"), named) {
+        (Some(h), Some(n)) if h != n => {
             return Err(mismatch(format!(
                 "`Mcp-Name: {h}` does not match `{n}` in the body"
-            )));
+            )))
         }
+        (None, Some(n)) => {
+            return Err(mismatch(format!(
+                "the `Mcp-Name` header is required (the body names `{n}`)"
+            )))
+        }
+        _ => {}
     }
     Ok(())
 }
@@ -142,9 +189,6 @@ async fn post(
             );
         }
     }
-    if let Err(r) = check_protocol_header(&headers) {
-        return r;
-    }
     let msg = match read_body(&state, body).await {
         Ok(v) => v,
         Err(r) => return r,
@@ -156,13 +200,42 @@ async fn post(
             "JSON-RPC batches are not supported (MCP removed them in 2025-06-18)",
         );
     }
+    let rid = msg.get("id").cloned().unwrap_or(Value::Null);
+    let body_version = msg["params"]["_meta"][protocol::META_PROTOCOL_VERSION].as_str();
+    if let Some(v) = header(&headers, "mcp-protocol-version").filter(|v| !protocol::is_known(v)) {
+        if body_version.is_some() {
+            // A stateless request in a revision the hub does not speak.
+            let data = json!({"supported": [protocol::STATELESS], "requested": v});
+            let body = jsonrpc::error(
+                &rid,
+                jsonrpc::UNSUPPORTED_PROTOCOL_VERSION,
+                "Unsupported protocol version",
+                Some(data),
+            );
+            return (
+                StatusCode::BAD_REQUEST,
+                [(header::CONTENT_TYPE, "application/json")],
+                body,
+            )
+                .into_response();
+        }
+    }
+    if let Err(r) = check_protocol_header(&headers, &rid) {
+        return r;
+    }
     let kind = jsonrpc::classify(&msg);
     let method = msg["method"].as_str().unwrap_or_default().to_string();
     let sid = header(&headers, SESSION_HEADER).map(str::to_string);
-    let stateless_meta = msg["params"]["_meta"][protocol::META_PROTOCOL_VERSION].is_string();
+    let meta = &msg["params"]["_meta"];
+    let header_2026 = header(&headers, "mcp-protocol-version") == Some(protocol::STATELESS);
+    let stateless = sid.is_none()
+        && kind == Kind::Request
+        && (meta.get(protocol::META_PROTOCOL_VERSION).is_some()
+            || header_2026
+            || (method == "server/discover"));
 
-    if sid.is_none() && method != "initialize" && (stateless_meta || method == "server/discover") {
-        if let Err(r) = check_stateless_headers(&headers, &msg) {
+    if stateless {
+        if let Err(r) = check_stateless_request(&headers, &msg) {
             return r;
         }
         let (tx, _rx) = mpsc::unbounded_channel();
@@ -190,7 +263,12 @@ async fn post(
         return r;
     }
     let Some(sid) = sid else {
-        return error(StatusCode::BAD_REQUEST, -32600, "Bad Request: the Mcp-Session-Id header is required (send `initialize` first, or 2026-07-28 `_meta` for a stateless request)");
+        return error_for(
+            StatusCode::BAD_REQUEST,
+            &rid,
+            jsonrpc::INVALID_PARAMS,
+            "Bad Request: no Mcp-Session-Id, and the request's _meta lacks io.modelcontextprotocol/protocolVersion and clientCapabilities (send `initialize` first, or 2026-07-28 `_meta` for a stateless request)",
+        );
     };
     let Some(hs) = state.session(&sid, &tenant.id).filter(|h| !h.legacy) else {
         return error(
@@ -241,7 +319,12 @@ async fn answer(
         return StatusCode::ACCEPTED.into_response();
     };
     if is_answer(&first, &id) {
-        return ([(header::CONTENT_TYPE, "application/json")], first).into_response();
+        let status = if ephemeral {
+            stateless_status(&first)
+        } else {
+            StatusCode::OK
+        };
+        return (status, [(header::CONTENT_TYPE, "application/json")], first).into_response();
     }
     let log = Arc::new(EventLog::new(state.next_stream_id()));
     log.push(first);
@@ -270,6 +353,18 @@ async fn answer(
         pump_log.finish();
     });
     sse(log, 0, state.draining.clone(), guard, None)
+}
+
+/// 2026-07-28 over HTTP: an unknown (or removed) method is 404, a refused protocol version 400.
+fn stateless_status(frame: &str) -> StatusCode {
+    let code = serde_json::from_str::<Value>(frame)
+        .ok()
+        .and_then(|v| v["error"]["code"].as_i64());
+    match code {
+        Some(jsonrpc::METHOD_NOT_FOUND) => StatusCode::NOT_FOUND,
+        Some(jsonrpc::UNSUPPORTED_PROTOCOL_VERSION) => StatusCode::BAD_REQUEST,
+        _ => StatusCode::OK,
+    }
 }
 
 /// Closes an ephemeral (2026-07-28) session when dropped.

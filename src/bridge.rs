@@ -35,6 +35,17 @@ pub struct Parked {
     created: Instant,
 }
 
+impl Parked {
+    /// Gives up on the call: cancelled upstream, and its request to the client answered with an error.
+    pub fn give_up(self, code: i64, message: &str, reason: &str) {
+        self.conn.abandon(self.call, reason);
+        let _ = self.conn.respond_raw(
+            crate::jsonrpc::error_value(&Value::Null, code, message, None),
+            self.upstream_request,
+        );
+    }
+}
+
 pub struct Bridges {
     codec: RequestStateCodec,
     parked: DashMap<String, Parked>,

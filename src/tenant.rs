@@ -653,17 +653,10 @@ impl Tenant {
             Err(e) => return Err(Box::new((reply, e))),
         };
         let Some(answer) = params["inputResponses"].get("input").cloned() else {
-            parked
-                .conn
-                .abandon(parked.call, "the client's retry carried no input");
-            let _ = parked.conn.respond_raw(
-                jsonrpc::error_value(
-                    &Value::Null,
-                    jsonrpc::INVALID_PARAMS,
-                    "the client gave no answer",
-                    None,
-                ),
-                parked.upstream_request,
+            parked.give_up(
+                jsonrpc::INVALID_PARAMS,
+                "the client gave no answer",
+                "the client's retry carried no input",
             );
             return Err(Box::new((
                 reply,
@@ -785,16 +778,10 @@ impl Tenant {
             }
             for p in self.bridges.expired() {
                 tracing::info!(tenant = %self.id, server = %p.conn.server, "a bridged call's client did not come back within {}; cancelled", humantime::format_duration(self.bridges.ttl));
-                p.conn
-                    .abandon(p.call, "the client did not come back with input in time");
-                let _ = p.conn.respond_raw(
-                    jsonrpc::error_value(
-                        &Value::Null,
-                        jsonrpc::REQUEST_TIMEOUT,
-                        "the client did not answer in time",
-                        None,
-                    ),
-                    p.upstream_request,
+                p.give_up(
+                    jsonrpc::REQUEST_TIMEOUT,
+                    "the client did not answer in time",
+                    "the client did not come back with input in time",
                 );
             }
         }

@@ -113,27 +113,26 @@ impl HttpState {
         self.sessions.len()
     }
 
-    /// Registers a new session, or refuses when the tenant is at its cap.
+    /// Registers a new session whose session-level messages feed its `main` log, or refuses
+    /// (429) when the tenant is at its cap.
     fn open_session(
         &self,
         tenant: &Arc<crate::tenant::Tenant>,
         legacy: bool,
-    ) -> Result<
-        (
-            Arc<HttpSession>,
-            tokio::sync::mpsc::UnboundedReceiver<String>,
-        ),
-        usize,
-    > {
+    ) -> Result<Arc<HttpSession>, axum::response::Response> {
         let cap = self.settings.max_sessions_per_tenant;
         {
             let mut n = self.per_tenant.entry(tenant.id.clone()).or_insert(0);
             if *n >= cap {
-                return Err(cap);
+                return Err(guard::error(
+                    axum::http::StatusCode::TOO_MANY_REQUESTS,
+                    -32600,
+                    format!("Too many sessions: tenant `{}` has reached its limit of {cap} (hub.http.max_sessions_per_tenant)", tenant.id),
+                ));
             }
             *n += 1;
         }
-        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let session = Session::new(tenant.clone(), tx);
         let hs = Arc::new(HttpSession {
             id: uuid::Uuid::new_v4().simple().to_string(),
@@ -145,8 +144,15 @@ impl HttpState {
             open_gets: AtomicUsize::new(0),
             legacy,
         });
+        let main = hs.main.clone();
+        tokio::spawn(async move {
+            while let Some(f) = rx.recv().await {
+                main.push(f);
+            }
+            main.finish();
+        });
         self.sessions.insert(hs.id.clone(), hs.clone());
-        Ok((hs, rx))
+        Ok(hs)
     }
 
     fn session(&self, id: &str, tenant: &TenantId) -> Option<Arc<HttpSession>> {

@@ -64,19 +64,10 @@ async fn open(state: Arc<HttpState>, name: Option<String>, headers: HeaderMap) -
         Ok(t) => t,
         Err(r) => return r,
     };
-    let (hs, mut rx) = match state.open_session(&tenant, true) {
-        Ok(x) => x,
-        Err(cap) => {
-            return error(StatusCode::TOO_MANY_REQUESTS, -32600, format!("Too many sessions: tenant `{}` has reached its limit of {cap} (hub.http.max_sessions_per_tenant)", tenant.id))
-        }
+    let hs = match state.open_session(&tenant, true) {
+        Ok(hs) => hs,
+        Err(r) => return r,
     };
-    let main = hs.main.clone();
-    tokio::spawn(async move {
-        while let Some(f) = rx.recv().await {
-            main.push(f);
-        }
-        main.finish();
-    });
     let endpoint = match &name {
         Some(t) => format!("/t/{t}/messages?sessionId={}", hs.id),
         None => format!("/messages?sessionId={}", hs.id),

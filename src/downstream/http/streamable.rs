@@ -243,19 +243,10 @@ async fn post(
         return answer(&state, session, msg, None, true).await;
     }
     if method == "initialize" && kind == Kind::Request {
-        let (hs, mut main_rx) = match state.open_session(&tenant, false) {
-            Ok(x) => x,
-            Err(cap) => {
-                return error(StatusCode::TOO_MANY_REQUESTS, -32600, format!("Too many sessions: tenant `{}` has reached its limit of {cap} (hub.http.max_sessions_per_tenant)", tenant.id))
-            }
+        let hs = match state.open_session(&tenant, false) {
+            Ok(hs) => hs,
+            Err(r) => return r,
         };
-        let main = hs.main.clone();
-        tokio::spawn(async move {
-            while let Some(f) = main_rx.recv().await {
-                main.push(f);
-            }
-            main.finish();
-        });
         let mut r = answer(&state, hs.session.clone(), msg, Some(&hs), false).await;
         if let Ok(v) = HeaderValue::from_str(&hs.id) {
             r.headers_mut().insert(SESSION_HEADER, v);

@@ -10,7 +10,10 @@
 mod support;
 
 use serde_json::{json, Value};
-use support::{assert_has, run_client, strings, text_of, Client, Deps, Hub, CLIENT_TIMEOUT};
+use support::{
+    assert_has, run_client, strings, text_of, Client, Deps, Hub, CLIENT_TIMEOUT, EVERYTHING_TOOLS,
+    HANDSHAKE_VERSIONS, MODERN_VERSION,
+};
 
 /// everything + memory + time: two node upstreams and a Python one.
 const THREE_UPSTREAMS: &str = r#"
@@ -45,23 +48,6 @@ command = "@NODE@"
 args = ["@EVERYTHING@", "stdio"]
 "#;
 
-/// The tools server-everything 2026.8.31 lists for a client without sampling, elicitation or
-/// roots capabilities (it adds more for clients that declare those).
-const EVERYTHING_TOOLS: [&str; 13] = [
-    "echo",
-    "get-annotated-message",
-    "get-env",
-    "get-resource-links",
-    "get-resource-reference",
-    "get-structured-content",
-    "get-sum",
-    "get-tiny-image",
-    "gzip-file-as-resource",
-    "toggle-simulated-logging",
-    "toggle-subscriber-updates",
-    "trigger-long-running-operation",
-    "simulate-research-query",
-];
 const EVERYTHING_PROMPTS: [&str; 4] = [
     "simple-prompt",
     "args-prompt",
@@ -89,9 +75,6 @@ const MEMORY_TOOLS: [&str; 9] = [
     "open_nodes",
 ];
 const TIME_TOOLS: [&str; 2] = ["get_current_time", "convert_time"];
-
-const HANDSHAKE_VERSIONS: [&str; 4] = ["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"];
-const MODERN_VERSION: &str = "2026-07-28";
 
 fn protocol_version(out: &Value) -> &str {
     out["protocolVersion"].as_str().unwrap_or_default()

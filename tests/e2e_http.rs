@@ -23,6 +23,7 @@ use serde_json::{json, Value};
 use support::{
     assert_has, http_request, repo_root, run_bounded, run_client_url, run_inspector, strings, tail,
     text_of, Client, Deps, EverythingHttp, Hub, HubServer, Transport, CLIENT_TIMEOUT,
+    EVERYTHING_TOOLS, HANDSHAKE_VERSIONS, MODERN_VERSION,
 };
 
 const KEY: &str = "k-default-3f9a2c5d7e81";
@@ -128,22 +129,6 @@ command = "@NODE@"
 args = ["@EVERYTHING@", "stdio"]
 "#;
 
-/// The tools server-everything 2026.8.31 lists for a client without sampling, elicitation or roots.
-const EVERYTHING_TOOLS: [&str; 13] = [
-    "echo",
-    "get-annotated-message",
-    "get-env",
-    "get-resource-links",
-    "get-resource-reference",
-    "get-structured-content",
-    "get-sum",
-    "get-tiny-image",
-    "gzip-file-as-resource",
-    "toggle-simulated-logging",
-    "toggle-subscriber-updates",
-    "trigger-long-running-operation",
-    "simulate-research-query",
-];
 const DEMO_TOOLS: [&str; 6] = [
     "echo",
     "add",
@@ -152,8 +137,6 @@ const DEMO_TOOLS: [&str; 6] = [
     "toggle_extra",
     "fail",
 ];
-const HANDSHAKE_VERSIONS: [&str; 4] = ["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"];
-const MODERN_VERSION: &str = "2026-07-28";
 const FEATURES_URI: &str = "demo://everything__resource/static/document/features.md";
 
 fn path_of(transport: Transport) -> &'static str {

@@ -33,6 +33,27 @@ use tempfile::TempDir;
 /// The hub binary cargo built for these tests.
 pub const HUB_BIN: &str = env!("CARGO_BIN_EXE_mcp-hub");
 
+/// The tools server-everything 2026.8.31 lists for a client without sampling, elicitation or roots
+/// (it adds more for clients that declare those).
+pub const EVERYTHING_TOOLS: [&str; 13] = [
+    "echo",
+    "get-annotated-message",
+    "get-env",
+    "get-resource-links",
+    "get-resource-reference",
+    "get-structured-content",
+    "get-sum",
+    "get-tiny-image",
+    "gzip-file-as-resource",
+    "toggle-simulated-logging",
+    "toggle-subscriber-updates",
+    "trigger-long-running-operation",
+    "simulate-research-query",
+];
+/// Protocol revisions with the `initialize` handshake, and the stateless one.
+pub const HANDSHAKE_VERSIONS: [&str; 4] = ["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"];
+pub const MODERN_VERSION: &str = "2026-07-28";
+
 /// Default bound on one client run (the client gets this; the harness kills 5 s later).
 pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(30);
 

@@ -201,9 +201,31 @@ impl Hub {
 
 impl Drop for Hub {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        // Close stdin: the hub stops its upstreams (a SIGKILLed hub could not, and an upstream
+        // with timers running, like server-everything, would outlive it).
+        drop(self.stdin.take());
+        stop_gracefully(&mut self.child);
     }
+}
+
+/// SIGTERM, up to 10 s to exit (a hub stops its upstreams first), then SIGKILL; always reaped.
+pub fn stop_gracefully(child: &mut Child) {
+    if let Ok(Some(_)) = child.try_wait() {
+        return;
+    }
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    );
+    let until = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < until {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 pub fn pid_alive(pid: i32) -> bool {
@@ -296,6 +318,7 @@ pub struct Proc {
 }
 
 impl Proc {
+    /// Ends the process at once (a server that "crashes").
     pub fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -304,7 +327,8 @@ impl Proc {
 
 impl Drop for Proc {
     fn drop(&mut self) {
-        self.kill();
+        // SIGTERM first: a hub stops its upstreams on it; SIGKILL would orphan them.
+        stop_gracefully(&mut self.child);
     }
 }
 

@@ -329,14 +329,7 @@ fn latency(
     hub: Option<u32>,
     upstream: u32,
 ) -> Result<(Latency, CpuUse)> {
-    let mut samples = Vec::with_capacity(SEQ_CALLS);
-    let mut probe = None;
-    let mut client0 = 0;
-    for i in 0..WARMUP + SEQ_CALLS {
-        if i == WARMUP {
-            probe = Some(CpuProbe::start(hub, upstream));
-            client0 = thread_cpu_ns();
-        }
+    timed_calls(hub, upstream, |_| {
         let id = server.next_id;
         server.next_id += 1;
         let line = call_line(id, tool);
@@ -350,6 +343,26 @@ fn latency(
         let msg = server.response(id)?;
         let dt = t0.elapsed();
         check_echo(&msg)?;
+        Ok(dt)
+    })
+}
+
+/// `WARMUP` untimed then `SEQ_CALLS` timed sequential calls; `call(i)` makes call `i` and
+/// returns its duration. CPU use is measured over the timed calls only.
+fn timed_calls(
+    hub: Option<u32>,
+    upstream: u32,
+    mut call: impl FnMut(usize) -> Result<Duration>,
+) -> Result<(Latency, CpuUse)> {
+    let mut samples = Vec::with_capacity(SEQ_CALLS);
+    let mut probe = None;
+    let mut client0 = 0;
+    for i in 0..WARMUP + SEQ_CALLS {
+        if i == WARMUP {
+            probe = Some(CpuProbe::start(hub, upstream));
+            client0 = thread_cpu_ns();
+        }
+        let dt = call(i)?;
         if i >= WARMUP {
             samples.push(dt.as_nanos() as f64 / 1000.0);
         }
@@ -744,26 +757,14 @@ fn http_latency(
     hub: u32,
     upstream: u32,
 ) -> Result<(Latency, CpuUse)> {
-    let mut samples = Vec::with_capacity(SEQ_CALLS);
-    let mut probe = None;
-    let mut client0 = 0;
-    for i in 0..WARMUP + SEQ_CALLS {
-        if i == WARMUP {
-            probe = Some(CpuProbe::start(Some(hub), upstream));
-            client0 = thread_cpu_ns();
-        }
+    timed_calls(Some(hub), upstream, |i| {
         let id = i as u64 + 1;
         let body = http_call_body(id, HUB_TOOL, stateless);
         let t0 = Instant::now();
         let r = conn.post(headers, &body)?;
         check_http_echo(&r, id)?; // JSON parse inside the timing, as on the stdio path
-        let dt = t0.elapsed();
-        if i >= WARMUP {
-            samples.push(dt.as_nanos() as f64 / 1000.0);
-        }
-    }
-    let cpu = probe.unwrap().finish(SEQ_CALLS, thread_cpu_ns() - client0);
-    Ok((summarize(samples), cpu))
+        Ok(t0.elapsed())
+    })
 }
 
 /// `PIPE_CALLS` calls over `HTTP_CONNS` keep-alive connections, one request in flight on

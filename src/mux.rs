@@ -619,6 +619,17 @@ impl Conn {
         ));
     }
 
+    /// The transport may have missed list changes (no stream was open): handled as if the
+    /// upstream had sent `list_changed` for every list.
+    pub fn lists_may_have_changed(self: &Arc<Self>) {
+        for kind in ["tools", "prompts", "resources"] {
+            self.hooks.on_notification(
+                self,
+                json!({"jsonrpc": "2.0", "method": format!("notifications/{kind}/list_changed")}),
+            );
+        }
+    }
+
     /// Marks the connection dead and fails every pending call with `reason`.
     pub fn close(&self, reason: String) {
         let _ = self.close_reason.set(reason);

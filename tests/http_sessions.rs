@@ -151,38 +151,26 @@ async fn each_relayed_request_reaches_the_session_whose_call_caused_it() {
     for round in 0..3 {
         let args = |who: &str| json!({"name":"everything__trigger-sampling-request","arguments":{"prompt": format!("round {round} for {who}"), "maxTokens": 10}});
         let (ra, rb) = tokio::join!(
-            a.request(
-                "tools/call",
-                args("A")["arguments"]
-                    .clone()
-                    .pipe_into("everything__trigger-sampling-request"),
-                |req| {
-                    assert!(
-                        req["params"]["messages"][0]["content"]["text"]
-                            .as_str()
-                            .unwrap()
-                            .contains("for A"),
-                        "A was asked B's question: {req}"
-                    );
-                    sampling_answer("answer of A")
-                }
-            ),
-            b.request(
-                "tools/call",
-                args("B")["arguments"]
-                    .clone()
-                    .pipe_into("everything__trigger-sampling-request"),
-                |req| {
-                    assert!(
-                        req["params"]["messages"][0]["content"]["text"]
-                            .as_str()
-                            .unwrap()
-                            .contains("for B"),
-                        "B was asked A's question: {req}"
-                    );
-                    sampling_answer("answer of B")
-                }
-            ),
+            a.request("tools/call", args("A"), |req| {
+                assert!(
+                    req["params"]["messages"][0]["content"]["text"]
+                        .as_str()
+                        .unwrap()
+                        .contains("for A"),
+                    "A was asked B's question: {req}"
+                );
+                sampling_answer("answer of A")
+            }),
+            b.request("tools/call", args("B"), |req| {
+                assert!(
+                    req["params"]["messages"][0]["content"]["text"]
+                        .as_str()
+                        .unwrap()
+                        .contains("for B"),
+                    "B was asked A's question: {req}"
+                );
+                sampling_answer("answer of B")
+            }),
         );
         let text = |msgs: &Vec<Value>| {
             msgs.last().unwrap()["result"]["content"][0]["text"]
@@ -198,15 +186,6 @@ async fn each_relayed_request_reaches_the_session_whose_call_caused_it() {
             text(&rb).contains("answer of B") && !text(&rb).contains("answer of A"),
             "{rb:?}"
         );
-    }
-}
-
-trait PipeInto {
-    fn pipe_into(self, tool: &str) -> Value;
-}
-impl PipeInto for Value {
-    fn pipe_into(self, tool: &str) -> Value {
-        json!({"name": tool, "arguments": self})
     }
 }
 

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::{json, Value};
 
-use crate::catalog::{Catalog, ListKind};
+use crate::catalog::ListKind;
 use crate::config::ServerName;
 use crate::jsonrpc::{self, Kind, Outbox};
 use crate::mux::{DownstreamReply, Finish};
@@ -361,7 +361,7 @@ impl Session {
             }
             None => {
                 let what = if tool { "tool" } else { "prompt" };
-                let msg = match self.down_server_hint(&cat, &name) {
+                let msg = match self.down_server_hint(&name) {
                     Some(hint) => format!("Unknown {what} `{name}`: {hint}"),
                     None => format!("Unknown {what} `{name}`"),
                 };
@@ -371,7 +371,7 @@ impl Session {
     }
 
     /// When a name looks like it belongs to a server that is down, say so.
-    fn down_server_hint(&self, _cat: &Catalog, name: &str) -> Option<String> {
+    fn down_server_hint(&self, name: &str) -> Option<String> {
         let sep = &self.tenant.settings.separator;
         let (server, _) = name.split_once(sep.as_str())?;
         let up = self.tenant.upstream(server)?;

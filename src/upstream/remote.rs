@@ -481,9 +481,7 @@ impl Shared {
                         let conn = me.conn.clone();
                         tokio::spawn(async move {
                             tokio::time::sleep(Duration::from_millis(500)).await;
-                            for kind in ["tools", "prompts", "resources"] {
-                                conn.handle_incoming(&format!(r#"{{"jsonrpc":"2.0","method":"notifications/{kind}/list_changed"}}"#));
-                            }
+                            conn.lists_may_have_changed();
                         });
                         me.read_body(r, None).await;
                     }

@@ -9,6 +9,7 @@
 //!
 //! The mux knows no transport: a transport feeds `handle_incoming` and drains `outgoing`.
 
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -108,9 +109,43 @@ pub struct DownstreamReply {
 enum Reply {
     Local(oneshot::Sender<Result<Value, CallError>>),
     Downstream(DownstreamReply),
-    /// A 2026-07-28 client's call waiting for the client to retry with input (MRTR bridge);
-    /// holds the upstream's answer if it comes first.
-    Parked(Option<Value>),
+    /// A 2026-07-28 client's call waiting for the client to retry with input (MRTR bridge).
+    Parked(Box<ParkedCall>),
+}
+
+/// A call whose client went away to answer an `input_required` (MRTR bridge).
+struct ParkedCall {
+    session: u64,
+    out: Outbox,
+    origin: Option<Arc<str>>,
+    log_level: Option<u8>,
+    /// The upstream's answer, if it came before the client's retry.
+    answer: Option<Value>,
+    /// Upstream requests that arrived while the client was away; the retry is answered with
+    /// the first of them instead of being attached.
+    queued: VecDeque<Value>,
+}
+
+/// What `bridge` did with an upstream request for a 2026-07-28 call.
+pub enum Bridged {
+    /// The call was with its client, and is now parked: answer `reply` with `input_required`.
+    Ask(DownstreamReply),
+    /// The call was already parked: the request waits for the client's retry.
+    Queued,
+    /// The call is gone.
+    Gone,
+}
+
+/// What `resume` did with a client's retry of a parked call.
+pub enum Resumed {
+    /// Attached (or answered at once when the upstream had already answered).
+    Attached,
+    /// The upstream asked something else meanwhile: answer `reply` with `input_required` for
+    /// `request`; the call stays parked.
+    Ask {
+        request: Value,
+        reply: DownstreamReply,
+    },
 }
 
 /// A downstream call in flight on this connection.
@@ -125,6 +160,8 @@ pub struct InFlight {
     /// `<method> <name or uri>` of the client's request, for binding bridge state.
     pub origin: Option<Arc<str>>,
     pub log_level: Option<u8>,
+    /// The client is away answering an `input_required` for this call (MRTR bridge).
+    pub parked: bool,
 }
 
 struct Pending {
@@ -405,66 +442,115 @@ impl Conn {
                     stateless: r.finish.stateless,
                     origin: r.finish.origin.clone(),
                     log_level: r.log_level,
+                    parked: false,
                 }),
-                _ => None,
+                Reply::Parked(p) => Some(InFlight {
+                    call: *e.key(),
+                    session: p.session,
+                    out: p.out.clone(),
+                    stateless: true,
+                    origin: p.origin.clone(),
+                    log_level: p.log_level,
+                    parked: true,
+                }),
+                Reply::Local(_) => None,
             })
             .collect();
         v.sort_by_key(|c| std::cmp::Reverse(c.call));
         v
     }
 
-    /// Detaches the client from call `call` (the MRTR bridge answered it with `input_required`);
-    /// the call stays pending upstream, and its answer is kept until `resume`.
-    pub fn park(&self, call: u64) -> Option<DownstreamReply> {
-        let mut p = self.pending.get_mut(&call)?;
-        if !matches!(p.reply, Reply::Downstream(_)) {
-            return None;
-        }
-        p.deadline = Instant::now() + Duration::from_secs(24 * 3600);
-        match std::mem::replace(&mut p.reply, Reply::Parked(None)) {
-            Reply::Downstream(r) => Some(r),
-            other => {
-                p.reply = other;
-                None
+    /// An upstream request (sampling, elicitation, roots) for 2026-07-28 call `call`: the
+    /// client is detached so the bridge can answer it with `input_required`, or, when the client
+    /// is already away answering an earlier one, the request waits for its retry. Either way the
+    /// call stays pending upstream, and its answer is kept until `resume`.
+    pub fn bridge(&self, call: u64, request: Value) -> Bridged {
+        let Some(mut p) = self.pending.get_mut(&call) else {
+            return Bridged::Gone;
+        };
+        match &mut p.reply {
+            Reply::Parked(parked) => {
+                parked.queued.push_back(request);
+                Bridged::Queued
+            }
+            Reply::Local(_) => Bridged::Gone,
+            Reply::Downstream(r) => {
+                let parked = ParkedCall {
+                    session: r.session,
+                    out: r.out.clone(),
+                    origin: r.finish.origin.clone(),
+                    log_level: r.log_level,
+                    answer: None,
+                    queued: VecDeque::new(),
+                };
+                p.deadline = Instant::now() + Duration::from_secs(24 * 3600);
+                match std::mem::replace(&mut p.reply, Reply::Parked(Box::new(parked))) {
+                    Reply::Downstream(r) => Bridged::Ask(r),
+                    _ => unreachable!("matched as Downstream above"),
+                }
             }
         }
     }
 
     /// Attaches the client's retry to parked call `call`; delivers at once when the upstream
-    /// already answered. Gives the reply back when the call is gone.
-    pub fn resume(&self, call: u64, reply: DownstreamReply) -> Result<(), Box<DownstreamReply>> {
-        let buffered = {
+    /// already answered, and hands back the next queued upstream request when there is one.
+    /// Gives the reply back when the call is gone.
+    pub fn resume(
+        &self,
+        call: u64,
+        reply: DownstreamReply,
+    ) -> Result<Resumed, Box<DownstreamReply>> {
+        let (answer, stale) = {
             let Some(mut p) = self.pending.get_mut(&call) else {
                 return Err(Box::new(reply));
             };
-            match &mut p.reply {
-                Reply::Parked(None) => {
-                    p.deadline = Instant::now() + p.timeout;
-                    p.reply = Reply::Downstream(reply);
-                    return Ok(());
+            let Reply::Parked(parked) = &mut p.reply else {
+                return Err(Box::new(reply));
+            };
+            if parked.answer.is_none() {
+                if let Some(request) = parked.queued.pop_front() {
+                    return Ok(Resumed::Ask { request, reply });
                 }
-                Reply::Parked(Some(_)) => {}
-                _ => return Err(Box::new(reply)),
+                p.deadline = Instant::now() + p.timeout;
+                p.reply = Reply::Downstream(reply);
+                return Ok(Resumed::Attached);
             }
             drop(p);
             match self.pending.remove(&call) {
                 Some((
                     _,
                     Pending {
-                        reply: Reply::Parked(Some(msg)),
+                        reply: Reply::Parked(parked),
                         ..
                     },
-                )) => msg,
+                )) => {
+                    let ParkedCall { answer, queued, .. } = *parked;
+                    (answer.unwrap_or_default(), queued)
+                }
                 _ => return Err(Box::new(reply)),
             }
         };
-        deliver(buffered, reply);
-        Ok(())
+        self.refuse_queued(stale, "the call ended before its client could be asked");
+        deliver(answer, reply);
+        Ok(Resumed::Attached)
+    }
+
+    /// Answers upstream requests that will never reach a client with an error.
+    fn refuse_queued(&self, queued: VecDeque<Value>, why: &str) {
+        for q in queued {
+            let _ = self.respond_raw(
+                jsonrpc::error_value(&Value::Null, jsonrpc::INTERNAL_ERROR, why, None),
+                q["id"].clone(),
+            );
+        }
     }
 
     /// Gives up on call `call` (a bridged call whose client never came back).
     pub fn abandon(&self, call: u64, reason: &str) {
-        if self.pending.remove(&call).is_some() {
+        if let Some((_, p)) = self.pending.remove(&call) {
+            if let Reply::Parked(parked) = p.reply {
+                self.refuse_queued(parked.queued, reason);
+            }
             let _ = self.notify(
                 "notifications/cancelled",
                 Some(json!({"requestId": call, "reason": reason})),
@@ -530,12 +616,13 @@ impl Conn {
                 self.hooks.on_input_required(self, result, r);
             }
             Reply::Downstream(r) => deliver(msg, r),
-            Reply::Parked(_) => {
+            Reply::Parked(mut parked) => {
                 // The client will come back for it (or the bridge gives up on it).
+                parked.answer = Some(msg);
                 self.pending.insert(
                     id,
                     Pending {
-                        reply: Reply::Parked(Some(msg)),
+                        reply: Reply::Parked(parked),
                         ..p
                     },
                 );

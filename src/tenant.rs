@@ -19,7 +19,7 @@ use crate::bridge::Bridges;
 use crate::catalog::{Catalog, ListKind};
 use crate::config::{HubSettings, ServerName, TenantConfig, TenantId};
 use crate::jsonrpc::{self, Outbox};
-use crate::mux::{Conn, ConnHooks, DownstreamReply, InFlight};
+use crate::mux::{Bridged, Conn, ConnHooks, DownstreamReply, InFlight, Resumed};
 use crate::naming::Namer;
 use crate::protocol;
 use crate::supervisor::Supervisor;
@@ -526,36 +526,27 @@ impl Tenant {
         let method = msg["method"].as_str().unwrap_or_default().to_string();
         let uid = msg["id"].clone();
         let refuse = |code: i64, message: String| {
+            tracing::info!(tenant = %self.id, server = %conn.server, "refused the upstream's `{method}`: {message}");
             let _ = conn.respond_raw(
                 jsonrpc::error_value(&Value::Null, code, message, None),
                 uid.clone(),
             );
         };
-        let cap = match method.as_str() {
-            "sampling/createMessage" => "sampling",
-            "elicitation/create" => "elicitation",
-            "roots/list" => "roots",
-            _ => {
-                return refuse(
-                    jsonrpc::METHOD_NOT_FOUND,
-                    format!("mcp-hub does not relay `{method}`"),
-                )
-            }
+        let Some(cap) = capability_for(&method) else {
+            return refuse(
+                jsonrpc::METHOD_NOT_FOUND,
+                format!("mcp-hub does not relay `{method}`"),
+            );
         };
-        let declared = |p: &SessionPeer| {
-            p.client_capabilities
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .get(cap)
-                .is_some()
-        };
+        let declared = |p: &SessionPeer| declares(p, cap);
         // The call that caused it: the one the transport tied it to (Streamable HTTP), else the
         // calls in flight on this upstream. stdio and legacy SSE carry no association, so when
         // calls of several sessions are in flight the request is refused rather than risk
-        // showing one session's request to another.
+        // showing one session's request to another. A parked call's client is away answering an
+        // earlier request (its 2026-07-28 request has ended); it comes back with a retry.
         let calls: Vec<InFlight> = calls
             .into_iter()
-            .filter(|c| self.sessions.contains_key(&c.session))
+            .filter(|c| c.parked || self.sessions.contains_key(&c.session))
             .collect();
         let sessions: HashSet<u64> = calls.iter().map(|c| c.session).collect();
         if !associated && sessions.len() > 1 {
@@ -566,8 +557,12 @@ impl Tenant {
         }
         let call = calls.into_iter().next();
         let (peer, out) = match call {
+            // Asked on the client's retry, where its capabilities are checked.
+            Some(c) if c.parked => return self.bridge(conn, msg, c),
             Some(c) => {
-                let Some(peer) = self.sessions.get(&c.session).map(|p| p.clone()) else { return };
+                let Some(peer) = self.sessions.get(&c.session).map(|p| p.clone()) else {
+                    return refuse(jsonrpc::INTERNAL_ERROR, "the client's session has ended".into());
+                };
                 if !declared(&peer) {
                     return refuse(jsonrpc::METHOD_NOT_FOUND, format!("the client did not declare the `{cap}` capability"));
                 }
@@ -612,10 +607,12 @@ impl Tenant {
         ));
     }
 
-    /// MRTR: answer the 2026-07-28 client's call with `input_required` and park the upstream call.
+    /// MRTR: answer the 2026-07-28 client's call with `input_required` and park the upstream
+    /// call. A request that arrives while the client is already away answering an earlier one
+    /// waits for its retry (`resume_bridged` asks it then).
     fn bridge(&self, conn: &Arc<Conn>, msg: Value, c: InFlight) {
         let uid = msg["id"].clone();
-        let (Some(origin), Some(reply)) = (c.origin.clone(), conn.park(c.call)) else {
+        let refuse = |uid: Value| {
             let _ = conn.respond_raw(
                 jsonrpc::error_value(
                     &Value::Null,
@@ -625,11 +622,30 @@ impl Tenant {
                 ),
                 uid,
             );
-            return;
         };
-        let state = self
-            .bridges
-            .park(self.id.as_str(), &origin, conn.clone(), c.call, uid);
+        if c.origin.is_none() {
+            return refuse(uid);
+        }
+        match conn.bridge(c.call, msg.clone()) {
+            Bridged::Ask(reply) => self.ask_bridged(conn, c.call, &msg, reply),
+            Bridged::Queued => {
+                tracing::debug!(tenant = %self.id, server = %conn.server, "`{}` waits for the client's retry of an earlier input_required", msg["method"].as_str().unwrap_or_default());
+            }
+            Bridged::Gone => refuse(uid),
+        }
+    }
+
+    /// Answers a 2026-07-28 client's call (or its retry) with `input_required` for upstream
+    /// request `msg`; the state it carries brings the answer back to the parked call.
+    fn ask_bridged(&self, conn: &Arc<Conn>, call: u64, msg: &Value, reply: DownstreamReply) {
+        let origin = reply.finish.origin.clone().unwrap_or_else(|| "".into());
+        let state = self.bridges.park(
+            self.id.as_str(),
+            &origin,
+            conn.clone(),
+            call,
+            msg["id"].clone(),
+        );
         let mut request = json!({"method": msg["method"]});
         if let Some(p) = msg.get("params") {
             request["params"] = p.clone();
@@ -667,15 +683,44 @@ impl Tenant {
             json!({"jsonrpc": "2.0", "result": answer}),
             parked.upstream_request,
         );
-        parked.conn.resume(parked.call, reply).map_err(|r| {
-            Box::new((
-                *r,
-                format!(
-                    "the call on upstream `{}` ended while waiting for input",
-                    parked.conn.server
-                ),
-            ))
-        })
+        let mut reply = reply;
+        loop {
+            match parked.conn.resume(parked.call, reply) {
+                Ok(Resumed::Attached) => return Ok(()),
+                Ok(Resumed::Ask { request, reply: r }) => {
+                    // Asked while the client was away: ask it now, if it can answer.
+                    let method = request["method"].as_str().unwrap_or_default();
+                    let can = capability_for(method).is_some_and(|cap| {
+                        self.sessions
+                            .get(&r.session)
+                            .is_some_and(|p| declares(&p, cap))
+                    });
+                    if can {
+                        self.ask_bridged(&parked.conn, parked.call, &request, r);
+                        return Ok(());
+                    }
+                    let _ = parked.conn.respond_raw(
+                        jsonrpc::error_value(
+                            &Value::Null,
+                            jsonrpc::METHOD_NOT_FOUND,
+                            format!("the client did not declare the capability for `{method}`"),
+                            None,
+                        ),
+                        request["id"].clone(),
+                    );
+                    reply = r;
+                }
+                Err(r) => {
+                    return Err(Box::new((
+                        *r,
+                        format!(
+                            "the call on upstream `{}` ended while waiting for input",
+                            parked.conn.server
+                        ),
+                    )))
+                }
+            }
+        }
     }
 
     /// The reverse bridge: a 2026-07-28 upstream wants input for a handshake-era client's call.
@@ -831,4 +876,18 @@ async fn futures_join_all(ups: Vec<Arc<Upstream>>) {
         set.spawn(async move { u.settled().await });
     }
     while set.join_next().await.is_some() {}
+}
+
+/// The client capability a server-to-client request needs; `None` for what the hub does not relay.
+fn capability_for(method: &str) -> Option<&'static str> {
+    match method {
+        "sampling/createMessage" => Some("sampling"),
+        "elicitation/create" => Some("elicitation"),
+        "roots/list" => Some("roots"),
+        _ => None,
+    }
+}
+
+fn declares(peer: &SessionPeer, cap: &str) -> bool {
+    lock(&peer.client_capabilities).get(cap).is_some()
 }

@@ -271,6 +271,10 @@ impl Served {
 impl Drop for Served {
     fn drop(&mut self) {
         stop_group(&mut self.child);
+        if std::thread::panicking() {
+            // What the hub logged is the first thing to read when a test fails.
+            eprintln!("hub log (tail):\n{}", tail(&self.log()));
+        }
     }
 }
 

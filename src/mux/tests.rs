@@ -192,3 +192,90 @@ fn result_uris_are_namespaced() {
     assert_eq!(r["content"][0]["uri"], "fault://srv__thing/1");
     assert_eq!(r["content"][1]["resource"]["uri"], "fault://srv__thing/2");
 }
+
+/// MRTR: a second upstream request that arrives while the client is away answering the first
+/// one waits for the client's retry, which is answered with it; the next retry gets the result.
+#[test]
+fn a_request_for_a_parked_call_waits_for_the_clients_retry() {
+    let (c, mut up) = conn();
+    let (out, mut down) = mpsc::unbounded_channel();
+    c.forward(
+        "tools/call",
+        json!({"name":"t"}),
+        reply(&out, 1, json!("first"), None),
+        Duration::from_secs(5),
+    )
+    .unwrap();
+    let call = id_number(&next(&mut up)["id"]).unwrap();
+    assert!(c.active_calls().iter().all(|f| !f.parked));
+
+    let Bridged::Ask(r) = c.bridge(call, json!({"id": 90, "method": "roots/list"})) else {
+        panic!("the call was with its client, so the client is asked");
+    };
+    assert_eq!(r.id, "first");
+    // The client is away: the call is still in flight (parked), and a new request waits.
+    assert!(c.active_calls().iter().any(|f| f.call == call && f.parked));
+    assert!(matches!(
+        c.bridge(call, json!({"id": 91, "method": "elicitation/create"})),
+        Bridged::Queued
+    ));
+
+    // The retry is answered with the waiting request; the call stays parked.
+    match c.resume(call, reply(&out, 1, json!("retry-1"), None)) {
+        Ok(Resumed::Ask { request, reply }) => {
+            assert_eq!(request["method"], "elicitation/create");
+            assert_eq!(reply.id, "retry-1");
+        }
+        _ => panic!("the queued request is asked on the retry"),
+    }
+    // The next retry is attached, and the upstream's result reaches it.
+    assert!(matches!(
+        c.resume(call, reply(&out, 1, json!("retry-2"), None)),
+        Ok(Resumed::Attached)
+    ));
+    c.handle_incoming(&json!({"jsonrpc":"2.0","id":call,"result":{"content":[]}}).to_string());
+    let r = next(&mut down);
+    assert_eq!(r["id"], "retry-2");
+    assert!(r["result"]["content"].is_array());
+    assert_eq!(c.in_flight(), 0);
+}
+
+/// A parked call whose upstream answered first gets the answer on the retry; requests still
+/// waiting are refused upstream rather than left hanging.
+#[test]
+fn a_parked_call_answered_first_refuses_what_still_waits() {
+    let (c, mut up) = conn();
+    let (out, mut down) = mpsc::unbounded_channel();
+    c.forward(
+        "tools/call",
+        json!({"name":"t"}),
+        reply(&out, 1, json!(1), None),
+        Duration::from_secs(5),
+    )
+    .unwrap();
+    let call = id_number(&next(&mut up)["id"]).unwrap();
+    assert!(matches!(
+        c.bridge(call, json!({"id": 5, "method": "roots/list"})),
+        Bridged::Ask(_)
+    ));
+    assert!(matches!(
+        c.bridge(call, json!({"id": 6, "method": "roots/list"})),
+        Bridged::Queued
+    ));
+    c.handle_incoming(&json!({"jsonrpc":"2.0","id":call,"result":{"content":[]}}).to_string());
+    assert!(
+        down.try_recv().is_err(),
+        "nothing reaches the client before its retry"
+    );
+    assert!(matches!(
+        c.resume(call, reply(&out, 1, json!(2), None)),
+        Ok(Resumed::Attached)
+    ));
+    assert_eq!(next(&mut down)["id"], 2);
+    let refused = next(&mut up);
+    assert_eq!(refused["id"], 6);
+    assert!(refused["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("ended"));
+}

@@ -106,6 +106,10 @@ pub struct DownstreamReply {
     pub retry: Option<Box<(String, Value)>>,
 }
 
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one per call in flight; boxing the common variant would cost an allocation per call"
+)]
 enum Reply {
     Local(oneshot::Sender<Result<Value, CallError>>),
     Downstream(DownstreamReply),
@@ -127,6 +131,10 @@ struct ParkedCall {
 }
 
 /// What `bridge` did with an upstream request for a 2026-07-28 call.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "a return value moved once, not stored"
+)]
 pub enum Bridged {
     /// The call was with its client, and is now parked: answer `reply` with `input_required`.
     Ask(DownstreamReply),
@@ -137,6 +145,10 @@ pub enum Bridged {
 }
 
 /// What `resume` did with a client's retry of a parked call.
+#[allow(
+    clippy::large_enum_variant,
+    reason = "a return value moved once, not stored"
+)]
 pub enum Resumed {
     /// Attached (or answered at once when the upstream had already answered).
     Attached,

@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::sync::{Arc, Mutex, OnceLock, RwLock, Weak};
 use std::time::Duration;
 
 use dashmap::DashMap;
@@ -17,7 +17,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::bridge::Bridges;
 use crate::catalog::{Catalog, ListKind};
-use crate::config::{HubSettings, ServerName, TenantConfig, TenantId};
+use crate::config::{HubSettings, ServerName, Share, StartMode, TenantConfig, TenantId};
 use crate::jsonrpc::{self, Outbox};
 use crate::mux::{Bridged, Conn, ConnHooks, DownstreamReply, InFlight, Resumed};
 use crate::naming::Namer;
@@ -94,10 +94,25 @@ pub struct Tenant {
     subscriptions: Mutex<HashMap<String, usize>>,
     /// The level the upstreams were last set to.
     upstream_log_level: Mutex<Option<u8>>,
+    /// The connections of `share = "session"` servers, per (session, server).
+    own: DashMap<(u64, ServerName), Own>,
+    /// Where supervisors run, and what stops them (set by `start`).
+    runtime: OnceLock<(TaskTracker, CancellationToken)>,
     me: Weak<Tenant>,
 }
 
-struct Hooks(Weak<Tenant>);
+/// A `share = "session"` server's connection that belongs to one session.
+struct Own {
+    up: Arc<Upstream>,
+    stop: CancellationToken,
+}
+
+/// The tenant's side of a connection: `scope` is the session that owns it (`share = "session"`),
+/// `None` for the connection every session shares.
+struct Hooks {
+    tenant: Weak<Tenant>,
+    scope: Option<u64>,
+}
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
@@ -125,14 +140,20 @@ impl Tenant {
             bridges: Bridges::new(settings_bridge_ttl),
             subscriptions: Mutex::new(HashMap::new()),
             upstream_log_level: Mutex::new(None),
+            own: DashMap::new(),
+            runtime: OnceLock::new(),
             me: me.clone(),
         })
     }
 
     /// Starts a supervisor per enabled upstream.
     pub fn start(self: &Arc<Self>, tracker: &TaskTracker, shutdown: &CancellationToken) {
+        let _ = self.runtime.set((tracker.clone(), shutdown.clone()));
         tracker.spawn(self.clone().expire_bridges(shutdown.child_token()));
-        let hooks: Arc<dyn ConnHooks> = Arc::new(Hooks(Arc::downgrade(self)));
+        let hooks: Arc<dyn ConnHooks> = Arc::new(Hooks {
+            tenant: Arc::downgrade(self),
+            scope: None,
+        });
         for up in self.upstreams.values() {
             let me = Arc::downgrade(self);
             let sup = Supervisor {
@@ -163,6 +184,113 @@ impl Tenant {
     }
 
     /// Whether every upstream that is wanted has finished its first start attempt.
+    /// The upstream that serves `session`'s requests to `up`: `up` itself, or for a
+    /// `share = "session"` server and a session that began with `initialize`, the session's own
+    /// connection, started here on first use (the caller waits for it to settle).
+    pub fn upstream_for(&self, up: &Arc<Upstream>, session: u64) -> Arc<Upstream> {
+        if up.cfg.share != Share::Session {
+            return up.clone();
+        }
+        let handshake = self
+            .sessions
+            .get(&session)
+            .is_some_and(|p| *lock(&p.handshake));
+        let Some((tracker, shutdown)) = self.runtime.get().filter(|_| handshake) else {
+            return up.clone();
+        };
+        let key = (session, up.name.clone());
+        let inst = self
+            .own
+            .entry(key.clone())
+            .or_insert_with(|| {
+                let mut cfg = up.cfg.clone();
+                cfg.start = StartMode::Eager;
+                let inst = Upstream::new(cfg);
+                let stop = shutdown.child_token();
+                tracing::info!(tenant = %self.id, server = %up.name, session, "starting the session's own connection (share = \"session\")");
+                tracker.spawn(
+                    Supervisor {
+                        up: inst.clone(),
+                        tenant: self.id.clone(),
+                        hooks: Arc::new(Hooks {
+                            tenant: self.me.clone(),
+                            scope: Some(session),
+                        }),
+                        on_change: Arc::new(|| {}),
+                        settings: self.settings.clone(),
+                        shutdown: stop.clone(),
+                    }
+                    .run(),
+                );
+                Own { up: inst, stop }
+            })
+            .up
+            .clone();
+        // The session may have ended meanwhile: then nobody would stop the connection.
+        if !self.sessions.contains_key(&session) {
+            self.stop_own(session);
+        }
+        inst
+    }
+
+    /// Stops the connections that `session` owns.
+    fn stop_own(&self, session: u64) {
+        let keys: Vec<_> = self
+            .own
+            .iter()
+            .filter(|e| e.key().0 == session)
+            .map(|e| e.key().clone())
+            .collect();
+        for k in keys {
+            if let Some((_, o)) = self.own.remove(&k) {
+                tracing::info!(tenant = %self.id, server = %k.1, session, "stopping the session's own connection");
+                o.stop.cancel();
+            }
+        }
+    }
+
+    /// Every live connection that may carry `session`'s calls: the shared ones and its own.
+    pub fn conns_of_session(&self, session: u64) -> Vec<Arc<Conn>> {
+        let own = self
+            .own
+            .iter()
+            .filter(|e| e.key().0 == session)
+            .filter_map(|e| e.up.conn());
+        self.upstreams
+            .values()
+            .filter_map(|u| u.conn())
+            .chain(own)
+            .collect()
+    }
+
+    /// Sets a session's own connection to the log level the session asked for.
+    pub fn apply_own_log_level(&self, session: u64) {
+        let Some(level) = self
+            .sessions
+            .get(&session)
+            .and_then(|p| *lock(&p.log_level))
+            .map(|l| LOG_LEVELS[l as usize])
+        else {
+            return;
+        };
+        for e in self.own.iter().filter(|e| e.key().0 == session) {
+            let up = e.up.clone();
+            if let Some(conn) = up.conn() {
+                if up.offer().capabilities.get("logging").is_some() {
+                    tokio::spawn(async move {
+                        let _ = conn
+                            .request(
+                                "logging/setLevel",
+                                Some(json!({"level": level})),
+                                up.cfg.request_timeout,
+                            )
+                            .await;
+                    });
+                }
+            }
+        }
+    }
+
     pub fn is_settled(&self) -> bool {
         self.upstreams.values().all(|u| u.status().settled)
     }
@@ -262,6 +390,7 @@ impl Tenant {
     /// Forgets a session; relayed requests it never answered fail upstream.
     pub fn end_session(&self, id: u64) {
         if let Some((_, peer)) = self.sessions.remove(&id) {
+            self.stop_own(id);
             for up in self.upstreams.values() {
                 if let Some(conn) = up.conn() {
                     conn.cancel_session(id, "the client went away");
@@ -420,9 +549,28 @@ impl Tenant {
         self.rebuild();
     }
 
-    fn on_upstream_notification(&self, conn: &Arc<Conn>, mut msg: Value) {
+    /// The sessions a connection speaks to: the session that owns it, or for a shared
+    /// connection every session, except, for a `share = "session"` server, the handshake-era
+    /// sessions (they have connections of their own).
+    fn audience(&self, server: &ServerName, scope: Option<u64>) -> Vec<Arc<SessionPeer>> {
+        let per_session = self
+            .upstreams
+            .get(server)
+            .is_some_and(|u| u.cfg.share == Share::Session);
+        self.sessions
+            .iter()
+            .filter(|s| match scope {
+                Some(id) => *s.key() == id,
+                None => !per_session || !*lock(&s.handshake),
+            })
+            .map(|s| s.value().clone())
+            .collect()
+    }
+
+    fn on_upstream_notification(&self, conn: &Arc<Conn>, mut msg: Value, scope: Option<u64>) {
         let server = conn.server.clone();
         let method = msg["method"].as_str().unwrap_or_default().to_string();
+        let audience = self.audience(&server, scope);
         let kinds: &'static [(&str, &str)] = match method.as_str() {
             "notifications/tools/list_changed" => &[("tools/list", "tools")],
             "notifications/prompts/list_changed" => &[("prompts/list", "prompts")],
@@ -442,7 +590,7 @@ impl Tenant {
                     .unwrap_or(0);
                 let frame = msg.to_string();
                 // Handshake-era sessions, at the level each one set.
-                for s in self.sessions.iter() {
+                for s in &audience {
                     let wants = lock(&s.log_level).is_none_or(|l| severity >= l);
                     if *lock(&s.handshake) && wants {
                         let _ = s.out.send(frame.clone());
@@ -463,7 +611,7 @@ impl Tenant {
                 let ns = self.namer.namespace_uri(server.as_str(), uri);
                 msg["params"]["uri"] = json!(ns);
                 let frame = msg.to_string();
-                for s in self.sessions.iter() {
+                for s in &audience {
                     if s.subscriptions
                         .lock()
                         .unwrap_or_else(|e| e.into_inner())
@@ -486,13 +634,16 @@ impl Tenant {
             }
             "notifications/tasks/status" => {
                 crate::mux::namespace_task_ids(&mut msg["params"], &self.namer, server.as_str());
-                self.broadcast(&msg.to_string());
+                let frame = msg.to_string();
+                for s in audience.iter().filter(|s| *lock(&s.handshake)) {
+                    let _ = s.out.send(frame.clone());
+                }
                 return;
             }
             "notifications/cancelled" => {
                 // The upstream withdrew a request it relayed to a client.
                 let uid = msg["params"]["requestId"].clone();
-                for s in self.sessions.iter() {
+                for s in &audience {
                     let hit = s
                         .relayed
                         .iter()
@@ -511,6 +662,11 @@ impl Tenant {
                 return;
             }
         };
+        // The catalog is read from the shared connection; a session's own connection is
+        // expected to offer the same.
+        if scope.is_some() {
+            return;
+        }
         if let Some(me) = self.me.upgrade() {
             tokio::spawn(me.refresh(server, kinds));
         }
@@ -522,6 +678,7 @@ impl Tenant {
         msg: Value,
         calls: Vec<InFlight>,
         associated: bool,
+        scope: Option<u64>,
     ) {
         let method = msg["method"].as_str().unwrap_or_default().to_string();
         let uid = msg["id"].clone();
@@ -571,13 +728,15 @@ impl Tenant {
                 }
                 (peer, c.out)
             }
-            // A roots refresh with no call in flight goes to the tenant's newest handshake-era
-            // session whose client declared roots.
+            // A roots refresh with no call in flight goes to the session that owns the
+            // connection, else to the tenant's newest handshake-era session whose client
+            // declared roots.
             None if cap == "roots" => {
                 let newest = self
                     .sessions
                     .iter()
-                    .filter(|p| *p.handshake.lock().unwrap_or_else(|e| e.into_inner()) && declared(p))
+                    .filter(|p| scope.is_none_or(|id| *p.key() == id))
+                    .filter(|p| *lock(&p.handshake) && declared(p))
                     .max_by_key(|p| *p.key())
                     .map(|p| p.clone());
                 match newest {
@@ -835,14 +994,14 @@ impl Tenant {
 
 impl ConnHooks for Hooks {
     fn on_input_required(&self, conn: &Arc<Conn>, result: Value, reply: DownstreamReply) {
-        if let Some(t) = self.0.upgrade() {
+        if let Some(t) = self.tenant.upgrade() {
             t.ask_for_input(conn.clone(), result, reply);
         }
     }
 
     fn on_notification(&self, conn: &Arc<Conn>, msg: Value) {
-        if let Some(t) = self.0.upgrade() {
-            t.on_upstream_notification(conn, msg);
+        if let Some(t) = self.tenant.upgrade() {
+            t.on_upstream_notification(conn, msg, self.scope);
         }
     }
 
@@ -853,8 +1012,8 @@ impl ConnHooks for Hooks {
         calls: Vec<InFlight>,
         associated: bool,
     ) {
-        match self.0.upgrade() {
-            Some(t) => t.on_upstream_request(conn, msg, calls, associated),
+        match self.tenant.upgrade() {
+            Some(t) => t.on_upstream_request(conn, msg, calls, associated, self.scope),
             None => {
                 let _ = conn.respond_raw(
                     jsonrpc::error_value(

@@ -710,46 +710,66 @@ fn cancellation_by_a_handshake_client_over_http_reaches_the_upstream() {
 
 // ---------------------------------------------------------------- sessions sharing an upstream
 
-/// Two sessions with different roots, one after the other, on one hub. server-everything caches
-/// the roots of "its client" per connection, and every session of the tenant shares that
-/// connection: the second session (and even one that declared no roots) sees the first one's
-/// roots, and its own callback never runs. Ignored until the hub tells the upstream
-/// (`notifications/roots/list_changed`) when the roots it relays can change hands.
+/// `share = "session"`: two sessions of one tenant, at the same time, each with its own roots,
+/// call server-everything (stdio, which carries no association) through the hub. Each session
+/// has its own server process, so every relayed request reaches the session whose call caused
+/// it, and each sees its own roots (server-everything caches roots per connection).
 #[test]
-#[ignore = "known limitation: roots cached by a shared upstream leak across sessions"]
-fn each_session_sees_its_own_roots() {
+fn with_share_session_each_session_gets_its_own_requests_and_roots() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(dir.path(), false);
+    let toml = std::fs::read_to_string(&cfg).unwrap();
+    std::fs::write(
+        &cfg,
+        toml.replace(
+            "[tenants.default.servers.everything]\n",
+            "[tenants.default.servers.everything]\nshare = \"session\"\n",
+        ),
+    )
+    .unwrap();
     let hub = Served::start(&cfg, dir.path());
-    let first = run(
-        Client::Py2("auto"),
-        &hub.url("http"),
-        &[
-            "--root",
-            "file:///tmp/session-a",
-            "--call",
-            "everything__get-roots-list",
-            "{}",
-        ],
-        dir.path(),
-    );
-    assert!(text_of(&first.out["calls"][0]["result"]).contains("file:///tmp/session-a"));
-    let second = run(
-        Client::Ts1,
-        &hub.url("http"),
-        &[
-            "--root",
-            "file:///tmp/session-b",
-            "--call",
-            "everything__get-roots-list",
-            "{}",
-        ],
-        dir.path(),
-    );
-    let t = text_of(&second.out["calls"][0]["result"]);
-    assert!(
-        t.contains("file:///tmp/session-b") && !t.contains("session-a"),
-        "the second session got: {t}\ncallbacks: {}",
-        second.out["callbacks"]
+    let session = |client: Client, who: &'static str| {
+        let target = hub.url("http");
+        let dir = dir.path().to_path_buf();
+        std::thread::spawn(move || {
+            let root = format!("file:///tmp/session-{who}");
+            let prompt = format!(r#"{{"prompt":"question of {who}","maxTokens":10}}"#);
+            let args = [
+                "--root",
+                root.as_str(),
+                "--call",
+                "everything__trigger-sampling-request",
+                prompt.as_str(),
+                "--call",
+                "everything__get-roots-list",
+                "{}",
+            ];
+            run(client, &target, &args, &dir)
+        })
+    };
+    let (a, b) = (session(Client::Py1, "a"), session(Client::Ts1, "b"));
+    for (r, me, other) in [(a.join().unwrap(), "a", "b"), (b.join().unwrap(), "b", "a")] {
+        let sampled = text_of(&r.out["calls"][0]["result"]);
+        assert!(sampled.contains(&format!("question of {me}")), "{}", r.out);
+        // Every sampling request this client was shown came from its own call.
+        let asked = r.out["callbacks"]["sampling"].to_string();
+        assert!(
+            asked.contains(&format!("question of {me}"))
+                && !asked.contains(&format!("question of {other}")),
+            "session {me} was shown: {asked}"
+        );
+        let roots = text_of(&r.out["calls"][1]["result"]);
+        assert!(
+            roots.contains(&format!("file:///tmp/session-{me}"))
+                && !roots.contains(&format!("session-{other}")),
+            "session {me} got roots: {roots}"
+        );
+    }
+    // Two sessions, two processes of their own, besides the shared one that feeds the catalog.
+    let log = hub.log();
+    assert_eq!(
+        log.matches("starting the session's own connection").count(),
+        2,
+        "{log}"
     );
 }

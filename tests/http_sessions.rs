@@ -314,3 +314,86 @@ async fn resource_updates_reach_exactly_the_subscribed_sessions_and_logs_name_th
         "a session that did not subscribe got an update:\n{other_seen}"
     );
 }
+
+/// The pids of the upstream processes the hub started, from its log.
+fn started_pids(log: &std::path::Path) -> Vec<i32> {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.contains("started `"))
+        .filter_map(|l| {
+            l.split("pid=")
+                .nth(1)?
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()
+        })
+        .collect()
+}
+
+fn alive(pid: i32) -> bool {
+    // Signal 0 checks for the process; a zombie would still count, but the hub reaps its children.
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_share_session_each_session_gets_its_own_requests_and_its_process_ends_with_it() {
+    // Over stdio the shared connection could not tell two sessions' requests apart (the test
+    // above); with `share = "session"` each session has its own process, so it can.
+    let dir = tempfile::tempdir().unwrap();
+    let (hub, port) = serve_hub(
+        "[tenants.t.servers.asker]\ncommand = \"{fault}\"\nargs = [\"--server-request\"]\nshare = \"session\"\n",
+        dir.path(),
+        &[],
+    );
+    let mut a = Client::connect(port, json!({"sampling": {}})).await;
+    let mut b = Client::connect(port, json!({"sampling": {}})).await;
+    let text = |msgs: &Vec<Value>| {
+        msgs.last().unwrap()["result"]["content"][0]["text"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    let ask = || json!({"name":"asker__ask","arguments":{}});
+    for _ in 0..3 {
+        let (ra, rb) = tokio::join!(
+            a.request("tools/call", ask(), |_| sampling_answer("from A")),
+            b.request("tools/call", ask(), |_| sampling_answer("from B")),
+        );
+        assert_eq!(text(&ra), "from A", "{ra:?}");
+        assert_eq!(text(&rb), "from B", "{rb:?}");
+    }
+    // The shared process (it feeds the catalog) and one per session.
+    let pids = started_pids(&hub.log);
+    assert_eq!(pids.len(), 3, "{pids:?}");
+    assert!(pids.iter().all(|p| alive(*p)));
+
+    // A ends its session: its process stops; B's and the shared one keep running.
+    let r = a
+        .http
+        .delete(&a.url)
+        .header("mcp-session-id", &a.session)
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    let until = tokio::time::Instant::now() + Duration::from_secs(10);
+    while pids.iter().filter(|p| alive(**p)).count() != 2 {
+        assert!(
+            tokio::time::Instant::now() < until,
+            "A's process did not stop: {:?}",
+            pids.iter().map(|p| (p, alive(*p))).collect::<Vec<_>>()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let rb = b
+        .request("tools/call", ask(), |_| sampling_answer("from B"))
+        .await;
+    assert_eq!(text(&rb), "from B", "{rb:?}");
+    assert_eq!(
+        started_pids(&hub.log).len(),
+        3,
+        "no process was started again"
+    );
+}

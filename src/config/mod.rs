@@ -122,6 +122,19 @@ pub enum StartMode {
     Lazy,
 }
 
+/// Who shares an upstream's connection (its process, or its remote session).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Share {
+    /// One connection for every session of the tenant (the default).
+    Tenant,
+    /// Each handshake-era downstream session gets a connection of its own, started on its first
+    /// request to the server and stopped when the session ends; for servers that keep state per
+    /// client (roots, memory, a working directory) and for exact routing of server-to-client
+    /// requests over stdio. The shared connection still feeds the catalog and serves stateless
+    /// (2026-07-28) requests, which have no session to own one.
+    Session,
+}
+
 /// Which protocol era the hub speaks to an upstream.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ProtocolPref {
@@ -181,6 +194,7 @@ pub struct ServerConfig {
     pub cwd: PathBuf,
     pub enabled: bool,
     pub start: StartMode,
+    pub share: Share,
     pub request_timeout: Duration,
     pub startup_timeout: Duration,
     pub protocol: ProtocolPref,

@@ -76,6 +76,7 @@ pub struct RawServer {
     pub cwd: Option<String>,
     pub enabled: Option<bool>,
     pub start: Option<String>,
+    pub share: Option<String>,
     pub request_timeout: Option<String>,
     pub startup_timeout: Option<String>,
     pub protocol: Option<String>,

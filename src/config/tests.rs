@@ -31,6 +31,7 @@ command = "uvx"
 args = ["mcp-server-git", "--repository", "."]
 env = { TOKEN = "${ACME_TOKEN}" }
 start = "lazy"
+share = "session"
 request_timeout = "2m"
 restart = { max_retries = 9 }
 "#;
@@ -41,6 +42,7 @@ fn a_good_config_loads_with_defaults_and_expanded_env() {
     let s = &c.tenants["acme"].servers["git"];
     assert_eq!(s.env["TOKEN"], "s3cr3t");
     assert_eq!(s.start, StartMode::Lazy);
+    assert_eq!(s.share, Share::Session);
     assert_eq!(s.request_timeout, Duration::from_secs(120));
     assert_eq!(s.startup_timeout, Duration::from_secs(30));
     assert_eq!(
@@ -77,7 +79,7 @@ fn unset_environment_variable() {
 #[test]
 fn bad_durations_enums_and_ranges() {
     insta::assert_snapshot!(errors(
-        "[hub]\nrequest_timeout = \"soon\"\nmax_name_length = 500\n[tenants.acme.servers.git]\ncommand = \"uvx\"\nstart = \"sometimes\"\nprotocol = \"2030\"\nrestart = { policy = \"maybe\" }\n"
+        "[hub]\nrequest_timeout = \"soon\"\nmax_name_length = 500\n[tenants.acme.servers.git]\ncommand = \"uvx\"\nstart = \"sometimes\"\nshare = \"everyone\"\nprotocol = \"2030\"\nrestart = { policy = \"maybe\" }\n"
     ));
 }
 

@@ -715,6 +715,20 @@ fn server(
             StartMode::Eager
         }
     };
+    let share = match rs.share.as_deref() {
+        None | Some("tenant") => Share::Tenant,
+        Some("session") => Share::Session,
+        Some(o) => {
+            c.push(
+                format!("{spath}.share"),
+                format!("`{o}` is not a sharing mode"),
+                Some(
+                    "use `tenant` (one connection for all sessions) or `session` (one per session)",
+                ),
+            );
+            Share::Tenant
+        }
+    };
     let protocol = match rs.protocol.as_deref() {
         None | Some("auto") => ProtocolPref::Auto,
         Some("handshake") => ProtocolPref::Handshake,
@@ -738,6 +752,7 @@ fn server(
         cwd,
         enabled: rs.enabled.unwrap_or(true),
         start,
+        share,
         request_timeout: duration(
             c,
             &format!("{spath}.request_timeout"),

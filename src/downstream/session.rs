@@ -417,8 +417,21 @@ impl Session {
             return;
         }
         // Subscriptions are counted per tenant: the upstream hears the first subscribe and the
-        // last unsubscribe; the sessions in between are answered here.
+        // last unsubscribe; the sessions in between are answered here. A session with its own
+        // connection (`share = "session"`) subscribes there itself.
+        let own = self
+            .tenant
+            .upstream(server.as_str())
+            .is_some_and(|u| !Arc::ptr_eq(u, &self.tenant.upstream_for(u, self.id)));
         match method.as_str() {
+            "resources/subscribe" | "resources/unsubscribe" if own => {
+                let mut subs = lock(&self.peer.subscriptions);
+                if method == "resources/subscribe" {
+                    subs.insert(uri.clone());
+                } else {
+                    subs.remove(&uri);
+                }
+            }
             "resources/subscribe" => {
                 let fresh = lock(&self.peer.subscriptions).insert(uri.clone());
                 if !self.tenant.subscribe(&uri, fresh) {
@@ -438,7 +451,7 @@ impl Session {
     }
 
     /// `tasks/*`: the namespaced task id names its upstream.
-    fn route_task(&self, id: Value, ctx: Ctx, method: String, mut params: Value) {
+    fn route_task(self: &Arc<Self>, id: Value, ctx: Ctx, method: String, mut params: Value) {
         let Some(task) = params["taskId"].as_str().map(str::to_string) else {
             return ctx.fail(
                 &id,
@@ -578,11 +591,12 @@ impl Session {
         };
         *lock(&self.peer.log_level) = Some(level);
         self.tenant.apply_log_levels();
+        self.tenant.apply_own_log_level(self.id);
         ctx.reply(id, json!({}));
     }
 
     fn forward(
-        &self,
+        self: &Arc<Self>,
         id: Value,
         ctx: Ctx,
         server: &ServerName,
@@ -597,6 +611,34 @@ impl Session {
                 format!("Unknown server `{server}`"),
             );
         };
+        let up = self.tenant.upstream_for(up, self.id);
+        if up.conn().is_none() && !up.status().settled {
+            // The session's own connection (`share = "session"`) is starting: wait for it.
+            let (me, server, method) = (self.clone(), server.clone(), method.to_string());
+            tokio::spawn(async move {
+                let _ = tokio::time::timeout(up.cfg.startup_timeout, up.settled()).await;
+                me.tenant.apply_own_log_level(me.id);
+                me.forward_to(&up, id, ctx, &server, &method, params, namespace_uris);
+            });
+            return;
+        }
+        self.forward_to(&up, id, ctx, server, method, params, namespace_uris);
+    }
+
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "the parts of one request, passed through"
+    )]
+    fn forward_to(
+        &self,
+        up: &Arc<crate::upstream::Upstream>,
+        id: Value,
+        ctx: Ctx,
+        server: &ServerName,
+        method: &str,
+        params: Value,
+        namespace_uris: bool,
+    ) {
         let Some(conn) = up.conn() else {
             let st = up.status();
             let msg = format!(
@@ -675,20 +717,16 @@ impl Session {
                 }
                 drop(listens);
                 let reason = msg["params"]["reason"].as_str();
-                for up in self.tenant.upstreams.values() {
-                    if let Some(conn) = up.conn() {
-                        if conn.cancel_downstream(self.id, rid, reason) {
-                            tracing::debug!(session = self.id, server = %up.name, "cancelled request {rid}");
-                            return;
-                        }
+                for conn in self.tenant.conns_of_session(self.id) {
+                    if conn.cancel_downstream(self.id, rid, reason) {
+                        tracing::debug!(session = self.id, server = %conn.server, "cancelled request {rid}");
+                        return;
                     }
                 }
             }
             Some("notifications/roots/list_changed") => {
-                for up in self.tenant.upstreams.values() {
-                    if let Some(conn) = up.conn() {
-                        let _ = conn.notify("notifications/roots/list_changed", None);
-                    }
+                for conn in self.tenant.conns_of_session(self.id) {
+                    let _ = conn.notify("notifications/roots/list_changed", None);
                 }
             }
             _ => {}

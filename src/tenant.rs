@@ -249,6 +249,16 @@ impl Tenant {
         }
     }
 
+    /// How many sessions have their own connection to `server`, and how many of those are up.
+    pub fn own_connections(&self, server: &ServerName) -> (usize, usize) {
+        self.own
+            .iter()
+            .filter(|e| &e.key().1 == server)
+            .fold((0, 0), |(n, up), e| {
+                (n + 1, up + usize::from(e.up.conn().is_some()))
+            })
+    }
+
     /// Every live connection that may carry `session`'s calls: the shared ones and its own.
     pub fn conns_of_session(&self, session: u64) -> Vec<Arc<Conn>> {
         let own = self

@@ -368,6 +368,17 @@ async fn with_share_session_each_session_gets_its_own_requests_and_its_process_e
     let pids = started_pids(&hub.log);
     assert_eq!(pids.len(), 3, "{pids:?}");
     assert!(pids.iter().all(|p| alive(*p)));
+    let health = || async move {
+        let body = reqwest::get(format!("http://127.0.0.1:{port}/health"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let h: Value = serde_json::from_str(&body).unwrap();
+        h["upstreams"]["t/asker"]["session_connections"].clone()
+    };
+    assert_eq!(health().await, json!({"total": 2, "up": 2}));
 
     // A ends its session: its process stops; B's and the shared one keep running.
     let r = a
@@ -396,4 +407,5 @@ async fn with_share_session_each_session_gets_its_own_requests_and_its_process_e
         3,
         "no process was started again"
     );
+    assert_eq!(health().await, json!({"total": 1, "up": 1}));
 }

@@ -30,10 +30,13 @@ pub fn report(hub: &Hub, draining: bool, sessions: usize) -> (StatusCode, Value)
                 }
             }
             let since = humantime::format_rfc3339_seconds(s.since).to_string();
-            upstreams.insert(
-                format!("{tid}/{}", u.name),
-                json!({"state": s.state.as_str(), "since": since, "last_error": s.last_error, "restarts": s.restarts}),
-            );
+            let mut entry = json!({"state": s.state.as_str(), "since": since, "last_error": s.last_error, "restarts": s.restarts});
+            if u.cfg.share == crate::config::Share::Session {
+                // `share = "session"`: how many sessions have a connection of their own, and how many are up.
+                let (own, own_up) = t.own_connections(&u.name);
+                entry["session_connections"] = json!({"total": own, "up": own_up});
+            }
+            upstreams.insert(format!("{tid}/{}", u.name), entry);
         }
     }
     let status = if draining || (wanted > 0 && up == 0) {

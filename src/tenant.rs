@@ -562,7 +562,7 @@ impl Tenant {
     /// The sessions a connection speaks to: the session that owns it, or for a shared
     /// connection every session, except, for a `share = "session"` server, the handshake-era
     /// sessions (they have connections of their own).
-    fn audience(&self, server: &ServerName, scope: Option<u64>) -> Vec<Arc<SessionPeer>> {
+    fn audience(&self, server: &ServerName, scope: Option<u64>) -> Vec<(u64, Arc<SessionPeer>)> {
         let per_session = self
             .upstreams
             .get(server)
@@ -573,7 +573,7 @@ impl Tenant {
                 Some(id) => *s.key() == id,
                 None => !per_session || !*lock(&s.handshake),
             })
-            .map(|s| s.value().clone())
+            .map(|s| (*s.key(), s.value().clone()))
             .collect()
     }
 
@@ -600,7 +600,7 @@ impl Tenant {
                     .unwrap_or(0);
                 let frame = msg.to_string();
                 // Handshake-era sessions, at the level each one set.
-                for s in &audience {
+                for (_, s) in &audience {
                     let wants = lock(&s.log_level).is_none_or(|l| severity >= l);
                     if *lock(&s.handshake) && wants {
                         let _ = s.out.send(frame.clone());
@@ -621,7 +621,7 @@ impl Tenant {
                 let ns = self.namer.namespace_uri(server.as_str(), uri);
                 msg["params"]["uri"] = json!(ns);
                 let frame = msg.to_string();
-                for s in &audience {
+                for (_, s) in &audience {
                     if s.subscriptions
                         .lock()
                         .unwrap_or_else(|e| e.into_inner())
@@ -645,7 +645,7 @@ impl Tenant {
             "notifications/tasks/status" => {
                 crate::mux::namespace_task_ids(&mut msg["params"], &self.namer, server.as_str());
                 let frame = msg.to_string();
-                for s in audience.iter().filter(|s| *lock(&s.handshake)) {
+                for (_, s) in audience.iter().filter(|(_, s)| *lock(&s.handshake)) {
                     let _ = s.out.send(frame.clone());
                 }
                 return;
@@ -653,7 +653,7 @@ impl Tenant {
             "notifications/cancelled" => {
                 // The upstream withdrew a request it relayed to a client.
                 let uid = msg["params"]["requestId"].clone();
-                for s in &audience {
+                for (_, s) in &audience {
                     let hit = s
                         .relayed
                         .iter()
@@ -743,12 +743,11 @@ impl Tenant {
             // declared roots.
             None if cap == "roots" => {
                 let newest = self
-                    .sessions
-                    .iter()
-                    .filter(|p| scope.is_none_or(|id| *p.key() == id))
-                    .filter(|p| *lock(&p.handshake) && declared(p))
-                    .max_by_key(|p| *p.key())
-                    .map(|p| p.clone());
+                    .audience(&conn.server, scope)
+                    .into_iter()
+                    .filter(|(_, p)| *lock(&p.handshake) && declared(p))
+                    .max_by_key(|(id, _)| *id)
+                    .map(|(_, p)| p);
                 match newest {
                     Some(p) => {
                         let out = p.out.clone();

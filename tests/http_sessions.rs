@@ -317,19 +317,7 @@ async fn resource_updates_reach_exactly_the_subscribed_sessions_and_logs_name_th
 
 /// The pids of the upstream processes the hub started, from its log.
 fn started_pids(log: &std::path::Path) -> Vec<i32> {
-    std::fs::read_to_string(log)
-        .unwrap_or_default()
-        .lines()
-        .filter(|l| l.contains("started `"))
-        .filter_map(|l| {
-            l.split("pid=")
-                .nth(1)?
-                .split_whitespace()
-                .next()?
-                .parse()
-                .ok()
-        })
-        .collect()
+    raw::upstream_pids(&std::fs::read_to_string(log).unwrap_or_default(), "asker")
 }
 
 fn alive(pid: i32) -> bool {

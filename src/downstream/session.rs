@@ -618,27 +618,10 @@ impl Session {
             tokio::spawn(async move {
                 let _ = tokio::time::timeout(up.cfg.startup_timeout, up.settled()).await;
                 me.tenant.apply_own_log_level(me.id);
-                me.forward_to(&up, id, ctx, &server, &method, params, namespace_uris);
+                me.forward(id, ctx, &server, &method, params, namespace_uris);
             });
             return;
         }
-        self.forward_to(&up, id, ctx, server, method, params, namespace_uris);
-    }
-
-    #[allow(
-        clippy::too_many_arguments,
-        reason = "the parts of one request, passed through"
-    )]
-    fn forward_to(
-        &self,
-        up: &Arc<crate::upstream::Upstream>,
-        id: Value,
-        ctx: Ctx,
-        server: &ServerName,
-        method: &str,
-        params: Value,
-        namespace_uris: bool,
-    ) {
         let Some(conn) = up.conn() else {
             let st = up.status();
             let msg = format!(

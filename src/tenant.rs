@@ -183,7 +183,6 @@ impl Tenant {
         self.upstreams.get(name)
     }
 
-    /// Whether every upstream that is wanted has finished its first start attempt.
     /// The upstream that serves `session`'s requests to `up`: `up` itself, or for a
     /// `share = "session"` server and a session that began with `initialize`, the session's own
     /// connection, started here on first use (the caller waits for it to settle).
@@ -301,6 +300,7 @@ impl Tenant {
         }
     }
 
+    /// Whether every upstream that is wanted has finished its first start attempt.
     pub fn is_settled(&self) -> bool {
         self.upstreams.values().all(|u| u.status().settled)
     }

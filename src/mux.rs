@@ -480,26 +480,27 @@ impl Conn {
         let Some(mut p) = self.pending.get_mut(&call) else {
             return Bridged::Gone;
         };
-        match &mut p.reply {
+        let parked = match &mut p.reply {
             Reply::Parked(parked) => {
                 parked.queued.push_back(request);
-                Bridged::Queued
+                return Bridged::Queued;
             }
-            Reply::Local(_) => Bridged::Gone,
-            Reply::Downstream(r) => {
-                let parked = ParkedCall {
-                    session: r.session,
-                    out: r.out.clone(),
-                    origin: r.finish.origin.clone(),
-                    log_level: r.log_level,
-                    answer: None,
-                    queued: VecDeque::new(),
-                };
-                p.deadline = Instant::now() + Duration::from_secs(24 * 3600);
-                match std::mem::replace(&mut p.reply, Reply::Parked(Box::new(parked))) {
-                    Reply::Downstream(r) => Bridged::Ask(r),
-                    _ => unreachable!("matched as Downstream above"),
-                }
+            Reply::Local(_) => return Bridged::Gone,
+            Reply::Downstream(r) => ParkedCall {
+                session: r.session,
+                out: r.out.clone(),
+                origin: r.finish.origin.clone(),
+                log_level: r.log_level,
+                answer: None,
+                queued: VecDeque::new(),
+            },
+        };
+        p.deadline = Instant::now() + Duration::from_secs(24 * 3600);
+        match std::mem::replace(&mut p.reply, Reply::Parked(Box::new(parked))) {
+            Reply::Downstream(r) => Bridged::Ask(r),
+            other => {
+                p.reply = other;
+                Bridged::Gone
             }
         }
     }

@@ -141,7 +141,7 @@ impl Supervisor {
 
         let opened = tokio::select! {
             r = async {
-                let mut offer = handshake::open(&conn, cfg).await?;
+                let mut offer = handshake::open(&conn, cfg, up.declare.as_ref()).await?;
                 handshake::read_lists(&conn, &mut offer, cfg.startup_timeout)
                     .await
                     .map_err(|e| crate::upstream::UpstreamError::Handshake(format!("listing failed: {e}")))?;

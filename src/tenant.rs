@@ -190,11 +190,13 @@ impl Tenant {
         if up.cfg.share != Share::Session {
             return up.clone();
         }
-        let handshake = self
+        // Only a session that began with `initialize` owns connections, told its client's capabilities.
+        let caps = self
             .sessions
             .get(&session)
-            .is_some_and(|p| *lock(&p.handshake));
-        let Some((tracker, shutdown)) = self.runtime.get().filter(|_| handshake) else {
+            .filter(|p| *lock(&p.handshake))
+            .map(|p| handshake::session_capabilities(&lock(&p.client_capabilities)));
+        let (Some(caps), Some((tracker, shutdown))) = (caps, self.runtime.get()) else {
             return up.clone();
         };
         let key = (session, up.name.clone());
@@ -204,7 +206,7 @@ impl Tenant {
             .or_insert_with(|| {
                 let mut cfg = up.cfg.clone();
                 cfg.start = StartMode::Eager;
-                let inst = Upstream::new(cfg);
+                let inst = Upstream::declaring(cfg, Some(caps));
                 let stop = shutdown.child_token();
                 tracing::info!(tenant = %self.id, server = %up.name, session, "starting the session's own connection (share = \"session\")");
                 tracker.spawn(

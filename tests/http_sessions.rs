@@ -330,13 +330,17 @@ async fn with_share_session_each_session_gets_its_own_requests_and_its_process_e
     // Over stdio the shared connection could not tell two sessions' requests apart (the test
     // above); with `share = "session"` each session has its own process, so it can.
     let dir = tempfile::tempdir().unwrap();
+    let stdin_log = dir.path().join("asker-stdin.log");
     let (hub, port) = serve_hub(
-        "[tenants.t.servers.asker]\ncommand = \"{fault}\"\nargs = [\"--server-request\"]\nshare = \"session\"\n",
+        &format!(
+            "[tenants.t.servers.asker]\ncommand = \"{{fault}}\"\nargs = [\"--server-request\", \"--log\", \"{}\"]\nshare = \"session\"\n",
+            stdin_log.display()
+        ),
         dir.path(),
         &[],
     );
-    let mut a = Client::connect(port, json!({"sampling": {}})).await;
-    let mut b = Client::connect(port, json!({"sampling": {}})).await;
+    let mut a = Client::connect(port, json!({"sampling": {}, "experimental": {"x": {}}})).await;
+    let mut b = Client::connect(port, json!({"sampling": {}, "roots": {}})).await;
     let text = |msgs: &Vec<Value>| {
         msgs.last().unwrap()["result"]["content"][0]["text"]
             .as_str()
@@ -367,6 +371,25 @@ async fn with_share_session_each_session_gets_its_own_requests_and_its_process_e
         h["upstreams"]["t/asker"]["session_connections"].clone()
     };
     assert_eq!(health().await, json!({"total": 2, "up": 2}));
+    // The shared connection is told everything the hub can relay; each session's own connection
+    // exactly what its client declared (of what the hub relays).
+    let declared: Vec<Value> = std::fs::read_to_string(&stdin_log)
+        .unwrap()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|m| m["method"] == "initialize")
+        .map(|m| m["params"]["capabilities"].clone())
+        .collect();
+    assert_eq!(declared.len(), 3, "{declared:?}");
+    assert!(declared.contains(&json!({"sampling": {}})), "{declared:?}");
+    assert!(
+        declared.contains(&json!({"sampling": {}, "roots": {}})),
+        "{declared:?}"
+    );
+    assert!(
+        declared.contains(&json!({"sampling": {}, "elicitation": {"form": {}, "url": {}}, "roots": {"listChanged": true}})),
+        "{declared:?}"
+    );
 
     // A ends its session: its process stops; B's and the shared one keep running.
     let r = a

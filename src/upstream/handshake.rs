@@ -14,7 +14,8 @@ use crate::protocol;
 /// request goes to the session whose call caused it (or through the MRTR bridge to a
 /// 2026-07-28 client); when that session's client did not declare the capability, the upstream
 /// gets a JSON-RPC error saying so. (An upstream connection is shared by every session of the
-/// tenant, so it cannot be told each client's own capabilities.)
+/// tenant, so it cannot be told each client's own capabilities; a session's own connection,
+/// with `share = "session"`, is told exactly those of its client: see `session_capabilities`.)
 pub fn hub_client_capabilities() -> Value {
     json!({
         "sampling": {},
@@ -23,13 +24,32 @@ pub fn hub_client_capabilities() -> Value {
     })
 }
 
-/// Runs `initialize` (or `server/discover`) and sets the connection's era.
-pub async fn open(conn: &Conn, cfg: &ServerConfig) -> Result<Offer, UpstreamError> {
+/// What of a client's capabilities the hub can honour for it: the relayable ones.
+pub fn session_capabilities(client: &Value) -> Value {
+    let mut caps = Map::new();
+    for key in ["sampling", "elicitation", "roots"] {
+        if let Some(v) = client.get(key) {
+            caps.insert(key.into(), v.clone());
+        }
+    }
+    Value::Object(caps)
+}
+
+/// Runs `initialize` (or `server/discover`) and sets the connection's era. The hub declares
+/// `capabilities` (those of `hub_client_capabilities` when `None`).
+pub async fn open(
+    conn: &Conn,
+    cfg: &ServerConfig,
+    capabilities: Option<&Value>,
+) -> Result<Offer, UpstreamError> {
     let timeout = cfg.startup_timeout;
+    let capabilities = capabilities
+        .cloned()
+        .unwrap_or_else(hub_client_capabilities);
     if cfg.protocol != ProtocolPref::Stateless {
         let params = json!({
             "protocolVersion": protocol::LATEST_HANDSHAKE,
-            "capabilities": hub_client_capabilities(),
+            "capabilities": capabilities.clone(),
             "clientInfo": protocol::hub_info(),
         });
         match conn.request("initialize", Some(params), timeout).await {
@@ -55,7 +75,7 @@ pub async fn open(conn: &Conn, cfg: &ServerConfig) -> Result<Offer, UpstreamErro
             Err(e) => return Err(map_err(e, timeout)),
         }
     }
-    let meta = stateless_meta();
+    let meta = stateless_meta(capabilities);
     let res = conn
         .request(
             "server/discover",
@@ -82,16 +102,13 @@ pub async fn open(conn: &Conn, cfg: &ServerConfig) -> Result<Offer, UpstreamErro
 }
 
 /// The `_meta` every request to a 2026-07-28 upstream carries.
-fn stateless_meta() -> Map<String, Value> {
+fn stateless_meta(capabilities: Value) -> Map<String, Value> {
     let mut m = Map::new();
     m.insert(
         protocol::META_PROTOCOL_VERSION.into(),
         json!(protocol::STATELESS),
     );
-    m.insert(
-        protocol::META_CLIENT_CAPABILITIES.into(),
-        hub_client_capabilities(),
-    );
+    m.insert(protocol::META_CLIENT_CAPABILITIES.into(), capabilities);
     m.insert(protocol::META_CLIENT_INFO.into(), protocol::hub_info());
     m
 }

@@ -88,10 +88,17 @@ pub struct Upstream {
     changed: watch::Sender<u64>,
     /// Wakes a lazy upstream's supervisor.
     pub start_requested: Notify,
+    /// The client capabilities to declare instead of the hub's (a session's own connection).
+    pub declare: Option<Value>,
 }
 
 impl Upstream {
     pub fn new(cfg: ServerConfig) -> Arc<Self> {
+        Self::declaring(cfg, None)
+    }
+
+    /// An upstream that is told `declare` as its client's capabilities.
+    pub fn declaring(cfg: ServerConfig, declare: Option<Value>) -> Arc<Self> {
         let state = match (cfg.enabled, cfg.start) {
             (false, _) => State::Disabled,
             (true, StartMode::Lazy) => State::Idle,
@@ -111,6 +118,7 @@ impl Upstream {
             offer: RwLock::new(Arc::new(Offer::default())),
             changed: watch::channel(0).0,
             start_requested: Notify::new(),
+            declare,
         })
     }
 

@@ -190,6 +190,10 @@ fn check(config: &HubConfig) -> u8 {
             } else {
                 "eager"
             };
+            let mode = match s.share {
+                crate::config::Share::Tenant => mode.to_string(),
+                crate::config::Share::Session => format!("{mode}, one per session"),
+            };
             // Arguments and env values can hold secrets: print the command and the env names only.
             let env: Vec<&str> = s.env.keys().map(String::as_str).collect();
             println!(

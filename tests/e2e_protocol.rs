@@ -14,6 +14,8 @@
 //! Every process runs with a bound; HTTP hubs are stopped with SIGTERM (they stop their
 //! upstreams), then SIGKILL. Peers come from `scripts/setup-test-deps.sh` (.test-deps).
 
+mod raw;
+
 use std::io::Read;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -34,13 +36,7 @@ fn repo() -> PathBuf {
 }
 
 fn dep(rel: &str) -> PathBuf {
-    let p = repo().join(".test-deps").join(rel);
-    assert!(
-        p.exists(),
-        "{} is missing: run scripts/setup-test-deps.sh",
-        p.display()
-    );
-    p
+    raw::test_dep(rel)
 }
 
 fn node() -> PathBuf {
@@ -49,20 +45,6 @@ fn node() -> PathBuf {
 
 fn everything() -> PathBuf {
     dep("node_modules/@modelcontextprotocol/server-everything/dist/index.js")
-}
-
-/// An example server binary, built on first use.
-fn example(name: &str) -> PathBuf {
-    let p = Path::new(HUB).parent().unwrap().join("examples").join(name);
-    if !p.exists() {
-        let st = Command::new(env!("CARGO"))
-            .args(["build", "--example", name])
-            .current_dir(repo())
-            .status()
-            .unwrap();
-        assert!(st.success(), "could not build example {name}");
-    }
-    p
 }
 
 /// A tenant with server-everything (stdio) and, optionally, the fault server logging its stdin.
@@ -86,7 +68,7 @@ args = ["{}", "stdio"]
     if with_fault {
         toml.push_str(&format!(
             "\n[tenants.default.servers.f]\ncommand = \"{}\"\nargs = [\"--log\", \"{}\"]\n",
-            example("fault_server").display(),
+            raw::example("fault_server").display(),
             dir.join("up.log").display()
         ));
     }
@@ -214,48 +196,18 @@ fn stop_group(child: &mut Child) {
     let _ = child.wait();
 }
 
-/// `mcp-hub serve` on an ephemeral loopback port; stopped (SIGTERM, then SIGKILL) when dropped.
+/// `mcp-hub serve` on an ephemeral loopback port (debug log, which `assert_bridged` reads);
+/// stopped with SIGTERM when dropped.
 struct Served {
-    child: Child,
+    hub: raw::Proc,
     port: u16,
-    log: PathBuf,
 }
 
 impl Served {
     fn start(cfg: &Path, dir: &Path) -> Served {
-        let log = dir.join(format!("serve-{}.log", uniq()));
-        let mut child = Command::new(HUB)
-            .args([
-                "--config",
-                cfg.to_str().unwrap(),
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-            ])
-            .env("RUST_LOG", "mcp_hub=debug")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .process_group(0)
-            .spawn()
-            .unwrap();
-        let until = Instant::now() + Duration::from_secs(20);
-        loop {
-            let text = std::fs::read_to_string(&log).unwrap_or_default();
-            if let Some(port) = text
-                .split("listening on http://127.0.0.1:")
-                .nth(1)
-                .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
-                .and_then(|p| p.parse().ok())
-            {
-                return Served { child, port, log };
-            }
-            if Instant::now() > until || child.try_wait().unwrap().is_some() {
-                stop_group(&mut child);
-                panic!("the hub did not start listening:\n{text}");
-            }
-            std::thread::sleep(Duration::from_millis(25));
-        }
+        let toml = std::fs::read_to_string(cfg).unwrap();
+        let (hub, port) = raw::serve_hub(&toml, dir, &[("RUST_LOG", "mcp_hub=debug")]);
+        Served { hub, port }
     }
 
     fn url(&self, transport: &'static str) -> Target<'static> {
@@ -264,17 +216,7 @@ impl Served {
     }
 
     fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        stop_group(&mut self.child);
-        if std::thread::panicking() {
-            // What the hub logged is the first thing to read when a test fails.
-            eprintln!("hub log (tail):\n{}", tail(&self.log()));
-        }
+        std::fs::read_to_string(&self.hub.log).unwrap_or_default()
     }
 }
 

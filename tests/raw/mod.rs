@@ -329,6 +329,16 @@ impl Drop for Proc {
     fn drop(&mut self) {
         // SIGTERM first: a hub stops its upstreams on it; SIGKILL would orphan them.
         stop_gracefully(&mut self.child);
+        if std::thread::panicking() {
+            // What the process logged is the first thing to read when a test fails.
+            let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+            let lines: Vec<&str> = log.lines().collect();
+            eprintln!(
+                "{} (last 40 lines):\n{}",
+                self.log.display(),
+                lines[lines.len().saturating_sub(40)..].join("\n")
+            );
+        }
     }
 }
 

@@ -183,12 +183,12 @@ impl Tenant {
         self.upstreams.get(name)
     }
 
-    /// The upstream that serves `session`'s requests to `up`: `up` itself, or for a
-    /// `share = "session"` server and a session that began with `initialize`, the session's own
-    /// connection, started here on first use (the caller waits for it to settle).
-    pub fn upstream_for(&self, up: &Arc<Upstream>, session: u64) -> Arc<Upstream> {
+    /// For a `share = "session"` server and a session that began with `initialize`, the
+    /// session's own connection to `up`, started here on first use (the caller waits for it to
+    /// settle); `None` when the session uses the shared `up`.
+    pub fn own_upstream(&self, up: &Arc<Upstream>, session: u64) -> Option<Arc<Upstream>> {
         if up.cfg.share != Share::Session {
-            return up.clone();
+            return None;
         }
         // Only a session that began with `initialize` owns connections, told its client's capabilities.
         let caps = self
@@ -197,7 +197,7 @@ impl Tenant {
             .filter(|p| *lock(&p.handshake))
             .map(|p| handshake::session_capabilities(&lock(&p.client_capabilities)));
         let (Some(caps), Some((tracker, shutdown))) = (caps, self.runtime.get()) else {
-            return up.clone();
+            return None;
         };
         let key = (session, up.name.clone());
         let inst = self
@@ -231,7 +231,7 @@ impl Tenant {
         if !self.sessions.contains_key(&session) {
             self.stop_own(session);
         }
-        inst
+        Some(inst)
     }
 
     /// Stops the connections that `session` owns.
@@ -582,7 +582,7 @@ impl Tenant {
     fn on_upstream_notification(&self, conn: &Arc<Conn>, mut msg: Value, scope: Option<u64>) {
         let server = conn.server.clone();
         let method = msg["method"].as_str().unwrap_or_default().to_string();
-        let audience = self.audience(&server, scope);
+        let audience = || self.audience(&server, scope);
         let kinds: &'static [(&str, &str)] = match method.as_str() {
             "notifications/tools/list_changed" => &[("tools/list", "tools")],
             "notifications/prompts/list_changed" => &[("prompts/list", "prompts")],
@@ -602,7 +602,7 @@ impl Tenant {
                     .unwrap_or(0);
                 let frame = msg.to_string();
                 // Handshake-era sessions, at the level each one set.
-                for (_, s) in &audience {
+                for (_, s) in audience() {
                     let wants = lock(&s.log_level).is_none_or(|l| severity >= l);
                     if *lock(&s.handshake) && wants {
                         let _ = s.out.send(frame.clone());
@@ -623,7 +623,7 @@ impl Tenant {
                 let ns = self.namer.namespace_uri(server.as_str(), uri);
                 msg["params"]["uri"] = json!(ns);
                 let frame = msg.to_string();
-                for (_, s) in &audience {
+                for (_, s) in audience() {
                     if s.subscriptions
                         .lock()
                         .unwrap_or_else(|e| e.into_inner())
@@ -647,7 +647,7 @@ impl Tenant {
             "notifications/tasks/status" => {
                 crate::mux::namespace_task_ids(&mut msg["params"], &self.namer, server.as_str());
                 let frame = msg.to_string();
-                for (_, s) in audience.iter().filter(|(_, s)| *lock(&s.handshake)) {
+                for (_, s) in audience().iter().filter(|(_, s)| *lock(&s.handshake)) {
                     let _ = s.out.send(frame.clone());
                 }
                 return;
@@ -655,7 +655,7 @@ impl Tenant {
             "notifications/cancelled" => {
                 // The upstream withdrew a request it relayed to a client.
                 let uid = msg["params"]["requestId"].clone();
-                for (_, s) in &audience {
+                for (_, s) in audience() {
                     let hit = s
                         .relayed
                         .iter()

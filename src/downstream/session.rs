@@ -422,7 +422,7 @@ impl Session {
         let own = self
             .tenant
             .upstream(server.as_str())
-            .is_some_and(|u| !Arc::ptr_eq(u, &self.tenant.upstream_for(u, self.id)));
+            .is_some_and(|u| self.tenant.own_upstream(u, self.id).is_some());
         match method.as_str() {
             "resources/subscribe" | "resources/unsubscribe" if own => {
                 let mut subs = lock(&self.peer.subscriptions);
@@ -611,19 +611,21 @@ impl Session {
                 format!("Unknown server `{server}`"),
             );
         };
-        let up = self.tenant.upstream_for(up, self.id);
-        if up.conn().is_none() && !up.status().settled {
-            // The session's own connection (`share = "session"`) is starting: wait for it.
-            let (me, server, method) = (self.clone(), server.clone(), method.to_string());
-            tokio::spawn(async move {
-                let _ = tokio::time::timeout(up.cfg.startup_timeout, up.settled()).await;
-                me.tenant.apply_own_log_level(me.id);
-                me.forward(id, ctx, &server, &method, params, namespace_uris);
-            });
-            return;
-        }
+        let own = self.tenant.own_upstream(up, self.id);
+        let up = own.as_ref().unwrap_or(up);
         let Some(conn) = up.conn() else {
             let st = up.status();
+            if !st.settled {
+                // The upstream (a session's own connection, `share = "session"`) is starting: wait for it.
+                let (me, up, server, method) =
+                    (self.clone(), up.clone(), server.clone(), method.to_string());
+                tokio::spawn(async move {
+                    let _ = tokio::time::timeout(up.cfg.startup_timeout, up.settled()).await;
+                    me.tenant.apply_own_log_level(me.id);
+                    me.forward(id, ctx, &server, &method, params, namespace_uris);
+                });
+                return;
+            }
             let msg = format!(
                 "upstream `{server}` is {}{}",
                 st.state.as_str(),

@@ -440,8 +440,8 @@ async fn main() -> std::io::Result<()> {
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
     while let Ok(Some(line)) = lines.next_line().await {
         if let Some(log) = log.as_mut() {
-            writeln!(log, "{line}")?;
-            log.flush()?;
+            // One write per line: processes sharing the file (O_APPEND) never interleave a line.
+            log.write_all(format!("{line}\n").as_bytes())?;
         }
         if !line.trim().is_empty() {
             handle_line(&state, &line);

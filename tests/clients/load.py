@@ -24,10 +24,11 @@ import sys
 import time
 import urllib.request
 from collections import Counter
-from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio
+
+from mcp_common import describe, open_streams
 
 
 def parse_args() -> argparse.Namespace:
@@ -55,25 +56,12 @@ def plan(opts: argparse.Namespace) -> list[str]:
     return [k for _, k in sorted((i / max(1, kinds.count(k)), k) for k in set(kinds) for i in range(kinds.count(k)))]
 
 
-@asynccontextmanager
-async def transport(kind: str, opts: argparse.Namespace, headers: dict[str, str]):
-    if kind == "sse":
-        from mcp.client.sse import sse_client
-
-        # sse_client's connect/POST timeout defaults to 5 s, too short when 200 sessions start at
-        # once on a busy 2-core machine (this process alone is then CPU-bound): the Streamable HTTP
-        # client's default is 30 s, use that.
-        async with sse_client(
-            opts.sse_url, headers=headers or None, timeout=30.0, sse_read_timeout=opts.timeout + 5
-        ) as streams:
-            yield streams
-    else:
-        from mcp.client.streamable_http import streamable_http_client
-        from mcp.shared._httpx_utils import create_mcp_http_client
-
-        async with create_mcp_http_client(headers=headers or None) as http:
-            async with streamable_http_client(opts.url, http_client=http) as streams:
-                yield streams
+def transport(kind: str, opts: argparse.Namespace, headers: dict[str, str]) -> Any:
+    # sse_client's connect/POST timeout defaults to 5 s, too short when 200 sessions start at
+    # once on a busy 2-core machine (this process alone is then CPU-bound): the Streamable HTTP
+    # client's default is 30 s, use that.
+    url = opts.sse_url if kind == "sse" else opts.url
+    return open_streams(url, kind, [], headers, opts.timeout + 5, sse_timeout=30.0)
 
 
 async def main(opts: argparse.Namespace) -> dict[str, Any]:
@@ -172,14 +160,6 @@ def fetch(url: str) -> Any:
         return json.loads(body)
     except json.JSONDecodeError:
         return body
-
-
-def describe(exc: BaseException) -> str:
-    if isinstance(exc, BaseExceptionGroup):
-        return "; ".join(describe(e) for e in exc.exceptions)
-    if isinstance(exc, TimeoutError):
-        return "timed out"
-    return f"{type(exc).__name__}: {exc}"
 
 
 def run() -> int:

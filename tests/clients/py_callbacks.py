@@ -47,33 +47,17 @@ Errors outside a call: exit 1 with the message on stderr. The run is bounded by 
 from __future__ import annotations
 
 import argparse
-import importlib.metadata
 import json
-import os
 import sys
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
 import anyio
 
-MCP_VERSION = importlib.metadata.version("mcp")
-MCP_MAJOR = int(MCP_VERSION.split(".")[0])
+from mcp_common import MCP_MAJOR, MCP_VERSION, describe, dump, open_streams
+
 ROOTS = [{"uri": "file:///tmp/hub-test-root", "name": "test-root"}]
-
-
-def dump(model: Any) -> Any:
-    if model is None:
-        return None
-    if hasattr(model, "model_dump"):
-        return model.model_dump(by_alias=True, exclude_none=True, mode="json")
-    if isinstance(model, list):
-        return [dump(m) for m in model]
-    if isinstance(model, dict):
-        return {k: dump(v) for k, v in model.items()}
-    return model
 
 
 def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
@@ -217,30 +201,8 @@ class Recorder:
         return kw
 
 
-@asynccontextmanager
-async def transport(opts: argparse.Namespace, cmd: list[str]) -> AsyncIterator[Any]:
-    if not opts.url:
-        from mcp import StdioServerParameters
-        from mcp.client.stdio import stdio_client
-
-        params = StdioServerParameters(command=cmd[0], args=cmd[1:], env=dict(os.environ))
-        async with stdio_client(params) as streams:
-            yield streams[0], streams[1]
-    elif opts.transport == "sse":
-        from mcp.client.sse import sse_client
-
-        async with sse_client(opts.url, sse_read_timeout=opts.timeout + 5) as streams:
-            yield streams[0], streams[1]
-    elif MCP_MAJOR >= 2:
-        from mcp.client.streamable_http import streamable_http_client
-
-        async with streamable_http_client(opts.url) as streams:  # 2-tuple in 2.x
-            yield streams[0], streams[1]
-    else:
-        from mcp.client.streamable_http import streamablehttp_client
-
-        async with streamablehttp_client(opts.url) as (read, write, _sid):  # 3-tuple in 1.x
-            yield read, write
+def transport(opts: argparse.Namespace, cmd: list[str]) -> Any:
+    return open_streams(opts.url, opts.transport, cmd, None, opts.timeout + 5)
 
 
 async def run_calls(opts: argparse.Namespace, api: Any, rec: Recorder, out: dict[str, Any]) -> None:
@@ -320,16 +282,6 @@ async def main(opts: argparse.Namespace, cmd: list[str]) -> dict[str, Any]:
     out["callbacks"] = rec.seen
     out["callbackCalls"] = rec.during
     return out
-
-
-def describe(exc: BaseException) -> str:
-    if isinstance(exc, BaseExceptionGroup):
-        return "; ".join(describe(e) for e in exc.exceptions)
-    if isinstance(exc, TimeoutError):
-        return "timed out"
-    err = getattr(exc, "error", None)
-    code = getattr(err, "code", None)
-    return f"{type(exc).__name__}" + (f" (code {code})" if code is not None else "") + f": {exc}"
 
 
 async def bounded(opts: argparse.Namespace, cmd: list[str]) -> dict[str, Any]:

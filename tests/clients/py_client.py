@@ -46,34 +46,17 @@ Errors: exit 1 with the message on stderr. The whole run is bounded by --timeout
 from __future__ import annotations
 
 import argparse
-import importlib.metadata
 import json
-import os
 import sys
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
 import anyio
 
-MCP_VERSION = importlib.metadata.version("mcp")
-MCP_MAJOR = int(MCP_VERSION.split(".")[0])
+from mcp_common import MCP_MAJOR, MCP_VERSION, describe, dump, open_streams
+
 MAX_PAGES = 100
-
-
-def dump(model: Any) -> Any:
-    """A pydantic model (or list/dict of them) in MCP wire form."""
-    if model is None:
-        return None
-    if hasattr(model, "model_dump"):
-        return model.model_dump(by_alias=True, exclude_none=True, mode="json")
-    if isinstance(model, list):
-        return [dump(m) for m in model]
-    if isinstance(model, dict):
-        return {k: dump(v) for k, v in model.items()}
-    return model
 
 
 def parse_json(flag: str, text: str | None) -> Any:
@@ -187,53 +170,9 @@ def transport_name(opts: argparse.Namespace) -> str:
     return opts.transport if opts.url else "stdio"
 
 
-@asynccontextmanager
-async def py2_transport(opts: argparse.Namespace, cmd: list[str]) -> AsyncIterator[Any]:
-    """mcp 2.x: the (read, write) streams of the chosen transport."""
-    if not opts.url:
-        from mcp import StdioServerParameters
-        from mcp.client.stdio import stdio_client
-
-        # Pass our whole environment on (the SDK default is a small safe subset), so the test
-        # harness decides what the server sees.
-        params = StdioServerParameters(command=cmd[0], args=cmd[1:], env=dict(os.environ))
-        async with stdio_client(params) as streams:
-            yield streams
-    elif opts.transport == "sse":
-        from mcp.client.sse import sse_client
-
-        async with sse_client(opts.url, headers=opts.headers or None, sse_read_timeout=opts.timeout + 5) as streams:
-            yield streams
-    else:
-        from mcp.client.streamable_http import streamable_http_client
-        from mcp.shared._httpx_utils import create_mcp_http_client
-
-        async with create_mcp_http_client(headers=opts.headers or None) as http:
-            async with streamable_http_client(opts.url, http_client=http) as streams:  # a 2-tuple in 2.x
-                yield streams
-
-
-@asynccontextmanager
-async def py1_transport(opts: argparse.Namespace, cmd: list[str]) -> AsyncIterator[Any]:
-    """mcp 1.x: the (read, write) streams of the chosen transport."""
-    if not opts.url:
-        from mcp import StdioServerParameters
-        from mcp.client.stdio import stdio_client
-
-        params = StdioServerParameters(command=cmd[0], args=cmd[1:], env=dict(os.environ))
-        async with stdio_client(params) as (read, write):
-            yield read, write
-    elif opts.transport == "sse":
-        from mcp.client.sse import sse_client
-
-        async with sse_client(opts.url, headers=opts.headers or None, sse_read_timeout=opts.timeout + 5) as (read, write):
-            yield read, write
-    else:
-        from mcp.client.streamable_http import streamablehttp_client
-
-        # 1.x yields (read, write, get_session_id).
-        async with streamablehttp_client(opts.url, headers=opts.headers or None) as (read, write, _get_session_id):
-            yield read, write
+def transport(opts: argparse.Namespace, cmd: list[str]) -> Any:
+    """The (read, write) streams of the chosen transport."""
+    return open_streams(opts.url, opts.transport, cmd, opts.headers, opts.timeout + 5)
 
 
 class Notifications:
@@ -257,7 +196,7 @@ async def connect_and_run(opts: argparse.Namespace, cmd: list[str]) -> dict[str,
 
         sdk_mode = {"auto": "auto", "legacy": "legacy", "2026": "2026-07-28"}[opts.mode]
         async with Client(
-            py2_transport(opts, cmd),
+            transport(opts, cmd),
             mode=sdk_mode,
             read_timeout_seconds=opts.timeout,
             message_handler=notes.handle,
@@ -274,7 +213,7 @@ async def connect_and_run(opts: argparse.Namespace, cmd: list[str]) -> dict[str,
     else:
         from mcp import ClientSession
 
-        async with py1_transport(opts, cmd) as (read, write):
+        async with transport(opts, cmd) as (read, write):
             async with ClientSession(
                 read,
                 write,
@@ -392,18 +331,6 @@ async def list_changed(opts: argparse.Namespace, conn: Conn, notes: Notification
 async def _bounded(opts: argparse.Namespace, cmd: list[str]) -> dict[str, Any]:
     with anyio.fail_after(opts.timeout):
         return await connect_and_run(opts, cmd)
-
-
-def describe(exc: BaseException) -> str:
-    """Flatten exception groups (anyio task groups wrap errors) into one message."""
-    if isinstance(exc, BaseExceptionGroup):
-        return "; ".join(describe(e) for e in exc.exceptions)
-    if isinstance(exc, TimeoutError):
-        return "timed out"
-    err = getattr(exc, "error", None)  # McpError / MCPError carry ErrorData
-    code = getattr(err, "code", None)
-    prefix = f"{type(exc).__name__}" + (f" (code {code})" if code is not None else "")
-    return f"{prefix}: {exc}"
 
 
 def run() -> int:

@@ -19,33 +19,17 @@
 // Errors outside a call: exit 1, message on stderr. Bounded by --timeout (default 30 s).
 // The SDK is loaded from $MCP_HUB_TEST_DEPS (default: <repo>/.test-deps).
 
-import path from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { checkTarget, failer, parseJson as parseJsonOf, sdkPackage, splitServer } from "./common.mjs";
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const deps = process.env.MCP_HUB_TEST_DEPS || path.resolve(here, "..", "..", ".test-deps");
-const sdkDir = path.join(deps, "node_modules", "@modelcontextprotocol", "sdk");
-const load = (rel) => import(pathToFileURL(path.join(sdkDir, "dist", "esm", rel)).href);
+const sdkPkg = sdkPackage("@modelcontextprotocol/sdk", "dist/esm");
+const load = sdkPkg.load;
 const ROOTS = [{ uri: "file:///tmp/hub-test-root", name: "test-root" }];
 
-function fail(msg) {
-  process.stderr.write(`ts_callbacks: ${msg}\n`);
-  process.exit(1);
-}
-
-function parseJson(what, text) {
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    fail(`${what}: invalid JSON (${e.message}): ${text}`);
-  }
-}
+const fail = failer("ts_callbacks");
+const parseJson = (what, text) => parseJsonOf(fail, what, text);
 
 function parseArgs(argv) {
-  const sep = argv.indexOf("--");
-  const own = sep < 0 ? argv : argv.slice(0, sep);
-  const server = sep < 0 ? [] : argv.slice(sep + 1);
-  if (sep >= 0 && server.length === 0) fail("empty server command after `--`");
+  const { own, server } = splitServer(argv, fail);
   const o = {
     timeout: 30,
     transport: "http",
@@ -90,8 +74,7 @@ function parseArgs(argv) {
   }
   if (tool) o.calls.unshift([tool, parseJson("--args", toolArgs)]);
   if (o.calls.length === 0) fail("give --tool NAME or --call NAME JSON");
-  if (!!o.url === server.length > 0) fail("give either `--url URL` or `-- SERVER_CMD [ARGS...]`");
-  if (!["http", "sse"].includes(o.transport)) fail(`unknown transport \`${o.transport}\``);
+  checkTarget(o.url, server, o.transport, fail);
   return { o, server };
 }
 
@@ -200,9 +183,9 @@ async function main() {
   client.onerror = (e) => sdkErrors.push(String(e && e.message ? e.message : e));
   const reqOpts = { timeout: o.timeout * 1000 };
   await client.connect(transport, reqOpts);
-  const pkg = await import(pathToFileURL(path.join(sdkDir, "package.json")).href, { with: { type: "json" } });
+  const sdkVersion = await sdkPkg.version();
   const out = {
-    sdk: `typescript-sdk ${pkg.default.version} (handshake)`,
+    sdk: `typescript-sdk ${sdkVersion} (handshake)`,
     mode: "handshake",
     protocolVersion,
     transport: o.url ? o.transport : "stdio",

@@ -20,24 +20,15 @@
 // The SDK is loaded from $MCP_HUB_TEST_DEPS (default: <repo>/.test-deps).
 // The whole run is bounded by --timeout seconds (default 30).
 
-import path from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { checkTarget, failer, parseHeader, parseJson, sdkPackage, splitServer } from "./common.mjs";
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const deps = process.env.MCP_HUB_TEST_DEPS || path.resolve(here, "..", "..", ".test-deps");
-const sdkDir = path.join(deps, "node_modules", "@modelcontextprotocol", "sdk");
-const load = (rel) => import(pathToFileURL(path.join(sdkDir, "dist", "esm", rel)).href);
+const sdkPkg = sdkPackage("@modelcontextprotocol/sdk", "dist/esm");
+const load = sdkPkg.load;
 
-function fail(msg) {
-  process.stderr.write(`ts_client: ${msg}\n`);
-  process.exit(1);
-}
+const fail = failer("ts_client");
 
 function parseArgs(argv) {
-  const sep = argv.indexOf("--");
-  const own = sep < 0 ? argv : argv.slice(0, sep);
-  const server = sep < 0 ? [] : argv.slice(sep + 1);
-  if (sep >= 0 && server.length === 0) fail("empty server command after `--`");
+  const { own, server } = splitServer(argv, fail);
   const opts = { scenario: "basic", timeout: 30, afterMs: 500, transport: "http", wait: 5, headers: {} };
   const keys = {
     "--scenario": "scenario",
@@ -64,10 +55,7 @@ function parseArgs(argv) {
     if (flag === "--handshake") continue; // the only mode SDK 1.x has
     if (flag === "--header") {
       if (i + 1 >= own.length) fail("--header needs a value");
-      const h = own[++i];
-      const colon = h.indexOf(":");
-      if (colon <= 0) fail(`--header wants \`Name: value\`, got ${JSON.stringify(h)}`);
-      opts.headers[h.slice(0, colon).trim()] = h.slice(colon + 1).trim();
+      parseHeader(own[++i], opts.headers, fail);
       continue;
     }
     const key = keys[flag];
@@ -75,27 +63,19 @@ function parseArgs(argv) {
     if (i + 1 >= own.length) fail(`${flag} needs a value`);
     opts[key] = own[++i];
   }
-  if (!!opts.url === server.length > 0) fail("give either `--url URL` or `-- SERVER_CMD [ARGS...]`");
   if (opts.mode !== undefined && !["legacy", "handshake"].includes(opts.mode)) {
     fail(`SDK 1.x speaks only the handshake era (--mode ${opts.mode})`);
   }
   opts.timeout = Number(opts.timeout);
   opts.afterMs = Number(opts.afterMs);
   opts.wait = Number(opts.wait);
-  if (!["http", "sse"].includes(opts.transport)) fail(`unknown transport \`${opts.transport}\``);
+  checkTarget(opts.url, server, opts.transport, fail);
   if (!["basic", "progress", "cancel", "list-changed"].includes(opts.scenario)) fail(`unknown scenario \`${opts.scenario}\``);
   if (opts.scenario !== "basic" && !opts.tool) fail(`--tool is required for the ${opts.scenario} scenario`);
   return { opts, server };
 }
 
-function json(flag, text) {
-  if (text === undefined) return undefined;
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    fail(`${flag}: invalid JSON (${e.message}): ${text}`);
-  }
-}
+const json = (flag, text) => parseJson(fail, flag, text);
 
 async function listAll(fn, field) {
   const items = [];
@@ -158,9 +138,9 @@ async function main() {
   client.onerror = (e) => sdkErrors.push(String(e && e.message ? e.message : e));
   const reqOpts = { timeout: opts.timeout * 1000 };
   await client.connect(transport, reqOpts);
-  const pkg = await import(pathToFileURL(path.join(sdkDir, "package.json")).href, { with: { type: "json" } });
+  const sdkVersion = await sdkPkg.version();
   const out = {
-    sdk: `typescript-sdk ${pkg.default.version} (handshake)`,
+    sdk: `typescript-sdk ${sdkVersion} (handshake)`,
     protocolVersion,
     transport: opts.url ? opts.transport : "stdio",
   };

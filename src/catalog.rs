@@ -51,6 +51,16 @@ impl ListKind {
         }
     }
 
+    /// The bit of [`ListKind::changed_notification`] in a session's set of lists it has read
+    /// (resources and templates share one notification, and so one bit).
+    pub fn notice_bit(self) -> u8 {
+        match self {
+            ListKind::Tools => 1,
+            ListKind::Prompts => 2,
+            ListKind::Resources | ListKind::Templates => 4,
+        }
+    }
+
     /// The notification that tells clients this list changed.
     pub fn changed_notification(self) -> &'static str {
         match self {

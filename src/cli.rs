@@ -28,6 +28,7 @@ use crate::jsonrpc;
 
 pub const EXIT_OK: u8 = 0;
 pub const EXIT_FAILURE: u8 = 1;
+pub const EXIT_USAGE: u8 = 2;
 pub const EXIT_CONFIG: u8 = 64;
 
 #[derive(Debug, Parser)]
@@ -74,21 +75,29 @@ pub enum Command {
     },
     /// Probe a hub's health endpoint: exit 0 when healthy or degraded, 1 otherwise (for HEALTHCHECK).
     Health {
-        #[arg(long, default_value = "http://127.0.0.1:8080/health")]
-        url: String,
+        /// The hub's health URL, or its base URL (`/health` is added). Default: `/health` on the
+        /// config's `hub.http.listen` (loopback when it listens on every address).
+        #[arg(long)]
+        url: Option<String>,
     },
     /// Validate the config and print a summary; exit 64 when it is invalid.
     Check,
-    /// Start a tenant's upstreams and print the merged catalog.
+    /// Start a tenant's upstreams and print the merged catalog; exit 1 if a server failed.
     Tools {
+        /// The tenant (default: `hub.default_tenant`, or the only tenant).
         #[arg(long)]
         tenant: Option<String>,
         /// Print the whole catalog as JSON.
         #[arg(long)]
         json: bool,
+        /// Exit 0 with the servers that came up even when others failed (they are still named on stderr).
+        #[arg(long)]
+        partial: bool,
     },
-    /// Make one tool call and print its result (a CallToolResult) as JSON.
+    /// Make one tool call and print its result (a CallToolResult) as JSON; starts only the
+    /// server that owns the tool.
     Call {
+        /// The tenant (default: `hub.default_tenant`, or the only tenant).
         #[arg(long)]
         tenant: Option<String>,
         /// The tool's exposed name, e.g. `demo__echo`.
@@ -99,8 +108,15 @@ pub enum Command {
     },
     /// Start a tenant's upstreams and print each one's state and last error; exit 1 if any is not up.
     Status {
+        /// The tenant (default: `hub.default_tenant`, or the only tenant).
         #[arg(long)]
         tenant: Option<String>,
+    },
+    /// Run the demo MCP server on stdin/stdout (the shipped hub.toml's upstream; a server to try the hub with).
+    DemoServer {
+        /// `--name NAME` (serverInfo.name), `--only-2026` (speak only 2026-07-28), `--tools N` (N extra tools).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "OPTIONS")]
+        args: Vec<String>,
     },
 }
 
@@ -112,9 +128,24 @@ fn load(path: &std::path::Path) -> Result<HubConfig, u8> {
 }
 
 pub async fn run(cli: Cli) -> u8 {
-    if let Command::Health { url } = &cli.command {
-        return health(url).await;
+    match &cli.command {
+        Command::Health { url } => return health(url.as_deref(), &cli.config).await,
+        Command::DemoServer { args } => {
+            return match crate::demo::run(args.clone()).await {
+                Ok(()) => EXIT_OK,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    EXIT_USAGE
+                }
+            }
+        }
+        Command::Call { arguments, .. } if parse_arguments(arguments).is_none() => {
+            eprintln!("error: the arguments must be a JSON object, e.g. '{{\"message\": \"hi\"}}' (got `{arguments}`)");
+            return EXIT_USAGE;
+        }
+        _ => {}
     }
+    hub::ignore_hangup();
     let config = match load(&cli.config) {
         Ok(c) => c,
         Err(code) => return code,
@@ -132,10 +163,14 @@ pub async fn run(cli: Cli) -> u8 {
             .await
         }
         Command::Serve { listen } => serve(config, listen).await,
-        Command::Health { url } => health(&url).await,
-        Command::Tools { tenant, json } => {
+        Command::Health { .. } | Command::DemoServer { .. } => EXIT_USAGE,
+        Command::Tools {
+            tenant,
+            json,
+            partial,
+        } => {
             with_tenant(config, tenant, move |hub, id| async move {
-                tools(hub, id, json).await
+                tools(hub, id, json, partial).await
             })
             .await
         }
@@ -144,6 +179,7 @@ pub async fn run(cli: Cli) -> u8 {
             tool,
             arguments,
         } => {
+            let config = only_owner(config, tenant.as_deref(), &tool);
             with_tenant(config, tenant, move |hub, id| async move {
                 call(hub, id, tool, arguments).await
             })
@@ -286,25 +322,90 @@ async fn serve(config: HubConfig, listen: Option<SocketAddr>) -> u8 {
     code
 }
 
-/// `mcp-hub health`: GET the URL; 0 for 200, 1 otherwise.
-async fn health(url: &str) -> u8 {
-    match crate::admin::probe::get(url, Duration::from_secs(5)).await {
-        Ok((status, body)) => {
-            let _ = writeln!(std::io::stdout().lock(), "{body}");
-            if status == 200 {
-                EXIT_OK
-            } else {
-                EXIT_FAILURE
+/// `mcp-hub health`: GET the hub's `/health`; 0 for 200, 1 otherwise. Always says what it found.
+async fn health(url: Option<&str>, config: &std::path::Path) -> u8 {
+    let url = match url {
+        Some(u) => health_url(u),
+        None => match HubConfig::load(config) {
+            Ok(c) => Ok(listen_health_url(c.hub.http.listen)),
+            Err(e) => {
+                eprintln!(
+                    "note: cannot read `{}` for `hub.http.listen` ({} problem(s)); probing the default address",
+                    config.display(),
+                    e.problems.len()
+                );
+                Ok(listen_health_url(SocketAddr::from(([127, 0, 0, 1], 8080))))
             }
+        },
+    };
+    let url = match url {
+        Ok(u) => u,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    match crate::admin::probe::get(&url, Duration::from_secs(5)).await {
+        Ok((200, body)) => {
+            let _ = writeln!(std::io::stdout().lock(), "{body}");
+            EXIT_OK
+        }
+        Ok((status, body)) => {
+            let body = body.trim();
+            if body.is_empty() {
+                eprintln!("error: {url} answered HTTP {status} with an empty body");
+            } else {
+                let _ = writeln!(std::io::stdout().lock(), "{body}");
+                eprintln!("error: {url} answered HTTP {status}");
+            }
+            EXIT_FAILURE
         }
         Err(e) => {
-            eprintln!("error: {url}: {e}");
+            eprintln!("error: cannot reach {url}: {e}");
             EXIT_FAILURE
         }
     }
 }
 
-async fn tools(hub: std::sync::Arc<Hub>, id: TenantId, as_json: bool) -> u8 {
+/// A hub's health URL from what the user gave: a base URL gets `/health`.
+fn health_url(given: &str) -> Result<String, String> {
+    let mut url = url::Url::parse(given)
+        .map_err(|e| format!("`{given}` is not a URL ({e}); e.g. http://127.0.0.1:8080"))?;
+    if url.path().is_empty() || url.path() == "/" {
+        url.set_path("/health");
+    }
+    Ok(url.to_string())
+}
+
+/// `/health` on the listen address; an unspecified address (0.0.0.0, ::) is probed on loopback.
+fn listen_health_url(addr: SocketAddr) -> String {
+    let ip = match addr.ip() {
+        std::net::IpAddr::V4(v4) if v4.is_unspecified() => std::net::Ipv4Addr::LOCALHOST.into(),
+        std::net::IpAddr::V6(v6) if v6.is_unspecified() => std::net::Ipv6Addr::LOCALHOST.into(),
+        ip => ip,
+    };
+    format!("http://{}/health", SocketAddr::new(ip, addr.port()))
+}
+
+/// The servers of the tenant that are wanted (enabled) but not up, with why.
+fn failed_servers(tenant: &crate::tenant::Tenant) -> Vec<(String, String)> {
+    tenant
+        .upstreams
+        .values()
+        .filter(|u| u.cfg.enabled)
+        .filter_map(|u| {
+            let s = u.status();
+            (s.state != crate::upstream::State::Up).then(|| {
+                let why = s
+                    .last_error
+                    .unwrap_or_else(|| format!("still {}", s.state.as_str()));
+                (u.name.to_string(), why)
+            })
+        })
+        .collect()
+}
+
+async fn tools(hub: std::sync::Arc<Hub>, id: TenantId, as_json: bool, partial: bool) -> u8 {
     let Some(tenant) = hub.tenant(&id) else {
         return EXIT_FAILURE;
     };
@@ -356,21 +457,108 @@ async fn tools(hub: std::sync::Arc<Hub>, id: TenantId, as_json: bool) -> u8 {
             let _ = writeln!(out, "  {}", r["uriTemplate"].as_str().unwrap_or(""));
         }
     }
-    EXIT_OK
+    let failed = failed_servers(tenant);
+    if failed.is_empty() {
+        return EXIT_OK;
+    }
+    let level = if partial { "warning" } else { "error" };
+    eprintln!(
+        "{level}: {} server(s) of tenant `{id}` are missing from this catalog:",
+        failed.len()
+    );
+    for (name, why) in &failed {
+        eprintln!("  {name}: {why}");
+    }
+    if partial {
+        EXIT_OK
+    } else {
+        eprintln!("hint: `mcp-hub status` shows each server's state; `--partial` accepts a catalog without them");
+        EXIT_FAILURE
+    }
+}
+
+/// The JSON arguments of `call`, when they are an object.
+fn parse_arguments(text: &str) -> Option<Value> {
+    match serde_json::from_str(text) {
+        Ok(v @ Value::Object(_)) => Some(v),
+        _ => None,
+    }
+}
+
+/// `call` starts only the server that owns the tool: the enabled server whose name and the
+/// separator begin the tool's name (the longest such). When none does (a renamed or hashed
+/// name), every server of the tenant starts, as for `tools`.
+fn only_owner(mut config: HubConfig, tenant: Option<&str>, tool: &str) -> HubConfig {
+    let Ok(id) = config.tenant(tenant).map(|t| t.id.clone()) else {
+        return config;
+    };
+    let sep = config.hub.separator.clone();
+    let Some(t) = config.tenants.get_mut(&id) else {
+        return config;
+    };
+    let owner = t
+        .servers
+        .values()
+        .filter(|s| s.enabled && tool.starts_with(&format!("{}{sep}", s.name)))
+        .map(|s| s.name.clone())
+        .max_by_key(|n| n.as_str().len());
+    if let Some(owner) = owner {
+        t.servers.retain(|name, _| *name == owner);
+    }
+    config
+}
+
+/// Exposed names close to `wanted`: those whose upstream part is `wanted` (a missing prefix),
+/// then those within a small edit distance, best first, at most five.
+fn nearest_tools(cat: &crate::catalog::Catalog, wanted: &str, sep: &str) -> Vec<String> {
+    let mut scored: Vec<(usize, String)> = cat
+        .tools
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .filter_map(|name| {
+            let bare = name.split_once(sep).map_or(name, |(_, rest)| rest);
+            let d = if bare == wanted {
+                0
+            } else {
+                crate::config::edit_distance(wanted, name)
+                    .min(crate::config::edit_distance(wanted, bare) + 1)
+            };
+            (d <= (wanted.chars().count() / 3).max(2)).then(|| (d, name.to_string()))
+        })
+        .collect();
+    scored.sort();
+    scored.into_iter().take(5).map(|(_, n)| n).collect()
 }
 
 async fn call(hub: std::sync::Arc<Hub>, id: TenantId, tool: String, arguments: String) -> u8 {
     let Some(tenant) = hub.tenant(&id).cloned() else {
         return EXIT_FAILURE;
     };
-    let args: Value = match serde_json::from_str(&arguments) {
-        Ok(v @ Value::Object(_)) => v,
-        _ => {
-            eprintln!("error: the arguments must be a JSON object, e.g. '{{\"message\": \"hi\"}}'");
-            return 2;
-        }
+    let Some(args) = parse_arguments(&arguments) else {
+        return EXIT_USAGE;
     };
     tenant.wait_ready().await;
+    let cat = tenant.catalog();
+    if cat.tool(&tool).is_none() {
+        eprintln!("error: no tool `{tool}` in tenant `{id}`");
+        let near = nearest_tools(&cat, &tool, &tenant.settings.separator);
+        if !near.is_empty() {
+            eprintln!(
+                "hint: did you mean {}?",
+                near.iter()
+                    .map(|n| format!("`{n}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+        for (name, why) in failed_servers(&tenant) {
+            eprintln!("note: server `{name}` is not up: {why}");
+        }
+        if near.is_empty() {
+            eprintln!("hint: `mcp-hub tools` lists the tenant's tools");
+        }
+        return EXIT_FAILURE;
+    }
     let (tx, mut rx) = mpsc::unbounded_channel();
     let session = Session::new(tenant.clone(), tx);
     session.handle_message(json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": tool, "arguments": args}}));

@@ -76,3 +76,17 @@ pub async fn terminate_signal() {
         _ = async { match int.as_mut() { Some(s) => { s.recv().await; } None => std::future::pending().await } } => {}
     }
 }
+
+/// SIGHUP would end the process by default; until hot reload gives it a meaning, it is logged
+/// and ignored.
+pub fn ignore_hangup() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut hup) = signal(SignalKind::hangup()) else {
+        return;
+    };
+    tokio::spawn(async move {
+        while hup.recv().await.is_some() {
+            tracing::warn!("SIGHUP received and ignored: hot reload is not available yet; restart the hub to apply a changed config");
+        }
+    });
+}

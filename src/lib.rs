@@ -13,6 +13,7 @@
 //! - [`downstream`]: the hub as an MCP server: sessions, stdio, and HTTP (Streamable HTTP, legacy SSE).
 //! - [`admin`]: `/health` and `/ready`, which read state and own none.
 //! - [`hub`]: every tenant and the shutdown; [`cli`]: the commands.
+//! - [`demo`]: the demo MCP server (`mcp-hub demo-server`), a peer that knows nothing of the hub.
 //!
 //! # The path of a `tools/call`
 //! stdin line → `downstream::stdio` → `Session::handle_line` → the tenant's `Catalog::tool`
@@ -26,6 +27,7 @@ pub mod bridge;
 pub mod catalog;
 pub mod cli;
 pub mod config;
+pub mod demo;
 pub mod downstream;
 pub mod hub;
 pub mod jsonrpc;

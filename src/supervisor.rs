@@ -24,14 +24,38 @@ pub fn backoff(policy: &RestartPolicy, attempt: u32, jitter01: f64) -> Duration 
     base.mul_f64(0.8 + 0.4 * jitter01.clamp(0.0, 1.0))
 }
 
+/// How often a slow start is reported while the hub waits for it.
+const SLOW_START_REPORT: Duration = Duration::from_secs(5);
+
 enum Outcome {
     /// The upstream went away (or never came up).
     Died {
         reason: String,
         clean: bool,
         was_up: bool,
+        /// Starting again cannot help (a forced protocol the server does not speak).
+        permanent: bool,
     },
     Shutdown,
+}
+
+/// Logs at INFO every few seconds while an upstream is starting, so a slow first start (a
+/// package download, a compile) is visibly in progress; never resolves.
+async fn report_slow_start(tenant: &TenantId, server: &str) -> std::convert::Infallible {
+    let started = Instant::now();
+    loop {
+        tokio::time::sleep(SLOW_START_REPORT).await;
+        tracing::info!(tenant = %tenant, server, "waiting for {server}: {} s…", started.elapsed().as_secs());
+    }
+}
+
+/// `reason`, with the last lines of the process's stderr when it wrote any: the real cause of
+/// a failed start is usually there (a missing package, a certificate error).
+async fn with_stderr(reason: String, link: &Link) -> String {
+    match link.stderr_tail().await {
+        Some(tail) => format!("{reason}; its stderr ended with: {tail}"),
+        None => reason,
+    }
 }
 
 pub struct Supervisor {
@@ -61,7 +85,7 @@ impl Supervisor {
             up.set_state(State::Starting, None);
             let started = Instant::now();
             let outcome = self.run_once().await;
-            let (reason, clean, was_up) = match outcome {
+            let (reason, clean, was_up, permanent) = match outcome {
                 Outcome::Shutdown => {
                     up.set_state(State::Stopped, None);
                     (self.on_change)();
@@ -71,12 +95,14 @@ impl Supervisor {
                     reason,
                     clean,
                     was_up,
-                } => (reason, clean, was_up),
+                    permanent,
+                } => (reason, clean, was_up, permanent),
             };
             if was_up && started.elapsed() >= policy.stable_after {
                 attempt = 0;
             }
             let give_up = match policy.mode {
+                _ if permanent => Some("not retried: fix the config".to_string()),
                 RestartMode::Never => Some("restart policy is `never`".to_string()),
                 RestartMode::OnFailure if clean => {
                     Some("it exited cleanly and the restart policy is `on-failure`".to_string())
@@ -86,8 +112,11 @@ impl Supervisor {
                 }
                 _ => None,
             };
-            if let (Some(_), Some(_), false) =
-                (&give_up, &up.cfg.remote, policy.mode == RestartMode::Never)
+            if let (Some(_), Some(_), false) = (
+                &give_up,
+                &up.cfg.remote,
+                policy.mode == RestartMode::Never || permanent,
+            )
             {
                 // A remote server that keeps failing: the circuit opens, and the hub probes it
                 // once every `max_backoff` instead of hammering it or giving up on it.
@@ -134,6 +163,7 @@ impl Supervisor {
                     reason: e.to_string(),
                     clean: false,
                     was_up: false,
+                    permanent: false,
                 }
             }
         };
@@ -147,9 +177,11 @@ impl Supervisor {
                     .map_err(|e| crate::upstream::UpstreamError::Handshake(format!("listing failed: {e}")))?;
                 Ok::<_, crate::upstream::UpstreamError>(offer)
             } => r,
+            never = report_slow_start(&self.tenant, up.name.as_str()) => match never {},
             reason = link.closed() => {
                 link.sweep(grace).await;
-                return Outcome::Died { reason: format!("{reason} during start-up"), clean: false, was_up: false };
+                let reason = with_stderr(format!("{reason} during start-up"), &link).await;
+                return Outcome::Died { reason, clean: false, was_up: false, permanent: false };
             }
             _ = self.shutdown.cancelled() => {
                 conn.close("is stopping with the hub".into());
@@ -161,11 +193,18 @@ impl Supervisor {
             Ok(o) => o,
             Err(e) => {
                 conn.close(e.to_string());
+                let permanent = e.is_permanent();
+                let reason = if permanent {
+                    e.to_string()
+                } else {
+                    with_stderr(e.to_string(), &link).await
+                };
                 link.stop(grace).await;
                 return Outcome::Died {
-                    reason: e.to_string(),
+                    reason,
                     clean: false,
                     was_up: false,
+                    permanent,
                 };
             }
         };
@@ -192,7 +231,7 @@ impl Supervisor {
                     up.set_conn(None);
                     link.sweep(grace).await;
                     let clean = reason == "exited (code 0)";
-                    return Outcome::Died { reason, clean, was_up: true };
+                    return Outcome::Died { reason, clean, was_up: true, permanent: false };
                 }
                 _ = self.shutdown.cancelled() => {
                     up.set_conn(None);
@@ -210,7 +249,7 @@ impl Supervisor {
                             up.set_conn(None);
                             conn.close("stopped answering health checks".into());
                             link.stop(grace).await;
-                            return Outcome::Died { reason: "stopped answering health checks".into(), clean: false, was_up: true };
+                            return Outcome::Died { reason: "stopped answering health checks".into(), clean: false, was_up: true, permanent: false };
                         }
                     }
                 }

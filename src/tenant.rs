@@ -30,6 +30,10 @@ pub struct SessionPeer {
     pub out: Outbox,
     /// Handshake-era sessions get list_changed and log notifications on their stream.
     pub handshake: Mutex<bool>,
+    /// The lists this session has read ([`ListKind::notice_bit`]): a list's `list_changed` goes
+    /// only to sessions that have read it, so a client is not told of changes to a list it
+    /// never saw (start-up would otherwise send one per upstream coming up).
+    pub listed: std::sync::atomic::AtomicU8,
     pub client_capabilities: Mutex<Value>,
     /// Relayed server-to-client requests: the id the hub gave the client → (upstream, its id).
     pub relayed: DashMap<String, (Arc<Conn>, Value)>,
@@ -362,7 +366,7 @@ impl Tenant {
             ListKind::Templates,
         ] {
             if old.list(kind) != new.list(kind) && sent.insert(kind.changed_notification()) {
-                self.broadcast_list_changed(kind.changed_notification());
+                self.broadcast_list_changed(kind);
             }
         }
         tracing::debug!(tenant = %self.id, generation, tools = new.tools.len(), "catalog rebuilt");
@@ -388,6 +392,7 @@ impl Tenant {
         let peer = Arc::new(SessionPeer {
             out,
             handshake: Mutex::new(false),
+            listed: std::sync::atomic::AtomicU8::new(0),
             client_capabilities: Mutex::new(json!({})),
             relayed: DashMap::new(),
             waiting: DashMap::new(),
@@ -519,8 +524,15 @@ impl Tenant {
 
     /// Tells handshake-era sessions on their stream, and 2026-07-28 sessions that opted in on
     /// their `subscriptions/listen` stream.
-    fn broadcast_list_changed(&self, method: &str) {
-        self.broadcast(&jsonrpc::notification(method, None));
+    fn broadcast_list_changed(&self, kind: ListKind) {
+        let method = kind.changed_notification();
+        let frame = jsonrpc::notification(method, None);
+        for s in self.sessions.iter() {
+            let listed = s.listed.load(Ordering::Relaxed) & kind.notice_bit() != 0;
+            if listed && *s.handshake.lock().unwrap_or_else(|e| e.into_inner()) {
+                let _ = s.out.send(frame.clone());
+            }
+        }
         let key = listen_key(method);
         for s in self.sessions.iter() {
             for l in s.listens.lock().unwrap_or_else(|e| e.into_inner()).iter() {
@@ -528,14 +540,6 @@ impl Tenant {
                     let params = json!({"_meta": {protocol::META_SUBSCRIPTION_ID: l.id}});
                     let _ = l.out.send(jsonrpc::notification(method, Some(params)));
                 }
-            }
-        }
-    }
-
-    fn broadcast(&self, frame: &str) {
-        for s in self.sessions.iter() {
-            if *s.handshake.lock().unwrap_or_else(|e| e.into_inner()) {
-                let _ = s.out.send(frame.to_string());
             }
         }
     }

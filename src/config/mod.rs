@@ -2,6 +2,7 @@
 //!
 //! Config knows no runtime: it imports nothing else of the crate.
 
+mod distance;
 mod raw;
 #[cfg(test)]
 mod tests;
@@ -13,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use distance::edit_distance;
 pub use validate::{ConfigErrors, Problem};
 
 /// A tenant's id, as written under `[tenants.<id>]`.
@@ -206,6 +208,18 @@ pub const ENV_ALLOW_LIST: &[&str] = &[
     "PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR",
 ];
 
+/// Variables the hub defines itself for `${…}`, when the environment does not set them:
+/// `MCP_HUB_EXE` is the path of the running mcp-hub binary (the shipped `hub.toml` runs its
+/// built-in demo server with it).
+pub fn builtin_var(name: &str) -> Option<String> {
+    match name {
+        "MCP_HUB_EXE" => std::env::current_exe()
+            .ok()
+            .map(|p| p.to_string_lossy().into_owned()),
+        _ => None,
+    }
+}
+
 impl HubConfig {
     /// Reads, expands and validates the file at `path`; every problem is reported at once.
     pub fn load(path: &Path) -> Result<Self, ConfigErrors> {
@@ -217,7 +231,9 @@ impl HubConfig {
                 Some("pass the right file with `--config PATH` or set MCP_HUB_CONFIG".into()),
             )
         })?;
-        Self::from_str_at(&text, path, &|name| std::env::var(name).ok())
+        Self::from_str_at(&text, path, &|name| {
+            std::env::var(name).ok().or_else(|| builtin_var(name))
+        })
     }
 
     /// Parses `text` as if it were the file at `path`, looking `${VAR}` up with `env`.

@@ -303,6 +303,9 @@ impl Session {
     }
 
     fn list(&self, id: &Value, ctx: Ctx, kind: ListKind, params: &Value) {
+        self.peer
+            .listed
+            .fetch_or(kind.notice_bit(), std::sync::atomic::Ordering::Relaxed);
         let cat = self.tenant.catalog();
         match cat.page(
             kind,

@@ -1,21 +1,75 @@
 //! The hub over stdin/stdout: one session, one JSON-RPC message per line. Only protocol goes to
 //! stdout; logs go to stderr.
+//!
+//! When stdin ends (a client that pipes its requests and closes, `docker run -i` with a here
+//! document), the hub drains: every request already read is answered (each within its
+//! timeout), the answers are flushed, and only then does the session end.
 
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
+use serde::Deserialize;
+use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader, BufWriter};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::Session;
+use crate::jsonrpc::{self, Kind};
 use crate::tenant::Tenant;
 
 const MAX_LINE: usize = 16 * 1024 * 1024;
 
-/// Serves `tenant` on the process's stdin/stdout until stdin closes or `shutdown` fires.
+/// Extra time a drain waits beyond the longest request timeout, for the answer to travel.
+const DRAIN_SLACK: Duration = Duration::from_secs(5);
+
+/// Serves `tenant` on the process's stdin/stdout until stdin closes (then drains) or `shutdown` fires.
 pub async fn serve(tenant: Arc<Tenant>, shutdown: CancellationToken) -> std::io::Result<()> {
     let (reader, writer) = rmcp::transport::io::stdio_pipes();
     serve_on(tenant, reader, writer, shutdown).await
+}
+
+/// The ids of the client's requests that have not been answered yet, shared by the reader
+/// (which adds) and the writer (which removes as it writes each answer).
+#[derive(Default)]
+struct Unanswered {
+    ids: Mutex<HashSet<String>>,
+    /// The number of unanswered requests, watched by the drain.
+    count: watch::Sender<usize>,
+}
+
+impl Unanswered {
+    fn add(&self, id: &Value) {
+        let mut ids = self.ids.lock().unwrap_or_else(|e| e.into_inner());
+        if ids.insert(id.to_string()) {
+            self.count.send_replace(ids.len());
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        *self.count.borrow() == 0
+    }
+
+    /// Called by the writer for every frame while requests are unanswered.
+    fn saw_frame(&self, frame: &str) {
+        #[derive(Deserialize)]
+        struct Envelope {
+            id: Option<Value>,
+            method: Option<serde::de::IgnoredAny>,
+        }
+        let Ok(Envelope {
+            id: Some(id),
+            method: None,
+        }) = serde_json::from_str::<Envelope>(frame)
+        else {
+            return;
+        };
+        let mut ids = self.ids.lock().unwrap_or_else(|e| e.into_inner());
+        if ids.remove(&id.to_string()) {
+            self.count.send_replace(ids.len());
+        }
+    }
 }
 
 /// Serves one session over any byte stream pair (stdio, or a test's in-memory pipes).
@@ -30,10 +84,12 @@ where
     W: AsyncWrite + Unpin + Send + 'static,
 {
     let (tx, rx) = mpsc::unbounded_channel();
-    let session = Session::new(tenant, tx);
-    let writer_task = tokio::spawn(write_loop(writer, rx));
+    let unanswered = Arc::new(Unanswered::default());
+    let session = Session::new(tenant.clone(), tx);
+    let writer_task = tokio::spawn(write_loop(writer, rx, unanswered.clone()));
     let mut r = BufReader::with_capacity(64 * 1024, reader);
     let mut buf = Vec::with_capacity(4096);
+    let mut eof = false;
     loop {
         buf.clear();
         let mut limited = (&mut r).take(MAX_LINE as u64 + 1);
@@ -42,6 +98,7 @@ where
             _ = shutdown.cancelled() => break,
         };
         if n == 0 {
+            eof = true;
             break;
         }
         if buf.len() > MAX_LINE {
@@ -51,22 +108,65 @@ where
         }
         let line = String::from_utf8_lossy(&buf);
         let line = line.trim();
-        if !line.is_empty() {
-            session.handle_line(line);
+        if line.is_empty() {
+            continue;
         }
+        match serde_json::from_str::<Value>(line) {
+            Ok(msg) => {
+                if jsonrpc::classify(&msg) == Kind::Request {
+                    unanswered.add(&msg["id"]);
+                }
+                session.handle_message(msg);
+            }
+            // The session answers a parse error in the protocol's words.
+            Err(_) => session.handle_line(line),
+        }
+    }
+    if eof && !unanswered.is_empty() {
+        drain(&tenant, &unanswered, &shutdown).await;
     }
     session.close();
     drop(session);
     // Answers already queued still go out; the writer ends when every sender is gone or soon after.
-    let _ = tokio::time::timeout(std::time::Duration::from_millis(200), writer_task).await;
+    let _ = tokio::time::timeout(Duration::from_millis(200), writer_task).await;
     Ok(())
+}
+
+/// Waits until every request read before stdin closed has been answered, at most the longest
+/// request timeout of the tenant's servers (plus the start-up wait, which lists may need).
+async fn drain(tenant: &Tenant, unanswered: &Unanswered, shutdown: &CancellationToken) {
+    let pending = *unanswered.count.borrow();
+    tracing::info!("stdin closed; answering the {pending} request(s) already read before stopping");
+    let limit = tenant
+        .upstreams
+        .values()
+        .map(|u| u.cfg.request_timeout + u.cfg.startup_timeout)
+        .max()
+        .unwrap_or(tenant.settings.request_timeout)
+        + DRAIN_SLACK;
+    let mut count = unanswered.count.subscribe();
+    tokio::select! {
+        r = tokio::time::timeout(limit, count.wait_for(|n| *n == 0)) => {
+            if r.is_err() {
+                let left = *unanswered.count.borrow();
+                tracing::warn!("stdin closed; {left} request(s) still unanswered after {}; stopping", humantime::format_duration(limit));
+            }
+        }
+        _ = shutdown.cancelled() => {}
+    }
 }
 
 /// Writes frames, batching what is queued into one flush, except that a progress notification
 /// is flushed on its own: some clients (TypeScript SDK 1.x) drop a progress notification that
-/// arrives in the same read as the result it belongs to.
-async fn write_loop<W: AsyncWrite + Unpin>(writer: W, mut rx: mpsc::UnboundedReceiver<String>) {
+/// arrives in the same read as the result it belongs to. An answer counts as given once it is
+/// flushed.
+async fn write_loop<W: AsyncWrite + Unpin>(
+    writer: W,
+    mut rx: mpsc::UnboundedReceiver<String>,
+    unanswered: Arc<Unanswered>,
+) {
     let mut w = BufWriter::with_capacity(64 * 1024, writer);
+    let mut written: Vec<String> = Vec::new();
     while let Some(mut frame) = rx.recv().await {
         loop {
             if w.write_all(frame.as_bytes()).await.is_err() || w.write_all(b"\n").await.is_err() {
@@ -75,6 +175,9 @@ async fn write_loop<W: AsyncWrite + Unpin>(writer: W, mut rx: mpsc::UnboundedRec
             if is_progress(&frame) && w.flush().await.is_err() {
                 return;
             }
+            if !unanswered.is_empty() {
+                written.push(frame);
+            }
             match rx.try_recv() {
                 Ok(f) => frame = f,
                 Err(_) => break,
@@ -82,6 +185,9 @@ async fn write_loop<W: AsyncWrite + Unpin>(writer: W, mut rx: mpsc::UnboundedRec
         }
         if w.flush().await.is_err() {
             return;
+        }
+        for f in written.drain(..) {
+            unanswered.saw_frame(&f);
         }
     }
 }

@@ -72,6 +72,13 @@ pub async fn open(
             Err(CallError::Rpc { code, message, .. }) if cfg.protocol == ProtocolPref::Auto => {
                 tracing::info!(server = %cfg.name, "upstream refused `initialize` ({code}: {message}); trying `server/discover`");
             }
+            Err(CallError::Rpc { code, message, .. }) => {
+                return Err(UpstreamError::ProtocolUnsupported {
+                    asked: "the handshake era (`initialize`)",
+                    setting: "handshake",
+                    answered: format!("it answered `initialize` with error {code}: {message}"),
+                })
+            }
             Err(e) => return Err(map_err(e, timeout)),
         }
     }
@@ -83,7 +90,18 @@ pub async fn open(
             timeout,
         )
         .await
-        .map_err(|e| map_err(e, timeout))?;
+        .map_err(|e| match e {
+            CallError::Rpc { code, message, .. } if cfg.protocol == ProtocolPref::Stateless => {
+                UpstreamError::ProtocolUnsupported {
+                    asked: protocol::STATELESS,
+                    setting: protocol::STATELESS,
+                    answered: format!(
+                        "it answered `server/discover` with error {code}: {message}"
+                    ),
+                }
+            }
+            e => map_err(e, timeout),
+        })?;
     let supported: Vec<&str> = res["supportedVersions"]
         .as_array()
         .into_iter()
@@ -91,6 +109,13 @@ pub async fn open(
         .filter_map(Value::as_str)
         .collect();
     if !supported.contains(&protocol::STATELESS) {
+        if cfg.protocol == ProtocolPref::Stateless {
+            return Err(UpstreamError::ProtocolUnsupported {
+                asked: protocol::STATELESS,
+                setting: protocol::STATELESS,
+                answered: format!("its `server/discover` lists only {supported:?}"),
+            });
+        }
         return Err(UpstreamError::Handshake(format!(
             "`server/discover` lists no protocol version the hub speaks without `initialize` (it lists {supported:?})"
         )));

@@ -24,6 +24,21 @@ pub enum UpstreamError {
     Handshake(String),
     #[error("did not finish its handshake within {0}")]
     StartupTimeout(String),
+    /// The config forces a protocol revision (`protocol = …`) that the server does not speak.
+    /// Retrying cannot help: the server stays failed until the config changes.
+    #[error("does not speak {asked}, which `protocol = \"{setting}\"` requires: {answered}; hint: set `protocol = \"auto\"` (or leave it out) and the hub uses what the server speaks")]
+    ProtocolUnsupported {
+        asked: &'static str,
+        setting: &'static str,
+        answered: String,
+    },
+}
+
+impl UpstreamError {
+    /// Whether starting the server again can change the outcome.
+    pub fn is_permanent(&self) -> bool {
+        matches!(self, UpstreamError::ProtocolUnsupported { .. })
+    }
 }
 
 /// Where an upstream is in its life.
@@ -245,6 +260,15 @@ impl Link {
         match self {
             Link::Stdio(l) => l.stop(grace).await,
             Link::Remote(l) => l.stop(grace).await,
+        }
+    }
+
+    /// The last lines the process wrote to stderr (waiting briefly for the pipe to drain), to
+    /// say why a server failed to start; `None` for remote servers or a silent process.
+    pub async fn stderr_tail(&self) -> Option<String> {
+        match self {
+            Link::Stdio(l) => l.stderr_tail().await,
+            Link::Remote(_) => None,
         }
     }
 

@@ -19,8 +19,41 @@ use crate::mux::{truncate, Conn};
 /// Longest line accepted from an upstream (the same ceiling as rmcp's stdio transport).
 const MAX_LINE: usize = 16 * 1024 * 1024;
 
+/// How many of the last stderr lines are kept to explain a failed start, and how long each may be.
+const STDERR_TAIL_LINES: usize = 5;
+const STDERR_LINE_MAX: usize = 300;
+
+/// The last lines a process wrote to stderr, and whether its stderr has ended.
+#[derive(Default)]
+struct StderrTail {
+    lines: std::sync::Mutex<std::collections::VecDeque<String>>,
+    ended: tokio::sync::Notify,
+    ended_flag: std::sync::atomic::AtomicBool,
+}
+
+impl StderrTail {
+    fn push(&self, line: &str) {
+        let line = line.trim();
+        if line.is_empty() {
+            return;
+        }
+        let mut lines = self.lines.lock().unwrap_or_else(|e| e.into_inner());
+        if lines.len() == STDERR_TAIL_LINES {
+            lines.pop_front();
+        }
+        lines.push_back(truncate(line, STDERR_LINE_MAX).to_string());
+    }
+
+    fn end(&self) {
+        self.ended_flag
+            .store(true, std::sync::atomic::Ordering::Release);
+        self.ended.notify_waiters();
+    }
+}
+
 /// A running child process behind a connection.
 pub struct StdioLink {
+    stderr: Arc<StderrTail>,
     pgid: Pid,
     stop_writer: CancellationToken,
     exit: watch::Receiver<Option<String>>,
@@ -103,11 +136,15 @@ pub fn spawn(
 
     let server = cfg.name.clone();
     let tenant_s = tenant.clone();
+    let tail = Arc::new(StderrTail::default());
+    let tail2 = tail.clone();
     tokio::spawn(async move {
         let mut lines = BufReader::new(stderr).lines();
         while let Ok(Some(line)) = lines.next_line().await {
             tracing::info!(target: "upstream", tenant = %tenant_s, server = %server, "{}", truncate(&line, 2000));
+            tail2.push(&line);
         }
+        tail2.end();
     });
 
     let (done_tx, done_rx) = watch::channel(None);
@@ -134,6 +171,7 @@ pub fn spawn(
     });
 
     Ok(StdioLink {
+        stderr: tail,
         pgid,
         stop_writer,
         exit: exit_rx,
@@ -217,6 +255,20 @@ impl StdioLink {
             Ok(r) => r.clone().unwrap_or_default(),
             Err(_) => "closed".into(),
         }
+    }
+
+    /// The last lines of stderr joined with ` | `, once stderr has ended (or after 300 ms).
+    pub async fn stderr_tail(&self) -> Option<String> {
+        let ended = self.stderr.ended.notified();
+        if !self
+            .stderr
+            .ended_flag
+            .load(std::sync::atomic::Ordering::Acquire)
+        {
+            let _ = tokio::time::timeout(Duration::from_millis(300), ended).await;
+        }
+        let lines = self.stderr.lines.lock().unwrap_or_else(|e| e.into_inner());
+        (!lines.is_empty()).then(|| lines.iter().cloned().collect::<Vec<_>>().join(" | "))
     }
 
     /// Whether the process group still has members.

@@ -298,3 +298,11 @@ fn raw_shapes_come_from_serde() {
     assert_eq!(get("env"), Some(Shape::Map(Box::new(Shape::Str))));
     assert!(matches!(get("restart"), Some(Shape::Struct(_))));
 }
+
+#[test]
+fn remote_urls_print_without_credentials_or_query() {
+    let c = load("[tenants.acme.servers.web]\nurl = \"https://user:pw@mcp.example.com:8443/mcp?key=s3cr3t#x\"\ntransport = \"streamable-http\"\n");
+    let r = c.tenants["acme"].servers["web"].remote.as_ref().unwrap();
+    assert_eq!(r.public_url(), "https://mcp.example.com:8443/mcp");
+    assert_eq!(r.transport.as_str(), "streamable-http");
+}

@@ -208,6 +208,12 @@ fn hint(shape: &Shape, key: Option<&str>, v: &toml::Value) -> String {
             V::Integer(n @ (0 | 1)) => {
                 format!("write a boolean: {}", assign(key, &(*n == 1).to_string()))
             }
+            V::String(s)
+                if matches!(s.to_ascii_lowercase().as_str(), "yes" | "on" | "no" | "off") =>
+            {
+                let b = matches!(s.to_ascii_lowercase().as_str(), "yes" | "on");
+                format!("write a boolean: {}", assign(key, &b.to_string()))
+            }
             _ => format!("write {} or {}", assign(key, "true"), assign(key, "false")),
         },
         Shape::Map(_) => format!(

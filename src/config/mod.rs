@@ -2,11 +2,17 @@
 //!
 //! Config knows no runtime: it imports nothing else of the crate.
 
-mod distance;
+mod expand;
 mod raw;
+mod report;
+mod shape;
+mod spans;
+mod suggest;
 #[cfg(test)]
 mod tests;
+mod typecheck;
 mod validate;
+mod which;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -14,8 +20,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use distance::edit_distance;
-pub use validate::{ConfigErrors, Problem};
+pub use report::{ConfigErrors, ConfigWarnings, Location, Problem};
+pub use suggest::edit_distance;
+pub use which::{find_command, CommandError};
 
 /// A tenant's id, as written under `[tenants.<id>]`.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -57,6 +64,8 @@ pub struct HubConfig {
     pub path: PathBuf,
     pub hub: HubSettings,
     pub tenants: BTreeMap<TenantId, TenantConfig>,
+    /// Things worth saying that do not stop the hub (e.g. an unset `${VAR}` in a disabled server).
+    pub warnings: Vec<Problem>,
 }
 
 /// `[hub]`: hub-wide settings and the defaults for every server.
@@ -70,6 +79,9 @@ pub struct HubSettings {
     pub shutdown_grace: Duration,
     pub page_size: usize,
     pub health_interval: Duration,
+    /// `hub.env_passthrough`: variables every server gets from the hub's environment when set;
+    /// already merged into each `ServerConfig::env_passthrough`.
+    pub env_passthrough: Vec<String>,
     pub restart: RestartPolicy,
     pub http: HttpSettings,
 }
@@ -192,6 +204,8 @@ pub struct ServerConfig {
     pub command: String,
     pub args: Vec<String>,
     pub env: BTreeMap<String, String>,
+    /// Variables passed from the hub's environment when set: `hub.env_passthrough` first, then the
+    /// server's own, without duplicates.
     pub env_passthrough: Vec<String>,
     pub cwd: PathBuf,
     pub enabled: bool,
@@ -220,7 +234,61 @@ pub fn builtin_var(name: &str) -> Option<String> {
     }
 }
 
+/// Variables that carry no secrets of the hub's own but that real launchers (`npx`, `uvx`, `pip`,
+/// `curl`, TLS stacks) need to reach the network from inside a company: extra CA certificates and
+/// proxies. Each is passed to every upstream when it is set in the hub's environment.
+///
+/// Proxy URLs may carry credentials (`http://user:pass@proxy:3128`); passing them is acceptable
+/// because they are the user's own settings for outbound traffic, but their values are never logged.
+pub const ENV_DEFAULT_PASSTHROUGH: &[&str] = &[
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "NODE_EXTRA_CA_CERTS",
+    "REQUESTS_CA_BUNDLE",
+    "CURL_CA_BUNDLE",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "ALL_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+    "all_proxy",
+];
+
+impl RemoteTransport {
+    /// As written in the config.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RemoteTransport::Auto => "auto",
+            RemoteTransport::StreamableHttp => "streamable-http",
+            RemoteTransport::Sse => "sse",
+        }
+    }
+}
+
+impl RemoteConfig {
+    /// The URL without user name, password, query or fragment, where secrets tend to live: safe to print.
+    pub fn public_url(&self) -> String {
+        let mut u = self.url.clone();
+        // Both fail only for URLs that cannot have credentials; nothing to strip then.
+        let _ = u.set_username("");
+        let _ = u.set_password(None);
+        u.set_query(None);
+        u.set_fragment(None);
+        u.to_string()
+    }
+}
+
 impl HubConfig {
+    /// The warnings, for display under a `warning:` heading.
+    pub fn warnings_report(&self) -> ConfigWarnings<'_> {
+        ConfigWarnings {
+            file: &self.path,
+            warnings: &self.warnings,
+        }
+    }
+
     /// Reads, expands and validates the file at `path`; every problem is reported at once.
     pub fn load(path: &Path) -> Result<Self, ConfigErrors> {
         let text = std::fs::read_to_string(path).map_err(|e| {

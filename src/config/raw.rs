@@ -4,6 +4,10 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+/// A duration as written (`"30s"`); a newtype so `shape.rs` can tell it from other strings.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RawDuration(pub String);
+
 #[derive(Debug, Default, Deserialize)]
 pub struct RawFile {
     #[serde(default)]
@@ -17,11 +21,13 @@ pub struct RawHub {
     pub separator: Option<String>,
     pub max_name_length: Option<i64>,
     pub default_tenant: Option<String>,
-    pub request_timeout: Option<String>,
-    pub startup_timeout: Option<String>,
-    pub shutdown_grace: Option<String>,
+    pub request_timeout: Option<RawDuration>,
+    pub startup_timeout: Option<RawDuration>,
+    pub shutdown_grace: Option<RawDuration>,
     pub page_size: Option<i64>,
-    pub health_interval: Option<String>,
+    pub health_interval: Option<RawDuration>,
+    #[serde(default)]
+    pub env_passthrough: Vec<String>,
     pub restart: Option<RawRestart>,
     pub http: Option<RawHttp>,
 }
@@ -34,18 +40,18 @@ pub struct RawHttp {
     #[serde(default)]
     pub allowed_hosts: Vec<String>,
     pub max_body_bytes: Option<i64>,
-    pub session_idle_timeout: Option<String>,
+    pub session_idle_timeout: Option<RawDuration>,
     pub max_sessions_per_tenant: Option<i64>,
-    pub shutdown_deadline: Option<String>,
+    pub shutdown_deadline: Option<RawDuration>,
 }
 
 #[derive(Debug, Default, Deserialize, Clone)]
 pub struct RawRestart {
     pub policy: Option<String>,
     pub max_retries: Option<i64>,
-    pub initial_backoff: Option<String>,
-    pub max_backoff: Option<String>,
-    pub stable_after: Option<String>,
+    pub initial_backoff: Option<RawDuration>,
+    pub max_backoff: Option<RawDuration>,
+    pub stable_after: Option<RawDuration>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -66,7 +72,7 @@ pub struct RawServer {
     pub transport: Option<String>,
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
-    pub connect_timeout: Option<String>,
+    pub connect_timeout: Option<RawDuration>,
     #[serde(default)]
     pub args: Vec<String>,
     #[serde(default)]
@@ -77,8 +83,8 @@ pub struct RawServer {
     pub enabled: Option<bool>,
     pub start: Option<String>,
     pub share: Option<String>,
-    pub request_timeout: Option<String>,
-    pub startup_timeout: Option<String>,
+    pub request_timeout: Option<RawDuration>,
+    pub startup_timeout: Option<RawDuration>,
     pub protocol: Option<String>,
     pub restart: Option<RawRestart>,
 }

@@ -114,7 +114,7 @@ fn bad_separator_and_cwd() {
 
 #[test]
 fn expand_handles_literals_and_errors() {
-    let e = |s: &str| super::validate::expand_str(s, &env);
+    let e = |s: &str| super::expand::expand_str(s, &env);
     assert_eq!(e("Bearer ${ACME_TOKEN}").unwrap(), "Bearer s3cr3t");
     assert_eq!(
         e("cost: $5, literal $${ACME_TOKEN}").unwrap(),
@@ -152,4 +152,157 @@ fn remote_server_mistakes() {
     insta::assert_snapshot!(errors(
         "[tenants.acme.servers.both]\ncommand = \"uvx\"\nurl = \"http://127.0.0.1:1/mcp\"\n[tenants.acme.servers.badurl]\nurl = \"ftp://x\"\n[tenants.acme.servers.proc]\ncommand = \"uvx\"\nheaders = { A = \"b\" }\ntransport = \"sse\"\n[tenants.acme.servers.weird]\nurl = \"http://127.0.0.1:1/mcp\"\ntransport = \"carrier-pigeon\"\n"
     ));
+}
+
+fn load(text: &str) -> HubConfig {
+    match HubConfig::from_str_at(text, Path::new("hub.toml"), &env) {
+        Ok(c) => c,
+        Err(e) => panic!("expected the config to load:\n{e}"),
+    }
+}
+
+#[test]
+fn several_type_errors_across_hub_and_two_servers_are_reported_at_once() {
+    let out = errors(
+        r#"[hub]
+request_timeout = 30
+page_size = "100"
+
+[tenants.a.servers.x]
+command = "npx"
+args = "-y @modelcontextprotocol/server-everything"
+enabled = "false"
+
+[tenants.a.servers.y]
+command = ["uvx"]
+env = { TOKEN = 5 }
+env_passthrough = ["HOME", 7]
+restart = "always"
+"#,
+    );
+    assert!(out.contains("(8 problems)"), "{out}");
+    assert!(
+        !out.contains("invalid type") && !out.contains("expected a sequence"),
+        "no raw serde text: {out}"
+    );
+    assert!(
+        out.contains(
+            r#"hint: write a list: args = ["-y", "@modelcontextprotocol/server-everything"]"#
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains(r#"hint: write it with a unit, e.g. request_timeout = "30s""#),
+        "{out}"
+    );
+    insta::assert_snapshot!(out);
+}
+
+#[test]
+fn unknown_keys_with_and_without_a_suggestion() {
+    let out = errors(
+        "[hub]\nseperator = \".\"\n[tenants.acme.servers.git]\ncomand = \"uvx\"\nenviroment = { A = \"b\" }\ncolour = \"blue\"\n",
+    );
+    assert!(out.contains("did you mean `separator`?"), "{out}");
+    assert!(out.contains("did you mean `command`?"), "{out}");
+    assert!(out.contains("did you mean `env`?"), "{out}");
+    assert!(out.contains("valid keys here: `command`, `url`"), "{out}");
+    insta::assert_snapshot!(out);
+}
+
+#[test]
+fn missing_command_and_url() {
+    let out = errors("[tenants.acme.servers.git]\nargs = [\"x\"]\n\n[tenants.acme.servers.web]\nheaders = { A = \"b\" }\n");
+    assert!(
+        out.contains("tenants.acme.servers.git.command: is missing"),
+        "{out}"
+    );
+    assert!(
+        out.contains("--> hub.toml:1:1"),
+        "a missing key points at its table: {out}"
+    );
+    insta::assert_snapshot!(out);
+}
+
+#[test]
+fn a_disabled_server_with_an_unset_variable_loads_with_a_warning() {
+    let c = load(
+        "[tenants.acme.servers.on]\ncommand = \"uvx\"\n[tenants.acme.servers.off]\ncommand = \"npx\"\nenabled = false\nenv = { TOKEN = \"${NOT_SET_ANYWHERE}\" }\n",
+    );
+    assert_eq!(c.warnings.len(), 1);
+    assert_eq!(c.warnings[0].path, "tenants.acme.servers.off.env.TOKEN");
+    assert!(!c.tenants["acme"].servers["off"].enabled);
+    insta::assert_snapshot!(c.warnings_report().to_string());
+}
+
+#[test]
+fn the_same_unset_variable_in_an_enabled_server_is_an_error() {
+    let out = errors("[tenants.acme.servers.on]\ncommand = \"uvx\"\nenabled = true\nenv = { TOKEN = \"${NOT_SET_ANYWHERE}\" }\n");
+    assert!(
+        out.contains("environment variable `NOT_SET_ANYWHERE` is not set"),
+        "{out}"
+    );
+}
+
+#[test]
+fn multi_tenant_example_loads_without_the_disabled_servers_token() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let f = dir.join("examples/multi-tenant.toml");
+    let text = std::fs::read_to_string(&f).unwrap();
+    let env = |name: &str| (name != "ACME_GITHUB_TOKEN").then(|| "x".to_string());
+    let c = HubConfig::from_str_at(&text, &f, &env).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(c.warnings.len(), 1, "{}", c.warnings_report());
+    assert!(c.warnings[0].message.contains("ACME_GITHUB_TOKEN"));
+}
+
+#[test]
+fn hub_env_passthrough_is_merged_into_every_server() {
+    let c = load(
+        "[hub]\nenv_passthrough = [\"SSL_CERT_FILE\", \"CORP_ID\"]\n[tenants.acme.servers.a]\ncommand = \"uvx\"\nenv_passthrough = [\"CORP_ID\", \"GIT_DIR\"]\n[tenants.acme.servers.b]\ncommand = \"npx\"\n",
+    );
+    assert_eq!(c.hub.env_passthrough, ["SSL_CERT_FILE", "CORP_ID"]);
+    let servers = &c.tenants["acme"].servers;
+    assert_eq!(
+        servers["a"].env_passthrough,
+        ["SSL_CERT_FILE", "CORP_ID", "GIT_DIR"],
+        "hub's first, then the server's, no duplicates"
+    );
+    assert_eq!(servers["b"].env_passthrough, ["SSL_CERT_FILE", "CORP_ID"]);
+}
+
+#[test]
+fn bad_hub_env_passthrough_entry() {
+    let out = errors("[hub]\nenv_passthrough = [\"HOME\", \"NOT-A-NAME\"]\n[tenants.acme.servers.a]\ncommand = \"uvx\"\n");
+    assert!(
+        out.contains(
+            "hub.env_passthrough[1]: `NOT-A-NAME` is not a valid environment variable name"
+        ),
+        "{out}"
+    );
+    insta::assert_snapshot!(out);
+}
+
+#[test]
+fn raw_shapes_come_from_serde() {
+    use super::shape::{shape_of, Shape};
+    let s = shape_of::<super::raw::RawServer>();
+    let fields = s.fields();
+    assert!(fields.contains(&"command") && fields.contains(&"env_passthrough"));
+    let Shape::Struct(f) = s else {
+        panic!("a server is a table")
+    };
+    let get = |k: &str| f.iter().find(|(n, _)| *n == k).map(|(_, s)| s.clone());
+    assert_eq!(get("args"), Some(Shape::Seq(Box::new(Shape::Str))));
+    assert_eq!(get("request_timeout"), Some(Shape::Duration));
+    assert_eq!(get("enabled"), Some(Shape::Bool));
+    assert_eq!(get("env"), Some(Shape::Map(Box::new(Shape::Str))));
+    assert!(matches!(get("restart"), Some(Shape::Struct(_))));
+}
+
+#[test]
+fn remote_urls_print_without_credentials_or_query() {
+    let c = load("[tenants.acme.servers.web]\nurl = \"https://user:pw@mcp.example.com:8443/mcp?key=s3cr3t#x\"\ntransport = \"streamable-http\"\n");
+    let r = c.tenants["acme"].servers["web"].remote.as_ref().unwrap();
+    assert_eq!(r.public_url(), "https://mcp.example.com:8443/mcp");
+    assert_eq!(r.transport.as_str(), "streamable-http");
 }

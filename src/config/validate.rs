@@ -1,125 +1,159 @@
 //! Parse, expand `${VAR}`, validate: every problem is collected with its key path and a hint.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 
-use super::raw::{RawFile, RawRestart, RawServer, RawTenant};
+use super::expand::{self, is_env_name, ExpandError};
+use super::raw::{RawDuration, RawFile, RawRestart, RawServer, RawTenant};
+use super::report::{ConfigErrors, Problem};
+use super::shape::shape_of;
+use super::spans::{Spans, Target};
+use super::typecheck;
 use super::*;
 
-/// One thing wrong with the config.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Problem {
-    /// The key path, e.g. `tenants.acme.servers.git.command`; empty for the file as a whole.
-    pub path: String,
-    pub message: String,
-    pub hint: Option<String>,
-}
-
-/// Every problem found in one config file.
-#[derive(Clone, Debug)]
-pub struct ConfigErrors {
-    pub file: PathBuf,
-    pub problems: Vec<Problem>,
-}
-
-impl ConfigErrors {
-    pub(crate) fn single(file: &Path, path: &str, message: String, hint: Option<String>) -> Self {
-        Self {
-            file: file.to_path_buf(),
-            problems: vec![Problem {
-                path: path.to_string(),
-                message,
-                hint,
-            }],
-        }
-    }
-}
-
-impl fmt::Display for ConfigErrors {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let n = self.problems.len();
-        writeln!(
-            f,
-            "error: invalid config `{}` ({n} problem{})",
-            self.file.display(),
-            if n == 1 { "" } else { "s" }
-        )?;
-        for p in &self.problems {
-            if p.path.is_empty() {
-                writeln!(f, "  - {}", p.message)?;
-            } else {
-                writeln!(f, "  - {}: {}", p.path, p.message)?;
-            }
-            if let Some(h) = &p.hint {
-                writeln!(f, "    hint: {h}")?;
-            }
-        }
-        Ok(())
-    }
-}
-
-impl std::error::Error for ConfigErrors {}
-
+/// Problems and warnings as found; located in the file at the end.
+#[derive(Default)]
 struct Collector {
-    problems: Vec<Problem>,
+    problems: Vec<(Problem, Target)>,
+    warnings: Vec<(Problem, Target)>,
+    /// Keys dropped for having the wrong type: later problems there (`is missing`) would only repeat them.
+    misfits: std::collections::HashSet<String>,
+}
+
+fn problem(path: impl Into<String>, message: impl Into<String>, hint: Option<&str>) -> Problem {
+    Problem {
+        path: path.into(),
+        message: message.into(),
+        hint: hint.map(str::to_string),
+        location: None,
+    }
 }
 
 impl Collector {
     fn push(&mut self, path: impl Into<String>, message: impl Into<String>, hint: Option<&str>) {
-        self.problems.push(Problem {
-            path: path.into(),
-            message: message.into(),
-            hint: hint.map(str::to_string),
-        });
+        let path = path.into();
+        if self.misfits.contains(&path) {
+            return;
+        }
+        self.problems
+            .push((problem(path, message, hint), Target::Value));
     }
 
-    /// Deserializes `value` into `T`, reporting unknown keys and the type error (if any) under
-    /// `path`; `None` when the value has the wrong shape.
-    fn typed<T: DeserializeOwned>(&mut self, path: &str, value: toml::Value) -> Option<T> {
-        let mut unknown = Vec::new();
-        let mut on_unknown = |p: serde_ignored::Path<'_>| unknown.push(p.to_string());
-        let de = serde_ignored::Deserializer::new(value, &mut on_unknown);
-        let result: Result<T, _> = serde_path_to_error::deserialize(de);
-        for key in unknown {
-            let full = join(path, &key);
-            self.push(
-                full,
-                "unknown key",
-                Some("remove it or check its spelling against the README's config reference"),
-            );
+    fn warn(&mut self, path: impl Into<String>, message: impl Into<String>, hint: Option<&str>) {
+        self.warnings
+            .push((problem(path, message, hint), Target::Value));
+    }
+
+    /// Checks `value` against `T`'s shape, reporting every type error and unknown key under
+    /// `path`, then deserializes what fits; `None` when the value as a whole has the wrong type.
+    fn typed<T: DeserializeOwned>(&mut self, path: &str, mut value: toml::Value) -> Option<T> {
+        let mut misfits = Vec::new();
+        let fits = typecheck::check(&shape_of::<T>(), path, &mut value, &mut misfits);
+        for m in misfits {
+            self.misfits.insert(m.path.clone());
+            self.problems
+                .push((problem(m.path, m.message, Some(&m.hint)), m.target));
         }
-        match result {
+        if !fits {
+            return None;
+        }
+        match T::deserialize(value) {
             Ok(v) => Some(v),
-            Err(e) => {
-                let at = e.path().to_string();
-                let at = if at == "." { String::new() } else { at };
+            Err(_) => {
+                // Unreachable once the shape check passed; said without serde's wording anyway.
                 self.push(
-                    join(path, &at),
-                    type_error_text(&e.into_inner().to_string()),
-                    None,
+                    path,
+                    "cannot be read",
+                    Some("check the README's config reference"),
                 );
                 None
             }
         }
     }
-}
 
-fn join(a: &str, b: &str) -> String {
-    match (a.is_empty(), b.is_empty()) {
-        (true, _) => b.to_string(),
-        (_, true) => a.to_string(),
-        _ => format!("{a}.{b}"),
+    /// Attaches each entry's place in the file, and puts them in the file's order (those without
+    /// a place last).
+    fn finish(self, spans: &Spans<'_>) -> (Vec<Problem>, Vec<Problem>) {
+        let locate = |v: Vec<(Problem, Target)>| {
+            let mut v: Vec<Problem> = v
+                .into_iter()
+                .map(|(mut p, t)| {
+                    p.location = spans.locate(&p.path, t);
+                    p
+                })
+                .collect();
+            v.sort_by_key(|p| {
+                p.location
+                    .as_ref()
+                    .map_or((1, 0, 0), |l| (0, l.line, l.column))
+            });
+            v
+        };
+        (locate(self.problems), locate(self.warnings))
     }
 }
 
-fn type_error_text(serde_msg: &str) -> String {
-    // toml's messages carry no span here (we deserialize from a Value); keep the first line.
-    let first = serde_msg.lines().next().unwrap_or(serde_msg).trim();
-    format!("wrong type: {first}")
+/// Not valid TOML: toml's own message, placed at toml's own span.
+fn not_toml(text: &str, file: &Path, e: &toml::de::Error) -> ConfigErrors {
+    let location = e.span().and_then(|s| Spans::new(text).location(s));
+    let message = match &location {
+        Some(_) => e.message().trim_end().to_string(),
+        None => e.to_string().trim_end().to_string(),
+    };
+    ConfigErrors {
+        file: file.to_path_buf(),
+        problems: vec![Problem {
+            path: String::new(),
+            message: format!("not valid TOML: {message}"),
+            hint: None,
+            location,
+        }],
+    }
+}
+
+/// Key paths of the servers written with `enabled = false`.
+fn disabled_servers(table: &toml::Table) -> Vec<String> {
+    let mut out = Vec::new();
+    let tenants = table.get("tenants").and_then(toml::Value::as_table);
+    for (tid, t) in tenants.into_iter().flatten() {
+        let servers = t.get("servers").and_then(toml::Value::as_table);
+        for (sname, s) in servers.into_iter().flatten() {
+            if s.get("enabled").and_then(toml::Value::as_bool) == Some(false) {
+                out.push(format!("tenants.{tid}.servers.{sname}."));
+            }
+        }
+    }
+    out
+}
+
+/// Expands `${VAR}` everywhere; an unset variable in a disabled server is only a warning.
+fn expand_env(table: &mut toml::Table, env: &dyn Fn(&str) -> Option<String>, c: &mut Collector) {
+    let disabled = disabled_servers(table);
+    let mut report = |path: &str, e: ExpandError| {
+        match e {
+        ExpandError::Unset(name) if disabled.iter().any(|d| path.starts_with(d.as_str())) => c.warn(
+            path,
+            format!("environment variable `{name}` is not set"),
+            Some(&format!(
+                "the server is disabled (`enabled = false`), so it does not need it yet; export {name} before enabling it"
+            )),
+        ),
+        ExpandError::Unset(name) => c.push(
+            path,
+            format!("environment variable `{name}` is not set"),
+            Some(&format!(
+                "export {name} before starting the hub, or remove the reference"
+            )),
+        ),
+        ExpandError::Malformed { message, hint } => c.push(path, message, Some(&hint)),
+    }
+    };
+    for (k, v) in table.iter_mut() {
+        expand::expand_tree(k, v, env, &mut report);
+    }
 }
 
 pub(super) fn parse(
@@ -127,20 +161,9 @@ pub(super) fn parse(
     file: &Path,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<HubConfig, ConfigErrors> {
-    let mut table: toml::Table = toml::from_str(text).map_err(|e| ConfigErrors {
-        file: file.to_path_buf(),
-        problems: vec![Problem {
-            path: String::new(),
-            message: format!("not valid TOML: {}", e.to_string().trim_end()),
-            hint: None,
-        }],
-    })?;
-    let mut c = Collector {
-        problems: Vec::new(),
-    };
-    for (k, v) in table.iter_mut() {
-        expand_env(k, v, env, &mut c);
-    }
+    let mut table: toml::Table = toml::from_str(text).map_err(|e| not_toml(text, file, &e))?;
+    let mut c = Collector::default();
+    expand_env(&mut table, env, &mut c);
     let raw: RawFile = c.typed("", toml::Value::Table(table)).unwrap_or_default();
     let base = file.parent().map(Path::to_path_buf).unwrap_or_default();
     let base = if base.as_os_str().is_empty() {
@@ -199,95 +222,45 @@ pub(super) fn parse(
             );
         }
     }
-    if c.problems.is_empty() {
+    let (problems, warnings) = c.finish(&Spans::new(text));
+    if problems.is_empty() {
         Ok(HubConfig {
             path: file.to_path_buf(),
             hub,
             tenants,
+            warnings,
         })
     } else {
         Err(ConfigErrors {
             file: file.to_path_buf(),
-            problems: c.problems,
+            problems,
         })
     }
 }
 
-/// Replaces `${VAR}` in every string (keys excluded); `$${` stands for a literal `${`.
-fn expand_env(
-    path: &str,
-    v: &mut toml::Value,
-    env: &dyn Fn(&str) -> Option<String>,
-    c: &mut Collector,
-) {
-    match v {
-        toml::Value::String(s) if s.contains('$') => match expand_str(s, env) {
-            Ok(x) => *s = x,
-            Err((msg, hint)) => c.push(path, msg, Some(&hint)),
-        },
-        toml::Value::Array(items) => {
-            for (i, item) in items.iter_mut().enumerate() {
-                expand_env(&format!("{path}[{i}]"), item, env, c);
-            }
+fn check_env_names(c: &mut Collector, path: &str, names: &[String]) {
+    for (i, k) in names.iter().enumerate() {
+        if !is_env_name(k) {
+            c.push(
+                format!("{path}[{i}]"),
+                format!("`{k}` is not a valid environment variable name"),
+                Some(
+                    "use letters, digits and `_`, not starting with a digit, e.g. `SSL_CERT_FILE`",
+                ),
+            );
         }
-        toml::Value::Table(t) => {
-            for (k, item) in t.iter_mut() {
-                expand_env(&join(path, k), item, env, c);
-            }
-        }
-        _ => {}
     }
 }
 
-pub(crate) fn expand_str(
-    s: &str,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> Result<String, (String, String)> {
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(pos) = rest.find('$') {
-        out.push_str(&rest[..pos]);
-        let after = &rest[pos..];
-        if let Some(tail) = after.strip_prefix("$${") {
-            out.push_str("${");
-            rest = tail;
-        } else if let Some(tail) = after.strip_prefix("${") {
-            let Some(end) = tail.find('}') else {
-                return Err((
-                    "`${` is not closed".into(),
-                    "write `${NAME}`, or `$${` for a literal `${`".into(),
-                ));
-            };
-            let name = &tail[..end];
-            if name.is_empty() || !is_env_name(name) {
-                return Err((
-                    format!("`${{{name}}}` is not a valid variable reference"),
-                    "variable names are letters, digits and `_`, e.g. `${API_TOKEN}`".into(),
-                ));
-            }
-            match env(name) {
-                Some(val) => out.push_str(&val),
-                None => {
-                    return Err((
-                        format!("environment variable `{name}` is not set"),
-                        format!("export {name} before starting the hub, or remove the reference"),
-                    ))
-                }
-            }
-            rest = &tail[end + 1..];
-        } else {
-            out.push('$');
-            rest = &after[1..];
+/// `first`, then the names of `then` not already in it; no duplicates.
+fn merge_names(first: &[String], then: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::with_capacity(first.len() + then.len());
+    for k in first.iter().chain(then) {
+        if !out.contains(k) {
+            out.push(k.clone());
         }
     }
-    out.push_str(rest);
-    Ok(out)
-}
-
-fn is_env_name(s: &str) -> bool {
-    let mut chars = s.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+    out
 }
 
 fn check_ident(c: &mut Collector, path: &str, s: &str, max: usize, what: &str) -> bool {
@@ -309,8 +282,10 @@ fn check_ident(c: &mut Collector, path: &str, s: &str, max: usize, what: &str) -
     }
 }
 
-fn duration(c: &mut Collector, path: &str, v: Option<&String>, default: Duration) -> Duration {
-    let Some(s) = v else { return default };
+fn duration(c: &mut Collector, path: &str, v: Option<&RawDuration>, default: Duration) -> Duration {
+    let Some(RawDuration(s)) = v else {
+        return default;
+    };
     match humantime::parse_duration(s) {
         Ok(d) if d > Duration::ZERO => d,
         Ok(_) => {
@@ -353,7 +328,9 @@ fn hub_settings(raw: &RawFile, c: &mut Collector) -> HubSettings {
         c.push("hub.separator", format!("`{separator}` is not a valid separator"), Some("use 1 to 3 of `_ . -`; `__` (the default) is safe for every client's tool-name rules"));
     }
     let default_tenant = h.default_tenant.as_deref().map(TenantId::new);
+    check_env_names(c, "hub.env_passthrough", &h.env_passthrough);
     HubSettings {
+        env_passthrough: merge_names(&h.env_passthrough, &[]),
         separator,
         max_name_length: int_in(c, "hub.max_name_length", h.max_name_length, 64, 16, 128) as usize,
         default_tenant,
@@ -680,15 +657,7 @@ fn server(
             );
         }
     }
-    for (i, k) in rs.env_passthrough.iter().enumerate() {
-        if !is_env_name(k) {
-            c.push(
-                format!("{spath}.env_passthrough[{i}]"),
-                format!("`{k}` is not a valid environment variable name"),
-                None,
-            );
-        }
-    }
+    check_env_names(c, &format!("{spath}.env_passthrough"), &rs.env_passthrough);
     let cwd = match rs.cwd {
         None => base.to_path_buf(),
         Some(s) => {
@@ -748,7 +717,7 @@ fn server(
         command,
         args: rs.args,
         env: rs.env,
-        env_passthrough: rs.env_passthrough,
+        env_passthrough: merge_names(&hub.env_passthrough, &rs.env_passthrough),
         cwd,
         enabled: rs.enabled.unwrap_or(true),
         start,

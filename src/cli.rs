@@ -115,7 +115,11 @@ pub enum Command {
     /// Run the demo MCP server on stdin/stdout (the shipped hub.toml's upstream; a server to try the hub with).
     DemoServer {
         /// `--name NAME` (serverInfo.name), `--only-2026` (speak only 2026-07-28), `--tools N` (N extra tools).
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "OPTIONS")]
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "OPTIONS"
+        )]
         args: Vec<String>,
     },
 }
@@ -150,6 +154,9 @@ pub async fn run(cli: Cli) -> u8 {
         Ok(c) => c,
         Err(code) => return code,
     };
+    if !config.warnings.is_empty() && !matches!(cli.command, Command::Check) {
+        tracing::warn!("{}", config.warnings_report().to_string().trim_end());
+    }
     match cli.command {
         Command::Check => check(&config),
         Command::Stdio {

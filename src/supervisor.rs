@@ -116,8 +116,7 @@ impl Supervisor {
                 &give_up,
                 &up.cfg.remote,
                 policy.mode == RestartMode::Never || permanent,
-            )
-            {
+            ) {
                 // A remote server that keeps failing: the circuit opens, and the hub probes it
                 // once every `max_backoff` instead of hammering it or giving up on it.
                 let why = format!(

@@ -105,7 +105,9 @@ fn drain(mut r: impl Read + Send + 'static) -> std::thread::JoinHandle<String> {
 fn lines(stdout: &str) -> Vec<Value> {
     stdout
         .lines()
-        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {l}")))
+        .map(|l| {
+            serde_json::from_str(l).unwrap_or_else(|e| panic!("stdout line is not JSON ({e}): {l}"))
+        })
         .collect()
 }
 
@@ -137,7 +139,12 @@ fn piped_stdin_is_answered_in_full_before_the_hub_exits_in_both_eras() {
         json!({"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"everything__echo","arguments":{"message":"piped"}}}),
         json!({"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"time__get_current_time","arguments":{"timezone":"UTC"}}}),
     ];
-    let ran = hub(&cfg.path(), &["stdio"], &jsonl(&handshake), Duration::from_secs(60));
+    let ran = hub(
+        &cfg.path(),
+        &["stdio"],
+        &jsonl(&handshake),
+        Duration::from_secs(60),
+    );
     assert_eq!(ran.code, Some(0), "stderr:\n{}", ran.stderr);
     let msgs = lines(&ran.stdout);
     let tools: Vec<&str> = answer(&msgs, 2)["result"]["tools"]
@@ -146,9 +153,18 @@ fn piped_stdin_is_answered_in_full_before_the_hub_exits_in_both_eras() {
         .iter()
         .filter_map(|t| t["name"].as_str())
         .collect();
-    assert!(tools.contains(&"everything__echo") && tools.contains(&"time__get_current_time"), "the first list holds both servers' tools: {tools:?}");
-    assert_eq!(answer(&msgs, 3)["result"]["content"][0]["text"], "Echo: piped");
-    assert!(answer(&msgs, 4)["result"]["content"][0]["text"].as_str().unwrap().contains("UTC"));
+    assert!(
+        tools.contains(&"everything__echo") && tools.contains(&"time__get_current_time"),
+        "the first list holds both servers' tools: {tools:?}"
+    );
+    assert_eq!(
+        answer(&msgs, 3)["result"]["content"][0]["text"],
+        "Echo: piped"
+    );
+    assert!(answer(&msgs, 4)["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap()
+        .contains("UTC"));
 
     let m = meta26();
     let stateless = [
@@ -156,11 +172,22 @@ fn piped_stdin_is_answered_in_full_before_the_hub_exits_in_both_eras() {
         json!({"jsonrpc":"2.0","id":"l","method":"tools/list","params":{"_meta":m}}),
         json!({"jsonrpc":"2.0","id":"c","method":"tools/call","params":{"_meta":m,"name":"everything__echo","arguments":{"message":"stateless"}}}),
     ];
-    let ran = hub(&cfg.path(), &["stdio"], &jsonl(&stateless), Duration::from_secs(60));
+    let ran = hub(
+        &cfg.path(),
+        &["stdio"],
+        &jsonl(&stateless),
+        Duration::from_secs(60),
+    );
     assert_eq!(ran.code, Some(0), "stderr:\n{}", ran.stderr);
     let msgs = lines(&ran.stdout);
-    let find = |id: &str| msgs.iter().find(|m| m["id"] == id).unwrap_or_else(|| panic!("no answer to {id}: {msgs:#?}"));
-    assert!(find("d")["result"]["supportedVersions"].as_array().is_some());
+    let find = |id: &str| {
+        msgs.iter()
+            .find(|m| m["id"] == id)
+            .unwrap_or_else(|| panic!("no answer to {id}: {msgs:#?}"))
+    };
+    assert!(find("d")["result"]["supportedVersions"]
+        .as_array()
+        .is_some());
     assert!(find("l")["result"]["tools"].as_array().unwrap().len() > 5);
     assert_eq!(find("c")["result"]["content"][0]["text"], "Echo: stateless");
 }
@@ -172,7 +199,12 @@ fn the_shipped_hub_toml_serves_the_built_in_demo_without_a_second_build() {
     assert_eq!(ran.code, Some(0), "stderr:\n{}", ran.stderr);
     assert!(ran.stdout.contains("demo__echo"), "{}", ran.stdout);
     assert!(ran.took < Duration::from_secs(10), "took {:?}", ran.took);
-    let ran = hub(&shipped, &["call", "demo__echo", r#"{"message":"hello"}"#], "", Duration::from_secs(30));
+    let ran = hub(
+        &shipped,
+        &["call", "demo__echo", r#"{"message":"hello"}"#],
+        "",
+        Duration::from_secs(30),
+    );
     assert_eq!(ran.code, Some(0), "stderr:\n{}", ran.stderr);
     assert!(ran.stdout.contains("Echo: hello"), "{}", ran.stdout);
 }
@@ -188,7 +220,11 @@ args = ["-c", "sleep 6; exec {demo}"]
     );
     let ran = hub(&cfg.path(), &["status"], "", Duration::from_secs(30));
     assert_eq!(ran.code, Some(0), "stderr:\n{}", ran.stderr);
-    assert!(ran.stderr.contains("waiting for slow: 5 s"), "{}", ran.stderr);
+    assert!(
+        ran.stderr.contains("waiting for slow: 5 s"),
+        "{}",
+        ran.stderr
+    );
 }
 
 #[test]
@@ -203,8 +239,17 @@ restart = { max_retries = 1, initial_backoff = "100ms" }
     );
     let ran = hub(&cfg.path(), &["status"], "", Duration::from_secs(30));
     assert_eq!(ran.code, Some(1));
-    let line = ran.stdout.lines().find(|l| l.contains("broken")).unwrap_or_default();
-    assert!(line.contains("exited (code 2)") && line.contains("invalid peer certificate: UnknownIssuer"), "status: {}", ran.stdout);
+    let line = ran
+        .stdout
+        .lines()
+        .find(|l| l.contains("broken"))
+        .unwrap_or_default();
+    assert!(
+        line.contains("exited (code 2)")
+            && line.contains("invalid peer certificate: UnknownIssuer"),
+        "status: {}",
+        ran.stdout
+    );
 }
 
 #[test]
@@ -220,10 +265,22 @@ restart = { initial_backoff = "100ms" }
     );
     let ran = hub(&cfg.path(), &["status"], "", Duration::from_secs(30));
     assert_eq!(ran.code, Some(1));
-    let line = ran.stdout.lines().find(|l| l.contains("everything")).unwrap_or_default();
+    let line = ran
+        .stdout
+        .lines()
+        .find(|l| l.contains("everything"))
+        .unwrap_or_default();
     assert!(line.contains("failed"), "{line}");
-    assert!(line.contains("does not speak 2026-07-28") && line.contains(r#"protocol = "auto""#), "{line}");
-    assert_eq!(ran.stderr.matches("started `").count(), 1, "started once, never restarted:\n{}", ran.stderr);
+    assert!(
+        line.contains("does not speak 2026-07-28") && line.contains(r#"protocol = "auto""#),
+        "{line}"
+    );
+    assert_eq!(
+        ran.stderr.matches("started `").count(),
+        1,
+        "started once, never restarted:\n{}",
+        ran.stderr
+    );
 }
 
 #[test]
@@ -239,11 +296,28 @@ restart = { policy = "never" }
     );
     let ran = hub(&cfg.path(), &["tools"], "", Duration::from_secs(30));
     assert_eq!(ran.code, Some(1));
-    assert!(ran.stdout.contains("demo__echo"), "what came up is still listed");
-    assert!(ran.stderr.contains("gone: could not start `no-such-binary-xyz`"), "{}", ran.stderr);
-    let ran = hub(&cfg.path(), &["tools", "--partial"], "", Duration::from_secs(30));
+    assert!(
+        ran.stdout.contains("demo__echo"),
+        "what came up is still listed"
+    );
+    assert!(
+        ran.stderr
+            .contains("gone: could not start `no-such-binary-xyz`"),
+        "{}",
+        ran.stderr
+    );
+    let ran = hub(
+        &cfg.path(),
+        &["tools", "--partial"],
+        "",
+        Duration::from_secs(30),
+    );
     assert_eq!(ran.code, Some(0), "{}", ran.stderr);
-    assert!(ran.stderr.contains("warning:") && ran.stderr.contains("gone"), "{}", ran.stderr);
+    assert!(
+        ran.stderr.contains("warning:") && ran.stderr.contains("gone"),
+        "{}",
+        ran.stderr
+    );
 }
 
 #[test]
@@ -256,20 +330,51 @@ command = "{demo}"
 command = "{time}"
 "#,
     );
-    let ran = hub(&cfg.path(), &["call", "time__get_current_time", "{not json"], "", Duration::from_secs(10));
+    let ran = hub(
+        &cfg.path(),
+        &["call", "time__get_current_time", "{not json"],
+        "",
+        Duration::from_secs(10),
+    );
     assert_eq!(ran.code, Some(2));
-    assert!(ran.stderr.contains("must be a JSON object"), "{}", ran.stderr);
-    assert!(!ran.stderr.contains("started `"), "no upstream was started for a bad argument:\n{}", ran.stderr);
+    assert!(
+        ran.stderr.contains("must be a JSON object"),
+        "{}",
+        ran.stderr
+    );
+    assert!(
+        !ran.stderr.contains("started `"),
+        "no upstream was started for a bad argument:\n{}",
+        ran.stderr
+    );
 
-    let ran = hub(&cfg.path(), &["call", "time__get_current_time", r#"{"timezone":"UTC"}"#], "", Duration::from_secs(30));
+    let ran = hub(
+        &cfg.path(),
+        &["call", "time__get_current_time", r#"{"timezone":"UTC"}"#],
+        "",
+        Duration::from_secs(30),
+    );
     assert_eq!(ran.code, Some(0), "{}", ran.stderr);
     assert!(ran.stdout.contains("UTC"));
     assert!(ran.stderr.contains("server=time"), "{}", ran.stderr);
-    assert!(!ran.stderr.contains("server=demo"), "only the owner starts:\n{}", ran.stderr);
+    assert!(
+        !ran.stderr.contains("server=demo"),
+        "only the owner starts:\n{}",
+        ran.stderr
+    );
 
-    let ran = hub(&cfg.path(), &["call", "get_current_time"], "", Duration::from_secs(30));
+    let ran = hub(
+        &cfg.path(),
+        &["call", "get_current_time"],
+        "",
+        Duration::from_secs(30),
+    );
     assert_eq!(ran.code, Some(1));
-    assert!(ran.stderr.contains("did you mean `time__get_current_time`"), "{}", ran.stderr);
+    assert!(
+        ran.stderr.contains("did you mean `time__get_current_time`"),
+        "{}",
+        ran.stderr
+    );
 }
 
 /// `mcp-hub serve` on a free loopback port, stopped with SIGTERM on drop.
@@ -308,13 +413,20 @@ impl Serving {
 
 impl Drop for Serving {
     fn drop(&mut self) {
-        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.child.id() as i32), nix::sys::signal::Signal::SIGTERM);
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.child.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        );
         let _ = self.child.wait();
     }
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 #[test]
@@ -325,17 +437,45 @@ fn health_reads_the_configs_listen_address_accepts_a_base_url_and_says_why_it_fa
     ));
     let down = hub(&cfg.path(), &["health"], "", Duration::from_secs(20));
     assert_eq!(down.code, Some(1));
-    assert!(down.stderr.contains(&format!("cannot reach http://127.0.0.1:{port}/health")), "{}", down.stderr);
+    assert!(
+        down.stderr
+            .contains(&format!("cannot reach http://127.0.0.1:{port}/health")),
+        "{}",
+        down.stderr
+    );
 
     let serving = Serving::start(&cfg.path(), port);
-    let ran = hub(&cfg.path(), &["health"], "", Duration::from_secs(20));
+    // Right after start the demo may still be coming up (503, unhealthy): a probe retries.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let ran = loop {
+        let ran = hub(&cfg.path(), &["health"], "", Duration::from_secs(20));
+        if ran.code == Some(0) || Instant::now() > deadline {
+            break ran;
+        }
+        assert!(
+            ran.stderr.contains("HTTP 503"),
+            "a starting hub says so: {}",
+            ran.stderr
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
     assert_eq!(ran.code, Some(0), "{}", ran.stderr);
     let v: Value = serde_json::from_str(ran.stdout.trim()).unwrap();
     assert!(v["status"] == "healthy" || v["status"] == "degraded", "{v}");
     let base = format!("http://127.0.0.1:{}", serving.port);
-    let ran = hub(&cfg.path(), &["health", "--url", &base], "", Duration::from_secs(20));
+    let ran = hub(
+        &cfg.path(),
+        &["health", "--url", &base],
+        "",
+        Duration::from_secs(20),
+    );
     assert_eq!(ran.code, Some(0), "a base URL gets /health: {}", ran.stderr);
-    let ran = hub(&cfg.path(), &["health", "--url", &format!("{base}/nope")], "", Duration::from_secs(20));
+    let ran = hub(
+        &cfg.path(),
+        &["health", "--url", &format!("{base}/nope")],
+        "",
+        Duration::from_secs(20),
+    );
     assert_eq!(ran.code, Some(1));
     assert!(ran.stderr.contains("HTTP 404"), "{}", ran.stderr);
 }
@@ -379,7 +519,10 @@ impl Live {
     fn until(&mut self, id: u64) -> Vec<Value> {
         let mut seen = Vec::new();
         loop {
-            let m = self.rx.recv_timeout(Duration::from_secs(20)).expect("an answer within 20 s");
+            let m = self
+                .rx
+                .recv_timeout(Duration::from_secs(20))
+                .expect("an answer within 20 s");
             let done = m["id"] == id && m.get("method").is_none();
             seen.push(m);
             if done {
@@ -391,7 +534,10 @@ impl Live {
 
 impl Drop for Live {
     fn drop(&mut self) {
-        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.child.id() as i32), nix::sys::signal::Signal::SIGTERM);
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.child.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        );
         let _ = self.child.wait();
     }
 }
@@ -409,16 +555,33 @@ fn sighup_is_ignored_and_list_changed_waits_for_a_first_list() {
     hub.send(json!({"jsonrpc":"2.0","method":"notifications/initialized"}));
     // The tool list changes before this session has read it: it is not told.
     hub.send(json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"demo__toggle_extra","arguments":{}}}));
-    let before = hub.until(2);
-    std::thread::sleep(Duration::from_millis(500));
+    let mut unlisted = hub.until(2);
+    // Whatever the change brings arrives within this wait (the hub re-reads the list at once).
+    while let Ok(m) = hub.rx.recv_timeout(Duration::from_millis(1500)) {
+        unlisted.push(m);
+    }
+    assert!(
+        !unlisted.iter().any(is_tools_changed),
+        "no list_changed before the session's first tools/list: {unlisted:#?}"
+    );
     hub.send(json!({"jsonrpc":"2.0","id":3,"method":"tools/list"}));
-    let mut before_list = before;
-    before_list.extend(hub.until(3));
-    assert!(!before_list.iter().any(is_tools_changed), "no list_changed before the first tools/list: {before_list:#?}");
+    let listed = hub.until(3);
+    let names = listed.last().unwrap()["result"]["tools"].to_string();
+    assert!(
+        names.contains("demo__extra"),
+        "the list holds the change: {names}"
+    );
 
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(hub.child.id() as i32), nix::sys::signal::Signal::SIGHUP).unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(hub.child.id() as i32),
+        nix::sys::signal::Signal::SIGHUP,
+    )
+    .unwrap();
     std::thread::sleep(Duration::from_millis(300));
-    assert!(hub.child.try_wait().unwrap().is_none(), "SIGHUP did not end the hub");
+    assert!(
+        hub.child.try_wait().unwrap().is_none(),
+        "SIGHUP did not end the hub"
+    );
 
     // Once listed, a change is told.
     hub.send(json!({"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"demo__toggle_extra","arguments":{}}}));

@@ -95,9 +95,7 @@ pub async fn open(
                 UpstreamError::ProtocolUnsupported {
                     asked: protocol::STATELESS,
                     setting: protocol::STATELESS,
-                    answered: format!(
-                        "it answered `server/discover` with error {code}: {message}"
-                    ),
+                    answered: format!("it answered `server/discover` with error {code}: {message}"),
                 }
             }
             e => map_err(e, timeout),

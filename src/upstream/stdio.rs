@@ -13,7 +13,7 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::UpstreamError;
-use crate::config::{ServerConfig, TenantId, ENV_ALLOW_LIST};
+use crate::config::{ServerConfig, TenantId, ENV_ALLOW_LIST, ENV_DEFAULT_PASSTHROUGH};
 use crate::mux::{truncate, Conn};
 
 /// Longest line accepted from an upstream (the same ceiling as rmcp's stdio transport).
@@ -61,7 +61,8 @@ pub struct StdioLink {
     done: watch::Receiver<Option<String>>,
 }
 
-/// The environment an upstream starts with: the allow-list, then `env_passthrough`, then `env`.
+/// The environment an upstream starts with: the allow-list and the default pass-through (CA
+/// bundles, proxies), then `env_passthrough` (the hub's and the server's), then `env`.
 pub fn child_env(
     cfg: &ServerConfig,
     lookup: &dyn Fn(&str) -> Option<String>,
@@ -69,6 +70,7 @@ pub fn child_env(
     let mut env: Vec<(String, String)> = Vec::new();
     for k in ENV_ALLOW_LIST
         .iter()
+        .chain(ENV_DEFAULT_PASSTHROUGH)
         .copied()
         .chain(cfg.env_passthrough.iter().map(String::as_str))
     {
@@ -311,5 +313,56 @@ impl StdioLink {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         signal_group(self.pgid, Signal::SIGKILL);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::child_env;
+    use crate::config::HubConfig;
+
+    #[test]
+    fn launchers_get_ca_bundles_proxies_and_the_hubs_passthrough_but_no_other_variable() {
+        let toml = r#"
+[hub]
+env_passthrough = ["CARGO_HOME"]
+[tenants.t.servers.s]
+command = "uvx"
+env_passthrough = ["EXTRA"]
+env = { TOKEN = "own" }
+"#;
+        let cfg = HubConfig::from_str_at(toml, Path::new("hub.toml"), &|_| None).unwrap();
+        let hub_env = |k: &str| {
+            let v = match k {
+                "PATH" => "/usr/bin",
+                "SSL_CERT_FILE" => "/etc/ssl/ca.pem",
+                "https_proxy" => "http://proxy:3128",
+                "CARGO_HOME" => "/cargo",
+                "EXTRA" => "extra",
+                "OTHER_TENANT_TOKEN" => "secret",
+                _ => return None,
+            };
+            Some(v.to_string())
+        };
+        let env = child_env(&cfg.tenants["t"].servers["s"], &hub_env);
+        let get = |k: &str| env.iter().find(|(x, _)| x == k).map(|(_, v)| v.as_str());
+        assert_eq!(get("SSL_CERT_FILE"), Some("/etc/ssl/ca.pem"));
+        assert_eq!(get("https_proxy"), Some("http://proxy:3128"));
+        assert_eq!(get("CARGO_HOME"), Some("/cargo"), "hub.env_passthrough");
+        assert_eq!(
+            get("EXTRA"),
+            Some("extra"),
+            "the server's own env_passthrough"
+        );
+        assert_eq!(get("TOKEN"), Some("own"));
+        assert_eq!(get("PATH"), Some("/usr/bin"));
+        assert_eq!(
+            get("OTHER_TENANT_TOKEN"),
+            None,
+            "nothing else of the hub's environment"
+        );
+        assert_eq!(get("HTTP_PROXY"), None, "unset variables are not invented");
     }
 }

@@ -12,7 +12,10 @@ cd "$ROOT"
 
 "$ROOT/scripts/setup-test-deps.sh"
 
-cargo build --examples --quiet
+# The first build compiles the hub, its examples and every test binary: about 3 minutes on 2
+# cores. cargo's own progress lines show it is moving.
+echo "test.sh: building the hub and the example servers (about 3 minutes the first time) ..." >&2
+cargo build --examples
 
 if cargo nextest --version >/dev/null 2>&1; then
     exec cargo nextest run "$@"

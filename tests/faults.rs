@@ -25,6 +25,8 @@ args = ["--crash-after", "2"]
 command = "{demo}"
 "#,
     );
+    // A client that has read the tool list is told when it changes.
+    assert!(hub.tool_names().contains(&"flaky__echo".to_string()));
     assert_eq!(
         hub.call("flaky__echo", json!({"message":"one"}))["result"]["content"][0]["text"],
         "fault echo: one"

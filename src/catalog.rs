@@ -5,6 +5,7 @@
 //! in the order their upstream gave them (URIs often carry a meaningful order). The catalog is
 //! rebuilt whole on every change and swapped in; readers never see a half-built one.
 
+pub use crate::protocol::ListKind;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -20,55 +21,6 @@ pub struct Route {
     pub server: ServerName,
     /// The upstream's own name.
     pub name: String,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ListKind {
-    Tools,
-    Prompts,
-    Resources,
-    Templates,
-}
-
-impl ListKind {
-    pub fn from_method(method: &str) -> Option<Self> {
-        Some(match method {
-            "tools/list" => ListKind::Tools,
-            "prompts/list" => ListKind::Prompts,
-            "resources/list" => ListKind::Resources,
-            "resources/templates/list" => ListKind::Templates,
-            _ => return None,
-        })
-    }
-
-    /// The key of the list in a result.
-    pub fn key(self) -> &'static str {
-        match self {
-            ListKind::Tools => "tools",
-            ListKind::Prompts => "prompts",
-            ListKind::Resources => "resources",
-            ListKind::Templates => "resourceTemplates",
-        }
-    }
-
-    /// The bit of [`ListKind::changed_notification`] in a session's set of lists it has read
-    /// (resources and templates share one notification, and so one bit).
-    pub fn notice_bit(self) -> u8 {
-        match self {
-            ListKind::Tools => 1,
-            ListKind::Prompts => 2,
-            ListKind::Resources | ListKind::Templates => 4,
-        }
-    }
-
-    /// The notification that tells clients this list changed.
-    pub fn changed_notification(self) -> &'static str {
-        match self {
-            ListKind::Tools => "notifications/tools/list_changed",
-            ListKind::Prompts => "notifications/prompts/list_changed",
-            ListKind::Resources | ListKind::Templates => "notifications/resources/list_changed",
-        }
-    }
 }
 
 #[derive(Debug, Default)]
@@ -149,8 +101,17 @@ impl Catalog {
         let items = self.list(kind);
         let start = match cursor {
             None => 0,
-            Some(c) => decode_cursor(c)
-                .ok_or_else(|| format!("`{c}` is not a cursor this hub gave out"))?,
+            Some(c) => {
+                let (generation, offset) = decode_cursor(c)
+                    .ok_or_else(|| format!("`{c}` is not a cursor this hub gave out"))?;
+                // Paging across a change would skip or repeat items: the client starts over.
+                if generation != self.generation {
+                    return Err(format!(
+                        "the list changed since cursor `{c}` was given out; list again without a cursor"
+                    ));
+                }
+                offset
+            }
         };
         let start = start.min(items.len());
         let end = (start + size).min(items.len());
@@ -163,10 +124,10 @@ fn encode_cursor(generation: u64, offset: usize) -> String {
     format!("g{generation}o{offset}")
 }
 
-fn decode_cursor(c: &str) -> Option<usize> {
+fn decode_cursor(c: &str) -> Option<(u64, usize)> {
     let rest = c.strip_prefix('g')?;
-    let (_, off) = rest.split_once('o')?;
-    off.parse().ok()
+    let (generation, off) = rest.split_once('o')?;
+    Some((generation.parse().ok()?, off.parse().ok()?))
 }
 
 type Routes = HashMap<String, Route>;
@@ -301,5 +262,20 @@ mod tests {
         assert_eq!(seen.len(), 25);
         assert_eq!(seen[0], "s__t00");
         assert!(cat.page(ListKind::Tools, Some("bogus"), 10).is_err());
+    }
+
+    #[test]
+    fn a_cursor_from_before_a_change_is_refused_instead_of_skipping_items() {
+        let namer = Namer::new("__", 64);
+        let tools: Vec<Value> = (0..30)
+            .map(|i| json!({"name": format!("t{i:02}")}))
+            .collect();
+        let before = Catalog::build(&namer, &[(ServerName::new("s"), offer(&tools))], 1);
+        let (_, next) = before.page(ListKind::Tools, None, 10).unwrap();
+        let next = next.unwrap();
+        let after = Catalog::build(&namer, &[(ServerName::new("s"), offer(&tools[5..]))], 2);
+        let e = after.page(ListKind::Tools, Some(&next), 10).unwrap_err();
+        assert!(e.contains("list again"), "{e}");
+        assert!(before.page(ListKind::Tools, Some(&next), 10).is_ok());
     }
 }

@@ -34,6 +34,8 @@ pub mod jsonrpc;
 pub mod mux;
 pub mod naming;
 pub mod protocol;
+pub mod rewrite;
+pub mod route;
 pub mod supervisor;
 pub mod telemetry;
 pub mod tenant;

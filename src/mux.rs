@@ -21,7 +21,6 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::ServerName;
 use crate::jsonrpc::{self, Kind, Outbox};
-use crate::naming::Namer;
 use crate::protocol;
 
 /// Why a call did not get a result from its upstream.
@@ -76,17 +75,31 @@ impl CallError {
     }
 }
 
+/// A change the caller wants made to a result on its way downstream (namespacing its URIs and
+/// task ids): given as a value, so the mux knows nothing of naming.
+pub type Rewrite = Arc<dyn Fn(&mut Value) + Send + Sync>;
+
 /// What to do to a result on its way downstream.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub struct Finish {
-    /// Namespace the URIs inside the result (resource contents, resource links) for this server.
-    pub uris: Option<(Arc<Namer>, ServerName)>,
+    pub rewrite: Option<Rewrite>,
     /// The downstream speaks 2026-07-28: mark results `resultType: complete` when the upstream did not.
     pub stateless: bool,
     /// `<method> <name or uri>` of the request (2026-07-28 calls only), for the MRTR bridge.
     pub origin: Option<Arc<str>>,
     /// 2026-07-28 cache hints for a `resources/read` result (kept when the upstream gave them).
     pub cache_hint: bool,
+}
+
+impl std::fmt::Debug for Finish {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Finish")
+            .field("rewrite", &self.rewrite.is_some())
+            .field("stateless", &self.stateless)
+            .field("origin", &self.origin)
+            .field("cache_hint", &self.cache_hint)
+            .finish()
+    }
 }
 
 /// A downstream request waiting for its upstream's answer.
@@ -780,11 +793,11 @@ fn deliver_error(reply: Reply, err: CallError) {
     }
 }
 
-/// Rewrites a result for the downstream: URIs namespaced, `resultType` for 2026-07-28 clients.
+/// Rewrites a result for the downstream: the caller's rewrite (URIs, task ids), and
+/// `resultType` and cache hints for 2026-07-28 clients.
 pub fn finish_result(result: &mut Value, finish: &Finish) {
-    if let Some((namer, server)) = &finish.uris {
-        namespace_result_uris(result, namer, server.as_str());
-        namespace_task_ids(result, namer, server.as_str());
+    if let Some(rewrite) = &finish.rewrite {
+        rewrite(result);
     }
     if finish.stateless {
         if let Some(o) = result.as_object_mut() {
@@ -799,66 +812,6 @@ pub fn finish_result(result: &mut Value, finish: &Finish) {
             if let Some(m) = meta.as_object_mut() {
                 m.entry(protocol::META_SERVER_INFO)
                     .or_insert_with(protocol::hub_info);
-            }
-        }
-    }
-}
-
-/// Task ids are namespaced like names (`<server><sep><id>`), so `tasks/*` route back and ids of
-/// different upstreams never collide: `taskId`, `task.taskId`, `tasks[].taskId` and the
-/// `io.modelcontextprotocol/related-task` meta.
-pub fn namespace_task_ids(v: &mut Value, namer: &Namer, server: &str) {
-    let fix = |t: &mut Value| {
-        if let Some(id) = t.get("taskId").and_then(Value::as_str) {
-            t["taskId"] = json!(namer.namespace_name(server, id));
-        }
-    };
-    fix(v);
-    if v.get("task").is_some() {
-        fix(&mut v["task"]);
-    }
-    if let Some(tasks) = v.get_mut("tasks").and_then(Value::as_array_mut) {
-        tasks.iter_mut().for_each(fix);
-    }
-    if let Some(meta) = v
-        .get_mut("_meta")
-        .and_then(|m| m.get_mut("io.modelcontextprotocol/related-task"))
-    {
-        fix(meta);
-    }
-}
-
-/// Namespaces `contents[].uri` (resources/read) and the URIs of resource links and embedded
-/// resources in `content[]` (tools/call) and `messages[].content` (prompts/get).
-pub fn namespace_result_uris(result: &mut Value, namer: &Namer, server: &str) {
-    let fix = |v: &mut Value| {
-        if let Some(u) = v.as_str() {
-            *v = json!(namer.namespace_uri(server, u));
-        }
-    };
-    let fix_content = |c: &mut Value| match c["type"].as_str() {
-        Some("resource_link") => fix(&mut c["uri"]),
-        Some("resource") if c["resource"].get("uri").is_some() => fix(&mut c["resource"]["uri"]),
-        _ => {}
-    };
-    if let Some(items) = result.get_mut("contents").and_then(Value::as_array_mut) {
-        for item in items {
-            if item.get("uri").is_some() {
-                fix(&mut item["uri"]);
-            }
-        }
-    }
-    if let Some(items) = result.get_mut("content").and_then(Value::as_array_mut) {
-        items.iter_mut().for_each(fix_content);
-    }
-    if let Some(msgs) = result.get_mut("messages").and_then(Value::as_array_mut) {
-        for m in msgs {
-            if let Some(c) = m.get_mut("content") {
-                if c.is_array() {
-                    c.as_array_mut().into_iter().flatten().for_each(fix_content);
-                } else {
-                    fix_content(c);
-                }
             }
         }
     }

@@ -2,6 +2,7 @@
 //! fed by a transport (stdio now); it routes each request through its tenant's catalog to an
 //! upstream connection.
 
+pub mod era;
 pub mod http;
 pub mod session;
 pub mod stdio;

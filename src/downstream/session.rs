@@ -1,28 +1,25 @@
-//! One downstream client: handshake-era (`initialize`) or 2026-07-28 (per-request `_meta`),
-//! requests routed through the catalog, answers relayed straight from the upstream's reader.
+//! One downstream client: its requests, in either era, routed through the tenant's catalog
+//! ([`crate::route`]) and forwarded to an upstream connection, whose answer the upstream's
+//! reader relays straight back. Era negotiation is in [`super::era`].
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use serde_json::{json, Value};
 
+use super::era::{self, LIST_TTL_MS};
 use crate::catalog::ListKind;
 use crate::config::ServerName;
 use crate::jsonrpc::{self, Kind, Outbox};
 use crate::mux::{DownstreamReply, Finish};
-use crate::protocol::{self, STATELESS};
-use crate::tenant::{SessionPeer, Tenant};
-
-/// How long a 2026-07-28 client may cache a list (see the README: the hub's upstreams can change
-/// at any time, so lists are cached briefly and privately, per tenant).
-pub const LIST_TTL_MS: u64 = 5_000;
+use crate::protocol;
+use crate::route::{self, RouteError};
+use crate::tenant::{Listen, SessionPeer, Tenant};
 
 pub struct Session {
     pub id: u64,
     tenant: Arc<Tenant>,
     out: Outbox,
     peer: Arc<SessionPeer>,
-    /// The version agreed by `initialize`, for handshake-era sessions.
-    version: Mutex<Option<String>>,
 }
 
 /// How a request is to be answered, and where: the session's stream (stdio, legacy SSE) or the
@@ -43,10 +40,8 @@ impl Ctx {
             crate::mux::finish_result(
                 &mut result,
                 &Finish {
-                    uris: None,
                     stateless: true,
-                    cache_hint: false,
-                    origin: None,
+                    ..Finish::default()
                 },
             );
         }
@@ -66,35 +61,22 @@ impl Session {
             tenant,
             out,
             peer,
-            version: Mutex::new(None),
         })
-    }
-
-    pub fn tenant(&self) -> &Arc<Tenant> {
-        &self.tenant
-    }
-
-    fn send(&self, frame: String) {
-        let _ = self.out.send(frame);
-    }
-
-    fn fail(&self, id: &Value, code: i64, message: impl Into<String>) {
-        self.send(jsonrpc::error(id, code, message, None));
     }
 
     /// One line from the client. Never blocks on an upstream.
     pub fn handle_line(self: &Arc<Self>, line: &str) {
-        let msg: Value = match serde_json::from_str(line) {
-            Ok(v) => v,
+        match serde_json::from_str(line) {
+            Ok(msg) => self.handle_message(msg),
             Err(e) => {
-                return self.fail(
+                let _ = self.out.send(jsonrpc::error(
                     &Value::Null,
                     jsonrpc::PARSE_ERROR,
                     format!("Parse error: {e}"),
-                )
+                    None,
+                ));
             }
-        };
-        self.handle_message(msg);
+        }
     }
 
     pub fn handle_message(self: &Arc<Self>, msg: Value) {
@@ -125,8 +107,12 @@ impl Session {
     }
 
     fn on_request(self: &Arc<Self>, mut msg: Value, out: Outbox) {
-        let id = msg["id"].clone();
-        let method = msg["method"].as_str().unwrap_or_default().to_string();
+        let id = msg.get("id").cloned().unwrap_or(Value::Null);
+        let method = msg
+            .get("method")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
         let params = msg
             .get_mut("params")
             .map(Value::take)
@@ -134,137 +120,68 @@ impl Session {
         if !params.is_object() {
             return Ctx {
                 stateless: false,
-                out: out.clone(),
+                out,
             }
             .fail(&id, jsonrpc::INVALID_PARAMS, "`params` must be an object");
         }
-        let handshake = self
-            .version
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .is_some();
-        let meta_version = params["_meta"][protocol::META_PROTOCOL_VERSION]
-            .as_str()
-            .map(str::to_string);
-        let stateless = match (&meta_version, handshake) {
-            (_, true) => false,
-            (Some(v), false) if v == STATELESS => true,
-            (Some(v), false) if method != "initialize" && method != "server/discover" => {
-                let err = jsonrpc::error(
-                    &id,
-                    jsonrpc::UNSUPPORTED_PROTOCOL_VERSION,
-                    "Unsupported protocol version",
-                    Some(json!({"requested": v, "supported": [STATELESS]})),
-                );
-                return {
-                    let _ = out.send(err);
-                };
+        let meta_version = params
+            .get("_meta")
+            .and_then(|m| m.get(protocol::META_PROTOCOL_VERSION))
+            .and_then(Value::as_str);
+        let stateless = match era::is_stateless(self.peer.is_handshake(), meta_version, &method) {
+            Ok(s) => s,
+            Err(e) => {
+                let _ = out.send(e.to_frame(&id));
+                return;
             }
-            _ => false,
         };
         if stateless {
-            if let Some(caps) = params["_meta"].get(protocol::META_CLIENT_CAPABILITIES) {
-                *self
-                    .peer
-                    .client_capabilities
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner()) = caps.clone();
+            if let Some(caps) = params
+                .get("_meta")
+                .and_then(|m| m.get(protocol::META_CLIENT_CAPABILITIES))
+            {
+                self.peer.state().client_capabilities = caps.clone();
             }
         }
         let ctx = Ctx { stateless, out };
-        if stateless
-            && matches!(
-                method.as_str(),
-                "initialize"
-                    | "ping"
-                    | "logging/setLevel"
-                    | "resources/subscribe"
-                    | "resources/unsubscribe"
-            )
-        {
-            return ctx.fail(
-                &id,
-                jsonrpc::METHOD_NOT_FOUND,
-                format!("Method not found: `{method}` does not exist in protocol 2026-07-28"),
-            );
-        }
         if !matches!(method.as_str(), "initialize" | "server/discover" | "ping") {
             self.tenant.first_use();
         }
         match method.as_str() {
             "initialize" => self.initialize(&id, &ctx, &params),
-            "server/discover" => ctx.send(jsonrpc::result(&id, self.discover_result())),
+            "server/discover" => ctx.send(jsonrpc::result(
+                &id,
+                era::discover_result(self.instructions()),
+            )),
             "ping" => ctx.reply(&id, json!({})),
-            "tools/list" | "prompts/list" | "resources/list" | "resources/templates/list" => {
-                let kind = ListKind::from_method(&method).unwrap_or(ListKind::Tools);
-                self.when_ready(move |s| s.list(&id, ctx, kind, &params));
-            }
-            "tools/call" => self.route_named(id, ctx, method, params, true),
-            "prompts/get" => self.route_named(id, ctx, method, params, false),
-            "resources/read" | "resources/subscribe" | "resources/unsubscribe" => {
-                self.route_uri(id, ctx, method, params)
-            }
-            "completion/complete" => self.complete(id, ctx, params),
-            "tasks/get" | "tasks/result" | "tasks/cancel" | "tasks/update" => {
-                self.route_task(id, ctx, method, params)
+            m if ListKind::from_method(m).is_some() => {
+                let kind = ListKind::from_method(m).unwrap_or(ListKind::Tools);
+                self.after_settled(move |s| s.list(&id, ctx, kind, &params));
             }
             "tasks/list" => self.list_tasks(id, ctx, params),
             "logging/setLevel" => self.set_level(&id, ctx, params),
             "subscriptions/listen" if stateless => self.listen(&id, &ctx, &params),
-            _ => ctx.fail(
-                &id,
-                jsonrpc::METHOD_NOT_FOUND,
-                format!("Method not found: `{method}` is not supported by mcp-hub"),
-            ),
+            _ => self.route(id, ctx, method, params),
         }
     }
 
     fn initialize(&self, id: &Value, ctx: &Ctx, params: &Value) {
-        let requested = params["protocolVersion"]
-            .as_str()
-            .unwrap_or(protocol::LATEST_HANDSHAKE);
-        let version = if protocol::HANDSHAKE_VERSIONS.contains(&requested) {
-            requested
-        } else {
-            protocol::LATEST_HANDSHAKE
-        };
-        *self.version.lock().unwrap_or_else(|e| e.into_inner()) = Some(version.to_string());
-        *self
-            .peer
-            .client_capabilities
-            .lock()
-            .unwrap_or_else(|e| e.into_inner()) = params["capabilities"].clone();
-        *self
-            .peer
-            .handshake
-            .lock()
-            .unwrap_or_else(|e| e.into_inner()) = true;
-        tracing::info!(tenant = %self.tenant.id, session = self.id, version, client = %params["clientInfo"]["name"], "client initialized");
-        let mut result = json!({
-            "protocolVersion": version,
-            "capabilities": capabilities(),
-            "serverInfo": protocol::hub_info(),
-        });
-        if let Some(i) = self.instructions() {
-            result["instructions"] = json!(i);
+        let version = era::negotiate(params.get("protocolVersion").and_then(Value::as_str));
+        {
+            let mut st = self.peer.state();
+            st.version = Some(version.to_string());
+            st.client_capabilities = params.get("capabilities").cloned().unwrap_or(Value::Null);
         }
-        ctx.send(jsonrpc::result(id, result));
-    }
-
-    fn discover_result(&self) -> Value {
-        let mut r = json!({
-            "resultType": "complete",
-            "supportedVersions": protocol::ALL_VERSIONS,
-            "capabilities": capabilities(),
-            "serverInfo": protocol::hub_info(),
-            "ttlMs": LIST_TTL_MS,
-            "cacheScope": "private",
-            "_meta": { protocol::META_SERVER_INFO: protocol::hub_info() },
-        });
-        if let Some(i) = self.instructions() {
-            r["instructions"] = json!(i);
-        }
-        r
+        let client = params
+            .get("clientInfo")
+            .and_then(|c| c.get("name"))
+            .cloned()
+            .unwrap_or(Value::Null);
+        tracing::info!(tenant = %self.tenant.id, session = self.id, version, client = %client, "client initialized");
+        ctx.send(jsonrpc::result(
+            id,
+            era::initialize_result(version, self.instructions()),
+        ));
     }
 
     /// The upstreams' own instructions, each under its server's name.
@@ -289,13 +206,14 @@ impl Session {
         })
     }
 
-    /// Runs `f` now when the tenant's upstreams have settled, else once they have (or the wait timed out).
-    fn when_ready(self: &Arc<Self>, f: impl FnOnce(&Arc<Self>) + Send + 'static) {
+    /// Runs `f` now when the tenant's upstreams have settled, else once they have (or the
+    /// start-up wait ran out): the one place a request waits for the tenant.
+    fn after_settled(self: &Arc<Self>, f: impl FnOnce(&Arc<Self>) + Send + 'static) {
         if self.tenant.is_settled() {
             f(self);
         } else {
             let me = self.clone();
-            tokio::spawn(async move {
+            self.tenant.spawn(async move {
                 me.tenant.wait_ready().await;
                 f(&me);
             });
@@ -303,15 +221,10 @@ impl Session {
     }
 
     fn list(&self, id: &Value, ctx: Ctx, kind: ListKind, params: &Value) {
-        self.peer
-            .listed
-            .fetch_or(kind.notice_bit(), std::sync::atomic::Ordering::Relaxed);
+        self.peer.mark_listed(kind);
         let cat = self.tenant.catalog();
-        match cat.page(
-            kind,
-            params["cursor"].as_str(),
-            self.tenant.settings.page_size,
-        ) {
+        let cursor = params.get("cursor").and_then(Value::as_str);
+        match cat.page(kind, cursor, self.tenant.settings.page_size) {
             Ok((items, next)) => {
                 let mut r = json!({ kind.key(): items });
                 if let Some(n) = next {
@@ -327,49 +240,79 @@ impl Session {
         }
     }
 
-    /// `tools/call` and `prompts/get`: exposed name → (server, upstream name).
-    fn route_named(
-        self: &Arc<Self>,
-        id: Value,
-        ctx: Ctx,
-        method: String,
-        mut params: Value,
-        tool: bool,
-    ) {
-        let Some(name) = params["name"].as_str().map(str::to_string) else {
-            return ctx.fail(
-                &id,
-                jsonrpc::INVALID_PARAMS,
-                "Invalid params: `name` is required",
-            );
-        };
+    /// A request routed by the name, URI or task id in its params.
+    fn route(self: &Arc<Self>, id: Value, ctx: Ctx, method: String, params: Value) {
         let cat = self.tenant.catalog();
-        let route = if tool {
-            cat.tool(&name)
-        } else {
-            cat.prompt(&name)
-        }
-        .cloned();
-        match route {
-            Some(r) => {
-                params["name"] = json!(r.name);
-                self.forward(id, ctx, &r.server, &method, params, true);
+        let tenant = &self.tenant;
+        let uri = params
+            .get("uri")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let routed = route::route(
+            &cat,
+            &tenant.namer,
+            |s| tenant.upstream(s).is_some(),
+            &method,
+            params.clone(),
+        );
+        let r = match routed {
+            Ok(r) => r,
+            Err(e) if e.may_appear() && !tenant.is_settled() => {
+                return self.after_settled(move |s| s.route(id, ctx, method, params));
             }
-            None if !self.tenant.is_settled() => {
-                let me = self.clone();
-                tokio::spawn(async move {
-                    me.tenant.wait_ready().await;
-                    me.route_named(id, ctx, method, params, tool);
-                });
+            Err(RouteError::NotRouted(m)) => {
+                return ctx.fail(
+                    &id,
+                    jsonrpc::METHOD_NOT_FOUND,
+                    format!("Method not found: `{m}` is not supported by mcp-hub"),
+                )
             }
-            None => {
-                let what = if tool { "tool" } else { "prompt" };
-                let msg = match self.down_server_hint(&name) {
-                    Some(hint) => format!("Unknown {what} `{name}`: {hint}"),
-                    None => format!("Unknown {what} `{name}`"),
+            Err(e @ (RouteError::UnknownTool(_) | RouteError::UnknownPrompt(_))) => {
+                let name = params
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                let msg = match self.down_server_hint(name) {
+                    Some(hint) => format!("{e}: {hint}"),
+                    None => e.to_string(),
                 };
-                ctx.fail(&id, jsonrpc::INVALID_PARAMS, msg);
+                return ctx.fail(&id, jsonrpc::INVALID_PARAMS, msg);
             }
+            Err(e) => return ctx.fail(&id, jsonrpc::INVALID_PARAMS, e.to_string()),
+        };
+        if let (Some(uri), "resources/subscribe" | "resources/unsubscribe") = (uri, method.as_str())
+        {
+            if !self.count_subscription(&r.server, &method, uri) {
+                return ctx.reply(&id, json!({}));
+            }
+        }
+        self.forward(id, ctx, &r.server, &method, r.params, r.namespace_answer);
+    }
+
+    /// Subscriptions are counted per tenant: the upstream hears the first subscribe and the
+    /// last unsubscribe; the sessions in between are answered here (false). A session with its
+    /// own connection (`share = "session"`) subscribes there itself.
+    fn count_subscription(&self, server: &ServerName, method: &str, uri: String) -> bool {
+        let subscribe = method == "resources/subscribe";
+        let own = self
+            .tenant
+            .upstream(server.as_str())
+            .is_some_and(|u| self.tenant.own_upstream(u, self.id).is_some());
+        let changed = {
+            let mut st = self.peer.state();
+            if subscribe {
+                st.subscriptions.insert(uri.clone())
+            } else {
+                st.subscriptions.remove(&uri)
+            }
+        };
+        if own {
+            return true;
+        }
+        if subscribe {
+            self.tenant.subscribe(&uri, changed)
+        } else {
+            self.tenant.unsubscribe(&uri, changed)
         }
     }
 
@@ -388,100 +331,10 @@ impl Session {
         })
     }
 
-    /// `resources/*`: namespaced URI → (server, upstream URI).
-    fn route_uri(self: &Arc<Self>, id: Value, ctx: Ctx, method: String, mut params: Value) {
-        let Some(uri) = params["uri"].as_str().map(str::to_string) else {
-            return ctx.fail(
-                &id,
-                jsonrpc::INVALID_PARAMS,
-                "Invalid params: `uri` is required",
-            );
-        };
-        let resolved = self
-            .tenant
-            .namer
-            .resolve_uri(&uri, |s| self.tenant.upstream(s).is_some())
-            .map(|(s, u)| (ServerName::new(s), u));
-        let Some((server, original)) = resolved else {
-            return ctx.fail(&id, jsonrpc::INVALID_PARAMS, format!("Resource not found: `{uri}` does not name a server of this hub (URIs look like `scheme://<server>{}…`)", self.tenant.settings.separator));
-        };
-        if !self.tenant.is_settled()
-            && self
-                .tenant
-                .upstream(server.as_str())
-                .and_then(|u| u.conn())
-                .is_none()
-        {
-            let me = self.clone();
-            tokio::spawn(async move {
-                me.tenant.wait_ready().await;
-                me.route_uri(id, ctx, method, params);
-            });
-            return;
-        }
-        // Subscriptions are counted per tenant: the upstream hears the first subscribe and the
-        // last unsubscribe; the sessions in between are answered here. A session with its own
-        // connection (`share = "session"`) subscribes there itself.
-        let own = self
-            .tenant
-            .upstream(server.as_str())
-            .is_some_and(|u| self.tenant.own_upstream(u, self.id).is_some());
-        match method.as_str() {
-            "resources/subscribe" | "resources/unsubscribe" if own => {
-                let mut subs = lock(&self.peer.subscriptions);
-                if method == "resources/subscribe" {
-                    subs.insert(uri.clone());
-                } else {
-                    subs.remove(&uri);
-                }
-            }
-            "resources/subscribe" => {
-                let fresh = lock(&self.peer.subscriptions).insert(uri.clone());
-                if !self.tenant.subscribe(&uri, fresh) {
-                    return ctx.reply(&id, json!({}));
-                }
-            }
-            "resources/unsubscribe" => {
-                let had = lock(&self.peer.subscriptions).remove(&uri);
-                if !self.tenant.unsubscribe(&uri, had) {
-                    return ctx.reply(&id, json!({}));
-                }
-            }
-            _ => {}
-        }
-        params["uri"] = json!(original);
-        self.forward(id, ctx, &server, &method, params, true);
-    }
-
-    /// `tasks/*`: the namespaced task id names its upstream.
-    fn route_task(self: &Arc<Self>, id: Value, ctx: Ctx, method: String, mut params: Value) {
-        let Some(task) = params["taskId"].as_str().map(str::to_string) else {
-            return ctx.fail(
-                &id,
-                jsonrpc::INVALID_PARAMS,
-                "Invalid params: `taskId` is required",
-            );
-        };
-        let resolved = self
-            .tenant
-            .namer
-            .resolve_name(&task, |s| self.tenant.upstream(s).is_some())
-            .map(|(s, t)| (ServerName::new(s), t.to_string()));
-        let Some((server, original)) = resolved else {
-            return ctx.fail(
-                &id,
-                jsonrpc::INVALID_PARAMS,
-                format!("Unknown task `{task}`"),
-            );
-        };
-        params["taskId"] = json!(original);
-        self.forward(id, ctx, &server, &method, params, true);
-    }
-
     /// `tasks/list`: every upstream that has tasks, merged, ids namespaced (one page).
     fn list_tasks(&self, id: Value, ctx: Ctx, params: Value) {
         let tenant = self.tenant.clone();
-        tokio::spawn(async move {
+        self.tenant.spawn(async move {
             let mut all = Vec::new();
             for up in tenant.upstreams.values() {
                 let Some(conn) = up.conn() else { continue };
@@ -496,7 +349,7 @@ impl Session {
                     .request("tasks/list", Some(p), up.cfg.request_timeout)
                     .await
                 {
-                    crate::mux::namespace_task_ids(&mut r, &tenant.namer, up.name.as_str());
+                    crate::rewrite::namespace_task_ids(&mut r, &tenant.namer, up.name.as_str());
                     if let Some(Value::Array(t)) = r.get_mut("tasks").map(Value::take) {
                         all.extend(t);
                     }
@@ -506,76 +359,31 @@ impl Session {
         });
     }
 
-    fn complete(self: &Arc<Self>, id: Value, ctx: Ctx, mut params: Value) {
-        let r = &params["ref"];
-        match r["type"].as_str() {
-            Some("ref/prompt") => {
-                let name = r["name"].as_str().unwrap_or_default().to_string();
-                let Some(route) = self.tenant.catalog().prompt(&name).cloned() else {
-                    return ctx.fail(
-                        &id,
-                        jsonrpc::INVALID_PARAMS,
-                        format!("Unknown prompt `{name}`"),
-                    );
-                };
-                params["ref"]["name"] = json!(route.name);
-                self.forward(id, ctx, &route.server, "completion/complete", params, false);
-            }
-            Some("ref/resource") => {
-                let uri = r["uri"].as_str().unwrap_or_default().to_string();
-                let resolved = self
-                    .tenant
-                    .namer
-                    .resolve_uri(&uri, |s| self.tenant.upstream(s).is_some())
-                    .map(|(s, u)| (ServerName::new(s), u));
-                let Some((server, original)) = resolved else {
-                    return ctx.fail(
-                        &id,
-                        jsonrpc::INVALID_PARAMS,
-                        format!("Resource not found: `{uri}`"),
-                    );
-                };
-                params["ref"]["uri"] = json!(original);
-                self.forward(id, ctx, &server, "completion/complete", params, false);
-            }
-            _ => ctx.fail(
-                &id,
-                jsonrpc::INVALID_PARAMS,
-                "Invalid params: `ref.type` must be `ref/prompt` or `ref/resource`",
-            ),
-        }
-    }
-
     /// 2026-07-28: a long-lived request; list-changed and resource-updated notifications the
-    /// client opted in to arrive tagged with its id until the client cancels it.
+    /// client opted in to arrive tagged with its id until the client cancels it. The resources
+    /// it names are subscribed to upstream (counted with the handshake-era subscriptions) until
+    /// the listen is cancelled or its stream closes.
     fn listen(&self, id: &Value, ctx: &Ctx, params: &Value) {
-        let want = &params["notifications"];
+        let want = params.get("notifications").cloned().unwrap_or(Value::Null);
         let mut accepted = serde_json::Map::new();
-        for key in [
-            "toolsListChanged",
-            "promptsListChanged",
-            "resourcesListChanged",
-        ] {
-            if want[key] == true {
-                accepted.insert(key.into(), json!(true));
+        for kind in [ListKind::Tools, ListKind::Prompts, ListKind::Resources] {
+            if want.get(kind.listen_key()) == Some(&Value::Bool(true)) {
+                accepted.insert(kind.listen_key().into(), json!(true));
             }
         }
-        if let Some(uris) = want["resourceSubscriptions"]
-            .as_array()
-            .filter(|a| !a.is_empty())
-        {
+        let uris: Vec<String> = crate::tenant::listen_uris(&want);
+        if !uris.is_empty() {
             accepted.insert("resourceSubscriptions".into(), json!(uris));
         }
         let accepted = Value::Object(accepted);
-        self.peer
-            .listens
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(crate::tenant::Listen {
-                id: id.clone(),
-                filter: accepted.clone(),
-                out: ctx.out.clone(),
-            });
+        self.peer.state().listens.push(Listen {
+            id: id.clone(),
+            filter: accepted.clone(),
+            out: ctx.out.clone(),
+        });
+        for uri in &uris {
+            self.tenant.acquire_subscription(uri);
+        }
         let ack = json!({"notifications": accepted, "_meta": {protocol::META_SUBSCRIPTION_ID: id}});
         ctx.send(jsonrpc::notification(
             "notifications/subscriptions/acknowledged",
@@ -586,13 +394,14 @@ impl Session {
     /// `logging/setLevel` applies to what this session receives; upstreams are set to the most
     /// verbose level any session of the tenant asked for, so every session can get its share.
     fn set_level(&self, id: &Value, ctx: Ctx, params: Value) {
-        let Some(level) = params["level"]
-            .as_str()
+        let Some(level) = params
+            .get("level")
+            .and_then(Value::as_str)
             .and_then(crate::tenant::log_severity)
         else {
             return ctx.fail(id, jsonrpc::INVALID_PARAMS, "Invalid params: `level` must be one of debug, info, notice, warning, error, critical, alert, emergency");
         };
-        *lock(&self.peer.log_level) = Some(level);
+        self.peer.state().log_level = Some(level);
         self.tenant.apply_log_levels();
         self.tenant.apply_own_log_level(self.id);
         ctx.reply(id, json!({}));
@@ -605,7 +414,7 @@ impl Session {
         server: &ServerName,
         method: &str,
         params: Value,
-        namespace_uris: bool,
+        namespace_answer: bool,
     ) {
         let Some(up) = self.tenant.upstream(server.as_str()) else {
             return ctx.fail(
@@ -619,13 +428,13 @@ impl Session {
         let Some(conn) = up.conn() else {
             let st = up.status();
             if !st.settled {
-                // The upstream (a session's own connection, `share = "session"`) is starting: wait for it.
+                // The upstream (or a session's own connection, `share = "session"`) is starting: wait for it.
                 let (me, up, server, method) =
                     (self.clone(), up.clone(), server.clone(), method.to_string());
-                tokio::spawn(async move {
+                self.tenant.spawn(async move {
                     let _ = tokio::time::timeout(up.cfg.startup_timeout, up.settled()).await;
                     me.tenant.apply_own_log_level(me.id);
-                    me.forward(id, ctx, &server, &method, params, namespace_uris);
+                    me.forward(id, ctx, &server, &method, params, namespace_answer);
                 });
                 return;
             }
@@ -643,19 +452,24 @@ impl Session {
         };
         // What this request is, to bind MRTR bridge state to (2026-07-28 clients only).
         let origin: Option<Arc<str>> = ctx.stateless.then(|| {
-            let what = params["name"]
-                .as_str()
-                .or(params["uri"].as_str())
+            let what = params
+                .get("name")
+                .or(params.get("uri"))
+                .and_then(Value::as_str)
                 .unwrap_or_default();
             Arc::from(format!("{method} {server}/{what}"))
         });
         let bridged_retry = ctx.stateless
-            && params["requestState"]
-                .as_str()
+            && params
+                .get("requestState")
+                .and_then(Value::as_str)
                 .is_some_and(|s| s.starts_with(crate::bridge::PREFIX));
-        let log_level = params["_meta"][protocol::META_LOG_LEVEL]
-            .as_str()
+        let meta = params.get("_meta");
+        let log_level = meta
+            .and_then(|m| m.get(protocol::META_LOG_LEVEL))
+            .and_then(Value::as_str)
             .and_then(crate::tenant::log_severity);
+        let progress = meta.and_then(|m| m.get("progressToken")).cloned();
         let retry = (!ctx.stateless
             && matches!(conn.era(), Some(crate::mux::Era::Stateless { .. }))
             && matches!(method, "tools/call" | "prompts/get" | "resources/read"))
@@ -665,10 +479,12 @@ impl Session {
             out: ctx.out.clone(),
             session: self.id,
             log_level: log_level.filter(|_| ctx.stateless),
-            progress: params["_meta"].get("progressToken").cloned(),
+            progress,
             id,
             finish: Finish {
-                uris: namespace_uris.then(|| (self.tenant.namer.clone(), server.clone())),
+                rewrite: namespace_answer
+                    .then(|| self.tenant.rewrite_for(server))
+                    .flatten(),
                 stateless: ctx.stateless,
                 cache_hint: method == "resources/read",
                 origin: origin.clone(),
@@ -695,18 +511,29 @@ impl Session {
     }
 
     fn on_notification(&self, msg: Value) {
-        match msg["method"].as_str() {
+        let params = msg.get("params");
+        match msg.get("method").and_then(Value::as_str) {
             Some("notifications/cancelled") => {
-                let rid = &msg["params"]["requestId"];
-                let mut listens = self.peer.listens.lock().unwrap_or_else(|e| e.into_inner());
-                if let Some(i) = listens.iter().position(|l| &l.id == rid) {
-                    listens.remove(i);
+                let rid = params
+                    .and_then(|p| p.get("requestId"))
+                    .cloned()
+                    .unwrap_or(Value::Null);
+                let listen = {
+                    let mut st = self.peer.state();
+                    st.listens
+                        .iter()
+                        .position(|l| l.id == rid)
+                        .map(|i| st.listens.remove(i))
+                };
+                if let Some(l) = listen {
+                    for uri in crate::tenant::listen_uris(&l.filter) {
+                        self.tenant.release_subscription(&uri);
+                    }
                     return;
                 }
-                drop(listens);
-                let reason = msg["params"]["reason"].as_str();
+                let reason = params.and_then(|p| p.get("reason")).and_then(Value::as_str);
                 for conn in self.tenant.conns_of_session(self.id) {
-                    if conn.cancel_downstream(self.id, rid, reason) {
+                    if conn.cancel_downstream(self.id, &rid, reason) {
                         tracing::debug!(session = self.id, server = %conn.server, "cancelled request {rid}");
                         return;
                     }
@@ -723,7 +550,7 @@ impl Session {
 
     /// The client answered a request the hub relayed from an upstream.
     fn on_response(&self, msg: Value) {
-        let Some(hid) = msg["id"].as_str().map(str::to_string) else {
+        let Some(hid) = msg.get("id").and_then(Value::as_str).map(str::to_string) else {
             return;
         };
         if let Some((_, tx)) = self.peer.waiting.remove(&hid) {
@@ -739,20 +566,4 @@ impl Session {
     pub fn close(&self) {
         self.tenant.end_session(self.id);
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// What the hub offers every client, whatever its upstreams offer.
-fn capabilities() -> Value {
-    json!({
-        "tools": {"listChanged": true},
-        "prompts": {"listChanged": true},
-        "resources": {"subscribe": true, "listChanged": true},
-        "completions": {},
-        "logging": {},
-        "tasks": {"list": {}, "cancel": {}, "requests": {"tools": {"call": {}}}},
-    })
 }

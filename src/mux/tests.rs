@@ -180,19 +180,6 @@ fn garbage_from_the_upstream_is_ignored() {
     assert!(!c.is_closed());
 }
 
-#[test]
-fn result_uris_are_namespaced() {
-    let namer = Namer::new("__", 64);
-    let mut r = json!({
-        "contents": [{"uri": "test://static/1", "text": "x"}],
-        "content": [{"type":"resource_link","uri":"fault://thing/1"},{"type":"resource","resource":{"uri":"fault://thing/2"}},{"type":"text","text":"t"}],
-    });
-    namespace_result_uris(&mut r, &namer, "srv");
-    assert_eq!(r["contents"][0]["uri"], "test://srv__static/1");
-    assert_eq!(r["content"][0]["uri"], "fault://srv__thing/1");
-    assert_eq!(r["content"][1]["resource"]["uri"], "fault://srv__thing/2");
-}
-
 /// MRTR: a second upstream request that arrives while the client is away answering the first
 /// one waits for the client's retry, which is answered with it; the next retry gets the result.
 #[test]

@@ -8,7 +8,7 @@ use super::{Offer, UpstreamError};
 use crate::config::{ProtocolPref, ServerConfig};
 use crate::jsonrpc;
 use crate::mux::{CallError, Conn, Era};
-use crate::protocol;
+use crate::protocol::{self, ListKind};
 
 /// The capabilities the hub declares to upstreams: everything it can relay. A server-to-client
 /// request goes to the session whose call caused it (or through the MRTR bridge to a
@@ -157,21 +157,13 @@ fn map_err(e: CallError, timeout: Duration) -> UpstreamError {
     }
 }
 
-/// The list kinds an upstream can offer: (method, result key, capability).
-pub const LISTS: [(&str, &str, &str); 4] = [
-    ("tools/list", "tools", "tools"),
-    ("prompts/list", "prompts", "prompts"),
-    ("resources/list", "resources", "resources"),
-    ("resources/templates/list", "resourceTemplates", "resources"),
-];
-
 /// Reads one whole list, following `nextCursor`.
 pub async fn list_all(
     conn: &Conn,
-    method: &str,
-    key: &str,
+    kind: ListKind,
     timeout: Duration,
 ) -> Result<Vec<Value>, CallError> {
+    let (method, key) = (kind.method(), kind.key());
     let mut items = Vec::new();
     let mut cursor: Option<String> = None;
     for _ in 0..1000 {
@@ -205,22 +197,11 @@ pub async fn read_lists(
     offer: &mut Offer,
     timeout: Duration,
 ) -> Result<(), CallError> {
-    for (method, key, cap) in LISTS {
-        if offer.capabilities.get(cap).is_none() {
+    for kind in ListKind::ALL {
+        if offer.capabilities.get(kind.capability()).is_none() {
             continue;
         }
-        let items = list_all(conn, method, key, timeout).await?;
-        *offer_list(offer, key) = items;
+        *offer.list_mut(kind) = list_all(conn, kind, timeout).await?;
     }
     Ok(())
-}
-
-/// The list of `offer` that a result key names.
-pub fn offer_list<'a>(offer: &'a mut Offer, key: &str) -> &'a mut Vec<Value> {
-    match key {
-        "tools" => &mut offer.tools,
-        "prompts" => &mut offer.prompts,
-        "resources" => &mut offer.resources,
-        _ => &mut offer.templates,
-    }
 }

@@ -94,6 +94,19 @@ pub struct Offer {
     pub templates: Vec<Value>,
 }
 
+impl Offer {
+    /// One of the four lists.
+    pub fn list_mut(&mut self, kind: crate::protocol::ListKind) -> &mut Vec<Value> {
+        use crate::protocol::ListKind;
+        match kind {
+            ListKind::Tools => &mut self.tools,
+            ListKind::Prompts => &mut self.prompts,
+            ListKind::Resources => &mut self.resources,
+            ListKind::Templates => &mut self.templates,
+        }
+    }
+}
+
 pub struct Upstream {
     pub name: ServerName,
     pub cfg: ServerConfig,

@@ -12,7 +12,16 @@
 //! random key) handle, bound to the tenant and to the request it answers (method, server and
 //! upstream name or URI). A forged or altered state fails verification; a state used once is
 //! gone (no replay); a state for another request or tenant does not open. Parked calls whose
-//! client does not come back within the bound are cancelled upstream and forgotten.
+//! client does not come back within the upstream's `request_timeout` are cancelled upstream
+//! and forgotten.
+//!
+//! - this file: the parked calls and their sealed handles.
+//! - [`forward`]: a 2026-07-28 client, a handshake-era upstream (`input_required` out, retries in).
+//! - [`reverse`]: a handshake-era client, a 2026-07-28 upstream (its `inputRequests` become
+//!   requests to the client, the answers a retry upstream).
+
+mod forward;
+mod reverse;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -32,7 +41,8 @@ pub struct Parked {
     pub call: u64,
     /// The id of the upstream's request to the client.
     pub upstream_request: Value,
-    created: Instant,
+    /// When the client's time to come back is up (the server's `request_timeout` after parking).
+    deadline: Instant,
 }
 
 impl Parked {
@@ -49,7 +59,6 @@ impl Parked {
 pub struct Bridges {
     codec: RequestStateCodec,
     parked: DashMap<String, Parked>,
-    pub ttl: Duration,
 }
 
 fn context(tenant: &str, origin: &str) -> Vec<u8> {
@@ -61,7 +70,7 @@ impl Bridges {
         deprecated,
         reason = "the key is 32 random bytes, above the codec's minimum, so the checked constructor could not fail"
     )]
-    pub fn new(ttl: Duration) -> Self {
+    pub fn new() -> Self {
         let key: Vec<u8> = [uuid::Uuid::new_v4(), uuid::Uuid::new_v4()]
             .iter()
             .flat_map(|u| *u.as_bytes())
@@ -69,11 +78,10 @@ impl Bridges {
         Self {
             codec: RequestStateCodec::new(key),
             parked: DashMap::new(),
-            ttl,
         }
     }
 
-    /// Parks a call; returns the `requestState` for the client.
+    /// Parks a call for at most `ttl`; returns the `requestState` for the client.
     pub fn park(
         &self,
         tenant: &str,
@@ -81,13 +89,14 @@ impl Bridges {
         conn: Arc<Conn>,
         call: u64,
         upstream_request: Value,
+        ttl: Duration,
     ) -> String {
         let handle = uuid::Uuid::new_v4().simple().to_string();
         let sealed = self.codec.seal_with(
             handle.as_bytes(),
             &SealOptions::new()
                 .associated_data(&context(tenant, origin))
-                .ttl(self.ttl),
+                .ttl(ttl),
         );
         self.parked.insert(
             handle,
@@ -95,7 +104,7 @@ impl Bridges {
                 conn,
                 call,
                 upstream_request,
-                created: Instant::now(),
+                deadline: Instant::now() + ttl,
             },
         );
         format!("{PREFIX}{sealed}")
@@ -118,12 +127,13 @@ impl Bridges {
             .ok_or_else(|| "requestState was already used, or its call is gone".to_string())
     }
 
-    /// Removes the calls parked longer than the bound.
+    /// Removes the calls whose client did not come back in time.
     pub fn expired(&self) -> Vec<Parked> {
+        let now = Instant::now();
         let old: Vec<String> = self
             .parked
             .iter()
-            .filter(|e| e.created.elapsed() > self.ttl)
+            .filter(|e| e.deadline < now)
             .map(|e| e.key().clone())
             .collect();
         old.into_iter()
@@ -131,11 +141,13 @@ impl Bridges {
             .collect()
     }
 
-    pub fn len(&self) -> usize {
-        self.parked.len()
-    }
-
     pub fn is_empty(&self) -> bool {
         self.parked.is_empty()
+    }
+}
+
+impl Default for Bridges {
+    fn default() -> Self {
+        Self::new()
     }
 }

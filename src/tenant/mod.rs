@@ -1,0 +1,289 @@
+//! A tenant: its upstreams and their supervisors, its merged catalog, and its downstream
+//! sessions. This file wires them together and implements [`ConnHooks`], through which each
+//! upstream connection reaches the tenant (the mux never sees the tenant itself).
+//!
+//! - [`sessions`]: the session registry, what the tenant knows of each session.
+//! - [`own`]: the connections of `share = "session"` servers, one per session.
+//! - [`notify`]: who gets which notification (list changes, logs, resource updates, task status).
+//! - [`relay`]: server-to-client requests, routed to the session whose call caused them.
+//! - [`subscriptions`]: resource subscription counts and the upstreams' log level.
+//! - The MRTR bridge (both directions) lives in [`crate::bridge`].
+
+mod notify;
+mod own;
+mod relay;
+mod sessions;
+mod subscriptions;
+
+use std::collections::{BTreeMap, HashSet};
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock, RwLock, Weak};
+use std::time::Duration;
+
+use dashmap::DashMap;
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::bridge::Bridges;
+use crate::catalog::Catalog;
+use crate::config::{HubSettings, ServerName, TenantConfig, TenantId};
+use crate::jsonrpc;
+use crate::mux::{Conn, ConnHooks, DownstreamReply, InFlight, Rewrite};
+use crate::naming::Namer;
+use crate::protocol::ListKind;
+use crate::supervisor::Supervisor;
+use crate::upstream::{State, Upstream};
+
+pub use sessions::{listen_uris, Listen, PeerState, SessionPeer};
+pub use subscriptions::{log_severity, LOG_LEVELS};
+
+pub struct Tenant {
+    pub id: TenantId,
+    pub settings: Arc<HubSettings>,
+    pub namer: Arc<Namer>,
+    pub upstreams: BTreeMap<ServerName, Arc<Upstream>>,
+    /// Per server, the rewrite of its answers (URIs and task ids namespaced), made once.
+    rewrites: BTreeMap<ServerName, Rewrite>,
+    catalog: RwLock<Arc<Catalog>>,
+    generation: AtomicU64,
+    sessions: DashMap<u64, Arc<SessionPeer>>,
+    next_session: AtomicU64,
+    next_relay: AtomicU64,
+    /// Lazy upstreams were asked to start (the tenant's first use).
+    lazy_started: AtomicBool,
+    /// 2026-07-28 calls parked while their client supplies input (MRTR).
+    pub bridges: Bridges,
+    subs: subscriptions::Subscriptions,
+    /// The connections of `share = "session"` servers, per (session, server).
+    own: DashMap<(u64, ServerName), own::Own>,
+    /// Where the tenant's tasks run, and what stops them (set by `start`).
+    runtime: OnceLock<(TaskTracker, CancellationToken)>,
+    me: Weak<Tenant>,
+}
+
+/// The tenant's side of a connection: `scope` is the session that owns it (`share = "session"`),
+/// `None` for the connection every session shares.
+struct Hooks {
+    tenant: Weak<Tenant>,
+    scope: Option<u64>,
+}
+
+impl Tenant {
+    pub fn new(cfg: &TenantConfig, settings: Arc<HubSettings>) -> Arc<Self> {
+        let namer = Arc::new(Namer::new(&settings.separator, settings.max_name_length));
+        Arc::new_cyclic(|me| Tenant {
+            id: cfg.id.clone(),
+            namer: namer.clone(),
+            settings,
+            upstreams: cfg
+                .servers
+                .values()
+                .map(|s| (s.name.clone(), Upstream::new(s.clone())))
+                .collect(),
+            rewrites: cfg
+                .servers
+                .keys()
+                .map(|s| {
+                    (
+                        s.clone(),
+                        crate::rewrite::namespacing(namer.clone(), s.clone()),
+                    )
+                })
+                .collect(),
+            catalog: RwLock::new(Arc::new(Catalog::default())),
+            generation: AtomicU64::new(0),
+            sessions: DashMap::new(),
+            next_session: AtomicU64::new(1),
+            next_relay: AtomicU64::new(1),
+            lazy_started: AtomicBool::new(false),
+            bridges: Bridges::new(),
+            subs: subscriptions::Subscriptions::default(),
+            own: DashMap::new(),
+            runtime: OnceLock::new(),
+            me: me.clone(),
+        })
+    }
+
+    /// Starts a supervisor per enabled upstream; every task of the tenant is owned by `tracker`
+    /// and stopped by `shutdown`.
+    pub fn start(self: &Arc<Self>, tracker: &TaskTracker, shutdown: &CancellationToken) {
+        let _ = self.runtime.set((tracker.clone(), shutdown.clone()));
+        self.spawn(self.clone().expire_bridges(shutdown.child_token()));
+        let hooks: Arc<dyn ConnHooks> = Arc::new(Hooks {
+            tenant: Arc::downgrade(self),
+            scope: None,
+        });
+        for up in self.upstreams.values() {
+            let me = Arc::downgrade(self);
+            let sup = Supervisor {
+                up: up.clone(),
+                tenant: self.id.clone(),
+                hooks: hooks.clone(),
+                on_change: Arc::new(move || {
+                    if let Some(t) = me.upgrade() {
+                        t.rebuild();
+                    }
+                }),
+                settings: self.settings.clone(),
+                shutdown: shutdown.child_token(),
+            };
+            self.spawn(sup.run());
+        }
+    }
+
+    /// Runs `task` in the tenant's tracker (so the hub's shutdown waits for it), or on the
+    /// runtime when the tenant was never started (tests, one-shot commands).
+    pub fn spawn<F>(&self, task: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        match self.runtime.get() {
+            Some((tracker, _)) => {
+                tracker.spawn(task);
+            }
+            None => {
+                tokio::spawn(task);
+            }
+        }
+    }
+
+    pub fn catalog(&self) -> Arc<Catalog> {
+        self.catalog
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    pub fn upstream(&self, name: &str) -> Option<&Arc<Upstream>> {
+        self.upstreams.get(name)
+    }
+
+    /// How answers from `server` are rewritten for clients.
+    pub fn rewrite_for(&self, server: &ServerName) -> Option<Rewrite> {
+        self.rewrites.get(server).cloned()
+    }
+
+    /// Whether every upstream that is wanted has finished its first start attempt.
+    pub fn is_settled(&self) -> bool {
+        self.upstreams.values().all(|u| u.status().settled)
+    }
+
+    /// Starts lazy upstreams (first use) and waits, at most `startup_timeout`, for every wanted
+    /// upstream's first start attempt, so the first list a client sees is complete.
+    pub async fn wait_ready(&self) {
+        self.first_use();
+        self.wait_settled().await;
+    }
+
+    /// Starts the lazy upstreams, once: called on every request, so it is one atomic load after the first.
+    pub fn first_use(&self) {
+        if !self.lazy_started.swap(true, Ordering::Relaxed) {
+            for u in self.upstreams.values() {
+                u.request_start();
+            }
+        }
+    }
+
+    /// Waits, at most `startup_timeout`, for the first start attempt of every upstream already
+    /// wanted (lazy ones that nobody asked for are not started).
+    pub async fn wait_settled(&self) {
+        if self.is_settled() {
+            return;
+        }
+        let limit = self
+            .upstreams
+            .values()
+            .map(|u| u.cfg.startup_timeout)
+            .max()
+            .unwrap_or(Duration::ZERO)
+            .max(self.settings.startup_timeout);
+        let mut set = tokio::task::JoinSet::new();
+        for u in self.upstreams.values().cloned() {
+            set.spawn(async move { u.settled().await });
+        }
+        let all = async { while set.join_next().await.is_some() {} };
+        let _ = tokio::time::timeout(limit, all).await;
+    }
+
+    /// Rebuilds the catalog from the upstreams that are up and tells sessions what changed.
+    pub fn rebuild(&self) {
+        let offers: Vec<_> = self
+            .upstreams
+            .values()
+            .filter(|u| u.conn().is_some())
+            .map(|u| (u.name.clone(), u.offer()))
+            .collect();
+        let generation = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
+        let mut new = Catalog::build(&self.namer, &offers, generation);
+        let old = {
+            let mut g = self.catalog.write().unwrap_or_else(|e| e.into_inner());
+            // Cursors stay valid while nothing a client can page through changed.
+            if ListKind::ALL.iter().all(|&k| g.list(k) == new.list(k)) {
+                new.generation = g.generation;
+            }
+            std::mem::replace(&mut *g, Arc::new(new))
+        };
+        let new = self.catalog();
+        let mut sent = HashSet::new();
+        for kind in ListKind::ALL {
+            if old.list(kind) != new.list(kind) && sent.insert(kind.changed_notification()) {
+                self.broadcast_list_changed(kind);
+            }
+        }
+        tracing::debug!(tenant = %self.id, generation, tools = new.tools.len(), "catalog rebuilt");
+    }
+
+    /// A one-line summary of every upstream, for the log and `mcp-hub status`.
+    pub fn summary(&self) -> String {
+        self.upstreams
+            .values()
+            .map(|u| {
+                let s = u.status();
+                match (&s.state, &s.last_error) {
+                    (State::Up, _) | (_, None) => format!("{}={}", u.name, s.state.as_str()),
+                    (st, Some(e)) => format!("{}={} ({e})", u.name, st.as_str()),
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+impl ConnHooks for Hooks {
+    fn on_input_required(&self, conn: &Arc<Conn>, result: Value, reply: DownstreamReply) {
+        if let Some(t) = self.tenant.upgrade() {
+            t.ask_for_input(conn.clone(), result, reply);
+        }
+    }
+
+    fn on_notification(&self, conn: &Arc<Conn>, msg: Value) {
+        if let Some(t) = self.tenant.upgrade() {
+            t.on_upstream_notification(conn, msg, self.scope);
+        }
+    }
+
+    fn on_server_request(
+        &self,
+        conn: &Arc<Conn>,
+        msg: Value,
+        calls: Vec<InFlight>,
+        associated: bool,
+    ) {
+        match self.tenant.upgrade() {
+            Some(t) => t.on_upstream_request(conn, msg, calls, associated, self.scope),
+            None => {
+                let _ = conn.respond_raw(
+                    jsonrpc::error_value(
+                        &Value::Null,
+                        jsonrpc::INTERNAL_ERROR,
+                        "the hub is stopping",
+                        None,
+                    ),
+                    msg.get("id").cloned().unwrap_or(Value::Null),
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,133 @@
+//! Connections of `share = "session"` servers: each handshake-era session gets its own, started
+//! on its first request to the server and stopped when the session ends.
+
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+
+use super::{Hooks, Tenant, LOG_LEVELS};
+use crate::config::{ServerName, Share, StartMode};
+use crate::mux::Conn;
+use crate::supervisor::Supervisor;
+use crate::upstream::{handshake, Upstream};
+
+/// A `share = "session"` server's connection that belongs to one session.
+pub(super) struct Own {
+    pub(super) up: Arc<Upstream>,
+    stop: CancellationToken,
+}
+
+impl Tenant {
+    /// For a `share = "session"` server and a session that began with `initialize`, the
+    /// session's own connection to `up`, started here on first use (the caller waits for it to
+    /// settle); `None` when the session uses the shared `up`.
+    pub fn own_upstream(&self, up: &Arc<Upstream>, session: u64) -> Option<Arc<Upstream>> {
+        if up.cfg.share != Share::Session {
+            return None;
+        }
+        // Only a session that began with `initialize` owns connections, told its client's capabilities.
+        let caps = self.sessions.get(&session).and_then(|p| {
+            let st = p.state();
+            st.version
+                .is_some()
+                .then(|| handshake::session_capabilities(&st.client_capabilities))
+        });
+        let (Some(caps), Some((_, shutdown))) = (caps, self.runtime.get()) else {
+            return None;
+        };
+        let key = (session, up.name.clone());
+        let inst = self
+            .own
+            .entry(key)
+            .or_insert_with(|| {
+                let mut cfg = up.cfg.clone();
+                cfg.start = StartMode::Eager;
+                let inst = Upstream::declaring(cfg, Some(caps));
+                let stop = shutdown.child_token();
+                tracing::info!(tenant = %self.id, server = %up.name, session, "starting the session's own connection (share = \"session\")");
+                self.spawn(
+                    Supervisor {
+                        up: inst.clone(),
+                        tenant: self.id.clone(),
+                        hooks: Arc::new(Hooks {
+                            tenant: self.me.clone(),
+                            scope: Some(session),
+                        }),
+                        on_change: Arc::new(|| {}),
+                        settings: self.settings.clone(),
+                        shutdown: stop.clone(),
+                    }
+                    .run(),
+                );
+                Own { up: inst, stop }
+            })
+            .up
+            .clone();
+        // The session may have ended meanwhile: then nobody would stop the connection.
+        if !self.sessions.contains_key(&session) {
+            self.stop_own(session);
+        }
+        Some(inst)
+    }
+
+    /// Stops the connections that `session` owns.
+    pub(super) fn stop_own(&self, session: u64) {
+        let keys: Vec<_> = self
+            .own
+            .iter()
+            .filter(|e| e.key().0 == session)
+            .map(|e| e.key().clone())
+            .collect();
+        for k in keys {
+            if let Some((_, o)) = self.own.remove(&k) {
+                tracing::info!(tenant = %self.id, server = %k.1, session, "stopping the session's own connection");
+                o.stop.cancel();
+            }
+        }
+    }
+
+    /// How many sessions have their own connection to `server`, and how many of those are up.
+    pub fn own_connections(&self, server: &ServerName) -> (usize, usize) {
+        self.own
+            .iter()
+            .filter(|e| &e.key().1 == server)
+            .fold((0, 0), |(n, up), e| {
+                (n + 1, up + usize::from(e.up.conn().is_some()))
+            })
+    }
+
+    /// Every live connection that may carry `session`'s calls: the shared ones and its own.
+    pub fn conns_of_session(&self, session: u64) -> Vec<Arc<Conn>> {
+        let own = self
+            .own
+            .iter()
+            .filter(|e| e.key().0 == session)
+            .filter_map(|e| e.up.conn());
+        self.upstreams
+            .values()
+            .filter_map(|u| u.conn())
+            .chain(own)
+            .collect()
+    }
+
+    /// Sets a session's own connections to the log level the session asked for.
+    pub fn apply_own_log_level(&self, session: u64) {
+        let Some(level) = self
+            .sessions
+            .get(&session)
+            .and_then(|p| p.log_level())
+            .map(|l| LOG_LEVELS[l as usize])
+        else {
+            return;
+        };
+        let owned: Vec<Arc<Upstream>> = self
+            .own
+            .iter()
+            .filter(|e| e.key().0 == session)
+            .map(|e| e.up.clone())
+            .collect();
+        for up in owned {
+            self.set_upstream_log_level(&up, level);
+        }
+    }
+}

@@ -1,0 +1,147 @@
+//! Counts that several sessions share on one upstream: resource subscriptions (the upstream
+//! hears the first subscribe and the last unsubscribe) and the log level (the most verbose any
+//! session asked for).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use serde_json::json;
+
+use super::Tenant;
+use crate::upstream::Upstream;
+
+/// MCP log levels, least severe first.
+pub const LOG_LEVELS: [&str; 8] = [
+    "debug",
+    "info",
+    "notice",
+    "warning",
+    "error",
+    "critical",
+    "alert",
+    "emergency",
+];
+
+/// The severity of an MCP log level (0 = debug); `None` for an unknown level.
+pub fn log_severity(level: &str) -> Option<u8> {
+    LOG_LEVELS.iter().position(|l| *l == level).map(|i| i as u8)
+}
+
+#[derive(Default)]
+pub(super) struct Subscriptions {
+    /// Per namespaced URI, how many subscriptions (sessions and listens) hold it.
+    counts: Mutex<HashMap<String, usize>>,
+    /// The level the upstreams were last set to.
+    upstream_log_level: Mutex<Option<u8>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Tenant {
+    /// Counts a subscription to `uri`; true when the upstream must hear of it (the first).
+    pub fn subscribe(&self, uri: &str, fresh: bool) -> bool {
+        if !fresh {
+            return false;
+        }
+        let mut subs = lock(&self.subs.counts);
+        let n = subs.entry(uri.to_string()).or_insert(0);
+        *n += 1;
+        *n == 1
+    }
+
+    /// Uncounts a subscription; true when the upstream must hear of it (the last).
+    pub fn unsubscribe(&self, uri: &str, had: bool) -> bool {
+        if !had {
+            return false;
+        }
+        let mut subs = lock(&self.subs.counts);
+        match subs.get_mut(uri) {
+            Some(n) if *n > 1 => {
+                *n -= 1;
+                false
+            }
+            Some(_) => {
+                subs.remove(uri);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// A subscription the hub holds itself (a 2026-07-28 listen's `resourceSubscriptions`):
+    /// counted, and the owning upstream told when it is the first.
+    pub fn acquire_subscription(&self, uri: &str) {
+        if self.subscribe(uri, true) {
+            self.tell_upstream("resources/subscribe", uri);
+        }
+    }
+
+    /// Releases a subscription; the owning upstream is told when it was the last.
+    pub fn release_subscription(&self, uri: &str) {
+        if self.unsubscribe(uri, true) {
+            self.tell_upstream("resources/unsubscribe", uri);
+        }
+    }
+
+    /// Sends `resources/subscribe` or `…/unsubscribe` for a namespaced URI to its upstream.
+    fn tell_upstream(&self, method: &'static str, uri: &str) {
+        let Some((server, original)) = self
+            .namer
+            .resolve_uri(uri, |s| self.upstreams.contains_key(s))
+        else {
+            return;
+        };
+        let Some(up) = self.upstreams.get(server) else {
+            return;
+        };
+        let Some(conn) = up.conn() else { return };
+        let timeout = up.cfg.request_timeout;
+        let (tenant, server) = (self.id.clone(), up.name.clone());
+        self.spawn(async move {
+            if let Err(e) = conn
+                .request(method, Some(json!({"uri": original})), timeout)
+                .await
+            {
+                tracing::info!(tenant = %tenant, server = %server, "`{method}` failed: {e}");
+            }
+        });
+    }
+
+    /// Sets upstreams that log to the most verbose level any session asked for.
+    pub fn apply_log_levels(&self) {
+        let wanted = self
+            .each_session()
+            .iter()
+            .filter_map(|p| p.log_level())
+            .min();
+        {
+            let mut current = lock(&self.subs.upstream_log_level);
+            if *current == wanted || wanted.is_none() {
+                return;
+            }
+            *current = wanted;
+        }
+        let Some(level) = wanted.map(|l| LOG_LEVELS[l as usize]) else {
+            return;
+        };
+        for up in self.upstreams.values() {
+            self.set_upstream_log_level(up, level);
+        }
+    }
+
+    /// Sends `logging/setLevel` to `up` when it is up and logs.
+    pub(super) fn set_upstream_log_level(&self, up: &Arc<Upstream>, level: &'static str) {
+        let Some(conn) = up.conn() else { return };
+        if up.offer().capabilities.get("logging").is_none() {
+            return;
+        }
+        let timeout = up.cfg.request_timeout;
+        self.spawn(async move {
+            let _ = conn
+                .request("logging/setLevel", Some(json!({"level": level})), timeout)
+                .await;
+        });
+    }
+}

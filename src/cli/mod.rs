@@ -1,0 +1,304 @@
+//! The command line: parsing, dispatch, and the long-running commands (`stdio`, `serve`).
+//! The others live beside it: [`check`], [`health`], [`inspect`] (`tools`, `call`, `status`).
+//!
+//! Exit codes: 0 success; 1 runtime failure (a call failed, an upstream is down for `status`);
+//! 2 bad command line; 64 bad config.
+
+#![allow(
+    clippy::print_stdout,
+    reason = "the CLI's commands print their results to stdout"
+)]
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{HubConfig, TenantId};
+use std::net::SocketAddr;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::downstream;
+use crate::downstream::http::{self, HttpState};
+use crate::hub::{self, Hub};
+
+mod check;
+mod health;
+mod inspect;
+
+use check::check;
+use health::health;
+use inspect::{call, only_owner, parse_arguments, status, tools};
+
+pub const EXIT_OK: u8 = 0;
+pub const EXIT_FAILURE: u8 = 1;
+pub const EXIT_USAGE: u8 = 2;
+pub const EXIT_CONFIG: u8 = 64;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "mcp-hub",
+    version,
+    about = "One MCP server in front of many: a multi-tenant MCP gateway"
+)]
+pub struct Cli {
+    /// The config file.
+    #[arg(
+        long,
+        global = true,
+        env = "MCP_HUB_CONFIG",
+        default_value = "hub.toml"
+    )]
+    pub config: PathBuf,
+    /// Log level for stderr (error, warn, info, debug, trace); RUST_LOG overrides it.
+    #[arg(long, global = true, default_value = "info")]
+    pub log_level: String,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve one tenant as an MCP server over stdin/stdout (for Claude Desktop, Cursor, `docker run -i`).
+    Stdio {
+        /// The tenant to serve (default: `hub.default_tenant`, or the only tenant).
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Also serve MCP over HTTP on this address (the stdio tenant's routes and health).
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<std::net::SocketAddr>,
+        /// Serve only `/health` and `/ready` on this address (a sidecar for container probes).
+        #[arg(long, value_name = "ADDR", conflicts_with = "listen")]
+        health_listen: Option<std::net::SocketAddr>,
+    },
+    /// Serve every tenant over HTTP: Streamable HTTP at /mcp, legacy SSE at /sse, /t/<tenant>/…, /health, /ready.
+    Serve {
+        /// The address to bind (default: `hub.http.listen`, 127.0.0.1:8080).
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<std::net::SocketAddr>,
+    },
+    /// Probe a hub's health endpoint: exit 0 when healthy or degraded, 1 otherwise (for HEALTHCHECK).
+    Health {
+        /// The hub's health URL, or its base URL (`/health` is added). Default: `/health` on the
+        /// config's `hub.http.listen` (loopback when it listens on every address).
+        #[arg(long)]
+        url: Option<String>,
+    },
+    /// Validate the config and print a summary; exit 64 when it is invalid.
+    Check,
+    /// Start a tenant's upstreams and print the merged catalog; exit 1 if a server failed.
+    Tools {
+        /// The tenant (default: `hub.default_tenant`, or the only tenant).
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Print the whole catalog as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Exit 0 with the servers that came up even when others failed (they are still named on stderr).
+        #[arg(long)]
+        partial: bool,
+    },
+    /// Make one tool call and print its result (a CallToolResult) as JSON; starts only the
+    /// server that owns the tool.
+    Call {
+        /// The tenant (default: `hub.default_tenant`, or the only tenant).
+        #[arg(long)]
+        tenant: Option<String>,
+        /// The tool's exposed name, e.g. `demo__echo`.
+        tool: String,
+        /// The arguments as a JSON object.
+        #[arg(default_value = "{}")]
+        arguments: String,
+    },
+    /// Start a tenant's upstreams and print each one's state and last error; exit 1 if any is not up.
+    Status {
+        /// The tenant (default: `hub.default_tenant`, or the only tenant).
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// Run the demo MCP server on stdin/stdout (the shipped hub.toml's upstream; a server to try the hub with).
+    DemoServer {
+        /// `--name NAME` (serverInfo.name), `--only-2026` (speak only 2026-07-28), `--tools N` (N extra tools).
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "OPTIONS"
+        )]
+        args: Vec<String>,
+    },
+}
+
+fn load(path: &std::path::Path) -> Result<HubConfig, u8> {
+    HubConfig::load(path).map_err(|e| {
+        eprint!("{e}");
+        EXIT_CONFIG
+    })
+}
+
+pub async fn run(cli: Cli) -> u8 {
+    match &cli.command {
+        Command::Health { url } => return health(url.as_deref(), &cli.config).await,
+        Command::DemoServer { args } => {
+            return match crate::demo::run(args.clone()).await {
+                Ok(()) => EXIT_OK,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    EXIT_USAGE
+                }
+            }
+        }
+        Command::Call { arguments, .. } if parse_arguments(arguments).is_none() => {
+            eprintln!("error: the arguments must be a JSON object, e.g. '{{\"message\": \"hi\"}}' (got `{arguments}`)");
+            return EXIT_USAGE;
+        }
+        _ => {}
+    }
+    hub::ignore_hangup();
+    let config = match load(&cli.config) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    if !config.warnings.is_empty() && !matches!(cli.command, Command::Check) {
+        tracing::warn!("{}", config.warnings_report().to_string().trim_end());
+    }
+    match cli.command {
+        Command::Check => check(&config),
+        Command::Stdio {
+            tenant,
+            listen,
+            health_listen,
+        } => {
+            with_tenant(config, tenant, move |hub, id| async move {
+                stdio(hub, id, listen, health_listen).await
+            })
+            .await
+        }
+        Command::Serve { listen } => serve(config, listen).await,
+        Command::Health { .. } | Command::DemoServer { .. } => EXIT_USAGE,
+        Command::Tools {
+            tenant,
+            json,
+            partial,
+        } => {
+            with_tenant(config, tenant, move |hub, id| async move {
+                tools(hub, id, json, partial).await
+            })
+            .await
+        }
+        Command::Call {
+            tenant,
+            tool,
+            arguments,
+        } => {
+            let config = only_owner(config, tenant.as_deref(), &tool);
+            with_tenant(config, tenant, move |hub, id| async move {
+                call(hub, id, tool, arguments).await
+            })
+            .await
+        }
+        Command::Status { tenant } => {
+            with_tenant(
+                config,
+                tenant,
+                |hub, id| async move { status(hub, id).await },
+            )
+            .await
+        }
+    }
+}
+
+async fn with_tenant<F, Fut>(config: HubConfig, tenant: Option<String>, f: F) -> u8
+where
+    F: FnOnce(std::sync::Arc<Hub>, TenantId) -> Fut,
+    Fut: std::future::Future<Output = u8>,
+{
+    let id = match config.tenant(tenant.as_deref()) {
+        Ok(t) => t.id.clone(),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_CONFIG;
+        }
+    };
+    let hub = Hub::start(config, Some(std::slice::from_ref(&id)));
+    let code = f(hub.clone(), id).await;
+    hub.stop().await;
+    code
+}
+
+async fn stdio(
+    hub: std::sync::Arc<Hub>,
+    id: TenantId,
+    listen: Option<SocketAddr>,
+    health_listen: Option<SocketAddr>,
+) -> u8 {
+    let Some(tenant) = hub.tenant(&id).cloned() else {
+        return EXIT_FAILURE;
+    };
+    let watch = tenant.clone();
+    tokio::spawn(async move {
+        watch.wait_settled().await;
+        tracing::info!(tenant = %watch.id, "upstreams: {}", watch.summary());
+    });
+    let stop = hub.shutdown.child_token();
+    let http_stop = CancellationToken::new();
+    if let Some(addr) = listen.or(health_listen) {
+        let state = HttpState::new(hub.clone());
+        let app = if listen.is_some() {
+            http::router(state.clone())
+        } else {
+            http::health_router().with_state(state.clone())
+        };
+        let token = http_stop.clone();
+        tokio::spawn(async move {
+            if let Err(e) = http::serve(state, addr, app, token).await {
+                tracing::error!("cannot serve HTTP on {addr}: {e}");
+            }
+        });
+    }
+    let serve = downstream::stdio::serve(tenant, stop.clone());
+    let code = tokio::select! {
+        r = serve => match r {
+            Err(e) => {
+                tracing::error!("stdio transport failed: {e}");
+                EXIT_FAILURE
+            }
+            Ok(()) => {
+                tracing::info!("stdin closed; stopping");
+                EXIT_OK
+            }
+        },
+        _ = hub::terminate_signal() => {
+            tracing::info!("signal received; stopping");
+            EXIT_OK
+        }
+    };
+    http_stop.cancel();
+    code
+}
+
+/// `mcp-hub serve`: every tenant over HTTP until SIGTERM/SIGINT (a second signal exits at once).
+async fn serve(config: HubConfig, listen: Option<SocketAddr>) -> u8 {
+    let addr = listen.unwrap_or(config.hub.http.listen);
+    let hub = Hub::start(config, None);
+    let state = HttpState::new(hub.clone());
+    let shutdown = CancellationToken::new();
+    let on_signal = shutdown.clone();
+    tokio::spawn(async move {
+        hub::terminate_signal().await;
+        tracing::info!("signal received; draining (a second signal exits at once)");
+        on_signal.cancel();
+        hub::terminate_signal().await;
+        tracing::warn!("second signal; exiting now");
+        std::process::exit(130);
+    });
+    let app = http::router(state.clone());
+    let code = match http::serve(state, addr, app, shutdown).await {
+        Ok(()) => EXIT_OK,
+        Err(e) => {
+            tracing::error!("cannot serve HTTP on {addr}: {e}");
+            EXIT_FAILURE
+        }
+    };
+    hub.stop().await;
+    code
+}

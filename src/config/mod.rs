@@ -3,6 +3,7 @@
 //! Config knows no runtime: it imports nothing else of the crate.
 
 mod expand;
+mod operate;
 mod raw;
 mod report;
 mod shape;
@@ -84,6 +85,46 @@ pub struct HubSettings {
     pub env_passthrough: Vec<String>,
     pub restart: RestartPolicy,
     pub http: HttpSettings,
+    pub admin: AdminSettings,
+    /// Defaults for every tenant's `limits`.
+    pub limits: Limits,
+}
+
+/// `[hub.admin]`: the REST admin API.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AdminSettings {
+    /// SHA-256 digests of the keys that may do everything; empty: the API answers on loopback only.
+    pub key_digests: Vec<[u8; 32]>,
+    /// A listener of its own for the API (and health), so it can stay private while `/mcp` is public.
+    pub listen: Option<std::net::SocketAddr>,
+    /// Reload when the config file changes on disk.
+    pub watch: bool,
+}
+
+/// A tenant's quotas; `None` is unlimited.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Limits {
+    pub max_servers: Option<usize>,
+    /// Catalog size: servers whose tools would go beyond it are left out (and say so).
+    pub max_tools: Option<usize>,
+    pub max_sessions: Option<usize>,
+    pub max_concurrent_calls: Option<usize>,
+    pub calls_per_minute: Option<u32>,
+    pub max_request_bytes: Option<usize>,
+}
+
+impl Limits {
+    /// `self`, with each key it leaves unset taken from `defaults`.
+    pub fn or(self, defaults: Limits) -> Limits {
+        Limits {
+            max_servers: self.max_servers.or(defaults.max_servers),
+            max_tools: self.max_tools.or(defaults.max_tools),
+            max_sessions: self.max_sessions.or(defaults.max_sessions),
+            max_concurrent_calls: self.max_concurrent_calls.or(defaults.max_concurrent_calls),
+            calls_per_minute: self.calls_per_minute.or(defaults.calls_per_minute),
+            max_request_bytes: self.max_request_bytes.or(defaults.max_request_bytes),
+        }
+    }
 }
 
 /// `[hub.http]`: the HTTP listener (`mcp-hub serve`, `--listen`).
@@ -108,7 +149,7 @@ pub enum RestartMode {
 }
 
 /// When and how fast a dead upstream is started again.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct RestartPolicy {
     pub mode: RestartMode,
     /// Restarts in a row before the hub gives up on the server.
@@ -119,13 +160,15 @@ pub struct RestartPolicy {
     pub stable_after: Duration,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct TenantConfig {
     pub id: TenantId,
     pub description: Option<String>,
     /// SHA-256 digests of the bearer tokens that open this tenant's HTTP routes; empty = open.
     pub api_key_digests: Vec<[u8; 32]>,
     pub servers: BTreeMap<ServerName, ServerConfig>,
+    /// Effective quotas (the tenant's own keys, then `[hub.limits]`).
+    pub limits: Limits,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -170,7 +213,7 @@ pub enum RemoteTransport {
 }
 
 /// A remote upstream (`url = …`).
-#[derive(Clone)]
+#[derive(Clone, PartialEq)]
 pub struct RemoteConfig {
     pub url: url::Url,
     pub transport: RemoteTransport,
@@ -196,7 +239,7 @@ impl fmt::Debug for RemoteConfig {
     }
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ServerConfig {
     pub name: ServerName,
     /// A remote server; `command` is empty then.
@@ -215,6 +258,9 @@ pub struct ServerConfig {
     pub startup_timeout: Duration,
     pub protocol: ProtocolPref,
     pub restart: RestartPolicy,
+    /// Free-form label (`type = "database"`), for the admin API's filters.
+    pub kind: Option<String>,
+    pub metadata: BTreeMap<String, String>,
 }
 
 /// Environment variables every upstream inherits from the hub; nothing else of the hub's environment leaks.

@@ -30,6 +30,30 @@ pub struct RawHub {
     pub env_passthrough: Vec<String>,
     pub restart: Option<RawRestart>,
     pub http: Option<RawHttp>,
+    pub admin: Option<RawAdmin>,
+    pub limits: Option<RawLimits>,
+}
+
+/// `[hub.admin]`: who may use the REST admin API, and where it is served.
+#[derive(Debug, Default, Deserialize)]
+pub struct RawAdmin {
+    #[serde(default)]
+    pub api_keys: Vec<String>,
+    #[serde(default)]
+    pub api_key_sha256: Vec<String>,
+    pub listen: Option<String>,
+    pub watch: Option<bool>,
+}
+
+/// `[hub.limits]` (defaults) and `[tenants.<t>.limits]` (overrides, key by key).
+#[derive(Debug, Default, Deserialize, Clone)]
+pub struct RawLimits {
+    pub max_servers: Option<i64>,
+    pub max_tools: Option<i64>,
+    pub max_sessions: Option<i64>,
+    pub max_concurrent_calls: Option<i64>,
+    pub calls_per_minute: Option<i64>,
+    pub max_request_bytes: Option<i64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -63,6 +87,7 @@ pub struct RawTenant {
     pub api_key_sha256: Vec<String>,
     #[serde(default)]
     pub servers: BTreeMap<String, toml::Value>,
+    pub limits: Option<RawLimits>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -87,4 +112,9 @@ pub struct RawServer {
     pub startup_timeout: Option<RawDuration>,
     pub protocol: Option<String>,
     pub restart: Option<RawRestart>,
+    /// Free-form label (`database`, `search`), shown in the admin API and usable as a filter.
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub metadata: BTreeMap<String, String>,
 }

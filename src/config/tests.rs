@@ -306,3 +306,53 @@ fn remote_urls_print_without_credentials_or_query() {
     assert_eq!(r.public_url(), "https://mcp.example.com:8443/mcp");
     assert_eq!(r.transport.as_str(), "streamable-http");
 }
+
+#[test]
+fn limits_default_from_the_hub_and_are_overridden_key_by_key() {
+    let toml = r#"
+[hub.limits]
+max_concurrent_calls = 8
+calls_per_minute = 600
+[hub.admin]
+api_keys = ["0123456789abcdef0123"]
+listen = "127.0.0.1:9000"
+[tenants.a.limits]
+max_concurrent_calls = 4
+[tenants.a.servers.s]
+command = "x"
+type = "database"
+metadata = { owner = "ops" }
+[tenants.b.servers.s]
+command = "x"
+"#;
+    let c = HubConfig::from_str_at(toml, Path::new("hub.toml"), &env).unwrap();
+    let a = &c.tenants["a"];
+    assert_eq!(a.limits.max_concurrent_calls, Some(4));
+    assert_eq!(a.limits.calls_per_minute, Some(600), "from [hub.limits]");
+    assert_eq!(c.tenants["b"].limits.max_concurrent_calls, Some(8));
+    assert_eq!(a.limits.max_tools, None, "unset means unlimited");
+    assert_eq!(a.servers["s"].kind.as_deref(), Some("database"));
+    assert_eq!(a.servers["s"].metadata["owner"], "ops");
+    assert_eq!(c.hub.admin.key_digests.len(), 1);
+    assert_eq!(c.hub.admin.listen, Some("127.0.0.1:9000".parse().unwrap()));
+    assert!(c.hub.admin.watch, "the file is watched by default");
+}
+
+#[test]
+fn operator_key_mistakes() {
+    insta::assert_snapshot!(errors(
+        r#"
+[hub.admin]
+api_keys = ["short"]
+listen = "not an address"
+[hub.limits]
+max_concurrent_calls = 0
+[tenants.a.limits]
+max_servers = 1
+[tenants.a.servers.one]
+command = "x"
+[tenants.a.servers.two]
+command = "x"
+"#
+    ));
+}

@@ -16,7 +16,7 @@ use super::*;
 
 /// Problems and warnings as found; located in the file at the end.
 #[derive(Default)]
-struct Collector {
+pub(super) struct Collector {
     problems: Vec<(Problem, Target)>,
     warnings: Vec<(Problem, Target)>,
     /// Keys dropped for having the wrong type: later problems there (`is missing`) would only repeat them.
@@ -33,7 +33,7 @@ fn problem(path: impl Into<String>, message: impl Into<String>, hint: Option<&st
 }
 
 impl Collector {
-    fn push(&mut self, path: impl Into<String>, message: impl Into<String>, hint: Option<&str>) {
+    pub(super) fn push(&mut self, path: impl Into<String>, message: impl Into<String>, hint: Option<&str>) {
         let path = path.into();
         if self.misfits.contains(&path) {
             return;
@@ -192,7 +192,9 @@ pub(super) fn parse(
                 Some(&format!("add `[{tpath}.servers.<name>]` with a `command`")),
             );
         }
-        let api_key_digests = key_digests(&mut c, &tpath, &rt);
+        let api_key_digests = key_digests(&mut c, &tpath, &rt.api_keys, &rt.api_key_sha256);
+        let limits =
+            super::operate::limits(&mut c, &format!("{tpath}.limits"), rt.limits.as_ref()).or(hub.limits);
         for (sname, svalue) in rt.servers {
             let spath = format!("{tpath}.servers.{sname}");
             let Some(rs) = c.typed::<RawServer>(&spath, svalue) else {
@@ -202,6 +204,7 @@ pub(super) fn parse(
                 servers.insert(s.name.clone(), s);
             }
         }
+        super::operate::check_server_count(&mut c, &tpath, servers.len(), &limits);
         let id = TenantId::new(&tid);
         tenants.insert(
             id.clone(),
@@ -210,6 +213,7 @@ pub(super) fn parse(
                 description: rt.description,
                 api_key_digests,
                 servers,
+                limits,
             },
         );
     }
@@ -361,6 +365,8 @@ fn hub_settings(raw: &RawFile, c: &mut Collector) -> HubSettings {
         ),
         restart: restart(c, "hub.restart", h.restart.as_ref(), None),
         http: http_settings(c, h.http.as_ref()),
+        admin: super::operate::admin(c, h.admin.as_ref()),
+        limits: super::operate::limits(c, "hub.limits", h.limits.as_ref()),
     }
 }
 
@@ -424,11 +430,16 @@ fn http_settings(c: &mut Collector, h: Option<&super::raw::RawHttp>) -> HttpSett
     }
 }
 
-/// Digests of a tenant's keys: `api_keys` (tokens, usually `${ENV}`) hashed here, `api_key_sha256` as given.
-fn key_digests(c: &mut Collector, tpath: &str, rt: &RawTenant) -> Vec<[u8; 32]> {
+/// Digests of keys: `api_keys` (tokens, usually `${ENV}`) hashed here, `api_key_sha256` as given.
+pub(super) fn key_digests(
+    c: &mut Collector,
+    tpath: &str,
+    api_keys: &[String],
+    api_key_sha256: &[String],
+) -> Vec<[u8; 32]> {
     use sha2::{Digest, Sha256};
     let mut out = Vec::new();
-    for (i, k) in rt.api_keys.iter().enumerate() {
+    for (i, k) in api_keys.iter().enumerate() {
         if k.len() < 16 {
             c.push(
                 format!("{tpath}.api_keys[{i}]"),
@@ -438,7 +449,7 @@ fn key_digests(c: &mut Collector, tpath: &str, rt: &RawTenant) -> Vec<[u8; 32]> 
         }
         out.push(Sha256::digest(k.as_bytes()).into());
     }
-    for (i, h) in rt.api_key_sha256.iter().enumerate() {
+    for (i, h) in api_key_sha256.iter().enumerate() {
         match decode_hex32(h) {
             Some(d) => out.push(d),
             None => c.push(
@@ -741,5 +752,7 @@ fn server(
             rs.restart.as_ref(),
             Some(&hub.restart),
         ),
+        kind: rs.kind,
+        metadata: rs.metadata,
     })
 }

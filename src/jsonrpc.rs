@@ -20,6 +20,8 @@ pub const UPSTREAM_FAILED: i64 = -32000;
 pub const REQUEST_TIMEOUT: i64 = -32001;
 /// 2026-07-28: the request's protocol version is not supported.
 pub const UNSUPPORTED_PROTOCOL_VERSION: i64 = -32022;
+/// A tenant's quota refused the call; `data` names the limit, its value and `retryAfterMs`.
+pub const QUOTA_EXCEEDED: i64 = -32050;
 
 /// What a parsed JSON object is.
 #[derive(Debug, PartialEq, Eq)]

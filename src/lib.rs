@@ -34,6 +34,7 @@ pub mod jsonrpc;
 pub mod mux;
 pub mod naming;
 pub mod protocol;
+pub mod quota;
 pub mod rewrite;
 pub mod route;
 pub mod supervisor;

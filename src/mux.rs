@@ -83,6 +83,8 @@ pub type Rewrite = Arc<dyn Fn(&mut Value) + Send + Sync>;
 #[derive(Clone, Default)]
 pub struct Finish {
     pub rewrite: Option<Rewrite>,
+    /// The call's place in its tenant's quota, given back when the answer is delivered.
+    pub permit: Option<crate::quota::Permit>,
     /// The downstream speaks 2026-07-28: mark results `resultType: complete` when the upstream did not.
     pub stateless: bool,
     /// `<method> <name or uri>` of the request (2026-07-28 calls only), for the MRTR bridge.

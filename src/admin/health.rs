@@ -21,7 +21,7 @@ pub fn report(hub: &Hub, draining: bool, sessions: usize) -> (StatusCode, Value)
     let mut upstreams = Map::new();
     let (mut wanted, mut up) = (0usize, 0usize);
     for (tid, t) in &hub.tenants {
-        for u in t.upstreams.values() {
+        for u in t.upstreams().values() {
             let s = u.status();
             if !matches!(s.state, State::Disabled | State::Idle) {
                 wanted += 1;

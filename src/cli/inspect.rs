@@ -23,7 +23,7 @@ use super::{EXIT_FAILURE, EXIT_OK, EXIT_USAGE};
 /// The servers of the tenant that are wanted (enabled) but not up, with why.
 fn failed_servers(tenant: &crate::tenant::Tenant) -> Vec<(String, String)> {
     tenant
-        .upstreams
+        .upstreams()
         .values()
         .filter(|u| u.cfg.enabled)
         .filter_map(|u| {
@@ -196,7 +196,7 @@ pub(super) async fn call(hub: Arc<Hub>, id: TenantId, tool: String, arguments: S
     let session = Session::new(tenant.clone(), tx);
     session.handle_message(json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": tool, "arguments": args}}));
     let limit = tenant
-        .upstreams
+        .upstreams()
         .values()
         .map(|u| u.cfg.request_timeout)
         .max()
@@ -251,7 +251,7 @@ pub(super) async fn status(hub: Arc<Hub>, id: TenantId) -> u8 {
     tenant.wait_ready().await;
     let mut all_up = true;
     let mut out = std::io::stdout().lock();
-    for up in tenant.upstreams.values() {
+    for up in tenant.upstreams().values() {
         let s = up.status();
         if s.state != crate::upstream::State::Up && s.state != crate::upstream::State::Disabled {
             all_up = false;

@@ -12,6 +12,7 @@ use crate::config::ServerName;
 use crate::jsonrpc::{self, Kind, Outbox};
 use crate::mux::{DownstreamReply, Finish};
 use crate::protocol;
+use crate::quota::{Permit, QuotaError};
 use crate::route::{self, RouteError};
 use crate::tenant::{Listen, SessionPeer, Tenant};
 
@@ -188,7 +189,7 @@ impl Session {
     fn instructions(&self) -> Option<String> {
         let parts: Vec<String> = self
             .tenant
-            .upstreams
+            .upstreams()
             .values()
             .filter_map(|u| {
                 u.offer()
@@ -286,7 +287,15 @@ impl Session {
                 return ctx.reply(&id, json!({}));
             }
         }
-        self.forward(id, ctx, &r.server, &method, r.params, r.namespace_answer);
+        // A tool call takes a place in the tenant's quota until its answer is delivered.
+        let permit = match method.as_str() {
+            "tools/call" => match self.tenant.quota.try_call() {
+                Ok(p) => Some(p),
+                Err(e) => return ctx.send(quota_error(&id, &e)),
+            },
+            _ => None,
+        };
+        self.forward(id, ctx, &r.server, &method, r.params, r.namespace_answer, permit);
     }
 
     /// Subscriptions are counted per tenant: the upstream hears the first subscribe and the
@@ -297,7 +306,7 @@ impl Session {
         let own = self
             .tenant
             .upstream(server.as_str())
-            .is_some_and(|u| self.tenant.own_upstream(u, self.id).is_some());
+            .is_some_and(|u| self.tenant.own_upstream(&u, self.id).is_some());
         let changed = {
             let mut st = self.peer.state();
             if subscribe {
@@ -336,7 +345,7 @@ impl Session {
         let tenant = self.tenant.clone();
         self.tenant.spawn(async move {
             let mut all = Vec::new();
-            for up in tenant.upstreams.values() {
+            for up in tenant.upstreams().values() {
                 let Some(conn) = up.conn() else { continue };
                 if up.offer().capabilities.get("tasks").is_none() {
                     continue;
@@ -407,6 +416,10 @@ impl Session {
         ctx.reply(id, json!({}));
     }
 
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "one request's parts; a struct would be built once and taken apart at once"
+    )]
     fn forward(
         self: &Arc<Self>,
         id: Value,
@@ -415,6 +428,7 @@ impl Session {
         method: &str,
         params: Value,
         namespace_answer: bool,
+        permit: Option<Permit>,
     ) {
         let Some(up) = self.tenant.upstream(server.as_str()) else {
             return ctx.fail(
@@ -423,8 +437,8 @@ impl Session {
                 format!("Unknown server `{server}`"),
             );
         };
-        let own = self.tenant.own_upstream(up, self.id);
-        let up = own.as_ref().unwrap_or(up);
+        let own = self.tenant.own_upstream(&up, self.id);
+        let up = own.as_ref().unwrap_or(&up);
         let Some(conn) = up.conn() else {
             let st = up.status();
             if !st.settled {
@@ -434,7 +448,7 @@ impl Session {
                 self.tenant.spawn(async move {
                     let _ = tokio::time::timeout(up.cfg.startup_timeout, up.settled()).await;
                     me.tenant.apply_own_log_level(me.id);
-                    me.forward(id, ctx, &server, &method, params, namespace_answer);
+                    me.forward(id, ctx, &server, &method, params, namespace_answer, permit);
                 });
                 return;
             }
@@ -488,6 +502,7 @@ impl Session {
                 stateless: ctx.stateless,
                 cache_hint: method == "resources/read",
                 origin: origin.clone(),
+                permit,
             },
         };
         if bridged_retry {
@@ -566,4 +581,15 @@ impl Session {
     pub fn close(&self) {
         self.tenant.end_session(self.id);
     }
+}
+
+/// A quota refusal as JSON-RPC: a stable code, the limit's name and value, and when to retry
+/// (the HTTP transports answer it with 429 and `Retry-After`).
+pub fn quota_error(id: &Value, e: &QuotaError) -> String {
+    jsonrpc::error(
+        id,
+        jsonrpc::QUOTA_EXCEEDED,
+        e.to_string(),
+        Some(json!({"limit": e.limit, "value": e.value, "retryAfterMs": e.retry_after.as_millis() as u64})),
+    )
 }

@@ -138,7 +138,7 @@ async fn drain(tenant: &Tenant, unanswered: &Unanswered, shutdown: &Cancellation
     let pending = *unanswered.count.borrow();
     tracing::info!("stdin closed; answering the {pending} request(s) already read before stopping");
     let limit = tenant
-        .upstreams
+        .upstreams()
         .values()
         .map(|u| u.cfg.request_timeout + u.cfg.startup_timeout)
         .max()

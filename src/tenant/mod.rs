@@ -7,8 +7,10 @@
 //! - [`notify`]: who gets which notification (list changes, logs, resource updates, task status).
 //! - [`relay`]: server-to-client requests, routed to the session whose call caused them.
 //! - [`subscriptions`]: resource subscription counts and the upstreams' log level.
+//! - [`control`]: servers started, stopped and restarted at runtime, and a new config applied as a diff.
 //! - The MRTR bridge (both directions) lives in [`crate::bridge`].
 
+mod control;
 mod notify;
 mod own;
 mod relay;
@@ -18,7 +20,7 @@ mod subscriptions;
 use std::collections::{BTreeMap, HashSet};
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock, RwLock, Weak};
+use std::sync::{Arc, Mutex, OnceLock, RwLock, Weak};
 use std::time::Duration;
 
 use dashmap::DashMap;
@@ -29,6 +31,7 @@ use tokio_util::task::TaskTracker;
 use crate::bridge::Bridges;
 use crate::catalog::Catalog;
 use crate::config::{HubSettings, ServerName, TenantConfig, TenantId};
+use crate::upstream::Offer;
 use crate::jsonrpc;
 use crate::mux::{Conn, ConnHooks, DownstreamReply, InFlight, Rewrite};
 use crate::naming::Namer;
@@ -43,9 +46,17 @@ pub struct Tenant {
     pub id: TenantId,
     pub settings: Arc<HubSettings>,
     pub namer: Arc<Namer>,
-    pub upstreams: BTreeMap<ServerName, Arc<Upstream>>,
-    /// Per server, the rewrite of its answers (URIs and task ids namespaced), made once.
-    rewrites: BTreeMap<ServerName, Rewrite>,
+    /// The servers, swapped whole when a reload adds, removes or replaces one.
+    servers: RwLock<Arc<Servers>>,
+    /// What each running supervisor is stopped with.
+    controls: Mutex<BTreeMap<ServerName, control::Control>>,
+    /// The tenant's config as last applied (keys, limits, server definitions).
+    config: RwLock<Arc<TenantConfig>>,
+    /// Stopped by the operator: new sessions are refused until it is started again.
+    stopped: AtomicBool,
+    pub quota: crate::quota::Quota,
+    /// Servers left out of the catalog because it would exceed `max_tools`, with why.
+    left_out: RwLock<BTreeMap<ServerName, String>>,
     catalog: RwLock<Arc<Catalog>>,
     generation: AtomicU64,
     sessions: DashMap<u64, Arc<SessionPeer>>,
@@ -63,6 +74,48 @@ pub struct Tenant {
     me: Weak<Tenant>,
 }
 
+/// A tenant's upstreams by name, and how each one's answers are rewritten (made once).
+#[derive(Default, Clone)]
+pub struct Servers {
+    pub upstreams: BTreeMap<ServerName, Arc<Upstream>>,
+    rewrites: BTreeMap<ServerName, Rewrite>,
+}
+
+impl Servers {
+    fn insert(&mut self, namer: &Arc<Namer>, up: Arc<Upstream>) {
+        self.rewrites.insert(
+            up.name.clone(),
+            crate::rewrite::namespacing(namer.clone(), up.name.clone()),
+        );
+        self.upstreams.insert(up.name.clone(), up);
+    }
+
+    fn remove(&mut self, name: &ServerName) -> Option<Arc<Upstream>> {
+        self.rewrites.remove(name);
+        self.upstreams.remove(name)
+    }
+
+    pub fn values(&self) -> impl Iterator<Item = &Arc<Upstream>> {
+        self.upstreams.values()
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Arc<Upstream>> {
+        self.upstreams.get(name)
+    }
+
+    pub fn contains_key(&self, name: &str) -> bool {
+        self.upstreams.contains_key(name)
+    }
+
+    pub fn len(&self) -> usize {
+        self.upstreams.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.upstreams.is_empty()
+    }
+}
+
 /// The tenant's side of a connection: `scope` is the session that owns it (`share = "session"`),
 /// `None` for the connection every session shares.
 struct Hooks {
@@ -77,21 +130,18 @@ impl Tenant {
             id: cfg.id.clone(),
             namer: namer.clone(),
             settings,
-            upstreams: cfg
-                .servers
-                .values()
-                .map(|s| (s.name.clone(), Upstream::new(s.clone())))
-                .collect(),
-            rewrites: cfg
-                .servers
-                .keys()
-                .map(|s| {
-                    (
-                        s.clone(),
-                        crate::rewrite::namespacing(namer.clone(), s.clone()),
-                    )
-                })
-                .collect(),
+            servers: RwLock::new(Arc::new({
+                let mut servers = Servers::default();
+                for s in cfg.servers.values() {
+                    servers.insert(&namer, Upstream::new(s.clone()));
+                }
+                servers
+            })),
+            controls: Mutex::new(BTreeMap::new()),
+            config: RwLock::new(Arc::new(cfg.clone())),
+            stopped: AtomicBool::new(false),
+            quota: crate::quota::Quota::new(cfg.limits),
+            left_out: RwLock::new(BTreeMap::new()),
             catalog: RwLock::new(Arc::new(Catalog::default())),
             generation: AtomicU64::new(0),
             sessions: DashMap::new(),
@@ -111,26 +161,62 @@ impl Tenant {
     pub fn start(self: &Arc<Self>, tracker: &TaskTracker, shutdown: &CancellationToken) {
         let _ = self.runtime.set((tracker.clone(), shutdown.clone()));
         self.spawn(self.clone().expire_bridges(shutdown.child_token()));
-        let hooks: Arc<dyn ConnHooks> = Arc::new(Hooks {
-            tenant: Arc::downgrade(self),
-            scope: None,
-        });
-        for up in self.upstreams.values() {
-            let me = Arc::downgrade(self);
-            let sup = Supervisor {
-                up: up.clone(),
-                tenant: self.id.clone(),
-                hooks: hooks.clone(),
-                on_change: Arc::new(move || {
-                    if let Some(t) = me.upgrade() {
-                        t.rebuild();
-                    }
-                }),
-                settings: self.settings.clone(),
-                shutdown: shutdown.child_token(),
-            };
-            self.spawn(sup.run());
+        for up in self.upstreams().values() {
+            self.supervise(up.clone());
         }
+    }
+
+    /// Runs a supervisor for `up` (the shared connection), stopped by its own token.
+    fn supervise(self: &Arc<Self>, up: Arc<Upstream>) {
+        let Some((_, shutdown)) = self.runtime.get() else {
+            return;
+        };
+        let me = Arc::downgrade(self);
+        let stop = shutdown.child_token();
+        let (done_tx, done) = tokio::sync::watch::channel(false);
+        let sup = Supervisor {
+            up: up.clone(),
+            tenant: self.id.clone(),
+            hooks: Arc::new(Hooks {
+                tenant: Arc::downgrade(self),
+                scope: None,
+            }),
+            on_change: Arc::new(move || {
+                if let Some(t) = me.upgrade() {
+                    t.rebuild();
+                }
+            }),
+            settings: self.settings.clone(),
+            shutdown: stop.clone(),
+        };
+        let old = self
+            .controls
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(up.name.clone(), control::Control { stop, done });
+        if let Some(old) = old {
+            old.stop.cancel();
+        }
+        self.spawn(async move {
+            sup.run().await;
+            let _ = done_tx.send(true);
+        });
+    }
+
+    /// The servers as they are now (a reload may swap them).
+    pub fn upstreams(&self) -> Arc<Servers> {
+        self.servers
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The tenant's config as last applied.
+    pub fn config(&self) -> Arc<TenantConfig> {
+        self.config
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Runs `task` in the tenant's tracker (so the hub's shutdown waits for it), or on the
@@ -156,18 +242,18 @@ impl Tenant {
             .clone()
     }
 
-    pub fn upstream(&self, name: &str) -> Option<&Arc<Upstream>> {
-        self.upstreams.get(name)
+    pub fn upstream(&self, name: &str) -> Option<Arc<Upstream>> {
+        self.upstreams().get(name).cloned()
     }
 
     /// How answers from `server` are rewritten for clients.
     pub fn rewrite_for(&self, server: &ServerName) -> Option<Rewrite> {
-        self.rewrites.get(server).cloned()
+        self.upstreams().rewrites.get(server).cloned()
     }
 
     /// Whether every upstream that is wanted has finished its first start attempt.
     pub fn is_settled(&self) -> bool {
-        self.upstreams.values().all(|u| u.status().settled)
+        self.upstreams().values().all(|u| u.status().settled)
     }
 
     /// Starts lazy upstreams (first use) and waits, at most `startup_timeout`, for every wanted
@@ -180,7 +266,7 @@ impl Tenant {
     /// Starts the lazy upstreams, once: called on every request, so it is one atomic load after the first.
     pub fn first_use(&self) {
         if !self.lazy_started.swap(true, Ordering::Relaxed) {
-            for u in self.upstreams.values() {
+            for u in self.upstreams().values() {
                 u.request_start();
             }
         }
@@ -192,15 +278,15 @@ impl Tenant {
         if self.is_settled() {
             return;
         }
-        let limit = self
-            .upstreams
+        let ups = self.upstreams();
+        let limit = ups
             .values()
             .map(|u| u.cfg.startup_timeout)
             .max()
             .unwrap_or(Duration::ZERO)
             .max(self.settings.startup_timeout);
         let mut set = tokio::task::JoinSet::new();
-        for u in self.upstreams.values().cloned() {
+        for u in ups.values().cloned() {
             set.spawn(async move { u.settled().await });
         }
         let all = async { while set.join_next().await.is_some() {} };
@@ -209,12 +295,7 @@ impl Tenant {
 
     /// Rebuilds the catalog from the upstreams that are up and tells sessions what changed.
     pub fn rebuild(&self) {
-        let offers: Vec<_> = self
-            .upstreams
-            .values()
-            .filter(|u| u.conn().is_some())
-            .map(|u| (u.name.clone(), u.offer()))
-            .collect();
+        let offers = self.offers_within_limits();
         let generation = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
         let mut new = Catalog::build(&self.namer, &offers, generation);
         let old = {
@@ -235,9 +316,50 @@ impl Tenant {
         tracing::debug!(tenant = %self.id, generation, tools = new.tools.len(), "catalog rebuilt");
     }
 
+    /// The offers of the servers that are up, in server order, leaving out those whose tools
+    /// would take the catalog beyond `max_tools` (said in the log and the admin API).
+    fn offers_within_limits(&self) -> Vec<(ServerName, Arc<Offer>)> {
+        let max = self.quota.limits().max_tools;
+        let mut total = 0usize;
+        let mut left_out = BTreeMap::new();
+        let mut offers = Vec::new();
+        for u in self.upstreams().values().filter(|u| u.conn().is_some()) {
+            let offer = u.offer();
+            match max {
+                Some(m) if total + offer.tools.len() > m => {
+                    let why = format!(
+                        "left out of the catalog: its {} tools would take the tenant past `max_tools` = {m}",
+                        offer.tools.len()
+                    );
+                    left_out.insert(u.name.clone(), why);
+                }
+                _ => {
+                    total += offer.tools.len();
+                    offers.push((u.name.clone(), offer));
+                }
+            }
+        }
+        let mut current = self.left_out.write().unwrap_or_else(|e| e.into_inner());
+        for (name, why) in &left_out {
+            if current.get(name) != Some(why) {
+                tracing::warn!(tenant = %self.id, server = %name, "{why}");
+            }
+        }
+        *current = left_out;
+        offers
+    }
+
+    /// Servers left out of the catalog by `max_tools`, with why.
+    pub fn left_out(&self) -> BTreeMap<ServerName, String> {
+        self.left_out
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
     /// A one-line summary of every upstream, for the log and `mcp-hub status`.
     pub fn summary(&self) -> String {
-        self.upstreams
+        self.upstreams()
             .values()
             .map(|u| {
                 let s = u.status();

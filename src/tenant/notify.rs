@@ -40,7 +40,7 @@ impl Tenant {
 
     /// Re-reads some lists of one upstream after its `list_changed`, then rebuilds the catalog.
     async fn refresh(self: Arc<Self>, server: ServerName, kinds: &'static [ListKind]) {
-        let Some(up) = self.upstreams.get(&server) else {
+        let Some(up) = self.upstream(server.as_str()) else {
             return;
         };
         let Some(conn) = up.conn() else { return };

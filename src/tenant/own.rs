@@ -103,7 +103,7 @@ impl Tenant {
             .iter()
             .filter(|e| e.key().0 == session)
             .filter_map(|e| e.up.conn());
-        self.upstreams
+        self.upstreams()
             .values()
             .filter_map(|u| u.conn())
             .chain(own)

@@ -114,7 +114,7 @@ impl Tenant {
             return;
         };
         self.stop_own(id);
-        for up in self.upstreams.values() {
+        for up in self.upstreams().values() {
             if let Some(conn) = up.conn() {
                 conn.cancel_session(id, "the client went away");
             }
@@ -162,8 +162,8 @@ impl Tenant {
         scope: Option<u64>,
     ) -> Vec<(u64, Arc<SessionPeer>)> {
         let per_session = self
-            .upstreams
-            .get(server)
+            .upstreams()
+            .get(server.as_str())
             .is_some_and(|u| u.cfg.share == Share::Session);
         self.sessions
             .iter()

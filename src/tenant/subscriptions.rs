@@ -89,11 +89,11 @@ impl Tenant {
     fn tell_upstream(&self, method: &'static str, uri: &str) {
         let Some((server, original)) = self
             .namer
-            .resolve_uri(uri, |s| self.upstreams.contains_key(s))
+            .resolve_uri(uri, |s| self.upstreams().contains_key(s))
         else {
             return;
         };
-        let Some(up) = self.upstreams.get(server) else {
+        let Some(up) = self.upstream(server) else {
             return;
         };
         let Some(conn) = up.conn() else { return };
@@ -126,7 +126,7 @@ impl Tenant {
         let Some(level) = wanted.map(|l| LOG_LEVELS[l as usize]) else {
             return;
         };
-        for up in self.upstreams.values() {
+        for up in self.upstreams().values() {
             self.set_upstream_log_level(up, level);
         }
     }

@@ -121,6 +121,14 @@ impl HttpState {
         legacy: bool,
     ) -> Result<Arc<HttpSession>, axum::response::Response> {
         let cap = self.settings.max_sessions_per_tenant;
+        let id = new_session_id().map_err(|e| {
+            tracing::error!("cannot draw a session id from the OS random source: {e}");
+            guard::error(
+                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                -32603,
+                "Internal error: no random source for a session id",
+            )
+        })?;
         {
             let mut n = self.per_tenant.entry(tenant.id.clone()).or_insert(0);
             if *n >= cap {
@@ -135,7 +143,7 @@ impl HttpState {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let session = Session::new(tenant.clone(), tx);
         let hs = Arc::new(HttpSession {
-            id: uuid::Uuid::new_v4().simple().to_string(),
+            id,
             tenant: tenant.id.clone(),
             session,
             main: Arc::new(EventLog::new(0)),
@@ -208,6 +216,13 @@ impl HttpState {
     }
 }
 
+/// A session id: 128 bits from the OS CSPRNG, as 32 lowercase hex digits.
+fn new_session_id() -> Result<String, getrandom::Error> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes)?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
 /// Every route of the hub's HTTP side.
 pub fn router(state: Arc<HttpState>) -> Router {
     Router::new()
@@ -228,22 +243,37 @@ pub fn router(state: Arc<HttpState>) -> Router {
         .route("/messages", post(sse::post_default))
         .route("/t/{tenant}/messages", post(sse::post_tenant))
         .merge(health_router())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            guard::host_and_origin,
+        ))
         .with_state(state)
 }
 
-/// Only `/health` and `/ready` (`mcp-hub stdio --health-listen`).
+/// Only `/health` and `/ready` (`mcp-hub stdio --health-listen`); they check `Host` and `Origin`
+/// themselves, so this router is safe on its own too.
 pub fn health_router() -> Router<Arc<HttpState>> {
-    use axum::extract::State;
+    use axum::extract::{Request, State};
     Router::new()
         .route(
             "/health",
-            get(|State(s): State<Arc<HttpState>>| async move {
+            get(|State(s): State<Arc<HttpState>>, req: Request| async move {
+                if let Err(e) =
+                    guard::check_request(&s.settings, req.version(), req.uri(), req.headers())
+                {
+                    return guard::forbidden(&e);
+                }
                 crate::admin::health::health(&s.hub, s.draining.is_cancelled(), s.session_count())
             }),
         )
         .route(
             "/ready",
-            get(|State(s): State<Arc<HttpState>>| async move {
+            get(|State(s): State<Arc<HttpState>>, req: Request| async move {
+                if let Err(e) =
+                    guard::check_request(&s.settings, req.version(), req.uri(), req.headers())
+                {
+                    return guard::forbidden(&e);
+                }
                 crate::admin::health::ready(
                     &s.hub,
                     s.draining.is_cancelled() || !s.serving.load(Ordering::Relaxed),

@@ -476,7 +476,8 @@ async fn delete(state: Arc<HttpState>, name: Option<String>, headers: HeaderMap)
             "Bad Request: the Mcp-Session-Id header is required",
         );
     };
-    match state.session(sid, &tenant.id) {
+    // A legacy (HTTP+SSE) session is not a Streamable HTTP session: unknown here, like POST and GET.
+    match state.session(sid, &tenant.id).filter(|h| !h.legacy) {
         Some(_) => {
             state.close_session(sid);
             StatusCode::OK.into_response()

@@ -11,6 +11,7 @@
 
 mod events;
 mod guard;
+mod server;
 mod sse;
 mod streamable;
 
@@ -282,8 +283,9 @@ pub fn health_router() -> Router<Arc<HttpState>> {
         )
 }
 
-/// Binds `addr` and serves `router` until `shutdown` fires; then streams end and in-flight
-/// requests get up to `shutdown_deadline` to finish.
+/// Binds `addr` and serves `app` until `shutdown` fires; then streams end and in-flight
+/// requests get up to `shutdown_deadline` to finish. Connections meet the limits of
+/// `[hub.http]` (see `server.rs`).
 pub async fn serve(
     state: Arc<HttpState>,
     addr: SocketAddr,
@@ -294,22 +296,16 @@ pub async fn serve(
     let bound = listener.local_addr()?;
     tracing::info!("mcp-hub listening on http://{bound}");
     state.serving.store(true, Ordering::Relaxed);
-    tokio::spawn(state.clone().expire_idle());
-    let draining = state.draining.clone();
-    let deadline = state.settings.shutdown_deadline;
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
-        shutdown.cancelled().await;
-        draining.cancel();
-    });
-    let stop = state.draining.clone();
-    tokio::select! {
-        r = server => r,
-        _ = async {
-            stop.cancelled().await;
-            tokio::time::sleep(deadline).await;
-        } => {
-            tracing::warn!("in-flight HTTP requests did not finish within {}; closing", humantime::format_duration(deadline));
-            Ok(())
-        }
-    }
+    let tracker = tokio_util::task::TaskTracker::new();
+    tracker.spawn(state.clone().expire_idle());
+    server::run(
+        listener,
+        app,
+        state.settings.clone(),
+        tracker,
+        shutdown,
+        state.draining.clone(),
+    )
+    .await;
+    Ok(())
 }

@@ -135,7 +135,8 @@ impl Limits {
                 "the hub is at its limit of {} connections (hub.http.max_connections)",
                 self.max
             ))
-        } else if mine >= self.per_peer {
+        } else if mine >= self.per_peer && !peer.to_canonical().is_loopback() {
+            // Loopback is exempt: a local reverse proxy or sidecar carries every client.
             Some(format!(
                 "this client has {mine} connections open, the limit per client (hub.http.max_connections_per_peer)"
             ))
@@ -548,8 +549,14 @@ impl hyper::service::Service<Request<Incoming>> for ConnService {
         let req = req.map(|b| TimedBody::new(b, timeout));
         let fut = hyper::service::Service::call(&self.app, req);
         let conn = self.conn.clone();
+        let one_shot = self.health_only.is_some();
         Box::pin(async move {
-            let r = fut.await?;
+            let mut r = fut.await?;
+            if one_shot {
+                // A reserve connection serves one request.
+                r.headers_mut()
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            }
             let tag = r
                 .extensions()
                 .get::<SessionTag>()
@@ -589,7 +596,11 @@ async fn connection(
         write_timeout: settings.stream_write_timeout,
         stall: None,
     });
-    let keep_alive = health_only.is_none();
+    // A reserve connection answers one request (`Connection: close`) and may not idle.
+    let idle_timeout = match health_only {
+        Some(_) => settings.keep_alive_idle_timeout.min(Duration::from_secs(1)),
+        None => settings.keep_alive_idle_timeout,
+    };
     let service = ConnService {
         app: TowerToHyperService::new(app),
         conn: conn.clone(),
@@ -601,8 +612,7 @@ async fn connection(
         .timer(TokioTimer::new())
         // The watchdog times headers (from their first byte, so that idle keep-alive
         // connections follow keep_alive_idle_timeout instead).
-        .header_read_timeout(None)
-        .keep_alive(keep_alive);
+        .header_read_timeout(None);
     let served = builder.serve_connection(io, service);
     tokio::pin!(served);
     let mut closing = false;
@@ -623,7 +633,7 @@ async fn connection(
                 }
                 return;
             }
-            why = conn.watchdog(settings.header_read_timeout, settings.keep_alive_idle_timeout) => {
+            why = conn.watchdog(settings.header_read_timeout, idle_timeout) => {
                 match why {
                     Expired::Headers => tracing::debug!(
                         %peer,
@@ -633,7 +643,7 @@ async fn connection(
                     Expired::Idle => tracing::debug!(
                         %peer,
                         "closed a keep-alive connection idle for {} (hub.http.keep_alive_idle_timeout)",
-                        humantime::format_duration(settings.keep_alive_idle_timeout)
+                        humantime::format_duration(idle_timeout)
                     ),
                 }
                 return;
@@ -742,6 +752,10 @@ pub(super) mod tests {
     #[test]
     fn a_peer_over_its_cap_gets_the_reserve_then_refusals() {
         let limits = Limits::new(3, 2);
+        let local: IpAddr = [127, 0, 0, 1].into();
+        let locals: Vec<_> = (0..3).map(|_| limits.admit(local)).collect();
+        assert!(locals.iter().all(|a| matches!(a, Admission::Full(_))));
+        drop(locals);
         let a: IpAddr = [10, 0, 0, 1].into();
         let b: IpAddr = [10, 0, 0, 2].into();
         let p1 = limits.admit(a);
@@ -793,6 +807,58 @@ pub(super) mod tests {
         let t2 = Instant::now();
         assert_eq!(conn.watchdog(header, idle).await, Expired::Headers);
         assert!(t2.elapsed() < idle);
+    }
+
+    fn settings(extra: &str) -> HttpSettings {
+        crate::config::HubConfig::from_str_at(
+            &format!("[hub.http]\n{extra}\n[tenants.default.servers.x]\ncommand = \"x\"\n"),
+            std::path::Path::new("/tmp/hub.toml"),
+            &|_| None,
+        )
+        .expect("config")
+        .hub
+        .http
+    }
+
+    #[tokio::test]
+    async fn a_client_that_stops_reading_is_cut() {
+        use tokio::io::AsyncWriteExt;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let mut client = TcpStream::connect(addr).await.expect("connect");
+        client
+            .write_all(b"GET /flood HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            .await
+            .expect("write");
+        let (stream, peer) = listener.accept().await.expect("accept");
+        // An endless response: the client never reads it.
+        let app = Router::new().route(
+            "/flood",
+            axum::routing::get(|| async {
+                let chunk = Bytes::from(vec![b'x'; 64 * 1024]);
+                let s =
+                    futures_util::stream::repeat_with(move || Ok::<_, Infallible>(chunk.clone()));
+                Body::from_stream(s)
+            }),
+        );
+        let s = Arc::new(settings(r#"stream_write_timeout = "500ms""#));
+        let served = connection(
+            stream,
+            peer,
+            app,
+            s,
+            None,
+            CancellationToken::new(),
+            CancellationToken::new(),
+        );
+        let t0 = Instant::now();
+        tokio::time::timeout(Duration::from_secs(20), served)
+            .await
+            .expect("the connection should be closed once writes stall");
+        assert!(t0.elapsed() >= Duration::from_millis(500));
+        drop(client);
     }
 
     /// A body whose client sends nothing.

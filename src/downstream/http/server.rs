@@ -879,11 +879,7 @@ pub(super) mod tests {
     async fn a_stalled_body_times_out() {
         use http_body_util::BodyExt;
         let timed = TimedBody::new(Stalled, Duration::from_millis(200));
-        let err = timed
-            .collect()
-            .await
-            .err()
-            .expect("the body should time out");
+        let err = timed.collect().await.expect_err("the body should time out");
         assert!(err.downcast_ref::<BodyTimeout>().is_some(), "{err}");
     }
 }

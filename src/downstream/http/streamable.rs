@@ -534,8 +534,7 @@ mod tests {
         );
         let e = axum::body::to_bytes(Body::new(timed), 1024)
             .await
-            .err()
-            .expect("a stalled body times out");
+            .expect_err("a stalled body times out");
         let r = body_error(&e, 1024);
         assert_eq!(r.status(), StatusCode::REQUEST_TIMEOUT);
         assert_eq!(
@@ -545,8 +544,7 @@ mod tests {
 
         let e = axum::body::to_bytes(Body::from(vec![b'x'; 2048]), 1024)
             .await
-            .err()
-            .expect("too large");
+            .expect_err("too large");
         assert_eq!(body_error(&e, 1024).status(), StatusCode::PAYLOAD_TOO_LARGE);
     }
 }

@@ -651,3 +651,45 @@ fn sigterm_drains_with_a_stream_open() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+#[test]
+fn the_new_http_keys_have_defaults_and_are_validated() {
+    let load = |extra: &str| {
+        let text = format!("[hub.http]\n{extra}\n[tenants.default.servers.off]\ncommand = \"/bin/true\"\nenabled = false\n");
+        HubConfig::from_str_at(&text, Path::new("/tmp/hub.toml"), &|_| None)
+    };
+    let h = load("").expect("defaults").hub.http;
+    assert_eq!(h.header_read_timeout, Duration::from_secs(10));
+    assert_eq!(h.body_read_timeout, Duration::from_secs(30));
+    assert_eq!(h.keep_alive_idle_timeout, Duration::from_secs(60));
+    assert_eq!(h.stream_write_timeout, Duration::from_secs(30));
+    assert_eq!(h.max_connections, 1024);
+    assert_eq!(h.max_connections_per_peer, 256);
+
+    let h = load("header_read_timeout = \"2s\"\nmax_connections = 8\nmax_connections_per_peer = 4")
+        .expect("set")
+        .hub
+        .http;
+    assert_eq!(
+        (
+            h.header_read_timeout,
+            h.max_connections,
+            h.max_connections_per_peer
+        ),
+        (Duration::from_secs(2), 8, 4)
+    );
+
+    let e = load("header_read_timeout = \"soon\"\nbody_read_timeout = \"0s\"\nkeep_alive_idle_timeout = 5\nmax_connections = 0\nmax_connections_per_peer = \"many\"\nstream_write_timeout = \"1x\"")
+        .expect_err("every mistake is reported");
+    let text = format!("{e:?}");
+    for key in [
+        "hub.http.header_read_timeout",
+        "hub.http.body_read_timeout",
+        "hub.http.keep_alive_idle_timeout",
+        "hub.http.max_connections",
+        "hub.http.max_connections_per_peer",
+        "hub.http.stream_write_timeout",
+    ] {
+        assert!(text.contains(key), "{key} not reported: {text}");
+    }
+}

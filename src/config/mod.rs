@@ -139,6 +139,20 @@ pub struct HttpSettings {
     pub session_idle_timeout: Duration,
     pub max_sessions_per_tenant: usize,
     pub shutdown_deadline: Duration,
+    /// How long a client may take to send a request's headers (from its first byte; for a new
+    /// connection, from the accept).
+    pub header_read_timeout: Duration,
+    /// How long a client may take to send a whole request body (408 and close beyond it).
+    pub body_read_timeout: Duration,
+    /// How long a keep-alive connection with no request in flight stays open.
+    pub keep_alive_idle_timeout: Duration,
+    /// How long a write to a client may make no progress before the connection is closed (a
+    /// stream whose client stopped reading).
+    pub stream_write_timeout: Duration,
+    /// Open connections; beyond it only `/health` and `/ready` are served (from a small reserve).
+    pub max_connections: usize,
+    /// Open connections from one IP address.
+    pub max_connections_per_peer: usize,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -67,6 +67,12 @@ pub struct RawHttp {
     pub session_idle_timeout: Option<RawDuration>,
     pub max_sessions_per_tenant: Option<i64>,
     pub shutdown_deadline: Option<RawDuration>,
+    pub header_read_timeout: Option<RawDuration>,
+    pub body_read_timeout: Option<RawDuration>,
+    pub keep_alive_idle_timeout: Option<RawDuration>,
+    pub stream_write_timeout: Option<RawDuration>,
+    pub max_connections: Option<i64>,
+    pub max_connections_per_peer: Option<i64>,
 }
 
 #[derive(Debug, Default, Deserialize, Clone)]

@@ -427,6 +427,46 @@ fn http_settings(c: &mut Collector, h: Option<&super::raw::RawHttp>) -> HttpSett
             h.shutdown_deadline.as_ref(),
             Duration::from_secs(10),
         ),
+        header_read_timeout: duration(
+            c,
+            "hub.http.header_read_timeout",
+            h.header_read_timeout.as_ref(),
+            Duration::from_secs(10),
+        ),
+        body_read_timeout: duration(
+            c,
+            "hub.http.body_read_timeout",
+            h.body_read_timeout.as_ref(),
+            Duration::from_secs(30),
+        ),
+        keep_alive_idle_timeout: duration(
+            c,
+            "hub.http.keep_alive_idle_timeout",
+            h.keep_alive_idle_timeout.as_ref(),
+            Duration::from_secs(60),
+        ),
+        stream_write_timeout: duration(
+            c,
+            "hub.http.stream_write_timeout",
+            h.stream_write_timeout.as_ref(),
+            Duration::from_secs(30),
+        ),
+        max_connections: int_in(
+            c,
+            "hub.http.max_connections",
+            h.max_connections,
+            1024,
+            1,
+            1_000_000,
+        ) as usize,
+        max_connections_per_peer: int_in(
+            c,
+            "hub.http.max_connections_per_peer",
+            h.max_connections_per_peer,
+            256,
+            1,
+            1_000_000,
+        ) as usize,
     }
 }
 

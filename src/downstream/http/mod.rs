@@ -11,6 +11,7 @@
 
 mod events;
 mod guard;
+mod server;
 mod sse;
 mod streamable;
 
@@ -121,6 +122,14 @@ impl HttpState {
         legacy: bool,
     ) -> Result<Arc<HttpSession>, axum::response::Response> {
         let cap = self.settings.max_sessions_per_tenant;
+        let id = new_session_id().map_err(|e| {
+            tracing::error!("cannot draw a session id from the OS random source: {e}");
+            guard::error(
+                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                -32603,
+                "Internal error: no random source for a session id",
+            )
+        })?;
         {
             let mut n = self.per_tenant.entry(tenant.id.clone()).or_insert(0);
             if *n >= cap {
@@ -135,7 +144,7 @@ impl HttpState {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let session = Session::new(tenant.clone(), tx);
         let hs = Arc::new(HttpSession {
-            id: uuid::Uuid::new_v4().simple().to_string(),
+            id,
             tenant: tenant.id.clone(),
             session,
             main: Arc::new(EventLog::new(0)),
@@ -208,6 +217,13 @@ impl HttpState {
     }
 }
 
+/// A session id: 128 bits from the OS CSPRNG, as 32 lowercase hex digits.
+fn new_session_id() -> Result<String, getrandom::Error> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes)?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
 /// Every route of the hub's HTTP side.
 pub fn router(state: Arc<HttpState>) -> Router {
     Router::new()
@@ -228,22 +244,37 @@ pub fn router(state: Arc<HttpState>) -> Router {
         .route("/messages", post(sse::post_default))
         .route("/t/{tenant}/messages", post(sse::post_tenant))
         .merge(health_router())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            guard::host_and_origin,
+        ))
         .with_state(state)
 }
 
-/// Only `/health` and `/ready` (`mcp-hub stdio --health-listen`).
+/// Only `/health` and `/ready` (`mcp-hub stdio --health-listen`); they check `Host` and `Origin`
+/// themselves, so this router is safe on its own too.
 pub fn health_router() -> Router<Arc<HttpState>> {
-    use axum::extract::State;
+    use axum::extract::{Request, State};
     Router::new()
         .route(
             "/health",
-            get(|State(s): State<Arc<HttpState>>| async move {
+            get(|State(s): State<Arc<HttpState>>, req: Request| async move {
+                if let Err(e) =
+                    guard::check_request(&s.settings, req.version(), req.uri(), req.headers())
+                {
+                    return guard::forbidden(&e);
+                }
                 crate::admin::health::health(&s.hub, s.draining.is_cancelled(), s.session_count())
             }),
         )
         .route(
             "/ready",
-            get(|State(s): State<Arc<HttpState>>| async move {
+            get(|State(s): State<Arc<HttpState>>, req: Request| async move {
+                if let Err(e) =
+                    guard::check_request(&s.settings, req.version(), req.uri(), req.headers())
+                {
+                    return guard::forbidden(&e);
+                }
                 crate::admin::health::ready(
                     &s.hub,
                     s.draining.is_cancelled() || !s.serving.load(Ordering::Relaxed),
@@ -252,8 +283,9 @@ pub fn health_router() -> Router<Arc<HttpState>> {
         )
 }
 
-/// Binds `addr` and serves `router` until `shutdown` fires; then streams end and in-flight
-/// requests get up to `shutdown_deadline` to finish.
+/// Binds `addr` and serves `app` until `shutdown` fires; then streams end and in-flight
+/// requests get up to `shutdown_deadline` to finish. Connections meet the limits of
+/// `[hub.http]` (see `server.rs`).
 pub async fn serve(
     state: Arc<HttpState>,
     addr: SocketAddr,
@@ -264,22 +296,16 @@ pub async fn serve(
     let bound = listener.local_addr()?;
     tracing::info!("mcp-hub listening on http://{bound}");
     state.serving.store(true, Ordering::Relaxed);
-    tokio::spawn(state.clone().expire_idle());
-    let draining = state.draining.clone();
-    let deadline = state.settings.shutdown_deadline;
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
-        shutdown.cancelled().await;
-        draining.cancel();
-    });
-    let stop = state.draining.clone();
-    tokio::select! {
-        r = server => r,
-        _ = async {
-            stop.cancelled().await;
-            tokio::time::sleep(deadline).await;
-        } => {
-            tracing::warn!("in-flight HTTP requests did not finish within {}; closing", humantime::format_duration(deadline));
-            Ok(())
-        }
-    }
+    let tracker = tokio_util::task::TaskTracker::new();
+    tracker.spawn(state.clone().expire_idle());
+    server::run(
+        listener,
+        app,
+        state.settings.clone(),
+        tracker,
+        shutdown,
+        state.draining.clone(),
+    )
+    .await;
+    Ok(())
 }

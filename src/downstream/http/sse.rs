@@ -89,9 +89,12 @@ async fn open(state: Arc<HttpState>, name: Option<String>, headers: HeaderMap) -
             ))
         },
     );
-    Sse::new(first.chain(rest))
+    let mut r = Sse::new(first.chain(rest))
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
-        .into_response()
+        .into_response();
+    r.extensions_mut()
+        .insert(super::server::SessionTag(hs.id.clone()));
+    r
 }
 
 async fn message(

@@ -57,12 +57,13 @@ fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
     h.get(name).and_then(|v| v.to_str().ok())
 }
 
-/// Reads the body within the limit: 413 naming the limit above it.
+/// Reads the body within the limit: 413 naming the limit above it, 408 when it does not arrive
+/// within `body_read_timeout`, 400 when the client breaks it off (both close the connection).
 pub async fn read_body(state: &HttpState, body: Body) -> Result<Value, Response> {
     let limit = state.settings.max_body_bytes;
-    let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
-        error(StatusCode::PAYLOAD_TOO_LARGE, -32600, format!("Payload too large: the request body exceeds the limit of {limit} bytes (hub.http.max_body_bytes)"))
-    })?;
+    let bytes = axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|e| body_error(&e, limit))?;
     serde_json::from_slice(&bytes).map_err(|e| {
         error(
             StatusCode::BAD_REQUEST,
@@ -70,6 +71,41 @@ pub async fn read_body(state: &HttpState, body: Body) -> Result<Value, Response>
             format!("Parse error: {e}"),
         )
     })
+}
+
+/// The first error of type `T` in `e`'s source chain.
+fn find_in_chain<'a, T: std::error::Error + 'static>(
+    e: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a T> {
+    let mut cur = Some(e);
+    while let Some(c) = cur {
+        if let Some(t) = c.downcast_ref::<T>() {
+            return Some(t);
+        }
+        cur = c.source();
+    }
+    None
+}
+
+/// The answer to a body that could not be read.
+fn body_error(e: &axum::Error, limit: usize) -> Response {
+    if find_in_chain::<http_body_util::LengthLimitError>(e).is_some() {
+        return error(StatusCode::PAYLOAD_TOO_LARGE, -32600, format!("Payload too large: the request body exceeds the limit of {limit} bytes (hub.http.max_body_bytes)"));
+    }
+    let mut r = match find_in_chain::<super::server::BodyTimeout>(e) {
+        Some(t) => error(
+            StatusCode::REQUEST_TIMEOUT,
+            -32600,
+            format!("Request Timeout: {t}"),
+        ),
+        None => error(
+            StatusCode::BAD_REQUEST,
+            -32600,
+            format!("Bad Request: the request body could not be read: {e}"),
+        ),
+    };
+    super::server::close_after(&mut r);
+    r
 }
 
 fn check_protocol_header(headers: &HeaderMap, id: &Value) -> Result<(), Response> {
@@ -476,11 +512,39 @@ async fn delete(state: Arc<HttpState>, name: Option<String>, headers: HeaderMap)
             "Bad Request: the Mcp-Session-Id header is required",
         );
     };
-    match state.session(sid, &tenant.id) {
+    // A legacy (HTTP+SSE) session is not a Streamable HTTP session: unknown here, like POST and GET.
+    match state.session(sid, &tenant.id).filter(|h| !h.legacy) {
         Some(_) => {
             state.close_session(sid);
             StatusCode::OK.into_response()
         }
         None => error(StatusCode::NOT_FOUND, -32001, "Session not found"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn body_errors_are_told_apart() {
+        let timed = super::super::server::TimedBody::new(
+            super::super::server::tests::Stalled,
+            Duration::from_millis(100),
+        );
+        let e = axum::body::to_bytes(Body::new(timed), 1024)
+            .await
+            .expect_err("a stalled body times out");
+        let r = body_error(&e, 1024);
+        assert_eq!(r.status(), StatusCode::REQUEST_TIMEOUT);
+        assert_eq!(
+            r.headers().get(header::CONNECTION).map(|v| v.as_bytes()),
+            Some(&b"close"[..])
+        );
+
+        let e = axum::body::to_bytes(Body::from(vec![b'x'; 2048]), 1024)
+            .await
+            .expect_err("too large");
+        assert_eq!(body_error(&e, 1024).status(), StatusCode::PAYLOAD_TOO_LARGE);
     }
 }

@@ -20,10 +20,11 @@ use crate::upstream::State;
 pub fn report(hub: &Hub, draining: bool, sessions: usize) -> (StatusCode, Value) {
     let mut upstreams = Map::new();
     let (mut wanted, mut up) = (0usize, 0usize);
-    for (tid, t) in &hub.tenants {
+    for (tid, t) in hub.tenants().iter() {
         for u in t.upstreams().values() {
             let s = u.status();
-            if !matches!(s.state, State::Disabled | State::Idle) {
+            // Stopped: by the operator (or with the hub, which is then draining anyway).
+            if !matches!(s.state, State::Disabled | State::Idle | State::Stopped) {
                 wanted += 1;
                 if s.state == State::Up {
                     up += 1;
@@ -74,7 +75,7 @@ pub fn health(hub: &Hub, draining: bool, sessions: usize) -> Response {
 }
 
 pub fn ready(hub: &Hub, not_serving: bool) -> Response {
-    let settled = hub.tenants.values().all(|t| t.is_settled());
+    let settled = hub.tenants().values().all(|t| t.is_settled());
     let ready = settled && !not_serving;
     let code = if ready {
         StatusCode::OK

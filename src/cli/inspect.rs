@@ -39,7 +39,7 @@ fn failed_servers(tenant: &crate::tenant::Tenant) -> Vec<(String, String)> {
 }
 
 pub(super) async fn tools(hub: Arc<Hub>, id: TenantId, as_json: bool, partial: bool) -> u8 {
-    let Some(tenant) = hub.tenant(&id) else {
+    let Some(tenant) = hub.tenant(id.as_str()) else {
         return EXIT_FAILURE;
     };
     tenant.wait_ready().await;
@@ -90,7 +90,7 @@ pub(super) async fn tools(hub: Arc<Hub>, id: TenantId, as_json: bool, partial: b
             let _ = writeln!(out, "  {}", r["uriTemplate"].as_str().unwrap_or(""));
         }
     }
-    let failed = failed_servers(tenant);
+    let failed = failed_servers(&tenant);
     if failed.is_empty() {
         return EXIT_OK;
     }
@@ -164,7 +164,7 @@ fn nearest_tools(cat: &crate::catalog::Catalog, wanted: &str, sep: &str) -> Vec<
 }
 
 pub(super) async fn call(hub: Arc<Hub>, id: TenantId, tool: String, arguments: String) -> u8 {
-    let Some(tenant) = hub.tenant(&id).cloned() else {
+    let Some(tenant) = hub.tenant(id.as_str()) else {
         return EXIT_FAILURE;
     };
     let Some(args) = parse_arguments(&arguments) else {
@@ -245,7 +245,7 @@ pub(super) async fn call(hub: Arc<Hub>, id: TenantId, tool: String, arguments: S
 }
 
 pub(super) async fn status(hub: Arc<Hub>, id: TenantId) -> u8 {
-    let Some(tenant) = hub.tenant(&id) else {
+    let Some(tenant) = hub.tenant(id.as_str()) else {
         return EXIT_FAILURE;
     };
     tenant.wait_ready().await;

@@ -153,7 +153,6 @@ pub async fn run(cli: Cli) -> u8 {
         }
         _ => {}
     }
-    hub::ignore_hangup();
     let config = match load(&cli.config) {
         Ok(c) => c,
         Err(code) => return code,
@@ -231,7 +230,7 @@ async fn stdio(
     listen: Option<SocketAddr>,
     health_listen: Option<SocketAddr>,
 ) -> u8 {
-    let Some(tenant) = hub.tenant(&id).cloned() else {
+    let Some(tenant) = hub.tenant(id.as_str()) else {
         return EXIT_FAILURE;
     };
     let watch = tenant.clone();

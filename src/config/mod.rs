@@ -70,7 +70,7 @@ pub struct HubConfig {
 }
 
 /// `[hub]`: hub-wide settings and the defaults for every server.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct HubSettings {
     pub separator: String,
     pub max_name_length: usize,
@@ -128,7 +128,7 @@ impl Limits {
 }
 
 /// `[hub.http]`: the HTTP listener (`mcp-hub serve`, `--listen`).
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct HttpSettings {
     pub listen: std::net::SocketAddr,
     /// Origins allowed besides loopback ones (`http://localhost:*`, `http://127.0.0.1:*`, `http://[::1]:*`).
@@ -282,6 +282,11 @@ pub const ENV_ALLOW_LIST: &[&str] = &[
     "PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR",
 ];
 
+/// `${VAR}` as the hub resolves it: the process's environment, then [`builtin_var`].
+pub fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok().or_else(|| builtin_var(name))
+}
+
 /// Variables the hub defines itself for `${…}`, when the environment does not set them:
 /// `MCP_HUB_EXE` is the path of the running mcp-hub binary (the shipped `hub.toml` runs its
 /// built-in demo server with it).
@@ -359,9 +364,20 @@ impl HubConfig {
                 Some("pass the right file with `--config PATH` or set MCP_HUB_CONFIG".into()),
             )
         })?;
-        Self::from_str_at(&text, path, &|name| {
-            std::env::var(name).ok().or_else(|| builtin_var(name))
-        })
+        Self::from_str_at(&text, path, &process_env)
+    }
+
+    /// [`HubConfig::load`], keeping the file's text (a reload records it, references and all).
+    pub fn load_with_text(path: &Path) -> Result<(Self, String), ConfigErrors> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigErrors::single(
+                path,
+                "",
+                format!("cannot read the config file: {e}"),
+                Some("pass the right file with `--config PATH` or set MCP_HUB_CONFIG".into()),
+            )
+        })?;
+        Self::from_str_at(&text, path, &process_env).map(|c| (c, text))
     }
 
     /// Parses `text` as if it were the file at `path`, looking `${VAR}` up with `env`.

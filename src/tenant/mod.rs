@@ -39,6 +39,7 @@ use crate::protocol::ListKind;
 use crate::supervisor::Supervisor;
 use crate::upstream::{State, Upstream};
 
+pub use control::{ControlError, TenantDiff};
 pub use sessions::{listen_uris, Listen, PeerState, SessionPeer};
 pub use subscriptions::{log_severity, LOG_LEVELS};
 

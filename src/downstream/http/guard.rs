@@ -231,11 +231,8 @@ pub fn tenant(
     headers: &HeaderMap,
 ) -> Result<Arc<Tenant>, Response> {
     let tenant = match name {
-        Some(n) => state.hub.tenants.get(n).cloned(),
-        None => state
-            .default_tenant
-            .as_ref()
-            .and_then(|d| state.hub.tenants.get(d).cloned()),
+        Some(n) => state.hub.tenant(n),
+        None => state.hub.default_tenant(),
     };
     let Some(tenant) = tenant else {
         return Err(match name {
@@ -247,7 +244,8 @@ pub fn tenant(
             ),
         });
     };
-    let digests = &state.hub.config.tenants[&tenant.id].api_key_digests;
+    let config = tenant.config();
+    let digests = &config.api_key_digests;
     if !digests.is_empty() {
         let presented = headers
             .get(header::AUTHORIZATION)

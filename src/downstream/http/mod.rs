@@ -34,7 +34,6 @@ use events::EventLog;
 pub struct HttpState {
     pub hub: Arc<Hub>,
     pub settings: HttpSettings,
-    default_tenant: Option<TenantId>,
     sessions: DashMap<String, Arc<HttpSession>>,
     per_tenant: DashMap<TenantId, usize>,
     /// Cancelled when the hub starts draining: streams end, readiness goes false.
@@ -92,15 +91,9 @@ impl HttpSession {
 
 impl HttpState {
     pub fn new(hub: Arc<Hub>) -> Arc<Self> {
-        let cfg = &hub.config;
-        let default_tenant = cfg
-            .tenant(None)
-            .ok()
-            .map(|t| t.id.clone())
-            .filter(|t| hub.tenants.contains_key(t));
+        let cfg = hub.config();
         Arc::new(Self {
             settings: cfg.hub.http.clone(),
-            default_tenant,
             sessions: DashMap::new(),
             per_tenant: DashMap::new(),
             draining: CancellationToken::new(),

@@ -1,0 +1,158 @@
+//! The running hub: its tenants, their supervisors, the config they run on, and one shutdown
+//! for all. [`reload`] applies a new config as a diff ([`watch`]: on a file change; [`signals`]:
+//! on SIGHUP).
+//!
+//! Shutdown order: stop taking requests (the transport ends), cancel the root token, every
+//! supervisor stops its upstream (close stdin, grace, SIGTERM the group, grace, SIGKILL), then
+//! the tracker drains.
+
+pub mod reload;
+mod signals;
+mod watch;
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::{HubConfig, TenantId};
+use crate::tenant::Tenant;
+
+pub use reload::{Generation, ReloadError, ReloadReport, ReloadSource};
+pub use signals::{on_hangup, terminate_signal};
+pub use watch::watch_config;
+
+pub type Tenants = BTreeMap<TenantId, Arc<Tenant>>;
+
+pub struct Hub {
+    config: RwLock<Arc<HubConfig>>,
+    tenants: RwLock<Arc<Tenants>>,
+    pub shutdown: CancellationToken,
+    tracker: TaskTracker,
+    /// The tenants this hub runs (`None`: all of them); a reload adds only these.
+    only: Option<Vec<TenantId>>,
+    started: Instant,
+    generation: AtomicU64,
+    /// The configs applied, newest last (at most [`reload::HISTORY`]).
+    history: Mutex<VecDeque<Generation>>,
+    /// One reload at a time.
+    reloading: tokio::sync::Mutex<()>,
+}
+
+impl Hub {
+    /// Starts the upstreams of the tenants named in `only` (all tenants when `None`).
+    pub fn start(config: HubConfig, only: Option<&[TenantId]>) -> Arc<Self> {
+        let text = std::fs::read_to_string(&config.path).unwrap_or_default();
+        let config = Arc::new(config);
+        let shutdown = CancellationToken::new();
+        let tracker = TaskTracker::new();
+        let hub = Arc::new(Self {
+            config: RwLock::new(config.clone()),
+            tenants: RwLock::new(Arc::new(BTreeMap::new())),
+            shutdown,
+            tracker,
+            only: only.map(<[TenantId]>::to_vec),
+            started: Instant::now(),
+            generation: AtomicU64::new(1),
+            history: Mutex::new(VecDeque::new()),
+            reloading: tokio::sync::Mutex::new(()),
+        });
+        let mut tenants = BTreeMap::new();
+        for (id, tcfg) in &config.tenants {
+            if hub.runs(id) {
+                tenants.insert(id.clone(), hub.start_tenant(&config, tcfg));
+            }
+        }
+        *hub.tenants.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(tenants);
+        hub.remember(1, ReloadSource::Start, text);
+        hub.tracker.close();
+        hub
+    }
+
+    fn runs(&self, id: &TenantId) -> bool {
+        self.only.as_ref().is_none_or(|o| o.contains(id))
+    }
+
+    fn start_tenant(&self, config: &HubConfig, tcfg: &crate::config::TenantConfig) -> Arc<Tenant> {
+        let t = Tenant::new(tcfg, Arc::new(config.hub.clone()));
+        t.start(&self.tracker, &self.shutdown);
+        t
+    }
+
+    /// The config the hub runs on now.
+    pub fn config(&self) -> Arc<HubConfig> {
+        self.config
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Every tenant the hub runs now (a reload may add or remove some).
+    pub fn tenants(&self) -> Arc<Tenants> {
+        self.tenants
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    pub fn tenant(&self, id: &str) -> Option<Arc<Tenant>> {
+        self.tenants().get(id).cloned()
+    }
+
+    /// The tenant `--tenant` (or `hub.default_tenant`, or the only tenant) names.
+    pub fn default_tenant(&self) -> Option<Arc<Tenant>> {
+        let cfg = self.config();
+        let id = cfg.tenant(None).ok()?.id.clone();
+        self.tenant(id.as_str())
+    }
+
+    pub fn uptime(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    /// The number of the config generation running now (1 at start, +1 per applied reload).
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// The generations kept, oldest first.
+    pub fn history(&self) -> Vec<Generation> {
+        self.history
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .cloned()
+            .collect()
+    }
+
+    fn remember(&self, generation: u64, source: ReloadSource, text: String) {
+        let mut h = self.history.lock().unwrap_or_else(|e| e.into_inner());
+        h.push_back(Generation {
+            generation,
+            applied_at: SystemTime::now(),
+            source,
+            text: Arc::from(text),
+        });
+        while h.len() > reload::HISTORY {
+            h.pop_front();
+        }
+    }
+
+    /// Stops every upstream and waits for them, at most `2 × shutdown_grace + 5 s`.
+    pub async fn stop(&self) {
+        self.shutdown.cancel();
+        let limit = self.config().hub.shutdown_grace * 2 + Duration::from_secs(5);
+        if tokio::time::timeout(limit, self.tracker.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "some upstreams did not stop within {}",
+                humantime::format_duration(limit)
+            );
+        }
+    }
+}

@@ -601,20 +601,22 @@ impl Conn {
             // inside a batch is not JSON-RPC and is ignored like any other invalid message.
             Value::Array(batch) => {
                 for m in batch {
-                    self.handle_message(m, related, line);
+                    self.handle_message(m, related, None);
                 }
             }
-            msg => self.handle_message(msg, related, line),
+            msg => self.handle_message(msg, related, Some(line)),
         }
     }
 
-    fn handle_message(self: &Arc<Self>, msg: Value, related: Option<u64>, line: &str) {
+    /// One message; `line` is its text when it came alone (else it is printed for the log).
+    fn handle_message(self: &Arc<Self>, msg: Value, related: Option<u64>, line: Option<&str>) {
         match jsonrpc::classify(&msg) {
             Kind::Response => self.on_response(msg),
             Kind::Notification => self.on_notification(msg),
             Kind::Request => self.on_request(msg, related),
             Kind::Invalid => {
-                tracing::warn!(server = %self.server, "upstream wrote JSON that is not JSON-RPC; ignored: {}", truncate(line, 200));
+                let text = line.map_or_else(|| msg.to_string(), str::to_string);
+                tracing::warn!(server = %self.server, "upstream wrote JSON that is not JSON-RPC; ignored: {}", truncate(&text, 200));
             }
         }
     }

@@ -576,7 +576,12 @@ async fn main() -> std::io::Result<()> {
         }
     }
     if ignore_stdin_eof {
-        eprintln!("fault_server: stdin closed; staying up until a signal arrives");
+        // Not eprintln!: with the hub gone its stderr is a broken pipe, and a panic would end
+        // the process that must stay up until a signal comes.
+        let _ = writeln!(
+            std::io::stderr(),
+            "fault_server: stdin closed; staying up until a signal arrives"
+        );
         std::future::pending::<()>().await;
     }
     drop(state);

@@ -126,6 +126,28 @@ fn start_time(pid: i32) -> u64 {
     rest.split_whitespace().nth(19).unwrap().parse().unwrap()
 }
 
+fn wait_group_empty(pgid: i32, what: &str) {
+    let until = Instant::now() + Duration::from_secs(5);
+    while !group_members(pgid).is_empty() {
+        assert!(
+            Instant::now() < until,
+            "processes {:?} of {what}'s group outlived the SIGKILLed hub by 5 s",
+            group_members(pgid)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn sigkill(pid: i32) {
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+}
+
+/// server-everything with its logging timer on, and an upstream that ignores the end of its
+/// stdin (so only PR_SET_PDEATHSIG can end it): both go within 5 s of the hub's SIGKILL.
 #[test]
 fn a_sigkilled_hub_leaves_no_process_of_a_timer_kept_upstream() {
     let mut hub = Hub::start(
@@ -135,6 +157,9 @@ request_timeout = "20s"
 [tenants.t.servers.everything]
 command = "{node}"
 args = ["{everything}", "stdio"]
+[tenants.t.servers.deaf]
+command = "{fault}"
+args = ["--ignore-stdin-eof"]
 "#,
     );
     let tools = hub.tool_names();
@@ -142,27 +167,19 @@ args = ["{everything}", "stdio"]
         tools.contains(&"everything__toggle-simulated-logging".to_string()),
         "{tools:?}"
     );
+    assert!(tools.contains(&"deaf__echo".to_string()), "{tools:?}");
     let r = hub.call("everything__toggle-simulated-logging", json!({}));
     assert!(r.get("result").is_some(), "{r}");
-    let pgid = *upstream_pids(&hub.log(), "everything")
-        .last()
-        .expect("the upstream's pid in the log");
-    assert!(!group_members(pgid).is_empty());
-    let hub_pid = ppid(pgid);
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(hub_pid),
-        nix::sys::signal::Signal::SIGKILL,
-    )
-    .unwrap();
-    let until = Instant::now() + Duration::from_secs(5);
-    while !group_members(pgid).is_empty() {
-        assert!(
-            Instant::now() < until,
-            "processes {:?} of the upstream's group outlived the SIGKILLed hub by 5 s",
-            group_members(pgid)
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let log = hub.log();
+    let everything = *upstream_pids(&log, "everything").last().unwrap();
+    let deaf = *upstream_pids(&log, "deaf").last().unwrap();
+    assert!(!group_members(everything).is_empty());
+    assert!(!group_members(deaf).is_empty());
+    let hub_pid = ppid(everything);
+    assert_eq!(ppid(deaf), hub_pid);
+    sigkill(hub_pid);
+    wait_group_empty(everything, "server-everything");
+    wait_group_empty(deaf, "an upstream that ignores stdin EOF");
 }
 
 /// A `sleep 1000` in its own process group, as a dead hub's upstream would have left it.
@@ -301,4 +318,80 @@ fn groups_a_dead_hub_left_are_swept_at_the_next_start_and_nothing_else_is() {
         let _ = c.wait();
     }
     let _ = std::io::stderr().flush();
+}
+
+/// `mcp-hub stdio` on a config text, with its own state folder; stdin is kept open.
+fn spawn_hub(dir: &Path, name: &str, toml: &str, state: &Path) -> std::process::Child {
+    let cfg = dir.join(format!("{name}.toml"));
+    std::fs::write(
+        &cfg,
+        toml.replace("{fault}", raw::example("fault_server").to_str().unwrap())
+            .replace("{dir}", dir.to_str().unwrap()),
+    )
+    .unwrap();
+    Command::new(env!("CARGO_BIN_EXE_mcp-hub"))
+        .args(["--config", cfg.to_str().unwrap(), "stdio"])
+        .env("MCP_HUB_STATE_DIR", state)
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.join(format!("{name}.log"))).unwrap())
+        .spawn()
+        .unwrap()
+}
+
+/// The whole story: a SIGKILLed hub's upstream ends with it (PDEATHSIG), the grandchild it left
+/// in its group is ended by the next hub that starts.
+#[test]
+fn a_grandchild_a_sigkilled_hub_left_is_ended_by_the_next_hub() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let state = dir.join("state");
+    let toml = r#"
+[tenants.t.servers.parent]
+command = "{fault}"
+args = ["--grandchild", "{dir}/grandchild.pid"]
+"#;
+    let mut first = spawn_hub(dir, "first", toml, &state);
+    let grandchild = raw::read_pid(&dir.join("grandchild.pid"));
+    let until = Instant::now() + Duration::from_secs(10);
+    while records(&state).is_empty() {
+        assert!(Instant::now() < until, "the first hub recorded no group");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let leader = ppid(grandchild);
+    assert_eq!(ppid(leader), first.id() as i32);
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let until = Instant::now() + Duration::from_secs(5);
+    while pid_alive(leader) {
+        assert!(Instant::now() < until, "the upstream outlived its hub");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(pid_alive(grandchild), "the grandchild has no PDEATHSIG");
+    assert_eq!(
+        records(&state).len(),
+        1,
+        "a SIGKILLed hub leaves its record"
+    );
+
+    // The next hub (with no upstream at all) ends the group.
+    let mut next = spawn_hub(
+        dir,
+        "next",
+        "[tenants.t.servers.off]\ncommand = \"true\"\nenabled = false\n",
+        &state,
+    );
+    let until = Instant::now() + Duration::from_secs(10);
+    while pid_alive(grandchild) {
+        assert!(
+            Instant::now() < until,
+            "the next hub did not end the grandchild:\n{}",
+            std::fs::read_to_string(dir.join("next.log")).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(records(&state).is_empty());
+    drop(next.stdin.take());
+    next.wait().unwrap();
 }

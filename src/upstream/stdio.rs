@@ -185,10 +185,15 @@ pub fn spawn(
     })
 }
 
+/// No parent-death signal outside Linux: the state-folder sweep is all there is.
+#[cfg(not(target_os = "linux"))]
+fn die_with_the_hub(_: &mut Command) {}
+
 /// Has the kernel send SIGTERM to the child when the hub dies, however it dies (SIGKILL
 /// included): `prctl(PR_SET_PDEATHSIG)` between fork and exec. The signal comes when the
 /// *thread* that forked exits: upstreams are spawned by supervisor tasks on the runtime's worker
 /// threads, which live as long as the hub (never from `spawn_blocking`, whose threads retire).
+#[cfg(target_os = "linux")]
 #[allow(
     unsafe_code,
     reason = "pre_exec is the only way to run prctl(PR_SET_PDEATHSIG) in the child; reviewed: see SAFETY"

@@ -16,6 +16,17 @@
 //!   --progress            `sleep` sends notifications/progress every 100 ms when the call has
 //!                         _meta.progressToken, and always a final one (progress = total)
 //!                         right before the result
+//!   --hostile             around every answer write wrong-typed versions of every message kind:
+//!                         `notifications/message` with params an array, a string, a number,
+//!                         null; `notifications/progress` with wrong-typed tokens and progress
+//!                         (also the ids of calls in flight); `notifications/tools/list_changed`
+//!                         with weird params (around `tools/call` answers only, so list refreshes
+//!                         do not loop; once per answer); responses with ids of every JSON type and ids the hub
+//!                         never sent, with a string `result` or `error`; non-JSON and non-UTF-8
+//!                         lines; a batch (JSON array); a 1 MB notification; server-to-client
+//!                         requests with params an array, a string, and an unknown method
+//!   --no-bad-logs         with --hostile, leave out `notifications/message` whose params are not
+//!                         an object (src/tenant.rs panics on those until it is fixed)
 //!   --server-request      list tool `ask`, which sends sampling/createMessage (id "srv-1",
 //!                         "srv-2", ...) to the client and returns the reply's text
 //! ```
@@ -49,7 +60,7 @@ const TINY_PNG: &str =
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=";
 const TINY_WAV: &str = "UklGRiQAAABXQVZFZm10IBAAAAABAAEAQB8AAIA+AAACABAAZGF0YQAAAAA=";
 
-#[derive(Default)]
+#[derive(Default, Clone)]
 struct Opts {
     log: Option<PathBuf>,
     crash_after: Option<u64>,
@@ -59,12 +70,15 @@ struct Opts {
     ignore_sigterm: bool,
     progress: bool,
     server_request: bool,
+    hostile: bool,
+    no_bad_logs: bool,
 }
 
 fn usage() -> ! {
     eprintln!(
         "usage: fault_server [--log FILE] [--crash-after N] [--garbage] [--grandchild PIDFILE] \
-         [--ignore-stdin-eof] [--ignore-sigterm] [--progress] [--server-request]"
+         [--ignore-stdin-eof] [--ignore-sigterm] [--progress] [--server-request] \
+         [--hostile [--no-bad-logs]]"
     );
     std::process::exit(2);
 }
@@ -88,6 +102,8 @@ fn parse_args() -> Opts {
             "--ignore-sigterm" => opts.ignore_sigterm = true,
             "--progress" => opts.progress = true,
             "--server-request" => opts.server_request = true,
+            "--hostile" => opts.hostile = true,
+            "--no-bad-logs" => opts.no_bad_logs = true,
             "-h" | "--help" => usage(),
             other => {
                 eprintln!("fault_server: unknown argument {other:?}");
@@ -105,6 +121,8 @@ fn long_name() -> String {
 /// Something to write to stdout, in order, by the single writer task.
 enum Out {
     Response(Value),
+    /// The answer to a `tools/call` (with --hostile, list_changed noise goes around these only).
+    CallResponse(Value),
     Message(Value),
 }
 
@@ -260,11 +278,16 @@ async fn call_tool(state: Arc<State>, id: Value, params: Value) {
         "ask" if state.opts.server_request => ask(&state, args).await,
         n if n == long_name() => text_result("long ok"),
         _ => {
-            state.respond_error(id, -32602, format!("unknown tool: {name}"));
+            let _ = state.out.send(Out::CallResponse(json!({
+                "jsonrpc": "2.0", "id": id,
+                "error": {"code": -32602, "message": format!("unknown tool: {name}")}
+            })));
             return;
         }
     };
-    state.respond(id, result);
+    let _ = state.out.send(Out::CallResponse(
+        json!({"jsonrpc": "2.0", "id": id, "result": result}),
+    ));
 }
 
 async fn ask(state: &State, args: &Value) -> Value {
@@ -368,21 +391,126 @@ fn handle_line(state: &Arc<State>, line: &str) {
     }
 }
 
-async fn write_out(mut out_rx: mpsc::UnboundedReceiver<Out>, garbage: bool) {
+/// Wrong-typed versions of every message kind (--hostile), one per line.
+fn hostile_lines(opts: &Opts, around_call: bool, huge: bool) -> Vec<u8> {
+    let mut msgs: Vec<Value> = Vec::new();
+    let note =
+        |method: &str, params: Value| json!({"jsonrpc": "2.0", "method": method, "params": params});
+    if !opts.no_bad_logs {
+        for params in [json!([1, 2]), json!("a string"), json!(42), Value::Null] {
+            msgs.push(note("notifications/message", params));
+        }
+    }
+    msgs.push(note(
+        "notifications/message",
+        json!({"level": 7, "logger": {"x": 1}, "data": [1]}),
+    ));
+    msgs.push(json!({"jsonrpc": "2.0", "method": "notifications/message"}));
+    // Progress: tokens of every type, and the ids of calls in flight (0..8) with progress values
+    // that are not numbers.
+    for token in [
+        json!({"a": 1}),
+        json!([0]),
+        json!(true),
+        json!(1.5),
+        json!(-1),
+        Value::Null,
+    ] {
+        msgs.push(note(
+            "notifications/progress",
+            json!({"progressToken": token, "progress": 1}),
+        ));
+    }
+    for token in 0..8 {
+        for progress in [json!("half"), json!(null), json!([1]), json!({"p": 1})] {
+            msgs.push(note(
+                "notifications/progress",
+                json!({"progressToken": token, "progress": progress, "total": "x"}),
+            ));
+        }
+    }
+    msgs.push(note("notifications/progress", json!([0, 1])));
+    msgs.push(note("notifications/progress", json!("0")));
+    if around_call {
+        for params in [json!([1]), json!("x"), json!(5), json!({"weird": [null]})] {
+            msgs.push(note("notifications/tools/list_changed", params));
+        }
+    }
+    msgs.push(note("notifications/resources/updated", json!([1])));
+    msgs.push(note("notifications/cancelled", json!("x")));
+    msgs.push(note("notifications/tasks/status", json!([{"taskId": 1}])));
+    msgs.push(note("hostile/unknown", json!({"x": 1})));
+    msgs.push(json!({"jsonrpc": "2.0", "method": 42, "params": {}}));
+    // Responses with ids of every JSON type and ids the hub never sent.
+    for id in [
+        json!({"a": 1}),
+        json!([1]),
+        json!(true),
+        json!(1.5),
+        json!(-1),
+        Value::Null,
+        json!("never-sent"),
+        json!(u64::MAX),
+        json!(1e300),
+        json!("99999999999999999999999"),
+        json!(987_654_321u64),
+    ] {
+        msgs.push(json!({"jsonrpc": "2.0", "id": id, "result": {}}));
+        msgs.push(json!({"jsonrpc": "2.0", "id": id, "result": "a string result"}));
+        msgs.push(json!({"jsonrpc": "2.0", "id": id, "error": "a string error"}));
+        msgs.push(json!({"jsonrpc": "2.0", "id": id, "error": {"code": "x", "message": [1]}}));
+    }
+    msgs.push(json!({"jsonrpc": "2.0", "id": 987_654_322u64, "result": {}, "error": {}}));
+    // Server-to-client requests with wrong-typed params, and one the hub does not relay.
+    msgs.push(json!({"jsonrpc": "2.0", "id": "hostile-1", "method": "sampling/createMessage", "params": [1, 2]}));
+    msgs.push(json!({"jsonrpc": "2.0", "id": "hostile-2", "method": "roots/list", "params": "x"}));
+    msgs.push(
+        json!({"jsonrpc": "2.0", "id": "hostile-3", "method": "hostile/unknown", "params": 7}),
+    );
+    msgs.push(json!({"jsonrpc": "2.0", "id": "hostile-4", "method": "ping", "params": [1]}));
+    // A batch.
+    msgs.push(json!([
+        note("notifications/message", json!({"level": "info", "data": "in a batch"})),
+        {"jsonrpc": "2.0", "id": {"x": 1}, "result": 1},
+        1, "x", [], null
+    ]));
+    let mut buf = Vec::new();
+    for m in &msgs {
+        serde_json::to_writer(&mut buf, m).expect("serialize");
+        buf.push(b'\n');
+    }
+    // Lines that are not JSON, or not UTF-8.
+    buf.extend_from_slice(b"this is not json\n{\n\xff\xfe\xfd\n\"just a string\"\n12345678901234567890123456789\n[[[[[]]]]]\n");
+    if huge {
+        // A 1 MB notification.
+        let huge = note("hostile/huge", json!({"data": "x".repeat(1 << 20)}));
+        serde_json::to_writer(&mut buf, &huge).expect("serialize");
+        buf.push(b'\n');
+    }
+    buf
+}
+
+async fn write_out(mut out_rx: mpsc::UnboundedReceiver<Out>, opts: Arc<Opts>) {
     let mut stdout = tokio::io::stdout();
     while let Some(out) = out_rx.recv().await {
         let mut buf = Vec::new();
-        let message = match out {
-            Out::Response(v) => {
-                if garbage {
-                    buf.extend_from_slice(b"this is not json\n{\"hello\":1}\n");
-                }
-                v
-            }
-            Out::Message(v) => v,
+        let (message, answer, call) = match out {
+            Out::Response(v) => (v, true, false),
+            Out::CallResponse(v) => (v, true, true),
+            Out::Message(v) => (v, false, false),
         };
+        if answer && opts.garbage {
+            buf.extend_from_slice(b"this is not json\n{\"hello\":1}\n");
+        }
+        if answer && opts.hostile {
+            buf.extend(hostile_lines(&opts, call, true));
+        }
         serde_json::to_writer(&mut buf, &message).expect("serialize");
         buf.push(b'\n');
+        if answer && opts.hostile {
+            // Once around each answer is enough for what makes work: list changes, 1 MB.
+            buf.extend(hostile_lines(&opts, false, false));
+        }
         if stdout.write_all(&buf).await.is_err() || stdout.flush().await.is_err() {
             break;
         }
@@ -427,7 +555,7 @@ async fn main() -> std::io::Result<()> {
         None => None,
     };
     let (out_tx, out_rx) = mpsc::unbounded_channel();
-    let writer = tokio::spawn(write_out(out_rx, opts.garbage));
+    let writer = tokio::spawn(write_out(out_rx, Arc::new(opts.clone())));
     let ignore_stdin_eof = opts.ignore_stdin_eof;
     let state = Arc::new(State {
         opts,
@@ -448,7 +576,12 @@ async fn main() -> std::io::Result<()> {
         }
     }
     if ignore_stdin_eof {
-        eprintln!("fault_server: stdin closed; staying up until a signal arrives");
+        // Not eprintln!: with the hub gone its stderr is a broken pipe, and a panic would end
+        // the process that must stay up until a signal comes.
+        let _ = writeln!(
+            std::io::stderr(),
+            "fault_server: stdin closed; staying up until a signal arrives"
+        );
         std::future::pending::<()>().await;
     }
     drop(state);

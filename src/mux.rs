@@ -357,7 +357,7 @@ impl Conn {
             id,
             Pending {
                 method: method.to_string(),
-                deadline: Instant::now() + timeout,
+                deadline: deadline(timeout),
                 timeout,
                 reply: Reply::Local(tx),
             },
@@ -396,7 +396,7 @@ impl Conn {
             id,
             Pending {
                 method: method.to_string(),
-                deadline: Instant::now() + timeout,
+                deadline: deadline(timeout),
                 timeout,
                 reply: Reply::Downstream(reply),
             },
@@ -418,8 +418,18 @@ impl Conn {
 
     /// Answers a request the upstream sent (the reply a client gave to a relayed request).
     pub fn respond_raw(&self, mut msg: Value, upstream_id: Value) -> Result<(), CallError> {
-        msg["id"] = upstream_id;
-        self.send_frame(msg.to_string())
+        match msg.as_object_mut() {
+            Some(o) => {
+                o.insert("id".into(), upstream_id);
+                self.send_frame(msg.to_string())
+            }
+            None => self.send_frame(jsonrpc::error(
+                &upstream_id,
+                jsonrpc::INTERNAL_ERROR,
+                "the client's answer was not a JSON-RPC object",
+                None,
+            )),
+        }
     }
 
     /// The client cancelled its request `client_id`: drop it here and tell the upstream.
@@ -510,7 +520,7 @@ impl Conn {
                 queued: VecDeque::new(),
             },
         };
-        p.deadline = Instant::now() + Duration::from_secs(24 * 3600);
+        p.deadline = deadline(Duration::from_secs(24 * 3600));
         match std::mem::replace(&mut p.reply, Reply::Parked(Box::new(parked))) {
             Reply::Downstream(r) => Bridged::Ask(r),
             other => {
@@ -539,7 +549,7 @@ impl Conn {
                 if let Some(request) = parked.queued.pop_front() {
                     return Ok(Resumed::Ask { request, reply });
                 }
-                p.deadline = Instant::now() + p.timeout;
+                p.deadline = deadline(p.timeout);
                 p.reply = Reply::Downstream(reply);
                 return Ok(Resumed::Attached);
             }
@@ -601,19 +611,34 @@ impl Conn {
                 return;
             }
         };
+        match msg {
+            // A batch (JSON-RPC 2.0; MCP 2025-03-26): each message on its own, in order. A batch
+            // inside a batch is not JSON-RPC and is ignored like any other invalid message.
+            Value::Array(batch) => {
+                for m in batch {
+                    self.handle_message(m, related, None);
+                }
+            }
+            msg => self.handle_message(msg, related, Some(line)),
+        }
+    }
+
+    /// One message; `line` is its text when it came alone (else it is printed for the log).
+    fn handle_message(self: &Arc<Self>, msg: Value, related: Option<u64>, line: Option<&str>) {
         match jsonrpc::classify(&msg) {
             Kind::Response => self.on_response(msg),
             Kind::Notification => self.on_notification(msg),
             Kind::Request => self.on_request(msg, related),
             Kind::Invalid => {
-                tracing::warn!(server = %self.server, "upstream wrote JSON that is not JSON-RPC; ignored: {}", truncate(line, 200));
+                let text = line.map_or_else(|| msg.to_string(), str::to_string);
+                tracing::warn!(server = %self.server, "upstream wrote JSON that is not JSON-RPC; ignored: {}", truncate(&text, 200));
             }
         }
     }
 
     fn on_response(self: &Arc<Self>, mut msg: Value) {
         let Some(id) = id_number(&msg["id"]) else {
-            tracing::warn!(server = %self.server, "response with an id the hub never sent: {}", msg["id"]);
+            tracing::warn!(server = %self.server, "response with an id the hub never sent: {}", truncate(&msg["id"].to_string(), 100));
             return;
         };
         let Some((_, p)) = self.pending.remove(&id) else {
@@ -622,18 +647,12 @@ impl Conn {
         };
         match p.reply {
             Reply::Local(tx) => {
-                let r = if let Some(err) = msg.get("error") {
-                    Err(CallError::Rpc {
-                        server: self.server.clone(),
-                        code: err["code"].as_i64().unwrap_or(jsonrpc::INTERNAL_ERROR),
-                        message: err["message"].as_str().unwrap_or("").to_string(),
-                        data: err.get("data").cloned(),
-                    })
-                } else {
-                    Ok(msg
+                let r = match msg.get_mut("error").map(Value::take) {
+                    Some(err) => Err(self.rpc_error(err)),
+                    None => Ok(msg
                         .get_mut("result")
                         .map(Value::take)
-                        .unwrap_or(Value::Null))
+                        .unwrap_or(Value::Null)),
                 };
                 let _ = tx.send(r);
             }
@@ -643,10 +662,16 @@ impl Conn {
                 let result = msg.get_mut("result").map(Value::take).unwrap_or_default();
                 self.hooks.on_input_required(self, result, r);
             }
-            Reply::Downstream(r) => deliver(msg, r),
+            Reply::Downstream(r) => match self.well_formed(msg, &p.method) {
+                Ok(msg) => deliver(msg, r),
+                Err(e) => deliver_error(Reply::Downstream(r), e),
+            },
             Reply::Parked(mut parked) => {
                 // The client will come back for it (or the bridge gives up on it).
-                parked.answer = Some(msg);
+                parked.answer = Some(match self.well_formed(msg, &p.method) {
+                    Ok(msg) => msg,
+                    Err(e) => e.to_error_value(&Value::Null),
+                });
                 self.pending.insert(
                     id,
                     Pending {
@@ -658,16 +683,65 @@ impl Conn {
         }
     }
 
+    /// An upstream's JSON-RPC error, whatever its shape: a code that is not an integer becomes
+    /// -32603, a message that is not a string is shown as JSON.
+    fn rpc_error(&self, err: Value) -> CallError {
+        let (code, message, data) = match err {
+            Value::Object(mut o) => (
+                o.get("code").and_then(Value::as_i64),
+                match o.remove("message") {
+                    Some(Value::String(m)) => m,
+                    Some(other) => truncate(&other.to_string(), 1000).to_string(),
+                    None => String::new(),
+                },
+                o.remove("data"),
+            ),
+            Value::String(m) => (None, m, None),
+            other => (None, truncate(&other.to_string(), 1000).to_string(), None),
+        };
+        CallError::Rpc {
+            server: self.server.clone(),
+            code: code.unwrap_or(jsonrpc::INTERNAL_ERROR),
+            message,
+            data,
+        }
+    }
+
+    /// A response fit for a client: an `error` is a JSON-RPC error object, a `result` an object
+    /// (every MCP result is one). Anything else becomes an error naming the server.
+    fn well_formed(&self, mut msg: Value, method: &str) -> Result<Value, CallError> {
+        if let Some(err) = msg.get_mut("error").map(Value::take) {
+            return Err(self.rpc_error(err));
+        }
+        match msg.get("result") {
+            Some(Value::Object(_)) => Ok(msg),
+            other => Err(CallError::Closed {
+                server: self.server.clone(),
+                reason: format!(
+                    "answered `{method}` with a malformed result ({})",
+                    json_type(other.unwrap_or(&Value::Null))
+                ),
+            }),
+        }
+    }
+
     fn on_notification(self: &Arc<Self>, mut msg: Value) {
         if msg["method"] == "notifications/progress" {
-            let Some(token) = id_number(&msg["params"]["progressToken"]) else {
+            let Some(params) = msg.get_mut("params").and_then(Value::as_object_mut) else {
+                return;
+            };
+            let Some(token) = params.get("progressToken").and_then(id_number) else {
                 return;
             };
             if let Some(mut p) = self.pending.get_mut(&token) {
-                p.deadline = Instant::now() + p.timeout;
+                p.deadline = deadline(p.timeout);
+                // A progress value that is not a number would break the client's parser.
+                if !params.get("progress").is_some_and(Value::is_number) {
+                    return;
+                }
                 if let Reply::Downstream(r) = &p.reply {
                     if let Some(t) = &r.progress {
-                        msg["params"]["progressToken"] = t.clone();
+                        params.insert("progressToken".into(), t.clone());
                         let _ = r.out.send(msg.to_string());
                     }
                 }
@@ -774,6 +848,60 @@ impl Conn {
     }
 }
 
+/// Held by a task a connection cannot live without (a transport's reader or writer): when the
+/// task ends in any way its code did not plan — an early return, a panic, an abort with the
+/// runtime — the guard is dropped and closes the connection, so every call waiting on it fails at
+/// once naming the server, and the supervisor restarts it.
+///
+/// A panicking tokio task drops its future while unwinding, so the guard tells a panic apart.
+pub struct CloseGuard {
+    conn: Arc<Conn>,
+    task: &'static str,
+    /// Only a panic closes the connection (a task of which many come and go, like one POST).
+    panic_only: bool,
+    armed: bool,
+}
+
+impl CloseGuard {
+    /// Closes `conn` when dropped while armed: `<task> task ended: panicked` (or `: stopped`).
+    pub fn new(conn: Arc<Conn>, task: &'static str) -> Self {
+        Self {
+            conn,
+            task,
+            panic_only: false,
+            armed: true,
+        }
+    }
+
+    /// Closes `conn` only when the task panics.
+    pub fn on_panic(conn: Arc<Conn>, task: &'static str) -> Self {
+        Self {
+            conn,
+            task,
+            panic_only: true,
+            armed: true,
+        }
+    }
+
+    /// The task ends as planned: it closed the connection itself, or must leave it open.
+    pub fn disarm(mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for CloseGuard {
+    fn drop(&mut self) {
+        let panicked = std::thread::panicking();
+        if !self.armed || (self.panic_only && !panicked) || self.conn.is_closed() {
+            return;
+        }
+        let how = if panicked { "panicked" } else { "stopped" };
+        let reason = format!("{} task ended: {how}", self.task);
+        tracing::error!(server = %self.conn.server, "{reason}; the connection is closed");
+        self.conn.close(reason);
+    }
+}
+
 /// An upstream answer, rewritten for its client.
 fn deliver(mut msg: Value, r: DownstreamReply) {
     msg["id"] = r.id;
@@ -816,6 +944,26 @@ pub fn finish_result(result: &mut Value, finish: &Finish) {
                     .or_insert_with(protocol::hub_info);
             }
         }
+    }
+}
+
+/// `now + after`, saturating (a timeout of years must not overflow `Instant`).
+fn deadline(after: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(after)
+        .or_else(|| now.checked_add(Duration::from_secs(365 * 24 * 3600)))
+        .unwrap_or(now)
+}
+
+/// What kind of JSON a value is, for messages about malformed input.
+pub fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
     }
 }
 

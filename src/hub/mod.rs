@@ -45,6 +45,8 @@ pub struct Hub {
 impl Hub {
     /// Starts the upstreams of the tenants named in `only` (all tenants when `None`).
     pub fn start(config: HubConfig, only: Option<&[TenantId]>) -> Arc<Self> {
+        // Upstream process groups a SIGKILLed hub left behind are ended before new ones start.
+        crate::upstream::orphans::sweep(config.hub.shutdown_grace.min(Duration::from_secs(2)));
         let text = std::fs::read_to_string(&config.path).unwrap_or_default();
         let config = Arc::new(config);
         let shutdown = CancellationToken::new();

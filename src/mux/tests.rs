@@ -266,3 +266,174 @@ fn a_parked_call_answered_first_refuses_what_still_waits() {
         .unwrap()
         .contains("ended"));
 }
+
+/// Hooks that panic on every notification and server request, like a reader that hits a bug.
+struct PanickyHooks;
+impl ConnHooks for PanickyHooks {
+    fn on_notification(&self, _: &Arc<Conn>, _: Value) {
+        panic!("a hook panicked");
+    }
+    fn on_server_request(&self, _: &Arc<Conn>, _: Value, _: Vec<InFlight>, _: bool) {}
+    fn on_input_required(&self, _: &Arc<Conn>, _: Value, _: DownstreamReply) {}
+}
+
+#[test]
+fn a_dropped_reader_guard_fails_every_pending_call_at_once() {
+    let (c, _up) = conn();
+    let (out, mut down) = mpsc::unbounded_channel();
+    c.forward(
+        "tools/call",
+        json!({"name":"x"}),
+        reply(&out, 1, json!(1), None),
+        Duration::from_secs(600),
+    )
+    .unwrap();
+    let guard = CloseGuard::new(c.clone(), "reader");
+    drop(guard);
+    assert!(c.is_closed());
+    let e = next(&mut down);
+    assert_eq!(e["error"]["code"], jsonrpc::UPSTREAM_FAILED);
+    assert_eq!(
+        e["error"]["message"],
+        "upstream `up` reader task ended: stopped"
+    );
+    // A disarmed guard and a panic-only guard leave a connection open.
+    let (c, _up) = conn();
+    CloseGuard::new(c.clone(), "reader").disarm();
+    drop(CloseGuard::on_panic(c.clone(), "post"));
+    assert!(!c.is_closed());
+}
+
+#[tokio::test]
+async fn a_reader_task_that_panics_fails_pending_calls_at_once_naming_the_server() {
+    let (c, _up) = Conn::new(ServerName::new("up"), Arc::new(PanickyHooks));
+    let started = Instant::now();
+    let c2 = c.clone();
+    let call = tokio::spawn(async move {
+        c2.request("tools/list", None, Duration::from_secs(600))
+            .await
+    });
+    tokio::task::yield_now().await;
+    let c3 = c.clone();
+    let reader = tokio::spawn(async move {
+        let _guard = CloseGuard::new(c3.clone(), "reader");
+        tokio::task::yield_now().await;
+        c3.handle_incoming(r#"{"jsonrpc":"2.0","method":"notifications/message","params":[1]}"#);
+    });
+    assert!(reader.await.unwrap_err().is_panic());
+    let err = call.await.unwrap().unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(1));
+    assert_eq!(err.to_string(), "upstream `up` reader task ended: panicked");
+    assert_eq!(c.close_reason(), Some("reader task ended: panicked"));
+}
+
+#[test]
+fn messages_of_any_shape_from_the_upstream_never_panic_and_answers_still_arrive() {
+    let (c, mut up) = conn();
+    let (out, mut down) = mpsc::unbounded_channel();
+    c.forward(
+        "tools/call",
+        json!({"name":"slow","_meta":{"progressToken":"tok"}}),
+        reply(&out, 1, json!("r1"), Some(json!("tok"))),
+        Duration::from_secs(60),
+    )
+    .unwrap();
+    let f = next(&mut up);
+    let id = f["id"].clone();
+    let big = "x".repeat(1 << 20);
+    let hostile = [
+        json!(null),
+        json!(true),
+        json!(12.5),
+        json!("string"),
+        json!([]),
+        json!([1, [2], {"a": 1}]),
+        json!({"jsonrpc":"2.0","method":"notifications/progress","params":[id]}),
+        json!({"jsonrpc":"2.0","method":"notifications/progress","params":"x"}),
+        json!({"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":{"a":1},"progress":1}}),
+        json!({"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":id,"progress":"half"}}),
+        json!({"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":id,"progress":[1]}}),
+        json!({"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":1e300,"progress":1}}),
+        json!({"jsonrpc":"2.0","id":{"a":1},"result":{}}),
+        json!({"jsonrpc":"2.0","id":[1],"result":{}}),
+        json!({"jsonrpc":"2.0","id":true,"result":{}}),
+        json!({"jsonrpc":"2.0","id":1.5,"result":"s"}),
+        json!({"jsonrpc":"2.0","id":-1,"error":"s"}),
+        json!({"jsonrpc":"2.0","id":u64::MAX,"error":{"code":"x"}}),
+        json!({"jsonrpc":"2.0","id":"99999999999999999999999","result":{}}),
+        json!({"jsonrpc":"2.0","id":null,"result":{}}),
+        json!({"jsonrpc":"2.0","id":1,"method":"ping","params":[1]}),
+        json!({"jsonrpc":"2.0","method":7}),
+        json!({"jsonrpc":"2.0","method":"x","params":big}),
+    ];
+    for m in &hostile {
+        c.handle_incoming(&m.to_string());
+        c.handle_incoming(&json!([m, m]).to_string());
+    }
+    // Progress with a wrong-typed value is not relayed; a good one is.
+    c.handle_incoming(
+        &json!({"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":id,"progress":1}})
+            .to_string(),
+    );
+    let p = next(&mut down);
+    assert_eq!(p["params"]["progressToken"], "tok");
+    assert_eq!(p["params"]["progress"], 1);
+    // A batch carrying the answer delivers it.
+    c.handle_incoming(&json!([{"jsonrpc":"2.0","id":id,"result":{"content":[]}}, 5]).to_string());
+    let r = next(&mut down);
+    assert_eq!(r["id"], "r1");
+    assert_eq!(r["result"]["content"], json!([]));
+    assert!(down.try_recv().is_err());
+    assert!(!c.is_closed());
+}
+
+#[test]
+fn a_malformed_result_or_error_reaches_the_client_as_a_proper_error() {
+    let (c, mut up) = conn();
+    let (out, mut down) = mpsc::unbounded_channel();
+    let mut ids = Vec::new();
+    for i in 0..4 {
+        c.forward(
+            "tools/call",
+            json!({"name":"x"}),
+            reply(&out, 1, json!(i), None),
+            Duration::from_secs(60),
+        )
+        .unwrap();
+        ids.push(next(&mut up)["id"].clone());
+    }
+    c.handle_incoming(&json!({"jsonrpc":"2.0","id":ids[0],"result":"a string"}).to_string());
+    c.handle_incoming(&json!({"jsonrpc":"2.0","id":ids[1],"error":"it broke"}).to_string());
+    c.handle_incoming(
+        &json!({"jsonrpc":"2.0","id":ids[2],"error":{"code":"E1","message":{"m":1}}}).to_string(),
+    );
+    c.handle_incoming(
+        &json!({"jsonrpc":"2.0","id":ids[3],"error":{"code":-32602,"message":"bad","data":[1]}})
+            .to_string(),
+    );
+    let e0 = next(&mut down);
+    assert_eq!(e0["id"], 0);
+    assert_eq!(e0["error"]["code"], jsonrpc::UPSTREAM_FAILED);
+    assert_eq!(
+        e0["error"]["message"],
+        "upstream `up` answered `tools/call` with a malformed result (a string)"
+    );
+    let e1 = next(&mut down);
+    assert_eq!(e1["error"]["code"], jsonrpc::INTERNAL_ERROR);
+    assert_eq!(e1["error"]["message"], "it broke");
+    let e2 = next(&mut down);
+    assert_eq!(e2["error"]["code"], jsonrpc::INTERNAL_ERROR);
+    assert_eq!(e2["error"]["message"], r#"{"m":1}"#);
+    let e3 = next(&mut down);
+    assert_eq!(e3["error"]["code"], -32602);
+    assert_eq!(e3["error"]["data"], json!([1]));
+}
+
+#[test]
+fn answering_an_upstream_request_with_a_non_object_sends_an_error() {
+    let (c, mut up) = conn();
+    c.respond_raw(json!("nope"), json!("srv-1")).unwrap();
+    let f = next(&mut up);
+    assert_eq!(f["id"], "srv-1");
+    assert_eq!(f["error"]["code"], jsonrpc::INTERNAL_ERROR);
+}

@@ -3,6 +3,7 @@
 //! An `Upstream` outlives its connections: the supervisor replaces `conn` on every restart.
 
 pub mod handshake;
+pub mod orphans;
 pub mod remote;
 pub mod stdio;
 

@@ -5,6 +5,10 @@
 //! mux queues becomes a POST, and every message that comes back (a JSON body, SSE events on a
 //! POST, the GET stream, the legacy SSE stream) goes to `Conn::handle_incoming`.
 //!
+//! Frames are sent in the order the mux queued them: one writer drains the queue and issues each
+//! POST (its body handed to the connection) before the next, while the answers of many calls
+//! stream back concurrently. So a `notifications/cancelled` never overtakes its own request.
+//!
 //! Faults: a server that cannot be reached kills the link at once (pending calls fail naming the
 //! server; the supervisor reconnects with backoff). A 404 for a known session means the server
 //! forgot it: the link runs `initialize` again and retries the request once when that is safe
@@ -17,12 +21,12 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use reqwest::header::{ACCEPT, CONTENT_TYPE};
 use serde_json::Value;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::UpstreamError;
 use crate::config::{RemoteConfig, RemoteTransport, ServerConfig, ServerName, TenantId};
-use crate::mux::{CallError, Conn, Era};
+use crate::mux::{CallError, CloseGuard, Conn, Era};
 use crate::protocol;
 
 /// Requests that can be sent again after the server lost the session: they change nothing.
@@ -120,11 +124,28 @@ pub fn spawn(
     })
 }
 
+impl Drop for RemoteLink {
+    fn drop(&mut self) {
+        // The link's tasks (GET stream, SSE reader, POSTs) end with it.
+        self.shared.stop.cancel();
+    }
+}
+
 impl RemoteLink {
+    /// Resolves with the reason once the link is gone, or its connection was closed (a task of
+    /// the link panicked): then the link's tasks are stopped too.
     pub async fn closed(&mut self) -> String {
-        match self.done.wait_for(Option::is_some).await {
-            Ok(r) => r.clone().unwrap_or_default(),
-            Err(_) => "closed".into(),
+        let conn = self.shared.conn.clone();
+        tokio::select! {
+            r = self.done.wait_for(Option::is_some) => match r {
+                Ok(r) => r.clone().unwrap_or_default(),
+                Err(_) => "closed".into(),
+            },
+            _ = conn.closed() => {
+                let reason = conn.close_reason().unwrap_or("closed").to_string();
+                self.shared.die(reason.clone());
+                reason
+            }
         }
     }
 
@@ -180,23 +201,38 @@ impl Shared {
         }
     }
 
+    /// The one writer: each frame's POST is issued (its body taken by the connection) before the
+    /// next frame is, so frames reach the server in queue order; answers stream back
+    /// concurrently, each in its own task.
     async fn write_loop(self: Arc<Self>, mut outgoing: mpsc::UnboundedReceiver<String>) {
+        let guard = CloseGuard::new(self.conn.clone(), "writer");
         if self.cfg.transport == RemoteTransport::Sse {
             if let Err(e) = self.open_sse().await {
-                return self.die(e);
+                self.die(e);
+                return guard.disarm();
             }
         }
         loop {
             let frame = tokio::select! {
-                f = outgoing.recv() => match f { Some(f) => f, None => return },
-                _ = self.stop.cancelled() => return,
+                f = outgoing.recv() => match f { Some(f) => f, None => break },
+                _ = self.stop.cancelled() => break,
             };
+            let (issued_tx, issued) = oneshot::channel();
             let me = self.clone();
-            tokio::spawn(async move { me.send(frame).await });
+            tokio::spawn(async move {
+                let _guard = CloseGuard::on_panic(me.conn.clone(), "request");
+                me.send(frame, issued_tx).await;
+            });
+            // Resolves when the body is on its way, or the POST failed before (sender dropped).
+            tokio::select! {
+                _ = issued => {}
+                _ = self.stop.cancelled() => break,
+            }
         }
+        guard.disarm();
     }
 
-    async fn send(self: Arc<Self>, frame: String) {
+    async fn send(self: Arc<Self>, frame: String, issued: oneshot::Sender<()>) {
         let v: Value = serde_json::from_str(&frame).unwrap_or(Value::Null);
         let method = v["method"].as_str().unwrap_or_default().to_string();
         if method == "initialize" {
@@ -204,16 +240,27 @@ impl Shared {
         }
         let mode = lock(&self.mode).clone();
         match mode {
-            Mode::Sse { endpoint } => self.post_sse(&endpoint, frame, &v).await,
-            Mode::Streamable => self.post_streamable(frame, &v, &method, true).await,
+            Mode::Sse { endpoint } => self.post_sse(&endpoint, frame, &v, Some(issued)).await,
+            Mode::Streamable => {
+                self.post_streamable(frame, &v, &method, true, Some(issued))
+                    .await
+            }
         }
     }
 
-    async fn post_sse(&self, endpoint: &url::Url, frame: String, v: &Value) {
-        let req = self
-            .with_headers(self.client.post(endpoint.clone()))
-            .header(CONTENT_TYPE, "application/json")
-            .body(frame);
+    async fn post_sse(
+        &self,
+        endpoint: &url::Url,
+        frame: String,
+        v: &Value,
+        issued: Option<oneshot::Sender<()>>,
+    ) {
+        let req = with_body(
+            self.with_headers(self.client.post(endpoint.clone()))
+                .header(CONTENT_TYPE, "application/json"),
+            frame,
+            issued,
+        );
         match req.send().await {
             Ok(r) if r.status().is_success() => {}
             Ok(r) => self.fail(
@@ -233,6 +280,7 @@ impl Shared {
         frame: String,
         v: &Value,
         method: &str,
+        issued: Option<oneshot::Sender<()>>,
     ) -> reqwest::RequestBuilder {
         let mut req = self
             .with_headers(self.client.post(self.cfg.url.clone()))
@@ -258,7 +306,7 @@ impl Shared {
         } else if let Some(Era::Handshake { version }) = self.conn.era() {
             req = req.header("mcp-protocol-version", version.as_str());
         }
-        req.body(frame)
+        with_body(req, frame, issued)
     }
 
     async fn post_streamable(
@@ -267,10 +315,11 @@ impl Shared {
         v: &Value,
         method: &str,
         may_retry: bool,
+        issued: Option<oneshot::Sender<()>>,
     ) {
         let id = v.get("id");
         let resp = match self
-            .streamable_request(frame.clone(), v, method)
+            .streamable_request(frame.clone(), v, method, issued)
             .send()
             .await
         {
@@ -315,7 +364,7 @@ impl Shared {
                     return self.die(e);
                 }
                 if SAFE_TO_RETRY.contains(&method) || id.is_none() {
-                    Box::pin(self.post_streamable(frame, v, method, false)).await;
+                    Box::pin(self.post_streamable(frame, v, method, false, None)).await;
                 } else {
                     self.fail(
                         id,
@@ -329,7 +378,7 @@ impl Shared {
             {
                 tracing::info!(tenant = %self.tenant, server = %self.server, "no Streamable HTTP at {} (HTTP {status}); trying legacy SSE", safe_url(&self.cfg.url));
                 match self.open_sse().await {
-                    Ok(endpoint) => self.post_sse(&endpoint, frame, v).await,
+                    Ok(endpoint) => self.post_sse(&endpoint, frame, v, None).await,
                     Err(e) => {
                         self.fail(id, e.clone());
                         self.die(e);
@@ -399,7 +448,7 @@ impl Shared {
         *lock(&self.session) = None;
         let v: Value = serde_json::from_str(&init).unwrap_or(Value::Null);
         let resp = self
-            .streamable_request(init, &v, "initialize")
+            .streamable_request(init, &v, "initialize", None)
             .send()
             .await
             .map_err(|e| format!("is unreachable: {}", short(e)))?;
@@ -419,7 +468,7 @@ impl Shared {
         let note = r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#.to_string();
         let nv: Value = serde_json::from_str(&note).unwrap_or(Value::Null);
         let _ = self
-            .streamable_request(note, &nv, "notifications/initialized")
+            .streamable_request(note, &nv, "notifications/initialized", None)
             .send()
             .await;
         self.generation.fetch_add(1, Ordering::SeqCst);
@@ -433,6 +482,14 @@ impl Shared {
         }
         let me = self.clone();
         tokio::spawn(async move {
+            let _guard = CloseGuard::on_panic(me.conn.clone(), "GET stream reader");
+            me.get_stream().await;
+        });
+    }
+
+    async fn get_stream(self: Arc<Self>) {
+        let me = self;
+        {
             let mut delay = Duration::from_millis(500);
             let mut unreachable = 0u32;
             while !me.stop.is_cancelled() {
@@ -495,7 +552,7 @@ impl Shared {
                 }
                 delay = (delay * 2).min(Duration::from_secs(30));
             }
-        });
+        }
     }
 
     /// Legacy SSE: GET the URL, wait for the `endpoint` event, read `message` events from then on.
@@ -536,6 +593,7 @@ impl Shared {
         };
         let me = self.clone();
         tokio::spawn(async move {
+            let _guard = CloseGuard::on_panic(me.conn.clone(), "SSE reader");
             loop {
                 let ev = tokio::select! {
                     e = events.next() => e,
@@ -555,6 +613,26 @@ impl Shared {
         });
         Ok(endpoint)
     }
+}
+
+/// `frame` as the request's body. With `issued`, the sender fires when the connection takes the
+/// body (the request line and headers are written by then): the writer waits for it before
+/// issuing the next frame. Dropped unsent (the POST failed first), it wakes the writer too.
+fn with_body(
+    req: reqwest::RequestBuilder,
+    frame: String,
+    issued: Option<oneshot::Sender<()>>,
+) -> reqwest::RequestBuilder {
+    let Some(issued) = issued else {
+        return req.body(frame);
+    };
+    let len = frame.len();
+    let body = futures_util::stream::once(async move {
+        let _ = issued.send(());
+        Ok::<_, std::convert::Infallible>(frame)
+    });
+    req.header(reqwest::header::CONTENT_LENGTH, len)
+        .body(reqwest::Body::wrap_stream(body))
 }
 
 /// An error's message without the URL (which may carry secrets in its query).

@@ -12,9 +12,10 @@ use tokio::process::{Child, ChildStdin, Command};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
+use super::orphans::GroupRecord;
 use super::UpstreamError;
 use crate::config::{ServerConfig, TenantId, ENV_ALLOW_LIST, ENV_DEFAULT_PASSTHROUGH};
-use crate::mux::{truncate, Conn};
+use crate::mux::{truncate, CloseGuard, Conn};
 
 /// Longest line accepted from an upstream (the same ceiling as rmcp's stdio transport).
 const MAX_LINE: usize = 16 * 1024 * 1024;
@@ -57,8 +58,10 @@ pub struct StdioLink {
     pgid: Pid,
     stop_writer: CancellationToken,
     exit: watch::Receiver<Option<String>>,
-    /// Resolves (with the reason) when the connection has closed.
-    done: watch::Receiver<Option<String>>,
+    /// The group's record in the state folder (for a later hub, should this one be SIGKILLed).
+    record: Option<GroupRecord>,
+    /// Closed (with the reason) by the reader or the writer when either ends, panics included.
+    conn: Arc<Conn>,
 }
 
 /// The environment an upstream starts with: the allow-list and the default pass-through (CA
@@ -103,6 +106,7 @@ pub fn spawn(
         .stderr(Stdio::piped())
         .process_group(0)
         .kill_on_drop(true);
+    die_with_the_hub(&mut cmd);
     let mut child: Child = cmd.spawn().map_err(|e| UpstreamError::Spawn {
         command: cfg.command.clone(),
         reason: e.to_string(),
@@ -123,6 +127,7 @@ pub fn spawn(
             }
         };
     tracing::info!(tenant = %tenant, server = %cfg.name, pid, "started `{}`", cfg.command);
+    let record = GroupRecord::create(pgid.as_raw());
 
     let (exit_tx, exit_rx) = watch::channel(None);
     tokio::spawn(async move {
@@ -134,7 +139,13 @@ pub fn spawn(
     });
 
     let stop_writer = CancellationToken::new();
-    tokio::spawn(write_loop(stdin, outgoing, stop_writer.clone()));
+    tokio::spawn(write_loop(
+        stdin,
+        outgoing,
+        stop_writer.clone(),
+        conn.clone(),
+        exit_rx.clone(),
+    ));
 
     let server = cfg.name.clone();
     let tenant_s = tenant.clone();
@@ -149,27 +160,19 @@ pub fn spawn(
         tail2.end();
     });
 
-    let (done_tx, done_rx) = watch::channel(None);
     let conn2 = conn.clone();
-    let mut exit_rx2 = exit_rx.clone();
+    let exit_rx2 = exit_rx.clone();
     tokio::spawn(async move {
+        // Whatever ends this task (a panic in a hook included) closes the connection.
+        let guard = CloseGuard::new(conn2.clone(), "reader");
         let read_err = read_loop(stdout, &conn2).await;
-        // The process usually exits with its stdout: wait briefly to name the exit status.
-        let status = tokio::time::timeout(
-            Duration::from_millis(500),
-            exit_rx2.wait_for(Option::is_some),
-        )
-        .await
-        .ok()
-        .and_then(|r| r.ok().map(|s| s.clone()))
-        .flatten();
-        let reason = match (status, read_err) {
+        let reason = match (exit_status(exit_rx2).await, read_err) {
             (Some(s), _) => s,
             (None, Some(e)) => format!("broke its stdout: {e}"),
             (None, None) => "closed its stdout".to_string(),
         };
-        conn2.close(reason.clone());
-        let _ = done_tx.send(Some(reason));
+        conn2.close(reason);
+        guard.disarm();
     });
 
     Ok(StdioLink {
@@ -177,38 +180,98 @@ pub fn spawn(
         pgid,
         stop_writer,
         exit: exit_rx,
-        done: done_rx,
+        record,
+        conn: conn.clone(),
     })
 }
 
+/// No parent-death signal outside Linux: the state-folder sweep is all there is.
+#[cfg(not(target_os = "linux"))]
+fn die_with_the_hub(_: &mut Command) {}
+
+/// Has the kernel send SIGTERM to the child when the hub dies, however it dies (SIGKILL
+/// included): `prctl(PR_SET_PDEATHSIG)` between fork and exec. The signal comes when the
+/// *thread* that forked exits: upstreams are spawned by supervisor tasks on the runtime's worker
+/// threads, which live as long as the hub (never from `spawn_blocking`, whose threads retire).
+#[cfg(target_os = "linux")]
+#[allow(
+    unsafe_code,
+    reason = "pre_exec is the only way to run prctl(PR_SET_PDEATHSIG) in the child; reviewed: see SAFETY"
+)]
+fn die_with_the_hub(cmd: &mut Command) {
+    use nix::errno::Errno;
+    let hub = nix::unistd::getpid();
+    // SAFETY: the closure runs in the forked child before exec, where only async-signal-safe
+    // operations are allowed. It makes two system calls, prctl(2) and getppid(2), which are
+    // async-signal-safe; it captures one `Pid` (Copy), allocates nothing, takes no lock, and its
+    // errors are `io::Error::from_raw_os_error`, which does not allocate either.
+    unsafe {
+        cmd.pre_exec(move || {
+            nix::sys::prctl::set_pdeathsig(Signal::SIGTERM)
+                .map_err(|e| std::io::Error::from_raw_os_error(e as i32))?;
+            // The hub died before prctl took effect: the child was already reparented and no
+            // signal will come. Fail the spawn rather than leave an orphan.
+            if nix::unistd::getppid() != hub {
+                return Err(std::io::Error::from_raw_os_error(Errno::ESRCH as i32));
+            }
+            Ok(())
+        });
+    }
+}
+
+/// The process usually exits with its stdout or stdin: wait briefly to name the exit status.
+async fn exit_status(mut exit: watch::Receiver<Option<String>>) -> Option<String> {
+    tokio::time::timeout(Duration::from_millis(500), exit.wait_for(Option::is_some))
+        .await
+        .ok()
+        .and_then(|r| r.ok().map(|s| s.clone()))
+        .flatten()
+}
+
+/// Writes frames to the child's stdin until the link stops. A write that fails (the child
+/// closed its stdin or died) closes the connection: nothing sent from then on could be answered.
 async fn write_loop(
     stdin: ChildStdin,
     mut rx: mpsc::UnboundedReceiver<String>,
     stop: CancellationToken,
+    conn: Arc<Conn>,
+    exit: watch::Receiver<Option<String>>,
 ) {
+    let guard = CloseGuard::new(conn.clone(), "writer");
     let mut w = BufWriter::new(stdin);
-    loop {
+    let failed = loop {
         let frame = tokio::select! {
             biased;
-            _ = stop.cancelled() => break,
-            f = rx.recv() => match f { Some(f) => f, None => break },
+            _ = stop.cancelled() => break None,
+            f = rx.recv() => match f { Some(f) => f, None => break None },
         };
-        let mut ok =
-            w.write_all(frame.as_bytes()).await.is_ok() && w.write_all(b"\n").await.is_ok();
+        let mut res = write_frame(&mut w, &frame).await;
         // Batch whatever else is queued before one flush.
-        while ok {
+        while res.is_ok() {
             match rx.try_recv() {
-                Ok(f) => {
-                    ok = w.write_all(f.as_bytes()).await.is_ok() && w.write_all(b"\n").await.is_ok()
-                }
+                Ok(f) => res = write_frame(&mut w, &f).await,
                 Err(_) => break,
             }
         }
-        if !ok || w.flush().await.is_err() {
-            break;
+        if let Err(e) = res.and(w.flush().await) {
+            break Some(e);
         }
-    }
+    };
     // Dropping the writer closes the child's stdin.
+    drop(w);
+    if let Some(e) = failed {
+        let reason = match exit_status(exit).await {
+            Some(s) => s,
+            None => format!("broke its stdin: {e}"),
+        };
+        conn.close(reason);
+    }
+    guard.disarm();
+}
+
+async fn write_frame(w: &mut BufWriter<ChildStdin>, frame: &str) -> std::io::Result<()> {
+    w.write_all(frame.as_bytes()).await?;
+    w.write_all(b"\n").await
 }
 
 /// Reads lines until EOF; returns the read error, if any.
@@ -253,10 +316,8 @@ fn signal_group(pgid: Pid, sig: Signal) -> bool {
 impl StdioLink {
     /// Resolves with the reason once the connection has closed.
     pub async fn closed(&mut self) -> String {
-        match self.done.wait_for(Option::is_some).await {
-            Ok(r) => r.clone().unwrap_or_default(),
-            Err(_) => "closed".into(),
-        }
+        self.conn.closed().await;
+        self.conn.close_reason().unwrap_or("closed").to_string()
     }
 
     /// The last lines of stderr joined with ` | `, once stderr has ended (or after 300 ms).
@@ -300,19 +361,26 @@ impl StdioLink {
         self.sweep_group(grace).await;
     }
 
+    fn forget_group(&self) {
+        if let Some(r) = &self.record {
+            r.remove();
+        }
+    }
+
     /// Ends whatever is left in the process group once the leader is gone.
     pub async fn sweep_group(&self, grace: Duration) {
         if !signal_group(self.pgid, Signal::SIGTERM) {
-            return;
+            return self.forget_group();
         }
         let until = tokio::time::Instant::now() + grace.min(Duration::from_secs(1));
         while tokio::time::Instant::now() < until {
             if !self.group_alive() {
-                return;
+                return self.forget_group();
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         signal_group(self.pgid, Signal::SIGKILL);
+        self.forget_group();
     }
 }
 

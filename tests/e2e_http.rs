@@ -12,19 +12,19 @@
 
 #![allow(clippy::print_stdout)] // the conformance and load tests print their scores
 
-mod support;
+mod harness;
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use serde_json::{json, Value};
-use support::{
-    assert_has, http_request, repo_root, run_bounded, run_client_url, run_inspector, strings, tail,
-    text_of, Client, Deps, EverythingHttp, Hub, HubServer, Transport, CLIENT_TIMEOUT,
-    EVERYTHING_TOOLS, HANDSHAKE_VERSIONS, MODERN_VERSION,
+use harness::{
+    assert_has, http_request, path_str, repo_root, run_bounded, run_client_url, run_inspector,
+    strings, tail, text_of, Client, Config, Deps, EverythingHttp, HttpResponse, ServedHub,
+    Transport, CLIENT_TIMEOUT, EVERYTHING_TOOLS, HANDSHAKE_VERSIONS, MODERN_VERSION,
 };
+use serde_json::{json, Value};
 
 const KEY: &str = "k-default-3f9a2c5d7e81";
 const AUTH: &str = "Authorization: Bearer k-default-3f9a2c5d7e81";
@@ -176,7 +176,7 @@ fn assert_era(client: Client, transport: Transport, out: &Value) {
 }
 
 /// Fails with the client's error and the hub's log tail.
-fn hub_err(server: &HubServer, e: anyhow::Error) -> ! {
+fn hub_err(server: &ServedHub, e: anyhow::Error) -> ! {
     panic!("{e:#}\n--- hub log (tail) ---\n{}", tail(&server.log(), 60))
 }
 
@@ -190,7 +190,7 @@ fn features_md() -> String {
 /// One client over one transport: the prefixed catalog, everything__echo, a namespaced resource,
 /// then progress from server-everything's long-running tool.
 fn client_through_hub(client: Client, transport: Transport) {
-    let server = HubServer::start(Hub::new(EVERYTHING_DEMO));
+    let server = ServedHub::start(Config::new(EVERYTHING_DEMO));
     let url = server.url(path_of(transport));
     let message = format!("hi over {transport:?} from {client:?}");
     let echo_args = json!({ "message": message }).to_string();
@@ -330,7 +330,7 @@ fn ts1_over_legacy_sse() {
 /// `mcp-inspector --cli URL --transport http --method …`, in its default (legacy) era and in auto.
 #[test]
 fn inspector_cli_over_streamable_http() {
-    let server = HubServer::start(Hub::new(EVERYTHING_DEMO));
+    let server = ServedHub::start(Config::new(EVERYTHING_DEMO));
     let url = server.url("/mcp");
     let base = [url.as_str(), "--transport", "http", "--header", AUTH];
     let run = |extra: &[&str]| {
@@ -378,7 +378,7 @@ fn inspector_cli_over_streamable_http() {
 /// notification in the handshake era (GET stream / SSE stream), on the `subscriptions/listen`
 /// stream for 2026-07-28.
 fn list_changed_through_hub(client: Client, extra: &[&str], transport: Transport, via: &str) {
-    let server = HubServer::start(Hub::new(DEMO_ONLY));
+    let server = ServedHub::start(Config::new(DEMO_ONLY));
     let mut args = vec![
         "--scenario",
         "list-changed",
@@ -449,7 +449,7 @@ fn list_changed_reaches_a_handshake_client_over_legacy_sse() {
 /// `/t/<tenant>/mcp` and `/t/<tenant>/sse` serve that tenant's catalog with that tenant's key.
 #[test]
 fn tenant_routes_serve_their_own_catalog() {
-    let server = HubServer::start(Hub::new(TWO_TENANTS));
+    let server = ServedHub::start(Config::new(TWO_TENANTS));
     let acme_auth = format!("Authorization: Bearer {ACME_KEY}");
     for (client, transport, path) in [
         (Client::Py2Auto, Transport::Http, "/t/acme/mcp"),
@@ -511,7 +511,7 @@ fn bearer(key: &str) -> String {
 }
 
 /// A 2026-07-28 `tools/call` of `demo__echo` with the given `Mcp-Name` header.
-fn modern_echo(port: u16, key: &str, mcp_name: &str) -> support::HttpResponse {
+fn modern_echo(port: u16, key: &str, mcp_name: &str) -> HttpResponse {
     let body = json!({
         "jsonrpc": "2.0", "id": 7, "method": "tools/call",
         "params": {
@@ -545,7 +545,7 @@ fn modern_echo(port: u16, key: &str, mcp_name: &str) -> support::HttpResponse {
 
 #[test]
 fn http_rejections_follow_the_contract() {
-    let server = HubServer::start(Hub::new(TWO_TENANTS));
+    let server = ServedHub::start(Config::new(TWO_TENANTS));
     let port = server.port;
     let ok_auth = bearer(KEY);
     let post = |path: &str, extra: &[(&str, &str)], body: &[u8]| {
@@ -553,7 +553,7 @@ fn http_rejections_follow_the_contract() {
         h.extend_from_slice(extra);
         http_request(port, "POST", path, &h, body).unwrap_or_else(|e| hub_err(&server, e))
     };
-    let ctx = |what: &str, r: &support::HttpResponse| {
+    let ctx = |what: &str, r: &HttpResponse| {
         format!(
             "{what}: got {} {:?} {}\n--- hub log (tail) ---\n{}",
             r.status,
@@ -802,16 +802,12 @@ impl Conformance {
             .tempdir()
             .expect("temp dir");
         let script = repo_root().join("scripts/conformance.sh");
-        let mut args = vec![
-            support::path_str(&script),
-            url.to_string(),
-            "--detail".into(),
-        ];
+        let mut args = vec![path_str(&script), url.to_string(), "--detail".into()];
         if alpha {
             args.push("--alpha".into());
         }
         args.extend(extra.iter().map(|s| s.to_string()));
-        args.extend(["-o".to_string(), support::path_str(dir.path())]);
+        args.extend(["-o".to_string(), path_str(dir.path())]);
         let out = run_bounded(Path::new("/bin/bash"), &args, Duration::from_secs(240))
             .unwrap_or_else(|e| panic!("conformance.sh: {e:#}"));
         assert!(
@@ -933,7 +929,7 @@ fn compare(title: &str, direct: &Conformance, hub: &Conformance) -> Vec<(String,
 #[test]
 fn conformance_through_the_hub_at_least_matches_server_everything() {
     let direct_server = EverythingHttp::start("streamableHttp");
-    let server = HubServer::start(Hub::new(EVERYTHING_OPEN));
+    let server = ServedHub::start(Config::new(EVERYTHING_OPEN));
     let direct = Conformance::run(&direct_server.url("/mcp"), false, &[]);
     let hub = Conformance::run(&server.url("/mcp"), false, &[]);
     let worse = compare("conformance 0.1.16 (active suite)", &direct, &hub);
@@ -968,7 +964,7 @@ fn conformance_through_the_hub_at_least_matches_server_everything() {
 #[test]
 fn conformance_alpha_scores_are_printed() {
     let direct_server = EverythingHttp::start("streamableHttp");
-    let server = HubServer::start(Hub::new(EVERYTHING_OPEN));
+    let server = ServedHub::start(Config::new(EVERYTHING_OPEN));
     let direct = Conformance::run(&direct_server.url("/mcp"), true, &["--suite", "all"]);
     let hub = Conformance::run(&server.url("/mcp"), true, &["--suite", "all"]);
     let worse = compare("conformance 0.2.0-alpha (--suite all)", &direct, &hub);
@@ -991,7 +987,7 @@ fn health_sessions(health: &Value) -> Option<u64> {
 }
 
 /// Polls /health until it reports no open session, up to `limit`; returns the last count.
-fn wait_for_no_sessions(server: &HubServer, limit: Duration) -> u64 {
+fn wait_for_no_sessions(server: &ServedHub, limit: Duration) -> u64 {
     let deadline = Instant::now() + limit;
     loop {
         let (_, h) = server.health().unwrap_or_else(|e| hub_err(server, e));
@@ -1005,11 +1001,11 @@ fn wait_for_no_sessions(server: &HubServer, limit: Duration) -> u64 {
     }
 }
 
-fn load_round(server: &HubServer, round: &str) -> Value {
+fn load_round(server: &ServedHub, round: &str) -> Value {
     let deps = Deps::get();
     let script = repo_root().join("tests/clients/load.py");
     let args: Vec<String> = [
-        support::path_str(&script),
+        path_str(&script),
         "--url".into(),
         server.url("/mcp"),
         "--sse-url".into(),
@@ -1071,7 +1067,7 @@ fn load_round(server: &HubServer, round: &str) -> Value {
 /// within a few percent), which is allocator warm-up, not a leak.
 #[test]
 fn load_200_concurrent_sessions_mixed_transports() {
-    let mut server = HubServer::start(Hub::new(EVERYTHING_KEYED));
+    let mut server = ServedHub::start(Config::new(EVERYTHING_KEYED));
     let mut rss = Vec::new();
     for round in ["warm-up 1", "warm-up 2", "measured"] {
         let out = load_round(&server, round);

@@ -1273,7 +1273,7 @@ fn peers_over_http_without_the_hub() {
     }
 }
 
-/// The raw HTTP client of tests/support against server-everything: an initialize answers with a
+/// The raw HTTP client of tests/harness against server-everything: an initialize answers with a
 /// session id, an unknown session is refused (server-everything says 400; the hub must say 404).
 #[test]
 fn raw_http_client_works_against_server_everything() {

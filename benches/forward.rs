@@ -22,6 +22,9 @@
 //! the whole run.
 #![allow(clippy::print_stdout)]
 
+#[path = "../tests/harness/mod.rs"]
+mod harness;
+
 use std::{
     collections::HashSet,
     io::{BufRead, BufReader, BufWriter, Write},
@@ -32,6 +35,7 @@ use std::{
 };
 
 use anyhow::{anyhow, bail, Context, Result};
+use harness::{children_of, ready_addr, rss_kib, strip_ansi, KeepAlive as Http, Reply};
 use serde_json::{json, Value};
 
 const WARMUP: usize = 200;
@@ -51,54 +55,11 @@ const BUILD_DEADLINE: Duration = Duration::from_secs(900);
 type Registry = Arc<Mutex<Vec<u32>>>;
 
 fn kill_pid(pid: u32, sig: nix::sys::signal::Signal) {
-    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), sig);
+    harness::signal_pid(pid, sig);
 }
 
 fn alive(pid: u32) -> bool {
-    // A zombie still has /proc/<pid>; treat it as gone.
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => stat
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.split_whitespace().next())
-            .is_some_and(|state| state != "Z"),
-        Err(_) => false,
-    }
-}
-
-/// Direct children of `pid`, from /proc/*/stat.
-fn children_of(pid: u32) -> Vec<u32> {
-    let mut out = Vec::new();
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return out;
-    };
-    for entry in dir.flatten() {
-        let Some(child) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{child}/stat")) else {
-            continue;
-        };
-        let ppid = stat
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
-            .and_then(|p| p.parse::<u32>().ok());
-        if ppid == Some(pid) {
-            out.push(child);
-        }
-    }
-    out
-}
-
-fn rss_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+    harness::pid_alive(pid as i32)
 }
 
 /// A spawned server we speak JSON-RPC to.
@@ -569,117 +530,6 @@ const TARGET_ADDED_P50_US: f64 = 120.0;
 const TARGET_CALLS_PER_S: f64 = 20_000.0;
 const TARGET_KIB_PER_SESSION: f64 = 30.0;
 
-struct Http {
-    stream: std::net::TcpStream,
-    host: String,
-    /// Bytes read but not yet consumed.
-    buf: Vec<u8>,
-    req: Vec<u8>,
-}
-
-struct Reply {
-    status: u16,
-    content_type: String,
-    session: Option<String>,
-    body: Vec<u8>,
-}
-
-impl Http {
-    fn connect(addr: std::net::SocketAddr) -> Result<Self> {
-        let stream = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(5))
-            .with_context(|| format!("connecting to {addr}"))?;
-        stream.set_nodelay(true)?;
-        stream.set_read_timeout(Some(HTTP_IO_TIMEOUT))?;
-        stream.set_write_timeout(Some(HTTP_IO_TIMEOUT))?;
-        Ok(Http {
-            stream,
-            host: addr.to_string(),
-            buf: Vec::with_capacity(16 * 1024),
-            req: Vec::with_capacity(1024),
-        })
-    }
-
-    /// One request on /mcp (head and body in one write), then its reply.
-    fn exchange(&mut self, method: &str, headers: &str, body: &str) -> Result<Reply> {
-        self.req.clear();
-        write!(
-            self.req,
-            "{method} /mcp HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nAccept: application/json, text/event-stream\r\n{headers}Content-Length: {}\r\n\r\n",
-            self.host,
-            body.len()
-        )?;
-        self.req.extend_from_slice(body.as_bytes());
-        self.stream.write_all(&self.req)?;
-        self.reply()
-    }
-
-    fn post(&mut self, headers: &str, body: &str) -> Result<Reply> {
-        self.exchange("POST", headers, body)
-    }
-
-    fn fill(&mut self) -> Result<()> {
-        let mut tmp = [0u8; 16 * 1024];
-        let n = std::io::Read::read(&mut self.stream, &mut tmp)
-            .context("reading an HTTP reply (30 s timeout)")?;
-        if n == 0 {
-            bail!("the hub closed the HTTP connection");
-        }
-        self.buf.extend_from_slice(&tmp[..n]);
-        Ok(())
-    }
-
-    fn reply(&mut self) -> Result<Reply> {
-        let head_len = loop {
-            if let Some(p) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                break p + 4;
-            }
-            if self.buf.len() > 64 * 1024 {
-                bail!("HTTP reply head larger than 64 KiB");
-            }
-            self.fill()?;
-        };
-        let head = std::str::from_utf8(&self.buf[..head_len]).context("reply head not UTF-8")?;
-        let mut lines = head.split("\r\n");
-        let status: u16 = lines
-            .next()
-            .and_then(|l| l.split(' ').nth(1))
-            .and_then(|c| c.parse().ok())
-            .ok_or_else(|| anyhow!("bad HTTP status line in {head:?}"))?;
-        let (mut length, mut content_type, mut session) = (None, String::new(), None);
-        for line in lines {
-            let Some((k, v)) = line.split_once(':') else {
-                continue;
-            };
-            let v = v.trim();
-            if k.eq_ignore_ascii_case("content-length") {
-                length = v.parse::<usize>().ok();
-            } else if k.eq_ignore_ascii_case("content-type") {
-                content_type = v.to_string();
-            } else if k.eq_ignore_ascii_case("mcp-session-id") {
-                session = Some(v.to_string());
-            }
-        }
-        let length = match length {
-            Some(n) => n,
-            None if status == 204 || status == 304 || (100..200).contains(&status) => 0,
-            None => {
-                bail!("HTTP {status} reply without Content-Length (an SSE stream?); head: {head:?}")
-            }
-        };
-        while self.buf.len() < head_len + length {
-            self.fill()?;
-        }
-        let body = self.buf[head_len..head_len + length].to_vec();
-        self.buf.drain(..head_len + length);
-        Ok(Reply {
-            status,
-            content_type,
-            session,
-            body,
-        })
-    }
-}
-
 fn session_headers(sid: &str) -> String {
     format!("Mcp-Session-Id: {sid}\r\nMCP-Protocol-Version: {PROTOCOL}\r\n")
 }
@@ -778,7 +628,7 @@ fn http_throughput(
 ) -> Result<(f64, CpuUse)> {
     let mut conns = Vec::with_capacity(HTTP_CONNS);
     for i in 0..HTTP_CONNS {
-        let mut c = Http::connect(addr)?;
+        let mut c = Http::connect(addr, HTTP_IO_TIMEOUT)?;
         http_call(&mut c, headers, i as u64, HUB_TOOL, stateless)?; // warm the connection
         conns.push(c);
     }
@@ -841,7 +691,7 @@ struct SessionMemory {
 /// Hub VmRSS before and after `SESSIONS` idle Streamable HTTP sessions (initialize only, all
 /// over one keep-alive connection, then 1 s idle); then DELETEs them.
 fn session_memory(hub_pid: u32, addr: std::net::SocketAddr) -> Result<SessionMemory> {
-    let mut conn = Http::connect(addr)?;
+    let mut conn = Http::connect(addr, HTTP_IO_TIMEOUT)?;
     // One session with a call, closed again: one-time allocations are not counted per session.
     let sid = http_initialize(&mut conn)?;
     http_call(&mut conn, &session_headers(&sid), 1, HUB_TOOL, false)?;
@@ -888,14 +738,7 @@ fn spawn_serve_hub(
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let text = std::fs::read_to_string(log).unwrap_or_default();
-        if let Some(rest) = text.split("listening on http://").nth(1) {
-            let addr: String = rest
-                .chars()
-                .take_while(|c| c.is_ascii_digit() || *c == '.' || *c == ':')
-                .collect();
-            let addr = addr
-                .parse()
-                .with_context(|| format!("bad listen address in {log:?}: {addr:?}"))?;
+        if let Some(addr) = text.lines().find_map(|l| ready_addr(&strip_ansi(l))) {
             return Ok((s, addr));
         }
         if let Ok(Some(st)) = s.child.try_wait() {
@@ -1063,7 +906,7 @@ fn main() -> Result<()> {
     )?;
     let http_log = tmp.path().join("hub-http.stderr");
     let (mut hub_http, addr) = spawn_serve_hub(&hub_bin, &config_http, &http_log, &registry)?;
-    let mut conn = Http::connect(addr)?;
+    let mut conn = Http::connect(addr, HTTP_IO_TIMEOUT)?;
     let sid = http_initialize(&mut conn)?;
     let sh = session_headers(&sid);
     let r = conn.post(

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The project's one test command.
-#   1. scripts/setup-test-deps.sh   (real MCP peers at pinned versions into .test-deps; fast when warm)
-#   2. cargo build --examples       (tests run the example servers from target/debug/examples)
-#   3. cargo nextest run            (or cargo test when cargo-nextest is not installed)
+#   1. cargo fmt --check            (formatting; fix with `cargo fmt`)
+#   2. cargo clippy --all-targets -- -D warnings
+#   3. scripts/setup-test-deps.sh   (real MCP peers at pinned versions into .test-deps; fast when warm)
+#   4. cargo build --examples       (tests run the example servers from target/debug/examples)
+#   5. cargo nextest run            (or cargo test when cargo-nextest is not installed)
 # Extra arguments go to the test runner, e.g. `scripts/test.sh e2e_` or `scripts/test.sh -- --nocapture`.
 # Exits non-zero when any step fails.
 set -euo pipefail
@@ -10,11 +12,23 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
-"$ROOT/scripts/setup-test-deps.sh"
+echo "test.sh: cargo fmt --check ..." >&2
+if ! cargo fmt --check; then
+    echo "test.sh: FAILED: the code is not formatted (the diff is above); run \`cargo fmt\`." >&2
+    exit 1
+fi
 
 # The first build compiles the hub, its examples and every test binary: about 3 minutes on 2
 # cores. cargo's own progress lines show it is moving.
-echo "test.sh: building the hub and the example servers (about 3 minutes the first time) ..." >&2
+echo "test.sh: cargo clippy --all-targets -- -D warnings (about 3 minutes the first time) ..." >&2
+if ! cargo clippy --all-targets -- -D warnings; then
+    echo "test.sh: FAILED: clippy found warnings (listed above); fix them before the tests run." >&2
+    exit 1
+fi
+
+"$ROOT/scripts/setup-test-deps.sh"
+
+echo "test.sh: building the hub and the example servers ..." >&2
 cargo build --examples
 
 if cargo nextest --version >/dev/null 2>&1; then

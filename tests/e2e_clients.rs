@@ -7,13 +7,13 @@
 //! `peers_work_without_the_hub` checks the clients against server-everything directly, so a failure
 //! there is the harness or the peers, not the hub.
 
-mod support;
+mod harness;
 
-use serde_json::{json, Value};
-use support::{
-    assert_has, run_client, strings, text_of, Client, Deps, Hub, CLIENT_TIMEOUT, EVERYTHING_TOOLS,
-    HANDSHAKE_VERSIONS, MODERN_VERSION,
+use harness::{
+    assert_has, run_client, run_stdio, strings, text_of, Client, Config, Deps, CLIENT_TIMEOUT,
+    EVERYTHING_TOOLS, HANDSHAKE_VERSIONS, MODERN_VERSION,
 };
+use serde_json::{json, Value};
 
 /// everything + memory + time: two node upstreams and a Python one.
 const THREE_UPSTREAMS: &str = r#"
@@ -126,7 +126,7 @@ fn features_md(deps: &Deps) -> String {
 /// What one client sees through the hub fronting everything + memory + time.
 fn basic_through_hub(client: Client) {
     let deps = Deps::get();
-    let hub = Hub::new(THREE_UPSTREAMS);
+    let hub = Config::new(THREE_UPSTREAMS);
     let message = format!("hi from {client:?}");
     let echo_args = json!({ "message": message }).to_string();
     // Two SDKs complete a prompt argument (with context), two a resource-template variable.
@@ -162,7 +162,7 @@ fn basic_through_hub(client: Client) {
             r#"{"department":"Engineering"}"#,
         ]);
     }
-    let out = hub.run(client, &args).unwrap_or_else(|e| panic!("{e:#}"));
+    let out = run_stdio(client, &hub, &args).unwrap_or_else(|e| panic!("{e:#}"));
     assert_protocol(client, &out);
 
     // Tools: every upstream's tools, each under its server's prefix.
@@ -280,20 +280,20 @@ fn basic_through_hub(client: Client) {
 
 /// Progress notifications from server-everything's long-running tool reach the client.
 fn progress_through_hub(client: Client) {
-    let hub = Hub::new(EVERYTHING_ONLY);
-    let out = hub
-        .run(
-            client,
-            &[
-                "--scenario",
-                "progress",
-                "--tool",
-                "everything__trigger-long-running-operation",
-                "--args",
-                r#"{"duration":0.6,"steps":3}"#,
-            ],
-        )
-        .unwrap_or_else(|e| panic!("{e:#}"));
+    let hub = Config::new(EVERYTHING_ONLY);
+    let out = run_stdio(
+        client,
+        &hub,
+        &[
+            "--scenario",
+            "progress",
+            "--tool",
+            "everything__trigger-long-running-operation",
+            "--args",
+            r#"{"duration":0.6,"steps":3}"#,
+        ],
+    )
+    .unwrap_or_else(|e| panic!("{e:#}"));
     assert_protocol(client, &out);
     assert_eq!(
         text_of(&out["result"]),
@@ -327,26 +327,26 @@ fn progress_through_hub(client: Client) {
 /// A call cancelled by the client returns no result, and the session keeps working.
 fn cancel_through_hub(client: Client) {
     assert!(client.can_cancel());
-    let hub = Hub::new(EVERYTHING_ONLY);
-    let out = hub
-        .run(
-            client,
-            &[
-                "--scenario",
-                "cancel",
-                "--tool",
-                "everything__trigger-long-running-operation",
-                "--args",
-                r#"{"duration":3,"steps":3}"#,
-                "--after-ms",
-                "400",
-                "--after-tool",
-                "everything__echo",
-                "--after-args",
-                r#"{"message":"after cancel"}"#,
-            ],
-        )
-        .unwrap_or_else(|e| panic!("{e:#}"));
+    let hub = Config::new(EVERYTHING_ONLY);
+    let out = run_stdio(
+        client,
+        &hub,
+        &[
+            "--scenario",
+            "cancel",
+            "--tool",
+            "everything__trigger-long-running-operation",
+            "--args",
+            r#"{"duration":3,"steps":3}"#,
+            "--after-ms",
+            "400",
+            "--after-tool",
+            "everything__echo",
+            "--after-args",
+            r#"{"message":"after cancel"}"#,
+        ],
+    )
+    .unwrap_or_else(|e| panic!("{e:#}"));
     assert_eq!(out["cancelled"], json!(true), "{out}");
     assert_eq!(
         out["result"],
@@ -469,20 +469,20 @@ fn ts_cancels_through_the_hub() {
 /// A Python upstream (which speaks both eras) answers a call routed by its prefix.
 #[test]
 fn py2_auto_calls_the_python_time_server_through_the_hub() {
-    let hub = Hub::new(THREE_UPSTREAMS);
-    let out = hub
-        .run(
-            Client::Py2Auto,
-            &[
-                "--scenario",
-                "basic",
-                "--tool",
-                "time__get_current_time",
-                "--args",
-                r#"{"timezone":"UTC"}"#,
-            ],
-        )
-        .unwrap_or_else(|e| panic!("{e:#}"));
+    let hub = Config::new(THREE_UPSTREAMS);
+    let out = run_stdio(
+        Client::Py2Auto,
+        &hub,
+        &[
+            "--scenario",
+            "basic",
+            "--tool",
+            "time__get_current_time",
+            "--args",
+            r#"{"timezone":"UTC"}"#,
+        ],
+    )
+    .unwrap_or_else(|e| panic!("{e:#}"));
     let call = &out["call"];
     assert_ne!(call["isError"], json!(true), "{call}");
     let text = text_of(call);

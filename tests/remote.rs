@@ -2,19 +2,12 @@
 //! 2026-07-28 server (another mcp-hub, served statelessly), bearer tokens from the environment,
 //! a remote that dies mid-call and comes back, and a remote that forgets its sessions.
 
-mod raw;
+mod harness;
 
 use std::time::{Duration, Instant};
 
-use raw::{everything_http, free_port, serve_hub, Hub};
+use harness::{first_text as text, free_port, serve_hub, EverythingHttp, StdioHub as Hub};
 use serde_json::{json, Value};
-
-fn text(r: &Value) -> String {
-    r["result"]["content"][0]["text"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string()
-}
 
 /// Calls `tool` until it answers (the upstream may still be reconnecting).
 fn call_until_ok(hub: &mut Hub, tool: &str, args: Value, limit: Duration) -> Value {
@@ -35,10 +28,9 @@ fn call_until_ok(hub: &mut Hub, tool: &str, args: Value, limit: Duration) -> Val
 
 #[test]
 fn streamable_http_and_legacy_sse_servers_join_the_catalog_with_progress() {
-    let dir = tempfile::tempdir().unwrap();
     let (hp, sp) = (free_port(), free_port());
-    let _http = everything_http("streamableHttp", hp, dir.path());
-    let _sse = everything_http("sse", sp, dir.path());
+    let _http = EverythingHttp::start_on("streamableHttp", hp);
+    let _sse = EverythingHttp::start_on("sse", sp);
     let mut hub = Hub::start(&format!(
         r#"
 [hub]
@@ -101,9 +93,8 @@ url = "http://127.0.0.1:{sp}/sse"
 
 #[test]
 fn a_remote_killed_mid_call_fails_it_fast_and_returns_when_restarted() {
-    let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let mut server = everything_http("streamableHttp", port, dir.path());
+    let mut server = EverythingHttp::start_on("streamableHttp", port);
     let mut hub = Hub::start(&format!(
         r#"
 [hub]
@@ -117,7 +108,7 @@ max_retries = 50
 url = "http://127.0.0.1:{port}/mcp"
 connect_timeout = "2s"
 [tenants.t.servers.demo]
-command = "{{demo}}"
+command = "@DEMO@"
 "#
     ));
     assert_eq!(
@@ -154,7 +145,7 @@ command = "{{demo}}"
     }
     hub.notes.clear();
     // Restarted on the same port, it comes back, and the client is told.
-    let _server = everything_http("streamableHttp", port, dir.path());
+    let _server = EverythingHttp::start_on("streamableHttp", port);
     assert_eq!(
         text(&call_until_ok(
             &mut hub,
@@ -175,9 +166,8 @@ command = "{{demo}}"
 
 #[test]
 fn a_remote_that_forgets_its_sessions_is_renewed_without_the_client_noticing() {
-    let dir = tempfile::tempdir().unwrap();
     let port = free_port();
-    let mut server = everything_http("streamableHttp", port, dir.path());
+    let mut server = EverythingHttp::start_on("streamableHttp", port);
     let mut hub = Hub::start(&format!(
         r#"
 [hub.restart]
@@ -199,7 +189,7 @@ url = "http://127.0.0.1:{port}/mcp"
     );
     // A restart makes the server forget every session id.
     server.kill();
-    let _server = everything_http("streamableHttp", port, dir.path());
+    let _server = EverythingHttp::start_on("streamableHttp", port);
     let until = Instant::now() + Duration::from_secs(15);
     loop {
         let r = hub.request("resources/read", json!({"uri": uri}));
@@ -226,13 +216,12 @@ url = "http://127.0.0.1:{port}/mcp"
 
 #[test]
 fn a_bearer_token_from_the_environment_opens_a_remote_hub_and_never_reaches_the_log() {
-    let dir = tempfile::tempdir().unwrap();
     let token = "remote-secret-7f3a9c1e5b";
-    let (_a, port) = serve_hub(
-        "[tenants.inner]\napi_keys = [\"${INNER_KEY}\"]\n[tenants.inner.servers.demo]\ncommand = \"{demo}\"\n",
-        dir.path(),
+    let a = serve_hub(
+        "[tenants.inner]\napi_keys = [\"${INNER_KEY}\"]\n[tenants.inner.servers.demo]\ncommand = \"@DEMO@\"\n",
         &[("INNER_KEY", token)],
     );
+    let port = a.port;
     let cfg = format!(
         r#"
 [tenants.t.servers.inner]
@@ -263,12 +252,8 @@ restart = {{ policy = "never" }}
 
 #[test]
 fn a_2026_remote_is_served_statelessly_and_its_list_changes_arrive() {
-    let dir = tempfile::tempdir().unwrap();
-    let (_a, port) = serve_hub(
-        "[tenants.inner.servers.demo]\ncommand = \"{demo}\"\n",
-        dir.path(),
-        &[],
-    );
+    let a = serve_hub("[tenants.inner.servers.demo]\ncommand = \"@DEMO@\"\n", &[]);
+    let port = a.port;
     let mut hub = Hub::start(&format!(
         r#"
 [tenants.t.servers.inner]

@@ -69,8 +69,12 @@ fn ids_are_remapped_and_answers_find_their_caller() {
     assert_eq!(c.in_flight(), 0);
 }
 
+/// No sleeping against the clock: `sweep` takes the time to judge by. The call's deadlines are
+/// `std::time::Instant`s (a paused tokio clock does not move them), so the test sweeps at a time
+/// it computes: past the first deadline, before the one the progress renewed.
 #[test]
 fn progress_tokens_are_mapped_both_ways_and_reset_the_deadline() {
+    const TIMEOUT: Duration = Duration::from_millis(50);
     let (c, mut up) = conn();
     let (out, mut down) = mpsc::unbounded_channel();
     let params = json!({"name":"slow","_meta":{"progressToken":"client-tok"}});
@@ -78,16 +82,21 @@ fn progress_tokens_are_mapped_both_ways_and_reset_the_deadline() {
         "tools/call",
         params,
         reply(&out, 1, json!("r1"), Some(json!("client-tok"))),
-        Duration::from_millis(50),
+        TIMEOUT,
     )
     .unwrap();
+    // The first deadline is at most `forwarded + TIMEOUT`.
+    let forwarded = Instant::now();
     let f = next(&mut up);
     let upstream_token = f["params"]["_meta"]["progressToken"].clone();
     assert_ne!(upstream_token, json!("client-tok"));
-    std::thread::sleep(Duration::from_millis(40));
+    // The progress arrives strictly later (the clock has ticked, by nanoseconds), so the renewed
+    // deadline is strictly after `forwarded + TIMEOUT`.
+    while Instant::now() <= forwarded {
+        std::hint::spin_loop();
+    }
     c.handle_incoming(&json!({"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":upstream_token,"progress":1,"total":2}}).to_string());
-    std::thread::sleep(Duration::from_millis(30));
-    c.sweep(Instant::now());
+    c.sweep(forwarded + TIMEOUT);
     assert_eq!(c.in_flight(), 1, "progress pushed the deadline out");
     let p = next(&mut down);
     assert_eq!(p["params"]["progressToken"], "client-tok");
@@ -106,8 +115,7 @@ fn a_timeout_fails_the_call_names_the_server_and_cancels_upstream() {
     )
     .unwrap();
     let _ = next(&mut up);
-    std::thread::sleep(Duration::from_millis(5));
-    c.sweep(Instant::now());
+    c.sweep(Instant::now() + Duration::from_millis(5));
     let e = next(&mut down);
     assert_eq!(e["error"]["code"], jsonrpc::REQUEST_TIMEOUT);
     assert!(e["error"]["message"].as_str().unwrap().contains("`up`"));

@@ -5,7 +5,7 @@
 //! a socket (timeouts, caps, bytes hyper must pass through as they are) runs against
 //! `mcp-hub serve` on loopback with timeouts of about a second, so every test ends in seconds.
 
-mod support;
+mod harness;
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
@@ -15,10 +15,10 @@ use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::http::{header, HeaderValue, Method, Request, StatusCode};
+use harness::{http_request, tail, ServedHub};
 use http_body_util::BodyExt;
 use mcp_hub::config::HubConfig;
 use mcp_hub::downstream::http::{router, HttpState};
-use support::{http_request, tail, Hub, HubServer};
 use tower::ServiceExt;
 
 /// One open tenant whose only server is disabled: nothing to start, every route reachable.
@@ -448,7 +448,7 @@ fn raw(port: u16, request: &[u8]) -> String {
 
 #[test]
 fn slow_and_idle_clients_are_cut() {
-    let server = HubServer::start(Hub::new(TIGHT));
+    let server = ServedHub::from_toml(TIGHT);
     let port = server.port;
     let log = || tail(&server.log(), 30);
 
@@ -539,7 +539,7 @@ fn slow_and_idle_clients_are_cut() {
 
 #[test]
 fn raw_header_tricks_are_refused() {
-    let server = HubServer::start(Hub::new(TIGHT));
+    let server = ServedHub::from_toml(TIGHT);
     let port = server.port;
     for (what, req, want) in [
         ("non-UTF-8 Host", &b"GET /health HTTP/1.1\r\nHost: local\xffhost\r\nConnection: close\r\n\r\n"[..], "Host"),
@@ -570,7 +570,7 @@ fn raw_header_tricks_are_refused() {
 
 #[test]
 fn at_the_connection_cap_clients_are_told_and_health_answers() {
-    let server = HubServer::start(Hub::new(CAPPED));
+    let server = ServedHub::from_toml(CAPPED);
     let port = server.port;
     // Two connections that send nothing fill the cap.
     let held: Vec<TcpStream> = (0..2).map(|_| connect(port)).collect();
@@ -623,7 +623,7 @@ fn at_the_connection_cap_clients_are_told_and_health_answers() {
 
 #[test]
 fn sigterm_drains_with_a_stream_open() {
-    let mut server = HubServer::start(Hub::new(TIGHT));
+    let mut server = ServedHub::from_toml(TIGHT);
     let port = server.port;
     let mut sse = connect(port);
     sse.write_all(b"GET /sse HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\n\r\n")

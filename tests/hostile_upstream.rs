@@ -1,14 +1,16 @@
 //! Hostile upstreams (issue #9): a server that writes wrong-typed versions of every message kind
 //! around each answer, and a hub SIGKILLed with its upstreams running.
 
-mod raw;
+mod harness;
 
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use raw::{group_members, pid_alive, upstream_pids, Hub};
+use harness::{
+    example, fill_template, group_members, pid_alive, read_pid, upstream_pids, StdioHub, HUB_BIN,
+};
 use serde_json::{json, Value};
 
 fn text(r: &Value) -> String {
@@ -19,7 +21,7 @@ fn text(r: &Value) -> String {
 }
 
 /// Calls `tool` and checks the answer came within 2 s.
-fn prompt_call(hub: &mut Hub, tool: &str, args: Value) -> Value {
+fn prompt_call(hub: &mut StdioHub, tool: &str, args: Value) -> Value {
     let started = Instant::now();
     let id = hub.send_request("tools/call", json!({"name": tool, "arguments": args}));
     let r = hub.wait_for(&json!(id), Duration::from_secs(10));
@@ -38,15 +40,15 @@ fn prompt_call(hub: &mut Hub, tool: &str, args: Value) -> Value {
 /// Every call through a hostile upstream is answered correctly and promptly, its neighbour keeps
 /// answering, and the hub neither panics nor loses the connection.
 fn every_call_is_answered_through(args: &str) {
-    let mut hub = Hub::start(&format!(
+    let mut hub = StdioHub::start(&format!(
         r#"
 [hub]
 request_timeout = "10s"
 [tenants.t.servers.hostile]
-command = "{{fault}}"
+command = "@FAULT@"
 args = [{args}]
 [tenants.t.servers.demo]
-command = "{{demo}}"
+command = "@DEMO@"
 "#
     ));
     let tools = hub.tool_names();
@@ -150,15 +152,15 @@ fn sigkill(pid: i32) {
 /// stdin (so only PR_SET_PDEATHSIG can end it): both go within 5 s of the hub's SIGKILL.
 #[test]
 fn a_sigkilled_hub_leaves_no_process_of_a_timer_kept_upstream() {
-    let mut hub = Hub::start(
+    let mut hub = StdioHub::start(
         r#"
 [hub]
 request_timeout = "20s"
 [tenants.t.servers.everything]
-command = "{node}"
-args = ["{everything}", "stdio"]
+command = "@NODE@"
+args = ["@EVERYTHING@", "stdio"]
 [tenants.t.servers.deaf]
-command = "{fault}"
+command = "@FAULT@"
 args = ["--ignore-stdin-eof"]
 "#,
     );
@@ -257,12 +259,12 @@ fn groups_a_dead_hub_left_are_swept_at_the_next_start_and_nothing_else_is() {
         &cfg,
         format!(
             "[tenants.t.servers.demo]\ncommand = \"{}\"\n",
-            raw::example("demo_server").display()
+            example("demo_server").display()
         ),
     )
     .unwrap();
     let log = tmp.path().join("hub.log");
-    let mut hub = Command::new(env!("CARGO_BIN_EXE_mcp-hub"))
+    let mut hub = Command::new(HUB_BIN)
         .args(["--config", cfg.to_str().unwrap(), "stdio"])
         .env("MCP_HUB_STATE_DIR", &state)
         .env("RUST_LOG", "info")
@@ -323,13 +325,8 @@ fn groups_a_dead_hub_left_are_swept_at_the_next_start_and_nothing_else_is() {
 /// `mcp-hub stdio` on a config text, with its own state folder; stdin is kept open.
 fn spawn_hub(dir: &Path, name: &str, toml: &str, state: &Path) -> std::process::Child {
     let cfg = dir.join(format!("{name}.toml"));
-    std::fs::write(
-        &cfg,
-        toml.replace("{fault}", raw::example("fault_server").to_str().unwrap())
-            .replace("{dir}", dir.to_str().unwrap()),
-    )
-    .unwrap();
-    Command::new(env!("CARGO_BIN_EXE_mcp-hub"))
+    std::fs::write(&cfg, fill_template(toml, dir)).unwrap();
+    Command::new(HUB_BIN)
         .args(["--config", cfg.to_str().unwrap(), "stdio"])
         .env("MCP_HUB_STATE_DIR", state)
         .env("RUST_LOG", "info")
@@ -349,11 +346,11 @@ fn a_grandchild_a_sigkilled_hub_left_is_ended_by_the_next_hub() {
     let state = dir.join("state");
     let toml = r#"
 [tenants.t.servers.parent]
-command = "{fault}"
-args = ["--grandchild", "{dir}/grandchild.pid"]
+command = "@FAULT@"
+args = ["--grandchild", "@TMP@/grandchild.pid"]
 "#;
     let mut first = spawn_hub(dir, "first", toml, &state);
-    let grandchild = raw::read_pid(&dir.join("grandchild.pid"));
+    let grandchild = read_pid(&dir.join("grandchild.pid"));
     let until = Instant::now() + Duration::from_secs(10);
     while records(&state).is_empty() {
         assert!(Instant::now() < until, "the first hub recorded no group");

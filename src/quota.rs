@@ -142,7 +142,11 @@ mod tests {
         let b = q.try_call().unwrap();
         let e = q.try_call().unwrap_err();
         assert_eq!((e.limit, e.value), ("max_concurrent_calls", 2));
-        assert_eq!(q.usage().calls_in_flight, 2, "a refused call holds no place");
+        assert_eq!(
+            q.usage().calls_in_flight,
+            2,
+            "a refused call holds no place"
+        );
         drop(a);
         let _c = q.try_call().unwrap();
         drop(b);
@@ -158,7 +162,10 @@ mod tests {
         }
         let e = q.try_call().unwrap_err();
         assert_eq!(e.limit, "calls_per_minute");
-        assert!(e.retry_after > Duration::from_secs(15) && e.retry_after <= Duration::from_secs(20), "{e}");
+        assert!(
+            e.retry_after > Duration::from_secs(15) && e.retry_after <= Duration::from_secs(20),
+            "{e}"
+        );
     }
 
     #[test]

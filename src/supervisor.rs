@@ -85,6 +85,7 @@ impl Supervisor {
             up.set_state(State::Starting, None);
             let started = Instant::now();
             let outcome = self.run_once().await;
+            up.set_pid(None);
             let (reason, clean, was_up, permanent) = match outcome {
                 Outcome::Shutdown => {
                     up.set_state(State::Stopped, None);
@@ -166,6 +167,7 @@ impl Supervisor {
                 }
             }
         };
+        up.set_pid(link.pid());
         tokio::spawn(conn.clone().run_sweeper());
 
         let opened = tokio::select! {

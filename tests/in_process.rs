@@ -56,7 +56,7 @@ struct Session {
 impl Session {
     fn open(hub: &Hub) -> Session {
         let tenant = hub
-            .tenants
+            .tenants()
             .values()
             .next()
             .expect("the config has a tenant")

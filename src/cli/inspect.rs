@@ -8,15 +8,11 @@
 
 use std::io::Write;
 use std::sync::Arc;
-use std::time::Duration;
 
 use serde_json::{json, Value};
-use tokio::sync::mpsc;
 
 use crate::config::{HubConfig, TenantId};
-use crate::downstream::Session;
 use crate::hub::Hub;
-use crate::jsonrpc;
 
 use super::{EXIT_FAILURE, EXIT_OK, EXIT_USAGE};
 
@@ -192,53 +188,21 @@ pub(super) async fn call(hub: Arc<Hub>, id: TenantId, tool: String, arguments: S
         }
         return EXIT_FAILURE;
     }
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let session = Session::new(tenant.clone(), tx);
-    session.handle_message(json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": tool, "arguments": args}}));
-    let limit = tenant
-        .upstreams()
-        .values()
-        .map(|u| u.cfg.request_timeout)
-        .max()
-        .unwrap_or(Duration::from_secs(60))
-        + Duration::from_secs(5);
-    let answer = tokio::time::timeout(limit, async {
-        while let Some(frame) = rx.recv().await {
-            let v: Value = serde_json::from_str(&frame).unwrap_or(Value::Null);
-            if jsonrpc::classify(&v) == jsonrpc::Kind::Response && v["id"] == 1 {
-                return Some(v);
-            }
-        }
-        None
-    })
-    .await;
-    session.close();
-    match answer {
-        Ok(Some(v)) if v.get("result").is_some() => {
+    match crate::downstream::oneshot::call_tool(&tenant, &tool, args).await {
+        Ok(result) => {
             let _ = writeln!(
                 std::io::stdout().lock(),
                 "{}",
-                serde_json::to_string_pretty(&v["result"]).unwrap_or_default()
+                serde_json::to_string_pretty(&result).unwrap_or_default()
             );
-            if v["result"]["isError"] == true {
+            if result.get("isError") == Some(&Value::Bool(true)) {
                 EXIT_FAILURE
             } else {
                 EXIT_OK
             }
         }
-        Ok(Some(v)) => {
-            eprintln!(
-                "error: {} (code {})",
-                v["error"]["message"].as_str().unwrap_or("unknown error"),
-                v["error"]["code"]
-            );
-            EXIT_FAILURE
-        }
-        _ => {
-            eprintln!(
-                "error: no answer within {}",
-                humantime::format_duration(limit)
-            );
+        Err(e) => {
+            eprintln!("error: {e}");
             EXIT_FAILURE
         }
     }

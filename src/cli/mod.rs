@@ -14,21 +14,18 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use crate::config::{HubConfig, TenantId};
-use std::net::SocketAddr;
 
-use tokio_util::sync::CancellationToken;
-
-use crate::downstream;
-use crate::downstream::http::{self, HttpState};
 use crate::hub::{self, Hub};
 
 mod check;
 mod health;
 mod inspect;
+mod serving;
 
 use check::check;
 use health::health;
 use inspect::{call, only_owner, parse_arguments, status, tools};
+use serving::{serve, stdio};
 
 pub const EXIT_OK: u8 = 0;
 pub const EXIT_FAILURE: u8 = 1;
@@ -157,6 +154,10 @@ pub async fn run(cli: Cli) -> u8 {
         Ok(c) => c,
         Err(code) => return code,
     };
+    if !matches!(cli.command, Command::Stdio { .. } | Command::Serve { .. }) {
+        // Only a serving hub reloads; the others say so instead of dying on SIGHUP.
+        hub::on_hangup(None);
+    }
     if !config.warnings.is_empty() && !matches!(cli.command, Command::Check) {
         tracing::warn!("{}", config.warnings_report().to_string().trim_end());
     }
@@ -220,84 +221,6 @@ where
     };
     let hub = Hub::start(config, Some(std::slice::from_ref(&id)));
     let code = f(hub.clone(), id).await;
-    hub.stop().await;
-    code
-}
-
-async fn stdio(
-    hub: std::sync::Arc<Hub>,
-    id: TenantId,
-    listen: Option<SocketAddr>,
-    health_listen: Option<SocketAddr>,
-) -> u8 {
-    let Some(tenant) = hub.tenant(id.as_str()) else {
-        return EXIT_FAILURE;
-    };
-    let watch = tenant.clone();
-    tokio::spawn(async move {
-        watch.wait_settled().await;
-        tracing::info!(tenant = %watch.id, "upstreams: {}", watch.summary());
-    });
-    let stop = hub.shutdown.child_token();
-    let http_stop = CancellationToken::new();
-    if let Some(addr) = listen.or(health_listen) {
-        let state = HttpState::new(hub.clone());
-        let app = if listen.is_some() {
-            http::router(state.clone())
-        } else {
-            http::health_router().with_state(state.clone())
-        };
-        let token = http_stop.clone();
-        tokio::spawn(async move {
-            if let Err(e) = http::serve(state, addr, app, token).await {
-                tracing::error!("cannot serve HTTP on {addr}: {e}");
-            }
-        });
-    }
-    let serve = downstream::stdio::serve(tenant, stop.clone());
-    let code = tokio::select! {
-        r = serve => match r {
-            Err(e) => {
-                tracing::error!("stdio transport failed: {e}");
-                EXIT_FAILURE
-            }
-            Ok(()) => {
-                tracing::info!("stdin closed; stopping");
-                EXIT_OK
-            }
-        },
-        _ = hub::terminate_signal() => {
-            tracing::info!("signal received; stopping");
-            EXIT_OK
-        }
-    };
-    http_stop.cancel();
-    code
-}
-
-/// `mcp-hub serve`: every tenant over HTTP until SIGTERM/SIGINT (a second signal exits at once).
-async fn serve(config: HubConfig, listen: Option<SocketAddr>) -> u8 {
-    let addr = listen.unwrap_or(config.hub.http.listen);
-    let hub = Hub::start(config, None);
-    let state = HttpState::new(hub.clone());
-    let shutdown = CancellationToken::new();
-    let on_signal = shutdown.clone();
-    tokio::spawn(async move {
-        hub::terminate_signal().await;
-        tracing::info!("signal received; draining (a second signal exits at once)");
-        on_signal.cancel();
-        hub::terminate_signal().await;
-        tracing::warn!("second signal; exiting now");
-        std::process::exit(130);
-    });
-    let app = http::router(state.clone());
-    let code = match http::serve(state, addr, app, shutdown).await {
-        Ok(()) => EXIT_OK,
-        Err(e) => {
-            tracing::error!("cannot serve HTTP on {addr}: {e}");
-            EXIT_FAILURE
-        }
-    };
     hub.stop().await;
     code
 }

@@ -48,7 +48,12 @@ pub(super) fn limits(c: &mut Collector, path: &str, raw: Option<&RawLimits>) -> 
         max_servers: limit(c, &p("max_servers"), raw.max_servers, 100_000),
         max_tools: limit(c, &p("max_tools"), raw.max_tools, 10_000_000),
         max_sessions: limit(c, &p("max_sessions"), raw.max_sessions, 10_000_000),
-        max_concurrent_calls: limit(c, &p("max_concurrent_calls"), raw.max_concurrent_calls, 1_000_000),
+        max_concurrent_calls: limit(
+            c,
+            &p("max_concurrent_calls"),
+            raw.max_concurrent_calls,
+            1_000_000,
+        ),
         calls_per_minute: limit(c, &p("calls_per_minute"), raw.calls_per_minute, 100_000_000)
             .and_then(|v| u32::try_from(v).ok()),
         max_request_bytes: limit(c, &p("max_request_bytes"), raw.max_request_bytes, 1 << 30),

@@ -33,7 +33,12 @@ fn problem(path: impl Into<String>, message: impl Into<String>, hint: Option<&st
 }
 
 impl Collector {
-    pub(super) fn push(&mut self, path: impl Into<String>, message: impl Into<String>, hint: Option<&str>) {
+    pub(super) fn push(
+        &mut self,
+        path: impl Into<String>,
+        message: impl Into<String>,
+        hint: Option<&str>,
+    ) {
         let path = path.into();
         if self.misfits.contains(&path) {
             return;
@@ -193,8 +198,8 @@ pub(super) fn parse(
             );
         }
         let api_key_digests = key_digests(&mut c, &tpath, &rt.api_keys, &rt.api_key_sha256);
-        let limits =
-            super::operate::limits(&mut c, &format!("{tpath}.limits"), rt.limits.as_ref()).or(hub.limits);
+        let limits = super::operate::limits(&mut c, &format!("{tpath}.limits"), rt.limits.as_ref())
+            .or(hub.limits);
         for (sname, svalue) in rt.servers {
             let spath = format!("{tpath}.servers.{sname}");
             let Some(rs) = c.typed::<RawServer>(&spath, svalue) else {

@@ -4,6 +4,7 @@
 
 pub mod era;
 pub mod http;
+pub mod oneshot;
 pub mod session;
 pub mod stdio;
 

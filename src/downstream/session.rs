@@ -295,7 +295,15 @@ impl Session {
             },
             _ => None,
         };
-        self.forward(id, ctx, &r.server, &method, r.params, r.namespace_answer, permit);
+        self.forward(
+            id,
+            ctx,
+            &r.server,
+            &method,
+            r.params,
+            r.namespace_answer,
+            permit,
+        );
     }
 
     /// Subscriptions are counted per tenant: the upstream hears the first subscribe and the
@@ -590,6 +598,8 @@ pub fn quota_error(id: &Value, e: &QuotaError) -> String {
         id,
         jsonrpc::QUOTA_EXCEEDED,
         e.to_string(),
-        Some(json!({"limit": e.limit, "value": e.value, "retryAfterMs": e.retry_after.as_millis() as u64})),
+        Some(
+            json!({"limit": e.limit, "value": e.value, "retryAfterMs": e.retry_after.as_millis() as u64}),
+        ),
     )
 }

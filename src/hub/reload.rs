@@ -69,11 +69,23 @@ fn needs_restart(old: &HubSettings, new: &HubSettings) -> Vec<String> {
         }
     };
     check("hub.separator", old.separator != new.separator);
-    check("hub.max_name_length", old.max_name_length != new.max_name_length);
+    check(
+        "hub.max_name_length",
+        old.max_name_length != new.max_name_length,
+    );
     check("hub.page_size", old.page_size != new.page_size);
-    check("hub.health_interval", old.health_interval != new.health_interval);
-    check("hub.shutdown_grace", old.shutdown_grace != new.shutdown_grace);
-    check("hub.startup_timeout", old.startup_timeout != new.startup_timeout);
+    check(
+        "hub.health_interval",
+        old.health_interval != new.health_interval,
+    );
+    check(
+        "hub.shutdown_grace",
+        old.shutdown_grace != new.shutdown_grace,
+    );
+    check(
+        "hub.startup_timeout",
+        old.startup_timeout != new.startup_timeout,
+    );
     check("hub.http", old.http != new.http);
     check("hub.admin.listen", old.admin.listen != new.admin.listen);
     out
@@ -81,12 +93,18 @@ fn needs_restart(old: &HubSettings, new: &HubSettings) -> Vec<String> {
 
 impl Hub {
     /// Reads the config file again and applies it.
-    pub async fn reload(self: &Arc<Self>, source: ReloadSource) -> Result<ReloadReport, ReloadError> {
+    pub async fn reload(
+        self: &Arc<Self>,
+        source: ReloadSource,
+    ) -> Result<ReloadReport, ReloadError> {
         let path = self.config().path.clone();
         let (config, text) = match HubConfig::load_with_text(&path) {
             Ok(c) => c,
             Err(e) => {
-                tracing::error!("reload refused; the hub keeps running on generation {}:\n{e}", self.generation());
+                tracing::error!(
+                    "reload refused; the hub keeps running on generation {}:\n{e}",
+                    self.generation()
+                );
                 return Err(ReloadError::Invalid(e));
             }
         };
@@ -103,7 +121,10 @@ impl Hub {
         let path = self.config().path.clone();
         let config = HubConfig::from_str_at(&previous.text, &path, &crate::config::process_env)
             .map_err(ReloadError::Invalid)?;
-        tracing::info!("rolling back to the config of generation {}", previous.generation);
+        tracing::info!(
+            "rolling back to the config of generation {}",
+            previous.generation
+        );
         self.apply(config, previous.text.to_string(), ReloadSource::Rollback)
             .await
     }
@@ -172,7 +193,10 @@ impl Hub {
             report.took_ms
         );
         if !report.needs_restart.is_empty() {
-            tracing::warn!("changed, but applied only when the hub restarts: {}", report.needs_restart.join(", "));
+            tracing::warn!(
+                "changed, but applied only when the hub restarts: {}",
+                report.needs_restart.join(", ")
+            );
         }
         Ok(report)
     }

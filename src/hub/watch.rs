@@ -25,7 +25,10 @@ pub fn watch_config(hub: Arc<Hub>) {
     let (tx, mut rx) = tokio::sync::mpsc::channel::<()>(16);
     let watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
         if let Ok(ev) = res {
-            let ours = ev.paths.iter().any(|p| p.file_name() == Some(name.as_os_str()));
+            let ours = ev
+                .paths
+                .iter()
+                .any(|p| p.file_name() == Some(name.as_os_str()));
             let writes = ev.kind.is_modify() || ev.kind.is_create() || ev.kind.is_remove();
             if ours && writes {
                 let _ = tx.try_send(());
@@ -35,12 +38,18 @@ pub fn watch_config(hub: Arc<Hub>) {
     let mut watcher = match watcher {
         Ok(w) => w,
         Err(e) => {
-            tracing::warn!("cannot watch `{}` for changes ({e}); reload with SIGHUP or POST /api/reload", path.display());
+            tracing::warn!(
+                "cannot watch `{}` for changes ({e}); reload with SIGHUP or POST /api/reload",
+                path.display()
+            );
             return;
         }
     };
     if let Err(e) = watcher.watch(&dir, RecursiveMode::NonRecursive) {
-        tracing::warn!("cannot watch `{}` for changes ({e}); reload with SIGHUP or POST /api/reload", dir.display());
+        tracing::warn!(
+            "cannot watch `{}` for changes ({e}); reload with SIGHUP or POST /api/reload",
+            dir.display()
+        );
         return;
     }
     tracing::info!("watching `{}`: a change reloads the config", path.display());

@@ -31,12 +31,12 @@ use tokio_util::task::TaskTracker;
 use crate::bridge::Bridges;
 use crate::catalog::Catalog;
 use crate::config::{HubSettings, ServerName, TenantConfig, TenantId};
-use crate::upstream::Offer;
 use crate::jsonrpc;
 use crate::mux::{Conn, ConnHooks, DownstreamReply, InFlight, Rewrite};
 use crate::naming::Namer;
 use crate::protocol::ListKind;
 use crate::supervisor::Supervisor;
+use crate::upstream::Offer;
 use crate::upstream::{State, Upstream};
 
 pub use control::{ControlError, TenantDiff};
@@ -287,7 +287,8 @@ impl Tenant {
             .unwrap_or(Duration::ZERO)
             .max(self.settings.startup_timeout);
         let mut set = tokio::task::JoinSet::new();
-        for u in ups.values().cloned() {
+        for u in ups.values() {
+            let u = u.clone();
             set.spawn(async move { u.settled().await });
         }
         let all = async { while set.join_next().await.is_some() {} };

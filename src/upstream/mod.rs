@@ -117,6 +117,8 @@ pub struct Upstream {
     changed: watch::Sender<u64>,
     /// Wakes a lazy upstream's supervisor.
     pub start_requested: Notify,
+    /// The running process's id (0: none, or a remote server).
+    pid: std::sync::atomic::AtomicU32,
     /// The client capabilities to declare instead of the hub's (a session's own connection).
     pub declare: Option<Value>,
 }
@@ -147,6 +149,7 @@ impl Upstream {
             offer: RwLock::new(Arc::new(Offer::default())),
             changed: watch::channel(0).0,
             start_requested: Notify::new(),
+            pid: std::sync::atomic::AtomicU32::new(0),
             declare,
         })
     }
@@ -210,6 +213,16 @@ impl Upstream {
 
     pub fn subscribe(&self) -> watch::Receiver<u64> {
         self.changed.subscribe()
+    }
+
+    /// The running process's id, for the admin API.
+    pub fn pid(&self) -> Option<u32> {
+        Some(self.pid.load(std::sync::atomic::Ordering::Relaxed)).filter(|p| *p != 0)
+    }
+
+    pub fn set_pid(&self, pid: Option<u32>) {
+        self.pid
+            .store(pid.unwrap_or(0), std::sync::atomic::Ordering::Relaxed);
     }
 
     /// The live connection, if the upstream is up.
@@ -282,6 +295,14 @@ impl Link {
     pub async fn stderr_tail(&self) -> Option<String> {
         match self {
             Link::Stdio(l) => l.stderr_tail().await,
+            Link::Remote(_) => None,
+        }
+    }
+
+    /// The server's process id; `None` for a remote server.
+    pub fn pid(&self) -> Option<u32> {
+        match self {
+            Link::Stdio(l) => Some(l.pid()),
             Link::Remote(_) => None,
         }
     }

@@ -334,6 +334,11 @@ impl StdioLink {
         (!lines.is_empty()).then(|| lines.iter().cloned().collect::<Vec<_>>().join(" | "))
     }
 
+    /// The process id of the server (also its process group id).
+    pub fn pid(&self) -> u32 {
+        self.pgid.as_raw().unsigned_abs()
+    }
+
     /// Whether the process group still has members.
     pub fn group_alive(&self) -> bool {
         killpg(self.pgid, None).is_ok()

@@ -114,7 +114,18 @@ impl HttpState {
         tenant: &Arc<crate::tenant::Tenant>,
         legacy: bool,
     ) -> Result<Arc<HttpSession>, axum::response::Response> {
-        let cap = self.settings.max_sessions_per_tenant;
+        if tenant.is_stopped() {
+            return Err(guard::error(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                -32600,
+                format!("Tenant `{}` is stopped by its operator; no new sessions until it is started again", tenant.id),
+            ));
+        }
+        let cap = tenant
+            .quota
+            .limits()
+            .max_sessions
+            .unwrap_or(self.settings.max_sessions_per_tenant);
         let id = new_session_id().map_err(|e| {
             tracing::error!("cannot draw a session id from the OS random source: {e}");
             guard::error(
@@ -219,7 +230,12 @@ fn new_session_id() -> Result<String, getrandom::Error> {
 
 /// Every route of the hub's HTTP side.
 pub fn router(state: Arc<HttpState>) -> Router {
-    Router::new()
+    router_with(state, None)
+}
+
+/// Every route, plus `extra` (the admin API), all behind the Host and Origin checks.
+pub fn router_with(state: Arc<HttpState>, extra: Option<Router>) -> Router {
+    let app = Router::new()
         .route(
             "/mcp",
             post(streamable::post_default)
@@ -237,11 +253,35 @@ pub fn router(state: Arc<HttpState>) -> Router {
         .route("/messages", post(sse::post_default))
         .route("/t/{tenant}/messages", post(sse::post_tenant))
         .merge(health_router())
+        .with_state(state.clone());
+    let app = match extra {
+        Some(extra) => app.merge(extra),
+        None => app,
+    };
+    app.layer(axum::middleware::from_fn_with_state(
+        state,
+        guard::host_and_origin,
+    ))
+}
+
+/// The admin listener (`[hub.admin] listen`): health and `extra` (the admin API) only.
+pub fn admin_router(state: Arc<HttpState>, extra: Router) -> Router {
+    health_router()
+        .with_state(state.clone())
+        .merge(extra)
         .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
+            state,
             guard::host_and_origin,
         ))
-        .with_state(state)
+}
+
+/// The admin API's state over this HTTP state (its session count included).
+pub fn api_state(state: &Arc<HttpState>) -> Arc<crate::admin::api::ApiState> {
+    let s = state.clone();
+    Arc::new(crate::admin::api::ApiState {
+        hub: state.hub.clone(),
+        http_sessions: Box::new(move || s.session_count()),
+    })
 }
 
 /// Only `/health` and `/ready` (`mcp-hub stdio --health-listen`); they check `Host` and `Origin`

@@ -122,7 +122,7 @@ async fn message(
             "Session not found: open a new one with GET /sse",
         );
     };
-    let msg = match read_body(&state, body).await {
+    let msg = match read_body(&state, &tenant, body).await {
         Ok(v) => v,
         Err(r) => return r,
     };

@@ -57,13 +57,22 @@ fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
     h.get(name).and_then(|v| v.to_str().ok())
 }
 
-/// Reads the body within the limit: 413 naming the limit above it, 408 when it does not arrive
+/// Reads the body within the limit (`hub.http.max_body_bytes`, or the tenant's
+/// `max_request_bytes` when lower): 413 naming the limit above it, 408 when it does not arrive
 /// within `body_read_timeout`, 400 when the client breaks it off (both close the connection).
-pub async fn read_body(state: &HttpState, body: Body) -> Result<Value, Response> {
-    let limit = state.settings.max_body_bytes;
+pub async fn read_body(
+    state: &HttpState,
+    tenant: &crate::tenant::Tenant,
+    body: Body,
+) -> Result<Value, Response> {
+    let hub_limit = state.settings.max_body_bytes;
+    let (limit, key) = match tenant.quota.limits().max_request_bytes {
+        Some(t) if t < hub_limit => (t, "max_request_bytes of the tenant's limits"),
+        _ => (hub_limit, "hub.http.max_body_bytes"),
+    };
     let bytes = axum::body::to_bytes(body, limit)
         .await
-        .map_err(|e| body_error(&e, limit))?;
+        .map_err(|e| body_error(&e, limit, key))?;
     serde_json::from_slice(&bytes).map_err(|e| {
         error(
             StatusCode::BAD_REQUEST,
@@ -88,9 +97,15 @@ fn find_in_chain<'a, T: std::error::Error + 'static>(
 }
 
 /// The answer to a body that could not be read.
-fn body_error(e: &axum::Error, limit: usize) -> Response {
+fn body_error(e: &axum::Error, limit: usize, key: &str) -> Response {
     if find_in_chain::<http_body_util::LengthLimitError>(e).is_some() {
-        return error(StatusCode::PAYLOAD_TOO_LARGE, -32600, format!("Payload too large: the request body exceeds the limit of {limit} bytes (hub.http.max_body_bytes)"));
+        return error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            -32600,
+            format!(
+                "Payload too large: the request body exceeds the limit of {limit} bytes ({key})"
+            ),
+        );
     }
     let mut r = match find_in_chain::<super::server::BodyTimeout>(e) {
         Some(t) => error(
@@ -225,7 +240,7 @@ async fn post(
             );
         }
     }
-    let msg = match read_body(&state, body).await {
+    let msg = match read_body(&state, &tenant, body).await {
         Ok(v) => v,
         Err(r) => return r,
     };
@@ -346,12 +361,14 @@ async fn answer(
         return StatusCode::ACCEPTED.into_response();
     };
     if is_answer(&first, &id) {
-        let status = if ephemeral {
-            stateless_status(&first)
-        } else {
-            StatusCode::OK
-        };
-        return (status, [(header::CONTENT_TYPE, "application/json")], first).into_response();
+        let (status, retry_after) = answer_status(&first, ephemeral);
+        let mut r = (status, [(header::CONTENT_TYPE, "application/json")], first).into_response();
+        if let Some(v) =
+            retry_after.and_then(|s| header::HeaderValue::from_str(&s.to_string()).ok())
+        {
+            r.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        return r;
     }
     let log = Arc::new(EventLog::new(state.next_stream_id()));
     log.push(first);
@@ -382,15 +399,33 @@ async fn answer(
     sse(log, 0, state.draining.clone(), guard, None)
 }
 
-/// 2026-07-28 over HTTP: an unknown (or removed) method is 404, a refused protocol version 400.
-fn stateless_status(frame: &str) -> StatusCode {
-    let code = serde_json::from_str::<Value>(frame)
+/// The HTTP status of a JSON answer: a quota refusal is 429 with `Retry-After` (seconds) in
+/// both eras; in 2026-07-28 an unknown (or removed) method is 404 and a refused protocol
+/// version 400.
+fn answer_status(frame: &str, stateless: bool) -> (StatusCode, Option<u64>) {
+    let error = serde_json::from_str::<Value>(frame)
         .ok()
-        .and_then(|v| v["error"]["code"].as_i64());
+        .and_then(|mut v| v.get_mut("error").map(Value::take));
+    let code = error
+        .as_ref()
+        .and_then(|e| e.get("code"))
+        .and_then(Value::as_i64);
     match code {
-        Some(jsonrpc::METHOD_NOT_FOUND) => StatusCode::NOT_FOUND,
-        Some(jsonrpc::UNSUPPORTED_PROTOCOL_VERSION) => StatusCode::BAD_REQUEST,
-        _ => StatusCode::OK,
+        Some(jsonrpc::QUOTA_EXCEEDED) => {
+            let ms = error
+                .as_ref()
+                .and_then(|e| e.get("data"))
+                .and_then(|d| d.get("retryAfterMs"))
+                .and_then(Value::as_u64)
+                .unwrap_or(1000);
+            (
+                StatusCode::TOO_MANY_REQUESTS,
+                Some(ms.div_ceil(1000).max(1)),
+            )
+        }
+        Some(jsonrpc::METHOD_NOT_FOUND) if stateless => (StatusCode::NOT_FOUND, None),
+        Some(jsonrpc::UNSUPPORTED_PROTOCOL_VERSION) if stateless => (StatusCode::BAD_REQUEST, None),
+        _ => (StatusCode::OK, None),
     }
 }
 
@@ -535,7 +570,7 @@ mod tests {
         let e = axum::body::to_bytes(Body::new(timed), 1024)
             .await
             .expect_err("a stalled body times out");
-        let r = body_error(&e, 1024);
+        let r = body_error(&e, 1024, "hub.http.max_body_bytes");
         assert_eq!(r.status(), StatusCode::REQUEST_TIMEOUT);
         assert_eq!(
             r.headers().get(header::CONNECTION).map(|v| v.as_bytes()),
@@ -545,6 +580,6 @@ mod tests {
         let e = axum::body::to_bytes(Body::from(vec![b'x'; 2048]), 1024)
             .await
             .expect_err("too large");
-        assert_eq!(body_error(&e, 1024).status(), StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(body_error(&e, 1024, "hub.http.max_body_bytes").status(), StatusCode::PAYLOAD_TOO_LARGE);
     }
 }

@@ -1,0 +1,122 @@
+//! The OpenAPI 3.1 document of the admin API (`GET /api/openapi.json`): every route, its
+//! parameters, bodies and errors. A test checks the real answers against it.
+
+use serde_json::{json, Value};
+
+fn error_ref() -> Value {
+    json!({"description": "an error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}})
+}
+
+fn ok(schema: &str) -> Value {
+    json!({"description": "OK", "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{schema}")}}}})
+}
+
+fn op(summary: &str, schema: &str, errors: &[&str], params: &[&str]) -> Value {
+    let mut responses = serde_json::Map::new();
+    responses.insert("200".into(), ok(schema));
+    for e in errors.iter().chain(["401"].iter()) {
+        responses.insert((*e).into(), error_ref());
+    }
+    let parameters: Vec<Value> = params
+        .iter()
+        .map(|p| json!({"name": p, "in": "path", "required": true, "schema": {"type": "string"}}))
+        .collect();
+    json!({"summary": summary, "parameters": parameters, "responses": responses, "security": [{"bearer": []}, {}]})
+}
+
+pub fn document() -> Value {
+    let obj = json!({"type": "object"});
+    let any_obj = json!({"type": "object", "additionalProperties": true});
+    let mut call = op(
+        "Call a tool of the tenant; the body is the tool's arguments",
+        "CallToolResult",
+        &["400", "404", "429", "502", "503", "504"],
+        &["tenant", "tool"],
+    );
+    call["requestBody"] =
+        json!({"required": false, "content": {"application/json": {"schema": any_obj}}});
+    let mut call_default = op(
+        "Call a tool of the default tenant",
+        "CallToolResult",
+        &["400", "404", "429", "502", "503", "504"],
+        &["tool"],
+    );
+    call_default["requestBody"] = call["requestBody"].clone();
+    let mut servers = op("Every server the caller may see", "ServerList", &[], &[]);
+    servers["parameters"] = json!([
+        {"name": "type", "in": "query", "required": false, "schema": {"type": "string"}},
+        {"name": "tenant", "in": "query", "required": false, "schema": {"type": "string"}},
+        {"name": "state", "in": "query", "required": false, "schema": {"type": "string"}},
+    ]);
+    let mut action = op(
+        "Start, stop or restart one server (start of a running server is fine)",
+        "ServerAction",
+        &["404", "409"],
+        &["tenant", "server", "action"],
+    );
+    action["parameters"][2]["schema"] =
+        json!({"type": "string", "enum": ["start", "stop", "restart"]});
+    json!({
+        "openapi": "3.1.0",
+        "info": {"title": "mcp-hub admin API", "version": env!("CARGO_PKG_VERSION")},
+        "paths": {
+            "/": {"get": op("The hub: version, revisions, uptime, counts, config generation, links", "HubInfo", &[], &[])},
+            "/api/tenants": {"get": op("Every tenant the caller may see", "TenantList", &[], &[])},
+            "/api/tenants/{tenant}": {"get": op("One tenant: servers, sessions, catalog, limits and quota use", "Tenant", &["404"], &["tenant"])},
+            "/api/tenants/{tenant}/tools": {"get": op("The tenant's catalog as its clients see it", "ToolList", &["404"], &["tenant"])},
+            "/api/tenants/{tenant}/start": {"post": op("Start every server of the tenant", "TenantAction", &["404"], &["tenant"])},
+            "/api/tenants/{tenant}/stop": {"post": op("Stop every server; new sessions are refused", "TenantAction", &["404"], &["tenant"])},
+            "/api/tenants/{tenant}/tools/{tool}/call": {"post": call},
+            "/api/servers": {"get": servers},
+            "/api/servers/{tenant}/{server}": {"get": op("One server: state, pid or URL, protocol, capabilities, tools", "Server", &["404"], &["tenant", "server"])},
+            "/api/servers/{tenant}/{server}/{action}": {"post": action},
+            "/api/tools": {"get": op("Every tenant's catalog, each tool with its tenant and server", "ToolList", &[], &[])},
+            "/api/tools/{tool}/call": {"post": call_default},
+            "/api/reload": {"post": op("Read the config file again and apply it as a diff", "ReloadReport", &["400", "403"], &[])},
+            "/api/reload/rollback": {"post": op("Apply the previous config generation", "ReloadReport", &["400", "403", "409"], &[])},
+            "/api/config": {"get": op("The effective config, secrets redacted", "Object", &["403"], &[])},
+            "/api/config/history": {"get": op("The config generations kept", "History", &["403"], &[])},
+            "/api/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": obj}}}}}},
+        },
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {
+                "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "object", "required": ["code", "message"], "properties": {
+                    "code": {"type": "string"}, "message": {"type": "string"}, "hint": {"type": "string"},
+                    "problems": {"type": "array", "items": {"type": "object"}}}}}},
+                "Object": any_obj,
+                "HubInfo": {"type": "object", "required": ["name", "version", "protocol_versions", "uptime_seconds", "config", "counts", "links"], "properties": {
+                    "name": {"type": "string"}, "version": {"type": "string"},
+                    "protocol_versions": {"type": "array", "items": {"type": "string"}},
+                    "uptime_seconds": {"type": "integer"},
+                    "config": {"type": "object", "required": ["generation"], "properties": {"generation": {"type": "integer"}, "path": {"type": "string"}}},
+                    "counts": {"type": "object"}, "links": {"type": "object"}}},
+                "TenantSummary": {"type": "object", "required": ["id", "stopped", "servers", "sessions", "catalog"], "properties": {
+                    "id": {"type": "string"}, "description": {"type": ["string", "null"]}, "stopped": {"type": "boolean"},
+                    "servers": {}, "sessions": {"type": "integer"}, "catalog": {"type": "object"}}},
+                "TenantList": {"type": "object", "required": ["tenants"], "properties": {"tenants": {"type": "array", "items": {"$ref": "#/components/schemas/TenantSummary"}}}},
+                "Tenant": {"allOf": [{"$ref": "#/components/schemas/TenantSummary"}, {"type": "object", "required": ["limits", "quota"], "properties": {
+                    "servers": {"type": "array", "items": {"$ref": "#/components/schemas/ServerSummary"}}, "limits": {"type": "object"}, "quota": {"type": "object"}}}]},
+                "TenantAction": {"type": "object", "required": ["tenant", "stopped"], "properties": {"tenant": {"type": "string"}, "stopped": {"type": "boolean"}, "started": {"type": "boolean"}, "changed": {"type": "boolean"}}},
+                "ServerSummary": {"type": "object", "required": ["tenant", "name", "state", "since", "restarts", "running", "counts"], "properties": {
+                    "tenant": {"type": "string"}, "name": {"type": "string"}, "type": {"type": ["string", "null"]}, "metadata": {"type": "object"},
+                    "enabled": {"type": "boolean"}, "running": {"type": "boolean"},
+                    "state": {"type": "string", "enum": ["disabled", "idle", "starting", "up", "backoff", "failed", "stopped"]},
+                    "since": {"type": "string"}, "restarts": {"type": "integer"}, "last_error": {"type": ["string", "null"]},
+                    "counts": {"type": "object"}, "left_out": {"type": "string"}}},
+                "ServerList": {"type": "object", "required": ["servers"], "properties": {"servers": {"type": "array", "items": {"$ref": "#/components/schemas/ServerSummary"}}}},
+                "Server": {"allOf": [{"$ref": "#/components/schemas/ServerSummary"}, {"type": "object", "required": ["transport", "capabilities", "tools"], "properties": {
+                    "transport": {"type": "string"}, "url": {"type": "string"}, "command": {"type": "string"}, "pid": {"type": ["integer", "null"]},
+                    "protocol": {"type": ["string", "null"]}, "capabilities": {}, "server_info": {}, "tools": {"type": "array", "items": {"type": "string"}}}}]},
+                "ServerAction": {"type": "object", "properties": {"started": {"type": "boolean"}, "stopped": {"type": "boolean"}, "restarted": {"type": "boolean"}, "server": {"$ref": "#/components/schemas/ServerSummary"}}},
+                "ToolList": {"type": "object", "required": ["tools"], "properties": {"tools": {"type": "array", "items": {"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}}}}}},
+                "CallToolResult": {"type": "object", "properties": {"content": {"type": "array"}, "isError": {"type": "boolean"}, "structuredContent": {}}},
+                "ReloadReport": {"type": "object", "required": ["generation", "changed", "tenants_added", "tenants_removed", "tenants", "needs_restart", "took_ms"], "properties": {
+                    "generation": {"type": "integer"}, "changed": {"type": "boolean"},
+                    "tenants_added": {"type": "array", "items": {"type": "string"}}, "tenants_removed": {"type": "array", "items": {"type": "string"}},
+                    "tenants": {"type": "object"}, "needs_restart": {"type": "array", "items": {"type": "string"}}, "took_ms": {"type": "number"}}},
+                "History": {"type": "object", "required": ["running", "generations"], "properties": {"running": {"type": "integer"}, "generations": {"type": "array", "items": {"type": "object"}}}},
+            }
+        }
+    })
+}

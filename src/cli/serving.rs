@@ -1,0 +1,143 @@
+//! The long-running commands: `stdio` (one tenant over stdin/stdout, optionally HTTP beside
+//! it) and `serve` (every tenant over HTTP); both reload on SIGHUP and on a change of the file.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use tokio_util::sync::CancellationToken;
+
+use super::{EXIT_CONFIG, EXIT_FAILURE, EXIT_OK};
+use crate::admin::api;
+use crate::config::{HubConfig, TenantId};
+use crate::downstream;
+use crate::downstream::http::{self, HttpState};
+use crate::hub::{self, Hub};
+
+/// The listeners to open: `main` serves MCP and health, and the admin API too unless
+/// `[hub.admin] listen` gives the API a listener of its own. A listener that serves the API on a
+/// non-loopback address needs an admin key.
+fn listeners(
+    state: &Arc<HttpState>,
+    main: SocketAddr,
+) -> Result<Vec<(SocketAddr, Router)>, String> {
+    let hub = &state.hub;
+    let config = hub.config();
+    let api = api::router(http::api_state(state));
+    let api_at = config.hub.admin.listen.unwrap_or(main);
+    api::check_listener(hub, api_at)?;
+    if config.hub.admin.key_digests.is_empty() {
+        tracing::info!("the admin API has no key (`[hub.admin] api_keys`): it is served on loopback only, at http://{api_at}/api");
+    }
+    Ok(match config.hub.admin.listen {
+        None => vec![(main, http::router_with(state.clone(), Some(api)))],
+        Some(admin) => vec![
+            (main, http::router(state.clone())),
+            (admin, http::admin_router(state.clone(), api)),
+        ],
+    })
+}
+
+pub(super) async fn stdio(
+    hub: Arc<Hub>,
+    id: TenantId,
+    listen: Option<SocketAddr>,
+    health_listen: Option<SocketAddr>,
+) -> u8 {
+    let Some(tenant) = hub.tenant(id.as_str()) else {
+        return EXIT_FAILURE;
+    };
+    let watch = tenant.clone();
+    tokio::spawn(async move {
+        watch.wait_settled().await;
+        tracing::info!(tenant = %watch.id, "upstreams: {}", watch.summary());
+    });
+    let stop = hub.shutdown.child_token();
+    let http_stop = CancellationToken::new();
+    hub::on_hangup(Some(hub.clone()));
+    hub::watch_config(hub.clone());
+    let state = HttpState::new(hub.clone());
+    let listeners = match (listen, health_listen) {
+        (Some(addr), _) => match listeners(&state, addr) {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::error!("{e}");
+                return EXIT_CONFIG;
+            }
+        },
+        (None, Some(addr)) => vec![(addr, http::health_router().with_state(state.clone()))],
+        (None, None) => Vec::new(),
+    };
+    for (addr, app) in listeners {
+        let (state, token) = (state.clone(), http_stop.clone());
+        tokio::spawn(async move {
+            if let Err(e) = http::serve(state, addr, app, token).await {
+                tracing::error!("cannot serve HTTP on {addr}: {e}");
+            }
+        });
+    }
+    let serve = downstream::stdio::serve(tenant, stop.clone());
+    let code = tokio::select! {
+        r = serve => match r {
+            Err(e) => {
+                tracing::error!("stdio transport failed: {e}");
+                EXIT_FAILURE
+            }
+            Ok(()) => {
+                tracing::info!("stdin closed; stopping");
+                EXIT_OK
+            }
+        },
+        _ = hub::terminate_signal() => {
+            tracing::info!("signal received; stopping");
+            EXIT_OK
+        }
+    };
+    http_stop.cancel();
+    code
+}
+
+/// `mcp-hub serve`: every tenant over HTTP until SIGTERM/SIGINT (a second signal exits at once).
+pub(super) async fn serve(config: HubConfig, listen: Option<SocketAddr>) -> u8 {
+    let addr = listen.unwrap_or(config.hub.http.listen);
+    let hub = Hub::start(config, None);
+    let state = HttpState::new(hub.clone());
+    let mut listeners = match listeners(&state, addr) {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!("{e}");
+            hub.stop().await;
+            return EXIT_CONFIG;
+        }
+    };
+    hub::on_hangup(Some(hub.clone()));
+    hub::watch_config(hub.clone());
+    let shutdown = CancellationToken::new();
+    let on_signal = shutdown.clone();
+    tokio::spawn(async move {
+        hub::terminate_signal().await;
+        tracing::info!("signal received; draining (a second signal exits at once)");
+        on_signal.cancel();
+        hub::terminate_signal().await;
+        tracing::warn!("second signal; exiting now");
+        std::process::exit(130);
+    });
+    let (_, app) = listeners.remove(0);
+    for (admin, admin_app) in listeners {
+        let (state, token) = (state.clone(), shutdown.clone());
+        tokio::spawn(async move {
+            if let Err(e) = http::serve(state, admin, admin_app, token).await {
+                tracing::error!("cannot serve the admin API on {admin}: {e}");
+            }
+        });
+    }
+    let code = match http::serve(state, addr, app, shutdown).await {
+        Ok(()) => EXIT_OK,
+        Err(e) => {
+            tracing::error!("cannot serve HTTP on {addr}: {e}");
+            EXIT_FAILURE
+        }
+    };
+    hub.stop().await;
+    code
+}

@@ -20,6 +20,13 @@
 //! bodies only), so the numbers are the servers', not a client library's. Results go to stdout
 //! and to `target/bench-forward.json`. Every child is killed by pid at the end; a watchdog bounds
 //! the whole run.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code: a panic is a failed assertion, not a crashed hub"
+)]
 #![allow(clippy::print_stdout)]
 
 #[path = "../tests/harness/mod.rs"]

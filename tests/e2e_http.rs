@@ -10,6 +10,12 @@
 //! `peers_over_http_without_the_hub` checks the clients against server-everything's own HTTP modes,
 //! so a failure there is the harness or the peers, not the hub.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code: a panic is a failed assertion, not a crashed hub"
+)]
 #![allow(clippy::print_stdout)] // the conformance and load tests print their scores
 
 mod harness;

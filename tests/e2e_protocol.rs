@@ -14,6 +14,13 @@
 //! Every process runs with a bound; HTTP hubs are stopped with SIGTERM (they stop their
 //! upstreams), then SIGKILL. Peers come from `scripts/setup-test-deps.sh` (.test-deps).
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code: a panic is a failed assertion, not a crashed hub"
+)]
+
 mod harness;
 
 use std::path::Path;

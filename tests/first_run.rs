@@ -2,6 +2,13 @@
 //! shipped `hub.toml`, slow and failing starts that say why, the CLI's `tools`, `call` and
 //! `health` as a user drives them, SIGHUP, and a quiet start.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code: a panic is a failed assertion, not a crashed hub"
+)]
+
 mod harness;
 
 use std::path::Path;

@@ -5,6 +5,13 @@
 //! a socket (timeouts, caps, bytes hyper must pass through as they are) runs against
 //! `mcp-hub serve` on loopback with timeouts of about a second, so every test ends in seconds.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code: a panic is a failed assertion, not a crashed hub"
+)]
+
 mod harness;
 
 use std::io::{Read, Write};

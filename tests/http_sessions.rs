@@ -2,6 +2,13 @@
 //! the session whose call caused them, resource updates reach exactly the sessions that
 //! subscribed, and log messages name their upstream.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code: a panic is a failed assertion, not a crashed hub"
+)]
+
 mod harness;
 
 use std::time::Duration;

@@ -5,6 +5,13 @@
 //! servers (`demo_server`, `fault_server`) where an upstream is needed. The whole file runs in a
 //! few seconds; nothing here is retried (see .config/nextest.toml).
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code: a panic is a failed assertion, not a crashed hub"
+)]
+
 mod harness;
 
 use std::path::Path;

@@ -78,6 +78,10 @@ mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
 
+    #[allow(
+        clippy::unwrap_used,
+        reason = "a test helper: a failed write fails the test"
+    )]
     fn file(dir: &Path, name: &str, mode: u32) -> PathBuf {
         let p = dir.join(name);
         std::fs::write(&p, "#!/bin/sh\n").unwrap();

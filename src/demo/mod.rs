@@ -250,7 +250,7 @@ impl Demo {
         let sinks: Vec<SubscriptionSink> = self
             .subscriptions
             .lock()
-            .expect("subscriptions lock")
+            .unwrap_or_else(|e| e.into_inner())
             .iter()
             .map(|(_, sink)| sink.clone())
             .collect();
@@ -513,12 +513,12 @@ impl ServerHandler for Demo {
         let id = self.next_subscription.fetch_add(1, Ordering::Relaxed);
         self.subscriptions
             .lock()
-            .expect("subscriptions lock")
+            .unwrap_or_else(|e| e.into_inner())
             .push((id, context.sink().clone()));
         context.cancelled().await;
         self.subscriptions
             .lock()
-            .expect("subscriptions lock")
+            .unwrap_or_else(|e| e.into_inner())
             .retain(|(i, _)| *i != id);
         Ok(())
     }

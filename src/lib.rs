@@ -1,26 +1,37 @@
 //! mcp-hub: one MCP server in front of many.
 //!
 //! # Layout
-//! - [`config`]: `hub.toml`, parsed and validated once (knows no runtime).
+//! - [`config`]: `hub.toml`, parsed and validated once, every problem with its place (knows no runtime).
 //! - [`naming`]: how names and URIs are namespaced (pure rules).
-//! - [`catalog`]: a tenant's merged tools, prompts, resources and templates, and their routes.
-//! - [`jsonrpc`], [`protocol`]: raw JSON-RPC framing, MCP revisions and `_meta` keys.
-//! - [`mux`]: one upstream connection's multiplexer: ids, progress, timeouts, cancellation.
-//! - [`upstream`]: upstream state, the stdio transport, the handshake in either era.
+//! - [`catalog`]: a tenant's merged tools, prompts, resources and templates, and pagination.
+//! - [`route`]: where a request goes: exposed name, URI or task id → (server, upstream terms). Pure.
+//! - [`rewrite`]: what changes in an answer on its way back (URIs, task ids). Pure.
+//! - [`jsonrpc`], [`protocol`]: JSON-RPC framing and codes; MCP revisions, `_meta` keys, list kinds.
+//! - [`mux`]: one upstream connection's multiplexer: ids, progress, timeouts, cancellation. It sees
+//!   no tenant: it reaches the tenant through [`mux::ConnHooks`] and is told what to rewrite.
+//! - [`upstream`]: upstream state, the stdio and remote transports, the handshake in either era.
 //! - [`supervisor`]: start, health, restart with backoff, stop.
-//! - [`bridge`]: the MRTR bridge for 2026-07-28 clients of handshake-era upstreams.
-//! - [`tenant`]: upstreams + catalog + sessions of one tenant; notifications and relays.
-//! - [`downstream`]: the hub as an MCP server: sessions, stdio, and HTTP (Streamable HTTP, legacy SSE).
-//! - [`admin`]: `/health` and `/ready`, which read state and own none.
-//! - [`hub`]: every tenant and the shutdown; [`cli`]: the commands.
-//! - [`demo`]: the demo MCP server (`mcp-hub demo-server`), a peer that knows nothing of the hub.
+//! - [`tenant`]: upstreams + catalog + sessions of one tenant: notifications, relays, subscriptions,
+//!   `share = "session"` connections, runtime control and config diffs.
+//! - [`bridge`]: the MRTR bridge, both directions (2026-07-28 clients, 2026-07-28 upstreams).
+//! - [`quota`]: calls in flight and calls per minute, per tenant.
+//! - [`downstream`]: the hub as an MCP server: sessions and era negotiation, stdio, HTTP
+//!   (Streamable HTTP, legacy SSE), one-shot calls.
+//! - [`admin`]: `/health`, `/ready` and the REST admin API, which read state and act through
+//!   the hub's and tenants' own methods.
+//! - [`hub`]: every tenant, the running config and its reloads, signals, the shutdown.
+//! - [`cli`]: the commands. [`demo`]: the demo MCP server, a peer that knows nothing of the hub.
 //!
 //! # The path of a `tools/call`
-//! stdin line → `downstream::stdio` → `Session::handle_line` → the tenant's `Catalog::tool`
-//! gives (server, upstream name) → `Conn::forward` rewrites name, id and progress token and
-//! queues the frame → `upstream::stdio` writes it to the child → the child's answer is read by
-//! `upstream::stdio`, matched by `Conn::handle_incoming`, given back the client's id and put on
-//! the session's outbox → `downstream::stdio` writes it to stdout.
+//! - **received**: a stdin line (`downstream::stdio`) or an HTTP body (`downstream::http`) →
+//!   `Session::handle_message`, where `downstream::era` says which era it belongs to;
+//! - **routed**: `route::route` finds (server, upstream name) in the tenant's catalog, and the
+//!   tenant's quota gives the call a permit;
+//! - **forwarded**: `Conn::forward` gives it an upstream id (and progress token) and queues the
+//!   frame, which `upstream::stdio` (or `upstream::remote`) writes;
+//! - **answered**: the upstream's reader hands the answer to `Conn::handle_incoming`, which gives
+//!   it back the client's id, applies the `rewrite` it was given, and puts it on the session's
+//!   outbox; the transport writes it out.
 
 pub mod admin;
 pub mod bridge;

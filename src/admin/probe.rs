@@ -1,13 +1,25 @@
-//! A minimal HTTP GET for `mcp-hub health` (a container HEALTHCHECK without curl), on hyper.
+//! A minimal HTTP client on hyper for the CLI's questions to a running hub: `mcp-hub health`
+//! (a container HEALTHCHECK without curl), and `status`/`tools`/`reload --url` (the admin API).
 
 use std::time::Duration;
 
-use http_body_util::{BodyExt, Empty};
+use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
 
 /// GETs an `http://` URL; returns the status code and the body as text.
 pub async fn get(url: &str, timeout: Duration) -> Result<(u16, String), String> {
+    request("GET", url, None, timeout).await
+}
+
+/// Sends `method` to an `http://` URL, with `Authorization: Bearer <key>` when given; returns
+/// the status code and the body as text.
+pub async fn request(
+    method: &str,
+    url: &str,
+    key: Option<&str>,
+    timeout: Duration,
+) -> Result<(u16, String), String> {
     let uri: hyper::Uri = url.parse().map_err(|e| format!("not a URL: {e}"))?;
     if uri.scheme_str() != Some("http") {
         return Err("only http:// URLs are supported".into());
@@ -23,9 +35,15 @@ pub async fn get(url: &str, timeout: Duration) -> Result<(u16, String), String> 
             .map_err(|e| e.to_string())?;
         tokio::spawn(conn);
         let path = uri.path_and_query().map_or("/", |p| p.as_str()).to_string();
-        let req = hyper::Request::get(path)
-            .header(hyper::header::HOST, format!("{host}:{port}"))
-            .body(Empty::<Bytes>::new())
+        let mut req = hyper::Request::builder()
+            .method(method)
+            .uri(path)
+            .header(hyper::header::HOST, format!("{host}:{port}"));
+        if let Some(k) = key {
+            req = req.header(hyper::header::AUTHORIZATION, format!("Bearer {k}"));
+        }
+        let req = req
+            .body(Full::new(Bytes::new()))
             .map_err(|e| e.to_string())?;
         let res = sender.send_request(req).await.map_err(|e| e.to_string())?;
         let status = res.status().as_u16();

@@ -20,6 +20,7 @@ use crate::hub::{self, Hub};
 mod check;
 mod health;
 mod inspect;
+mod remote;
 mod serving;
 
 use check::check;
@@ -94,6 +95,12 @@ pub enum Command {
         /// Exit 0 with the servers that came up even when others failed (they are still named on stderr).
         #[arg(long)]
         partial: bool,
+        /// Ask the hub running at this URL (its admin API) instead of starting upstreams.
+        #[arg(long, value_name = "URL")]
+        url: Option<String>,
+        /// The admin or tenant key for `--url`.
+        #[arg(long, env = "MCP_HUB_API_KEY", hide_env_values = true)]
+        key: Option<String>,
     },
     /// Make one tool call and print its result (a CallToolResult) as JSON; starts only the
     /// server that owns the tool.
@@ -109,9 +116,24 @@ pub enum Command {
     },
     /// Start a tenant's upstreams and print each one's state and last error; exit 1 if any is not up.
     Status {
-        /// The tenant (default: `hub.default_tenant`, or the only tenant).
+        /// The tenant (default: `hub.default_tenant`, or the only tenant; with `--url`: every tenant).
         #[arg(long)]
         tenant: Option<String>,
+        /// Ask the hub running at this URL (its admin API) instead of starting upstreams.
+        #[arg(long, value_name = "URL")]
+        url: Option<String>,
+        /// The admin or tenant key for `--url`.
+        #[arg(long, env = "MCP_HUB_API_KEY", hide_env_values = true)]
+        key: Option<String>,
+    },
+    /// Make a running hub read its config file again and apply it (`POST /api/reload`).
+    Reload {
+        /// The hub's URL (default: `[hub.admin] listen`, else `hub.http.listen`, from the config).
+        #[arg(long, value_name = "URL")]
+        url: Option<String>,
+        /// The admin key.
+        #[arg(long, env = "MCP_HUB_API_KEY", hide_env_values = true)]
+        key: Option<String>,
     },
     /// Run the demo MCP server on stdin/stdout (the shipped hub.toml's upstream; a server to try the hub with).
     DemoServer {
@@ -135,6 +157,21 @@ fn load(path: &std::path::Path) -> Result<HubConfig, u8> {
 pub async fn run(cli: Cli) -> u8 {
     match &cli.command {
         Command::Health { url } => return health(url.as_deref(), &cli.config).await,
+        Command::Reload { url, key } => {
+            return remote::reload(url.as_deref(), key.as_deref(), &cli.config).await
+        }
+        Command::Status {
+            url: Some(url),
+            key,
+            tenant,
+        } => return remote::status(url, key.as_deref(), tenant.as_deref()).await,
+        Command::Tools {
+            url: Some(url),
+            key,
+            tenant,
+            json,
+            ..
+        } => return remote::tools(url, key.as_deref(), tenant.as_deref(), *json).await,
         Command::DemoServer { args } => {
             return match crate::demo::run(args.clone()).await {
                 Ok(()) => EXIT_OK,
@@ -174,11 +211,12 @@ pub async fn run(cli: Cli) -> u8 {
             .await
         }
         Command::Serve { listen } => serve(config, listen).await,
-        Command::Health { .. } | Command::DemoServer { .. } => EXIT_USAGE,
+        Command::Health { .. } | Command::DemoServer { .. } | Command::Reload { .. } => EXIT_USAGE,
         Command::Tools {
             tenant,
             json,
             partial,
+            ..
         } => {
             with_tenant(config, tenant, move |hub, id| async move {
                 tools(hub, id, json, partial).await
@@ -196,7 +234,7 @@ pub async fn run(cli: Cli) -> u8 {
             })
             .await
         }
-        Command::Status { tenant } => {
+        Command::Status { tenant, .. } => {
             with_tenant(
                 config,
                 tenant,

@@ -3,9 +3,11 @@
 //! Config knows no runtime: it imports nothing else of the crate.
 
 mod expand;
+mod hub;
 mod operate;
 mod raw;
 mod report;
+mod server;
 mod shape;
 mod spans;
 mod suggest;

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 
 use super::expand::{self, is_env_name, ExpandError};
-use super::raw::{RawDuration, RawFile, RawRestart, RawServer, RawTenant};
+use super::raw::{RawDuration, RawFile, RawServer, RawTenant};
 use super::report::{ConfigErrors, Problem};
 use super::shape::shape_of;
 use super::spans::{Spans, Target};
@@ -176,7 +176,7 @@ pub(super) fn parse(
     } else {
         base
     };
-    let hub = hub_settings(&raw, &mut c);
+    let hub = super::hub::hub_settings(&raw, &mut c);
     let mut tenants = BTreeMap::new();
     if raw.tenants.is_empty() {
         c.push(
@@ -205,7 +205,7 @@ pub(super) fn parse(
             let Some(rs) = c.typed::<RawServer>(&spath, svalue) else {
                 continue;
             };
-            if let Some(s) = server(&mut c, &spath, &sname, rs, &hub, &base) {
+            if let Some(s) = super::server::server(&mut c, &spath, &sname, rs, &hub, &base) {
                 servers.insert(s.name.clone(), s);
             }
         }
@@ -247,7 +247,7 @@ pub(super) fn parse(
     }
 }
 
-fn check_env_names(c: &mut Collector, path: &str, names: &[String]) {
+pub(super) fn check_env_names(c: &mut Collector, path: &str, names: &[String]) {
     for (i, k) in names.iter().enumerate() {
         if !is_env_name(k) {
             c.push(
@@ -262,7 +262,7 @@ fn check_env_names(c: &mut Collector, path: &str, names: &[String]) {
 }
 
 /// `first`, then the names of `then` not already in it; no duplicates.
-fn merge_names(first: &[String], then: &[String]) -> Vec<String> {
+pub(super) fn merge_names(first: &[String], then: &[String]) -> Vec<String> {
     let mut out: Vec<String> = Vec::with_capacity(first.len() + then.len());
     for k in first.iter().chain(then) {
         if !out.contains(k) {
@@ -272,7 +272,7 @@ fn merge_names(first: &[String], then: &[String]) -> Vec<String> {
     out
 }
 
-fn check_ident(c: &mut Collector, path: &str, s: &str, max: usize, what: &str) -> bool {
+pub(super) fn check_ident(c: &mut Collector, path: &str, s: &str, max: usize, what: &str) -> bool {
     let ok_chars = s
         .chars()
         .all(|ch| ch.is_ascii_alphanumeric() || ch == '_' || ch == '-');
@@ -291,7 +291,7 @@ fn check_ident(c: &mut Collector, path: &str, s: &str, max: usize, what: &str) -
     }
 }
 
-fn duration(c: &mut Collector, path: &str, v: Option<&RawDuration>, default: Duration) -> Duration {
+pub(super) fn duration(c: &mut Collector, path: &str, v: Option<&RawDuration>, default: Duration) -> Duration {
     let Some(RawDuration(s)) = v else {
         return default;
     };
@@ -312,7 +312,7 @@ fn duration(c: &mut Collector, path: &str, v: Option<&RawDuration>, default: Dur
     }
 }
 
-fn int_in(c: &mut Collector, path: &str, v: Option<i64>, default: i64, lo: i64, hi: i64) -> i64 {
+pub(super) fn int_in(c: &mut Collector, path: &str, v: Option<i64>, default: i64, lo: i64, hi: i64) -> i64 {
     match v {
         None => default,
         Some(n) if (lo..=hi).contains(&n) => n,
@@ -324,154 +324,6 @@ fn int_in(c: &mut Collector, path: &str, v: Option<i64>, default: i64, lo: i64, 
             );
             default
         }
-    }
-}
-
-fn hub_settings(raw: &RawFile, c: &mut Collector) -> HubSettings {
-    let h = &raw.hub;
-    let separator = h.separator.clone().unwrap_or_else(|| "__".into());
-    if separator.is_empty()
-        || separator.len() > 3
-        || !separator.chars().all(|ch| matches!(ch, '_' | '.' | '-'))
-    {
-        c.push("hub.separator", format!("`{separator}` is not a valid separator"), Some("use 1 to 3 of `_ . -`; `__` (the default) is safe for every client's tool-name rules"));
-    }
-    let default_tenant = h.default_tenant.as_deref().map(TenantId::new);
-    check_env_names(c, "hub.env_passthrough", &h.env_passthrough);
-    HubSettings {
-        env_passthrough: merge_names(&h.env_passthrough, &[]),
-        separator,
-        max_name_length: int_in(c, "hub.max_name_length", h.max_name_length, 64, 16, 128) as usize,
-        default_tenant,
-        request_timeout: duration(
-            c,
-            "hub.request_timeout",
-            h.request_timeout.as_ref(),
-            Duration::from_secs(60),
-        ),
-        startup_timeout: duration(
-            c,
-            "hub.startup_timeout",
-            h.startup_timeout.as_ref(),
-            Duration::from_secs(30),
-        ),
-        shutdown_grace: duration(
-            c,
-            "hub.shutdown_grace",
-            h.shutdown_grace.as_ref(),
-            Duration::from_secs(3),
-        ),
-        page_size: int_in(c, "hub.page_size", h.page_size, 100, 1, 10_000) as usize,
-        health_interval: duration(
-            c,
-            "hub.health_interval",
-            h.health_interval.as_ref(),
-            Duration::from_secs(30),
-        ),
-        restart: restart(c, "hub.restart", h.restart.as_ref(), None),
-        http: http_settings(c, h.http.as_ref()),
-        admin: super::operate::admin(c, h.admin.as_ref()),
-        limits: super::operate::limits(c, "hub.limits", h.limits.as_ref()),
-    }
-}
-
-fn http_settings(c: &mut Collector, h: Option<&super::raw::RawHttp>) -> HttpSettings {
-    let default = super::raw::RawHttp::default();
-    let h = h.unwrap_or(&default);
-    let listen_s = h.listen.clone().unwrap_or_else(|| "127.0.0.1:8080".into());
-    let listen = listen_s.parse().unwrap_or_else(|_| {
-        c.push(
-            "hub.http.listen",
-            format!("`{listen_s}` is not an address"),
-            Some("write IP:PORT, e.g. `127.0.0.1:8080`"),
-        );
-        std::net::SocketAddr::from(([127, 0, 0, 1], 8080))
-    });
-    for (i, o) in h.allowed_origins.iter().enumerate() {
-        if !(o.starts_with("http://") || o.starts_with("https://")) || o.ends_with('/') {
-            c.push(
-                format!("hub.http.allowed_origins[{i}]"),
-                format!("`{o}` is not an origin"),
-                Some("write scheme://host[:port] without a path, e.g. `https://app.example.com`"),
-            );
-        }
-    }
-    HttpSettings {
-        listen,
-        allowed_origins: h.allowed_origins.clone(),
-        allowed_hosts: h
-            .allowed_hosts
-            .iter()
-            .map(|x| x.to_ascii_lowercase())
-            .collect(),
-        max_body_bytes: int_in(
-            c,
-            "hub.http.max_body_bytes",
-            h.max_body_bytes,
-            4 * 1024 * 1024,
-            1024,
-            1 << 30,
-        ) as usize,
-        session_idle_timeout: duration(
-            c,
-            "hub.http.session_idle_timeout",
-            h.session_idle_timeout.as_ref(),
-            Duration::from_secs(30 * 60),
-        ),
-        max_sessions_per_tenant: int_in(
-            c,
-            "hub.http.max_sessions_per_tenant",
-            h.max_sessions_per_tenant,
-            1000,
-            1,
-            1_000_000,
-        ) as usize,
-        shutdown_deadline: duration(
-            c,
-            "hub.http.shutdown_deadline",
-            h.shutdown_deadline.as_ref(),
-            Duration::from_secs(10),
-        ),
-        header_read_timeout: duration(
-            c,
-            "hub.http.header_read_timeout",
-            h.header_read_timeout.as_ref(),
-            Duration::from_secs(10),
-        ),
-        body_read_timeout: duration(
-            c,
-            "hub.http.body_read_timeout",
-            h.body_read_timeout.as_ref(),
-            Duration::from_secs(30),
-        ),
-        keep_alive_idle_timeout: duration(
-            c,
-            "hub.http.keep_alive_idle_timeout",
-            h.keep_alive_idle_timeout.as_ref(),
-            Duration::from_secs(60),
-        ),
-        stream_write_timeout: duration(
-            c,
-            "hub.http.stream_write_timeout",
-            h.stream_write_timeout.as_ref(),
-            Duration::from_secs(30),
-        ),
-        max_connections: int_in(
-            c,
-            "hub.http.max_connections",
-            h.max_connections,
-            1024,
-            1,
-            1_000_000,
-        ) as usize,
-        max_connections_per_peer: int_in(
-            c,
-            "hub.http.max_connections_per_peer",
-            h.max_connections_per_peer,
-            256,
-            1,
-            1_000_000,
-        ) as usize,
     }
 }
 
@@ -521,283 +373,3 @@ fn decode_hex32(s: &str) -> Option<[u8; 32]> {
     Some(out)
 }
 
-fn restart(
-    c: &mut Collector,
-    path: &str,
-    r: Option<&RawRestart>,
-    base: Option<&RestartPolicy>,
-) -> RestartPolicy {
-    let d = base.cloned().unwrap_or(RestartPolicy {
-        mode: RestartMode::OnFailure,
-        max_retries: 5,
-        initial_backoff: Duration::from_millis(500),
-        max_backoff: Duration::from_secs(30),
-        stable_after: Duration::from_secs(60),
-    });
-    let Some(r) = r else { return d };
-    let mode = match r.policy.as_deref() {
-        None => d.mode,
-        Some("always") => RestartMode::Always,
-        Some("on-failure") => RestartMode::OnFailure,
-        Some("never") => RestartMode::Never,
-        Some(other) => {
-            c.push(
-                format!("{path}.policy"),
-                format!("`{other}` is not a restart policy"),
-                Some("use `always`, `on-failure` or `never`"),
-            );
-            d.mode
-        }
-    };
-    let p = RestartPolicy {
-        mode,
-        max_retries: int_in(
-            c,
-            &format!("{path}.max_retries"),
-            r.max_retries,
-            i64::from(d.max_retries),
-            0,
-            1000,
-        ) as u32,
-        initial_backoff: duration(
-            c,
-            &format!("{path}.initial_backoff"),
-            r.initial_backoff.as_ref(),
-            d.initial_backoff,
-        ),
-        max_backoff: duration(
-            c,
-            &format!("{path}.max_backoff"),
-            r.max_backoff.as_ref(),
-            d.max_backoff,
-        ),
-        stable_after: duration(
-            c,
-            &format!("{path}.stable_after"),
-            r.stable_after.as_ref(),
-            d.stable_after,
-        ),
-    };
-    if p.initial_backoff > p.max_backoff {
-        c.push(
-            format!("{path}.initial_backoff"),
-            "is longer than `max_backoff`",
-            Some("make `initial_backoff` at most `max_backoff`"),
-        );
-    }
-    p
-}
-
-fn remote(c: &mut Collector, spath: &str, rs: &RawServer) -> Option<RemoteConfig> {
-    let Some(u) = &rs.url else {
-        if rs.transport.is_some() {
-            c.push(
-                format!("{spath}.transport"),
-                "only applies to remote servers (`url`)",
-                Some("remove it, or give the server a `url`"),
-            );
-        }
-        if rs.connect_timeout.is_some() {
-            c.push(
-                format!("{spath}.connect_timeout"),
-                "only applies to remote servers (`url`)",
-                Some("remove it, or give the server a `url`"),
-            );
-        }
-        if !rs.headers.is_empty() {
-            c.push(
-                format!("{spath}.headers"),
-                "only applies to remote servers (`url`)",
-                Some("for a process, use `env`"),
-            );
-        }
-        return None;
-    };
-    let url = match url::Url::parse(u) {
-        Ok(x) if matches!(x.scheme(), "http" | "https") && x.host().is_some() => x,
-        _ => {
-            c.push(
-                format!("{spath}.url"),
-                format!("`{u}` is not an http(s) URL"),
-                Some("e.g. `https://mcp.example.com/mcp` or `http://127.0.0.1:3001/sse`"),
-            );
-            return None;
-        }
-    };
-    let transport = match rs.transport.as_deref() {
-        None | Some("auto") => RemoteTransport::Auto,
-        Some("streamable-http") => RemoteTransport::StreamableHttp,
-        Some("sse") => RemoteTransport::Sse,
-        Some(o) => {
-            c.push(format!("{spath}.transport"), format!("`{o}` is not a transport"), Some("use `streamable-http`, `sse`, or leave it out to try Streamable HTTP and fall back to SSE"));
-            RemoteTransport::Auto
-        }
-    };
-    let mut headers = Vec::new();
-    for (k, v) in &rs.headers {
-        if axum::http::HeaderName::from_bytes(k.as_bytes()).is_err()
-            || axum::http::HeaderValue::from_str(v).is_err()
-        {
-            c.push(
-                format!("{spath}.headers.{k}"),
-                "is not a valid HTTP header",
-                Some("header names are letters, digits and `-`; values are visible ASCII"),
-            );
-        } else {
-            headers.push((k.clone(), v.clone()));
-        }
-    }
-    Some(RemoteConfig {
-        url,
-        transport,
-        headers,
-        connect_timeout: duration(
-            c,
-            &format!("{spath}.connect_timeout"),
-            rs.connect_timeout.as_ref(),
-            Duration::from_secs(10),
-        ),
-    })
-}
-
-fn server(
-    c: &mut Collector,
-    spath: &str,
-    sname: &str,
-    rs: RawServer,
-    hub: &HubSettings,
-    base: &Path,
-) -> Option<ServerConfig> {
-    let name_ok = check_ident(c, spath, sname, 32, "server name");
-    if name_ok && sname.contains(hub.separator.as_str()) {
-        c.push(
-            spath,
-            format!(
-                "server name `{sname}` contains the separator `{}`",
-                hub.separator
-            ),
-            Some("rename the server, or choose another `hub.separator`"),
-        );
-    }
-    let remote = remote(c, spath, &rs);
-    let command = match (rs.command, &rs.url) {
-        (Some(_), Some(_)) => {
-            c.push(
-                spath,
-                "has both `command` and `url`",
-                Some("a server is either a process (`command`) or remote (`url`)"),
-            );
-            String::new()
-        }
-        (Some(cmd), None) if !cmd.trim().is_empty() => cmd,
-        (Some(_), None) => {
-            c.push(
-                format!("{spath}.command"),
-                "must not be empty",
-                Some("set it to the program that starts the server, e.g. `command = \"npx\"`"),
-            );
-            String::new()
-        }
-        (None, Some(_)) => String::new(),
-        (None, None) => {
-            c.push(format!("{spath}.command"), "is missing", Some("set it to the program that starts the server, e.g. `command = \"npx\"`, or give a remote server's `url`"));
-            String::new()
-        }
-    };
-    for k in rs.env.keys() {
-        if !is_env_name(k) {
-            c.push(
-                format!("{spath}.env.{k}"),
-                format!("`{k}` is not a valid environment variable name"),
-                Some("use letters, digits and `_`, not starting with a digit"),
-            );
-        }
-    }
-    check_env_names(c, &format!("{spath}.env_passthrough"), &rs.env_passthrough);
-    let cwd = match rs.cwd {
-        None => base.to_path_buf(),
-        Some(s) => {
-            let p = base.join(&s);
-            if !p.is_dir() {
-                c.push(
-                    format!("{spath}.cwd"),
-                    format!("`{s}` is not a directory (resolved to `{}`)", p.display()),
-                    Some("relative paths are taken from the config file's folder"),
-                );
-            }
-            p
-        }
-    };
-    let start = match rs.start.as_deref() {
-        None | Some("eager") => StartMode::Eager,
-        Some("lazy") => StartMode::Lazy,
-        Some(o) => {
-            c.push(
-                format!("{spath}.start"),
-                format!("`{o}` is not a start mode"),
-                Some("use `eager` (with the hub) or `lazy` (on first use)"),
-            );
-            StartMode::Eager
-        }
-    };
-    let share = match rs.share.as_deref() {
-        None | Some("tenant") => Share::Tenant,
-        Some("session") => Share::Session,
-        Some(o) => {
-            c.push(
-                format!("{spath}.share"),
-                format!("`{o}` is not a sharing mode"),
-                Some(
-                    "use `tenant` (one connection for all sessions) or `session` (one per session)",
-                ),
-            );
-            Share::Tenant
-        }
-    };
-    let protocol = match rs.protocol.as_deref() {
-        None | Some("auto") => ProtocolPref::Auto,
-        Some("handshake") => ProtocolPref::Handshake,
-        Some("2026-07-28") => ProtocolPref::Stateless,
-        Some(o) => {
-            c.push(
-                format!("{spath}.protocol"),
-                format!("`{o}` is not a protocol choice"),
-                Some("use `auto`, `handshake` or `2026-07-28`"),
-            );
-            ProtocolPref::Auto
-        }
-    };
-    Some(ServerConfig {
-        name: ServerName::new(sname),
-        remote,
-        command,
-        args: rs.args,
-        env: rs.env,
-        env_passthrough: merge_names(&hub.env_passthrough, &rs.env_passthrough),
-        cwd,
-        enabled: rs.enabled.unwrap_or(true),
-        start,
-        share,
-        request_timeout: duration(
-            c,
-            &format!("{spath}.request_timeout"),
-            rs.request_timeout.as_ref(),
-            hub.request_timeout,
-        ),
-        startup_timeout: duration(
-            c,
-            &format!("{spath}.startup_timeout"),
-            rs.startup_timeout.as_ref(),
-            hub.startup_timeout,
-        ),
-        protocol,
-        restart: restart(
-            c,
-            &format!("{spath}.restart"),
-            rs.restart.as_ref(),
-            Some(&hub.restart),
-        ),
-        kind: rs.kind,
-        metadata: rs.metadata,
-    })
-}

@@ -153,4 +153,3 @@ fn http_settings(c: &mut Collector, h: Option<&RawHttp>) -> HttpSettings {
         ) as usize,
     }
 }
-

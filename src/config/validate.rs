@@ -291,7 +291,12 @@ pub(super) fn check_ident(c: &mut Collector, path: &str, s: &str, max: usize, wh
     }
 }
 
-pub(super) fn duration(c: &mut Collector, path: &str, v: Option<&RawDuration>, default: Duration) -> Duration {
+pub(super) fn duration(
+    c: &mut Collector,
+    path: &str,
+    v: Option<&RawDuration>,
+    default: Duration,
+) -> Duration {
     let Some(RawDuration(s)) = v else {
         return default;
     };
@@ -312,7 +317,14 @@ pub(super) fn duration(c: &mut Collector, path: &str, v: Option<&RawDuration>, d
     }
 }
 
-pub(super) fn int_in(c: &mut Collector, path: &str, v: Option<i64>, default: i64, lo: i64, hi: i64) -> i64 {
+pub(super) fn int_in(
+    c: &mut Collector,
+    path: &str,
+    v: Option<i64>,
+    default: i64,
+    lo: i64,
+    hi: i64,
+) -> i64 {
     match v {
         None => default,
         Some(n) if (lo..=hi).contains(&n) => n,
@@ -372,4 +384,3 @@ fn decode_hex32(s: &str) -> Option<[u8; 32]> {
     }
     Some(out)
 }
-

@@ -6,13 +6,15 @@ use std::sync::Arc;
 
 use serde_json::{json, Value};
 
+mod forward;
+
 use super::era::{self, LIST_TTL_MS};
 use crate::catalog::ListKind;
 use crate::config::ServerName;
 use crate::jsonrpc::{self, Kind, Outbox};
-use crate::mux::{DownstreamReply, Finish};
+use crate::mux::Finish;
 use crate::protocol;
-use crate::quota::{Permit, QuotaError};
+use crate::quota::QuotaError;
 use crate::route::{self, RouteError};
 use crate::tenant::{Listen, SessionPeer, Tenant};
 
@@ -422,115 +424,6 @@ impl Session {
         self.tenant.apply_log_levels();
         self.tenant.apply_own_log_level(self.id);
         ctx.reply(id, json!({}));
-    }
-
-    #[allow(
-        clippy::too_many_arguments,
-        reason = "one request's parts; a struct would be built once and taken apart at once"
-    )]
-    fn forward(
-        self: &Arc<Self>,
-        id: Value,
-        ctx: Ctx,
-        server: &ServerName,
-        method: &str,
-        params: Value,
-        namespace_answer: bool,
-        permit: Option<Permit>,
-    ) {
-        let Some(up) = self.tenant.upstream(server.as_str()) else {
-            return ctx.fail(
-                &id,
-                jsonrpc::INVALID_PARAMS,
-                format!("Unknown server `{server}`"),
-            );
-        };
-        let own = self.tenant.own_upstream(&up, self.id);
-        let up = own.as_ref().unwrap_or(&up);
-        let Some(conn) = up.conn() else {
-            let st = up.status();
-            if !st.settled {
-                // The upstream (or a session's own connection, `share = "session"`) is starting: wait for it.
-                let (me, up, server, method) =
-                    (self.clone(), up.clone(), server.clone(), method.to_string());
-                self.tenant.spawn(async move {
-                    let _ = tokio::time::timeout(up.cfg.startup_timeout, up.settled()).await;
-                    me.tenant.apply_own_log_level(me.id);
-                    me.forward(id, ctx, &server, &method, params, namespace_answer, permit);
-                });
-                return;
-            }
-            let msg = format!(
-                "upstream `{server}` is {}{}",
-                st.state.as_str(),
-                st.last_error.map(|e| format!(": {e}")).unwrap_or_default()
-            );
-            return ctx.send(jsonrpc::error(
-                &id,
-                jsonrpc::UPSTREAM_FAILED,
-                msg,
-                Some(json!({"server": server.as_str()})),
-            ));
-        };
-        // What this request is, to bind MRTR bridge state to (2026-07-28 clients only).
-        let origin: Option<Arc<str>> = ctx.stateless.then(|| {
-            let what = params
-                .get("name")
-                .or(params.get("uri"))
-                .and_then(Value::as_str)
-                .unwrap_or_default();
-            Arc::from(format!("{method} {server}/{what}"))
-        });
-        let bridged_retry = ctx.stateless
-            && params
-                .get("requestState")
-                .and_then(Value::as_str)
-                .is_some_and(|s| s.starts_with(crate::bridge::PREFIX));
-        let meta = params.get("_meta");
-        let log_level = meta
-            .and_then(|m| m.get(protocol::META_LOG_LEVEL))
-            .and_then(Value::as_str)
-            .and_then(crate::tenant::log_severity);
-        let progress = meta.and_then(|m| m.get("progressToken")).cloned();
-        let retry = (!ctx.stateless
-            && matches!(conn.era(), Some(crate::mux::Era::Stateless { .. }))
-            && matches!(method, "tools/call" | "prompts/get" | "resources/read"))
-        .then(|| Box::new((method.to_string(), params.clone())));
-        let reply = DownstreamReply {
-            retry,
-            out: ctx.out.clone(),
-            session: self.id,
-            log_level: log_level.filter(|_| ctx.stateless),
-            progress,
-            id,
-            finish: Finish {
-                rewrite: namespace_answer
-                    .then(|| self.tenant.rewrite_for(server))
-                    .flatten(),
-                stateless: ctx.stateless,
-                cache_hint: method == "resources/read",
-                origin: origin.clone(),
-                permit,
-            },
-        };
-        if bridged_retry {
-            if let Err(failed) =
-                self.tenant
-                    .resume_bridged(origin.as_deref().unwrap_or_default(), &params, reply)
-            {
-                let (reply, e) = *failed;
-                ctx.fail(
-                    &reply.id,
-                    jsonrpc::INVALID_PARAMS,
-                    format!("Invalid params: {e}"),
-                );
-            }
-            return;
-        }
-        if let Err(failed) = conn.forward(method, params, reply, up.cfg.request_timeout) {
-            let (reply, e) = *failed;
-            ctx.send(e.to_error_value(&reply.id).to_string());
-        }
     }
 
     fn on_notification(&self, msg: Value) {

@@ -24,11 +24,17 @@ fn config(demo: &Path, changed: bool) -> String {
     let mut s = String::from("[hub]\nshutdown_grace = \"1s\"\n");
     for t in 0..100 {
         for k in 0..10 {
-            s += &format!("[tenants.t{t:03}.servers.s{k}]\ncommand = \"{}\"\nstart = \"lazy\"\n", demo.display());
+            s += &format!(
+                "[tenants.t{t:03}.servers.s{k}]\ncommand = \"{}\"\nstart = \"lazy\"\n",
+                demo.display()
+            );
         }
     }
     for k in 0..10 {
-        s += &format!("[tenants.live.servers.d{k}]\ncommand = \"{}\"\n", demo.display());
+        s += &format!(
+            "[tenants.live.servers.d{k}]\ncommand = \"{}\"\n",
+            demo.display()
+        );
         if k == 0 && changed {
             s += "args = [\"--name\", \"changed\"]\n";
         }
@@ -55,10 +61,16 @@ fn main() {
         .status()
         .unwrap();
     assert!(st.success(), "could not build demo_server");
-    let demo = target.join("release/examples/demo_server").canonicalize().unwrap();
+    let demo = target
+        .join("release/examples/demo_server")
+        .canonicalize()
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("hub.toml");
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
         std::fs::write(&path, config(&demo, false)).unwrap();
         let started = Instant::now();
@@ -66,9 +78,14 @@ fn main() {
         let parse = started.elapsed();
         let hub = Hub::start(c, None);
         let live = hub.tenant("live").unwrap();
-        tokio::time::timeout(Duration::from_secs(30), live.wait_ready()).await.unwrap();
+        tokio::time::timeout(Duration::from_secs(30), live.wait_ready())
+            .await
+            .unwrap();
         let before = pids(&hub);
-        assert!(before.iter().all(|(_, p)| p.is_some()), "every live server is up: {before:?}");
+        assert!(
+            before.iter().all(|(_, p)| p.is_some()),
+            "every live server is up: {before:?}"
+        );
 
         let same = hub.reload(ReloadSource::Api).await.unwrap();
         std::fs::write(&path, config(&demo, true)).unwrap();
@@ -84,11 +101,23 @@ fn main() {
         println!("reload bench: 100 tenants x 10 lazy servers + 10 live demo_server upstreams");
         println!("| what | figure |");
         println!("|---|---|");
-        println!("| parse + validate 1,010 servers | {:.1} ms |", parse.as_secs_f64() * 1000.0);
-        println!("| reload, nothing changed (read, validate, diff) | {:.1} ms |", same.took_ms);
-        println!("| reload, one live server changed (its stop included, its start not) | {:.1} ms |", changed.took_ms);
+        println!(
+            "| parse + validate 1,010 servers | {:.1} ms |",
+            parse.as_secs_f64() * 1000.0
+        );
+        println!(
+            "| reload, nothing changed (read, validate, diff) | {:.1} ms |",
+            same.took_ms
+        );
+        println!(
+            "| reload, one live server changed (its stop included, its start not) | {:.1} ms |",
+            changed.took_ms
+        );
         println!("| upstreams restarted | {restarted:?} (expected: [\"d0\"]) |");
-        println!("| generation | {} → {} |", same.generation, changed.generation);
+        println!(
+            "| generation | {} → {} |",
+            same.generation, changed.generation
+        );
         assert_eq!(restarted, vec!["d0"], "only the changed server restarts");
         hub.stop().await;
     });

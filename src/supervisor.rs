@@ -215,7 +215,7 @@ impl Supervisor {
             "upstream is up"
         );
         if matches!(conn.era(), Some(Era::Stateless { .. })) {
-            conn.listen_for_changes();
+            tokio::spawn(listen_for_changes(conn.clone(), self.tenant.clone()));
         }
         up.set_offer(offer);
         up.set_conn(Some(conn.clone()));
@@ -255,6 +255,34 @@ impl Supervisor {
                     }
                 }
             }
+        }
+    }
+}
+
+/// How often the lists of a 2026-07-28 upstream that pushes no changes are read again.
+const RELIST_EVERY: Duration = Duration::from_secs(30);
+
+/// 2026-07-28 upstreams report list changes only on a `subscriptions/listen` stream: open one
+/// and keep it for the connection's life (its notifications arrive like any other). When the
+/// upstream refuses it, or ends it, the hub re-reads the lists every [`RELIST_EVERY`] instead,
+/// and says so once.
+async fn listen_for_changes(conn: Arc<Conn>, tenant: TenantId) {
+    let params = serde_json::json!({"notifications": {"toolsListChanged": true, "promptsListChanged": true, "resourcesListChanged": true}});
+    // A listen never answers while it lasts; it ends with the connection.
+    let forever = Duration::from_secs(100 * 365 * 24 * 3600);
+    let why = match conn
+        .request("subscriptions/listen", Some(params), forever)
+        .await
+    {
+        Err(crate::mux::CallError::Closed { .. }) => return,
+        Err(e) => format!("it refused `subscriptions/listen` ({e})"),
+        Ok(_) => "it ended its `subscriptions/listen` stream".to_string(),
+    };
+    tracing::info!(tenant = %tenant, server = %conn.server, "the upstream pushes no list changes: {why}; its lists are read again every {}", humantime::format_duration(RELIST_EVERY));
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(RELIST_EVERY) => conn.lists_may_have_changed(),
+            _ = conn.closed() => return,
         }
     }
 }

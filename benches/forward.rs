@@ -940,6 +940,33 @@ fn main() -> Result<()> {
     );
     let (tp_http, cpu_tp_http) = http_throughput(addr, &sh, false, hub_http.pid, http_upstream)?;
     let (tp_sl, cpu_tp_sl) = http_throughput(addr, &slh, true, hub_http.pid, http_upstream)?;
+    // The admin API polled 100 times a second must not slow MCP traffic down (issue #11).
+    eprintln!("forward bench: Streamable HTTP throughput while GET /api/tenants is polled 100/s");
+    let (tp_polled, polls) = {
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let poller = {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut n = 0u64;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let t = Instant::now();
+                    if harness::http_request(addr.port(), "GET", "/api/tenants", &[], b"")
+                        .is_ok_and(|r| r.status == 200)
+                    {
+                        n += 1;
+                    }
+                    std::thread::sleep(Duration::from_millis(10).saturating_sub(t.elapsed()));
+                }
+                n
+            })
+        };
+        let started = Instant::now();
+        let (tp, _) = http_throughput(addr, &sh, false, hub_http.pid, http_upstream)?;
+        let secs = started.elapsed().as_secs_f64();
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let n = poller.join().unwrap_or(0);
+        (tp, n as f64 / secs)
+    };
     let http_rss_after_load = rss_kib(hub_http.pid);
     hub_http.terminate(Duration::from_secs(5));
     let http_log_bytes = std::fs::metadata(&http_log).map(|m| m.len()).unwrap_or(0);
@@ -1063,6 +1090,13 @@ fn main() -> Result<()> {
         tp_hub
     );
     println!("  {:<34}{:>12.3}", "hub stdio / direct", ratio);
+    println!(
+        "  {:<34}{:>12.0}  ({:.0} API polls/s; {:+.1}% vs unpolled)",
+        "hub http session, API polled",
+        tp_polled,
+        polls,
+        (tp_polled / tp_http - 1.0) * 100.0
+    );
     println!(
         "  {:<34}{:>12.0}",
         format!("hub http session, {HTTP_CONNS} conns"),

@@ -153,6 +153,11 @@ fn expand_env(table: &mut toml::Table, env: &dyn Fn(&str) -> Option<String>, c: 
                 "export {name} before starting the hub, or remove the reference"
             )),
         ),
+        ExpandError::Required { name, message } => c.push(
+            path,
+            format!("environment variable `{name}` is required: {message}"),
+            Some(&format!("export {name} before starting the hub")),
+        ),
         ExpandError::Malformed { message, hint } => c.push(path, message, Some(&hint)),
     }
     };

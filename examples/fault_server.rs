@@ -337,10 +337,16 @@ async fn flood(state: &State, token: &Value, ms: u64, rate: u64) -> Value {
         for i in sent..sent + n {
             match &token {
                 Some(t) if i % 2 == 0 => {
-                    let _ = writeln!(buf, r#"{{"jsonrpc":"2.0","method":"notifications/progress","params":{{"progressToken":{t},"progress":{i},"message":"flood {i}"}}}}"#);
+                    let _ = writeln!(
+                        buf,
+                        r#"{{"jsonrpc":"2.0","method":"notifications/progress","params":{{"progressToken":{t},"progress":{i},"message":"flood {i}"}}}}"#
+                    );
                 }
                 _ => {
-                    let _ = writeln!(buf, r#"{{"jsonrpc":"2.0","method":"notifications/message","params":{{"level":"info","logger":"flood","data":"flood {i}"}}}}"#);
+                    let _ = writeln!(
+                        buf,
+                        r#"{{"jsonrpc":"2.0","method":"notifications/message","params":{{"level":"info","logger":"flood","data":"flood {i}"}}}}"#
+                    );
                 }
             }
         }

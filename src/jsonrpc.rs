@@ -123,8 +123,14 @@ impl Queue {
 
     /// `len` bytes of one frame left the queue (written, or handed to a reader).
     pub fn release(&self, len: usize) {
-        let frames = self.frames.fetch_sub(1, Ordering::Relaxed).saturating_sub(1);
-        let bytes = self.bytes.fetch_sub(len, Ordering::Relaxed).saturating_sub(len);
+        let frames = self
+            .frames
+            .fetch_sub(1, Ordering::Relaxed)
+            .saturating_sub(1);
+        let bytes = self
+            .bytes
+            .fetch_sub(len, Ordering::Relaxed)
+            .saturating_sub(len);
         if self.burst.load(Ordering::Relaxed) > 0
             && frames <= OUTBOX_SOFT_FRAMES / 2
             && bytes <= OUTBOX_SOFT_BYTES / 2
@@ -396,8 +402,14 @@ mod tests {
     #[test]
     fn a_slow_reader_loses_progress_first_and_overflows_only_on_an_answer() {
         let (out, mut rx) = outbox();
-        let progress = notification("notifications/progress", Some(json!({"progressToken": 1, "progress": 1})));
-        let log = notification("notifications/message", Some(json!({"level": "info", "data": "x"})));
+        let progress = notification(
+            "notifications/progress",
+            Some(json!({"progressToken": 1, "progress": 1})),
+        );
+        let log = notification(
+            "notifications/message",
+            Some(json!({"level": "info", "data": "x"})),
+        );
         let changed = notification("notifications/tools/list_changed", None);
         for _ in 0..OUTBOX_SOFT_FRAMES {
             out.send(progress.clone()).unwrap();
@@ -421,7 +433,8 @@ mod tests {
         assert_eq!(rx.queue().frames(), 3);
         // Over the hard bound: notifications go, an answer overflows the outbox.
         while rx.queue().frames() < OUTBOX_HARD_FRAMES {
-            out.send(request(&json!(7), "sampling/createMessage", None)).unwrap();
+            out.send(request(&json!(7), "sampling/createMessage", None))
+                .unwrap();
         }
         out.send(changed).unwrap();
         assert!(!rx.queue().is_overflowed());

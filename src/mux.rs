@@ -250,10 +250,7 @@ pub struct Conn {
 
 impl Conn {
     /// A connection whose outgoing frames (one JSON message each, no newline) go to the returned receiver.
-    pub fn new(
-        server: ServerName,
-        hooks: Arc<dyn ConnHooks>,
-    ) -> (Arc<Self>, Outgoing) {
+    pub fn new(server: ServerName, hooks: Arc<dyn ConnHooks>) -> (Arc<Self>, Outgoing) {
         let (tx, rx) = mpsc::channel(UPSTREAM_QUEUE_FRAMES);
         let conn = Arc::new(Self {
             server,
@@ -345,9 +342,7 @@ impl Conn {
             Ok(()) => Ok(()),
             Err(mpsc::error::TrySendError::Full(_)) => Err(CallError::Closed {
                 server: self.server.clone(),
-                reason: format!(
-                    "is not reading its input ({UPSTREAM_QUEUE_FRAMES} frames queued)"
-                ),
+                reason: format!("is not reading its input ({UPSTREAM_QUEUE_FRAMES} frames queued)"),
             }),
             Err(mpsc::error::TrySendError::Closed(_)) => Err(self.closed_error()),
         }

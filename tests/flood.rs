@@ -82,7 +82,14 @@ impl Drop for RawStdio {
 /// The `dropped=<n>` counts the hub logged.
 fn dropped_in(log: &str) -> u64 {
     log.lines()
-        .filter_map(|l| l.split("dropped=").nth(1)?.split_whitespace().next()?.parse::<u64>().ok())
+        .filter_map(|l| {
+            l.split("dropped=")
+                .nth(1)?
+                .split_whitespace()
+                .next()?
+                .parse::<u64>()
+                .ok()
+        })
         .sum()
 }
 
@@ -99,7 +106,8 @@ fn a_flooded_slow_reader_keeps_the_hub_small_and_still_gets_its_answer() {
         let (mut progress, mut logs) = (0u64, 0u64);
         for line in BufReader::new(stdout).lines() {
             let Ok(line) = line else { break };
-            let v: Value = serde_json::from_str(&line).unwrap_or_else(|_| json!({"NOT_JSON": line}));
+            let v: Value =
+                serde_json::from_str(&line).unwrap_or_else(|_| json!({"NOT_JSON": line}));
             match v["method"].as_str() {
                 Some("notifications/progress") => progress += 1,
                 Some("notifications/message") => logs += 1,
@@ -114,7 +122,9 @@ fn a_flooded_slow_reader_keeps_the_hub_small_and_still_gets_its_answer() {
         }
         (progress, logs)
     });
-    let init = rx.recv_timeout(Duration::from_secs(20)).expect("initialize answered");
+    let init = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("initialize answered");
     assert_eq!(init["id"], 1, "{init}");
     hub.send(json!({"jsonrpc":"2.0","method":"notifications/initialized"}));
     hub.send(json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"f__flood","arguments":{"ms":FLOOD_MS},"_meta":{"progressToken":"flood"}}}));
@@ -127,14 +137,24 @@ fn a_flooded_slow_reader_keeps_the_hub_small_and_still_gets_its_answer() {
         match rx.recv_timeout(Duration::from_millis(100)) {
             Ok(v) => break v,
             Err(mpsc::RecvTimeoutError::Timeout) if Instant::now() < deadline => {}
-            Err(e) => panic!("no answer to the flooded call after {:?}: {e}", started.elapsed()),
+            Err(e) => panic!(
+                "no answer to the flooded call after {:?}: {e}",
+                started.elapsed()
+            ),
         }
     };
     let took = started.elapsed();
     let (progress, logs) = reader.join().expect("reader");
-    let text = answer["result"]["content"][0]["text"].as_str().unwrap_or_default().to_string();
+    let text = answer["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     assert!(text.starts_with("flooded "), "the call's answer: {answer}");
-    let sent: u64 = text.split_whitespace().nth(1).and_then(|n| n.parse().ok()).unwrap_or(0);
+    let sent: u64 = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
     // The hub logs the drops once the burst ends (the client caught up).
     wait_until(Duration::from_secs(5), Duration::from_millis(100), || {
         hub.log().contains("dropped=")
@@ -146,10 +166,14 @@ fn a_flooded_slow_reader_keeps_the_hub_small_and_still_gets_its_answer() {
          notifications and the answer after {took:?}; the hub dropped {dropped}; hub RSS peaked at {} KiB",
         max_rss
     );
-    assert!(max_rss > 0 && max_rss < RSS_LIMIT_KIB, "hub RSS peaked at {max_rss} KiB");
+    assert!(
+        max_rss > 0 && max_rss < RSS_LIMIT_KIB,
+        "hub RSS peaked at {max_rss} KiB"
+    );
     assert!(dropped > 0, "no drops logged:\n{}", harness::tail(&log, 20));
     assert!(
-        log.lines().any(|l| l.contains("dropped=") && l.contains("session=stdio-")),
+        log.lines()
+            .any(|l| l.contains("dropped=") && l.contains("session=stdio-")),
         "the drop line names the session:\n{}",
         harness::tail(&log, 20)
     );
@@ -159,12 +183,16 @@ fn a_flooded_slow_reader_keeps_the_hub_small_and_still_gets_its_answer() {
         "read {progress}+{logs}, dropped {dropped}, sent {sent}"
     );
     assert!(!log.contains("panicked"), "{log}");
-    assert!(matches!(hub.child.try_wait(), Ok(None)), "the hub is still up");
+    assert!(
+        matches!(hub.child.try_wait(), Ok(None)),
+        "the hub is still up"
+    );
 }
 
 /// Reads from `s` until `needle` shows up (or 10 s pass); what was read.
 fn read_until(s: &mut TcpStream, needle: &str) -> String {
-    s.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
     let until = Instant::now() + Duration::from_secs(10);
     let mut got = Vec::new();
     let mut buf = [0u8; 4096];
@@ -217,10 +245,23 @@ args = ["--flood", "100000"]
         .map(|r| r.status)
         .unwrap_or(0)
     };
-    assert_eq!(post(json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2024-11-05","capabilities":{},"clientInfo":{"name":"deaf","version":"1"}}})), 202);
-    assert_eq!(post(json!({"jsonrpc":"2.0","method":"notifications/initialized"})), 202);
+    assert_eq!(
+        post(
+            json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2024-11-05","capabilities":{},"clientInfo":{"name":"deaf","version":"1"}}})
+        ),
+        202
+    );
+    assert_eq!(
+        post(json!({"jsonrpc":"2.0","method":"notifications/initialized"})),
+        202
+    );
     // The upstream floods the session; then answers it cannot drop pile up: 50 KB echoes.
-    assert_eq!(post(json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"f__flood","arguments":{"ms":3000},"_meta":{"progressToken":"p"}}})), 202);
+    assert_eq!(
+        post(
+            json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"f__flood","arguments":{"ms":3000},"_meta":{"progressToken":"p"}}})
+        ),
+        202
+    );
     let big = "x".repeat(50_000);
     let started = Instant::now();
     let mut id = 10;
@@ -232,7 +273,9 @@ args = ["--flood", "100000"]
             break false;
         }
         id += 1;
-        let status = post(json!({"jsonrpc":"2.0","id":id,"method":"tools/call","params":{"name":"f__echo","arguments":{"message":big}}}));
+        let status = post(
+            json!({"jsonrpc":"2.0","id":id,"method":"tools/call","params":{"name":"f__echo","arguments":{"message":big}}}),
+        );
         if status == 404 {
             // The session is gone already; the log line is on its way.
             std::thread::sleep(Duration::from_millis(200));
@@ -249,12 +292,21 @@ args = ["--flood", "100000"]
         .lines()
         .find(|l| l.contains("disconnecting the session"))
         .unwrap();
-    assert!(line.contains(&sid), "the line names the session {sid}: {line}");
-    eprintln!("disconnected after {} echoes in {:?}: {line}", id - 10, started.elapsed());
+    assert!(
+        line.contains(&sid),
+        "the line names the session {sid}: {line}"
+    );
+    eprintln!(
+        "disconnected after {} echoes in {:?}: {line}",
+        id - 10,
+        started.elapsed()
+    );
     // The session is gone: its endpoint is 404, its stream ended.
-    assert!(wait_until(Duration::from_secs(5), Duration::from_millis(100), || {
-        post(json!({"jsonrpc":"2.0","method":"notifications/initialized"})) == 404
-    }));
+    assert!(wait_until(
+        Duration::from_secs(5),
+        Duration::from_millis(100),
+        || { post(json!({"jsonrpc":"2.0","method":"notifications/initialized"})) == 404 }
+    ));
     // Another session is served as before.
     let init = http_request(
         hub.port,
@@ -265,7 +317,10 @@ args = ["--flood", "100000"]
     )
     .expect("initialize");
     assert_eq!(init.status, 200, "{}", init.body);
-    let other = init.header("mcp-session-id").expect("a session id").to_string();
+    let other = init
+        .header("mcp-session-id")
+        .expect("a session id")
+        .to_string();
     let call = http_request(
         hub.port,
         "POST",
@@ -279,7 +334,11 @@ args = ["--flood", "100000"]
         json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"f__echo","arguments":{"message":"still here"}}}).to_string().as_bytes(),
     )
     .expect("call");
-    assert!(call.body.contains("fault echo: still here"), "{}", call.body);
+    assert!(
+        call.body.contains("fault echo: still here"),
+        "{}",
+        call.body
+    );
     assert!(!hub.log().contains("panicked"));
     drop(sse);
 }

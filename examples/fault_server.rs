@@ -29,6 +29,11 @@
 //!                         an object (src/tenant.rs panics on those until it is fixed)
 //!   --server-request      list tool `ask`, which sends sampling/createMessage (id "srv-1",
 //!                         "srv-2", ...) to the client and returns the reply's text
+//!   --flood N             list tool `flood {ms}` (default 1000): for `ms` milliseconds it writes
+//!                         N notifications per second (fewer when its reader cannot keep up),
+//!                         alternating `notifications/progress` for the call (when it has
+//!                         _meta.progressToken) and `notifications/message` (level info), then
+//!                         answers `flooded <sent> notifications in <ms> ms (<rate>/s)`
 //! ```
 //!
 //! Tools: `sleep {ms}`, `hang`, `echo {message}`, `rich`, `weird__name`, a tool with a
@@ -79,13 +84,14 @@ struct Opts {
     server_request: bool,
     hostile: bool,
     no_bad_logs: bool,
+    flood: Option<u64>,
 }
 
 fn usage() -> ! {
     eprintln!(
         "usage: fault_server [--log FILE] [--crash-after N] [--garbage] [--grandchild PIDFILE] \
          [--ignore-stdin-eof] [--ignore-sigterm] [--progress] [--server-request] \
-         [--hostile [--no-bad-logs]]"
+         [--hostile [--no-bad-logs]] [--flood N]"
     );
     std::process::exit(2);
 }
@@ -111,6 +117,13 @@ fn parse_args() -> Opts {
             "--server-request" => opts.server_request = true,
             "--hostile" => opts.hostile = true,
             "--no-bad-logs" => opts.no_bad_logs = true,
+            "--flood" => {
+                opts.flood = Some(
+                    args.next()
+                        .and_then(|n| n.parse().ok())
+                        .unwrap_or_else(|| usage()),
+                )
+            }
             "-h" | "--help" => usage(),
             other => {
                 eprintln!("fault_server: unknown argument {other:?}");
@@ -131,6 +144,8 @@ enum Out {
     /// The answer to a `tools/call` (with --hostile, list_changed noise goes around these only).
     CallResponse(Value),
     Message(Value),
+    /// Lines already serialized (a flood's batch), acknowledged once written.
+    Raw(Vec<u8>, oneshot::Sender<()>),
 }
 
 struct State {
@@ -213,6 +228,13 @@ fn tools(opts: &Opts) -> Value {
             empty.clone(),
         ),
     ];
+    if opts.flood.is_some() {
+        list.push(tool(
+            "flood",
+            "Flood the client with progress and log notifications for `ms` milliseconds",
+            json!({"type": "object", "properties": {"ms": {"type": "integer", "minimum": 0}}}),
+        ));
+    }
     if opts.server_request {
         list.push(tool(
             "ask",
@@ -283,6 +305,11 @@ async fn call_tool(state: Arc<State>, id: Value, params: Value) {
         "rich" => rich_result(),
         "weird__name" => text_result("weird ok"),
         "ask" if state.opts.server_request => ask(&state, args).await,
+        "flood" if state.opts.flood.is_some() => {
+            let ms = args["ms"].as_u64().unwrap_or(1000);
+            let rate = state.opts.flood.unwrap_or(0);
+            flood(&state, &params["_meta"]["progressToken"], ms, rate).await
+        }
         n if n == long_name() => text_result("long ok"),
         _ => {
             let _ = state.out.send(Out::CallResponse(json!({
@@ -295,6 +322,56 @@ async fn call_tool(state: Arc<State>, id: Value, params: Value) {
     let _ = state.out.send(Out::CallResponse(
         json!({"jsonrpc": "2.0", "id": id, "result": result}),
     ));
+}
+
+/// Writes `rate` notifications per second for `ms` milliseconds, in a batch per millisecond.
+async fn flood(state: &State, token: &Value, ms: u64, rate: u64) -> Value {
+    let token = (!token.is_null()).then(|| token.to_string());
+    let start = tokio::time::Instant::now();
+    let until = start + Duration::from_millis(ms);
+    let mut sent: u64 = 0;
+    let mut tick = tokio::time::interval(Duration::from_millis(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        let now = tick.tick().await;
+        if now >= until {
+            break;
+        }
+        let due = (rate as u128 * (now - start).as_micros() / 1_000_000) as u64;
+        // At most 10 ms worth per batch, so a writer that cannot keep up is not buried.
+        let n = due.saturating_sub(sent).min((rate / 100).max(1));
+        let mut buf = Vec::with_capacity(n as usize * 160);
+        for i in sent..sent + n {
+            match &token {
+                Some(t) if i % 2 == 0 => {
+                    let _ = writeln!(
+                        buf,
+                        r#"{{"jsonrpc":"2.0","method":"notifications/progress","params":{{"progressToken":{t},"progress":{i},"message":"flood {i}"}}}}"#
+                    );
+                }
+                _ => {
+                    let _ = writeln!(
+                        buf,
+                        r#"{{"jsonrpc":"2.0","method":"notifications/message","params":{{"level":"info","logger":"flood","data":"flood {i}"}}}}"#
+                    );
+                }
+            }
+        }
+        if n == 0 {
+            continue;
+        }
+        sent += n;
+        // Paced by the reader: the next batch waits until this one is written.
+        let (done, written) = oneshot::channel();
+        if state.out.send(Out::Raw(buf, done)).is_err() || written.await.is_err() {
+            break;
+        }
+    }
+    let took = start.elapsed().as_millis().max(1) as u64;
+    text_result(format!(
+        "flooded {sent} notifications in {took} ms ({}/s)",
+        sent * 1000 / took
+    ))
 }
 
 async fn ask(state: &State, args: &Value) -> Value {
@@ -505,6 +582,13 @@ async fn write_out(mut out_rx: mpsc::UnboundedReceiver<Out>, opts: Arc<Opts>) {
             Out::Response(v) => (v, true, false),
             Out::CallResponse(v) => (v, true, true),
             Out::Message(v) => (v, false, false),
+            Out::Raw(b, done) => {
+                if stdout.write_all(&b).await.is_err() || stdout.flush().await.is_err() {
+                    break;
+                }
+                let _ = done.send(());
+                continue;
+            }
         };
         if answer && opts.garbage {
             buf.extend_from_slice(b"this is not json\n{\"hello\":1}\n");

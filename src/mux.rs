@@ -229,10 +229,17 @@ pub enum Era {
     },
 }
 
+/// Frames queued towards one upstream at most (README, "Queues"): a call that finds the queue
+/// full fails at once naming the server, the forward path never blocks.
+pub const UPSTREAM_QUEUE_FRAMES: usize = 4096;
+
+/// The frames on their way to one upstream, drained by its transport's writer.
+pub type Outgoing = mpsc::Receiver<String>;
+
 /// One connection to an upstream, shared by every session of the tenant.
 pub struct Conn {
     pub server: ServerName,
-    outgoing: mpsc::UnboundedSender<String>,
+    outgoing: mpsc::Sender<String>,
     next_id: AtomicU64,
     pending: DashMap<u64, Pending>,
     closed: CancellationToken,
@@ -243,11 +250,8 @@ pub struct Conn {
 
 impl Conn {
     /// A connection whose outgoing frames (one JSON message each, no newline) go to the returned receiver.
-    pub fn new(
-        server: ServerName,
-        hooks: Arc<dyn ConnHooks>,
-    ) -> (Arc<Self>, mpsc::UnboundedReceiver<String>) {
-        let (tx, rx) = mpsc::unbounded_channel();
+    pub fn new(server: ServerName, hooks: Arc<dyn ConnHooks>) -> (Arc<Self>, Outgoing) {
+        let (tx, rx) = mpsc::channel(UPSTREAM_QUEUE_FRAMES);
         let conn = Arc::new(Self {
             server,
             outgoing: tx,
@@ -334,7 +338,14 @@ impl Conn {
         if self.is_closed() {
             return Err(self.closed_error());
         }
-        self.outgoing.send(frame).map_err(|_| self.closed_error())
+        match self.outgoing.try_send(frame) {
+            Ok(()) => Ok(()),
+            Err(mpsc::error::TrySendError::Full(_)) => Err(CallError::Closed {
+                server: self.server.clone(),
+                reason: format!("is not reading its input ({UPSTREAM_QUEUE_FRAMES} frames queued)"),
+            }),
+            Err(mpsc::error::TrySendError::Closed(_)) => Err(self.closed_error()),
+        }
     }
 
     /// A request of the hub's own (handshake, lists, ping), answered here.
@@ -742,7 +753,7 @@ impl Conn {
                 if let Reply::Downstream(r) = &p.reply {
                     if let Some(t) = &r.progress {
                         params.insert("progressToken".into(), t.clone());
-                        let _ = r.out.send(msg.to_string());
+                        let _ = r.out.send_droppable(msg.to_string());
                     }
                 }
             }

@@ -5,7 +5,6 @@
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use tokio::sync::mpsc;
 
 use super::Session;
 use crate::jsonrpc;
@@ -39,7 +38,7 @@ pub async fn call_tool(
     if tenant.catalog().tool(tool).is_none() {
         return Err(CallFailure::UnknownTool(tool.to_string()));
     }
-    let (tx, mut rx) = mpsc::unbounded_channel();
+    let (tx, mut rx) = jsonrpc::outbox();
     let session = Session::new(tenant.clone(), tx);
     session.handle_message(json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": tool, "arguments": arguments}}));
     let limit = tenant

@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader, BufWriter};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::Session;
@@ -83,9 +83,14 @@ where
     R: tokio::io::AsyncRead + Unpin,
     W: AsyncWrite + Unpin + Send + 'static,
 {
-    let (tx, rx) = mpsc::unbounded_channel();
+    let (tx, rx) = jsonrpc::outbox();
     let unanswered = Arc::new(Unanswered::default());
-    let session = Session::new(tenant.clone(), tx);
+    let session = Session::new(tenant.clone(), tx.clone());
+    tx.set_label(format_args!("stdio-{}", session.id));
+    drop(tx);
+    // A client that stops reading while the hub has answers for it is disconnected (the
+    // outbox's policy, README "Queues"); the outbox logged why.
+    let overflow = rx.overflow_token();
     let writer_task = tokio::spawn(write_loop(writer, rx, unanswered.clone()));
     let mut r = BufReader::with_capacity(64 * 1024, reader);
     let mut buf = Vec::with_capacity(4096);
@@ -96,6 +101,7 @@ where
         let n = tokio::select! {
             n = limited.read_until(b'\n', &mut buf) => n?,
             _ = shutdown.cancelled() => break,
+            _ = overflow.cancelled() => break,
         };
         if n == 0 {
             eof = true;
@@ -122,8 +128,8 @@ where
             Err(_) => session.handle_line(line),
         }
     }
-    if eof && !unanswered.is_empty() {
-        drain(&tenant, &unanswered, &shutdown).await;
+    if eof && !unanswered.is_empty() && !overflow.is_cancelled() {
+        drain(&tenant, &unanswered, &shutdown, &overflow).await;
     }
     session.close();
     drop(session);
@@ -134,7 +140,12 @@ where
 
 /// Waits until every request read before stdin closed has been answered, at most the longest
 /// request timeout of the tenant's servers (plus the start-up wait, which lists may need).
-async fn drain(tenant: &Tenant, unanswered: &Unanswered, shutdown: &CancellationToken) {
+async fn drain(
+    tenant: &Tenant,
+    unanswered: &Unanswered,
+    shutdown: &CancellationToken,
+    overflow: &CancellationToken,
+) {
     let pending = *unanswered.count.borrow();
     tracing::info!("stdin closed; answering the {pending} request(s) already read before stopping");
     let limit = tenant
@@ -153,22 +164,43 @@ async fn drain(tenant: &Tenant, unanswered: &Unanswered, shutdown: &Cancellation
             }
         }
         _ = shutdown.cancelled() => {}
+        _ = overflow.cancelled() => {}
     }
 }
+
+/// At most this many frames (or [`BATCH_BYTES`]) are written between two flushes, so what the
+/// writer holds outside the outbox stays small when the client reads slowly.
+const BATCH_FRAMES: usize = 256;
+const BATCH_BYTES: usize = 256 * 1024;
 
 /// Writes frames, batching what is queued into one flush, except that a progress notification
 /// is flushed on its own: some clients (TypeScript SDK 1.x) drop a progress notification that
 /// arrives in the same read as the result it belongs to. An answer counts as given once it is
-/// flushed.
+/// flushed. When the outbox overflows the writer stops at once (the session is disconnected).
 async fn write_loop<W: AsyncWrite + Unpin>(
     writer: W,
-    mut rx: mpsc::UnboundedReceiver<String>,
+    mut rx: jsonrpc::OutboxRx,
+    unanswered: Arc<Unanswered>,
+) {
+    let overflow = rx.overflow_token();
+    tokio::select! {
+        _ = write_frames(writer, &mut rx, unanswered) => {}
+        _ = overflow.cancelled() => {}
+    }
+}
+
+async fn write_frames<W: AsyncWrite + Unpin>(
+    writer: W,
+    rx: &mut jsonrpc::OutboxRx,
     unanswered: Arc<Unanswered>,
 ) {
     let mut w = BufWriter::with_capacity(64 * 1024, writer);
     let mut written: Vec<String> = Vec::new();
     while let Some(mut frame) = rx.recv().await {
+        let (mut frames, mut bytes) = (0, 0);
         loop {
+            frames += 1;
+            bytes += frame.len();
             if w.write_all(frame.as_bytes()).await.is_err() || w.write_all(b"\n").await.is_err() {
                 return;
             }
@@ -177,6 +209,9 @@ async fn write_loop<W: AsyncWrite + Unpin>(
             }
             if !unanswered.is_empty() {
                 written.push(frame);
+            }
+            if frames >= BATCH_FRAMES || bytes >= BATCH_BYTES {
+                break;
             }
             match rx.try_recv() {
                 Ok(f) => frame = f,

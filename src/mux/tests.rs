@@ -9,7 +9,7 @@ impl ConnHooks for NoHooks {
     fn on_input_required(&self, _: &Arc<Conn>, _: Value, _: DownstreamReply) {}
 }
 
-fn conn() -> (Arc<Conn>, mpsc::UnboundedReceiver<String>) {
+fn conn() -> (Arc<Conn>, mpsc::Receiver<String>) {
     let (c, rx) = Conn::new(ServerName::new("up"), Arc::new(NoHooks));
     c.set_era(Era::Handshake {
         version: "2025-11-25".into(),
@@ -29,14 +29,29 @@ fn reply(out: &Outbox, session: u64, id: Value, progress: Option<Value>) -> Down
     }
 }
 
-fn next(rx: &mut mpsc::UnboundedReceiver<String>) -> Value {
-    serde_json::from_str(&rx.try_recv().expect("a frame")).unwrap()
+/// Either end frames come out of: the upstream's queue, or a client's outbox.
+trait Frames {
+    fn frame(&mut self) -> String;
+}
+impl Frames for mpsc::Receiver<String> {
+    fn frame(&mut self) -> String {
+        self.try_recv().expect("a frame")
+    }
+}
+impl Frames for crate::jsonrpc::OutboxRx {
+    fn frame(&mut self) -> String {
+        self.try_recv().expect("a frame")
+    }
+}
+
+fn next(rx: &mut impl Frames) -> Value {
+    serde_json::from_str(&rx.frame()).unwrap()
 }
 
 #[test]
 fn ids_are_remapped_and_answers_find_their_caller() {
     let (c, mut up) = conn();
-    let (out, mut down) = mpsc::unbounded_channel();
+    let (out, mut down) = crate::jsonrpc::outbox();
     // Two sessions use the same client id: the upstream sees distinct ids.
     c.forward(
         "tools/call",
@@ -76,7 +91,7 @@ fn ids_are_remapped_and_answers_find_their_caller() {
 fn progress_tokens_are_mapped_both_ways_and_reset_the_deadline() {
     const TIMEOUT: Duration = Duration::from_millis(50);
     let (c, mut up) = conn();
-    let (out, mut down) = mpsc::unbounded_channel();
+    let (out, mut down) = crate::jsonrpc::outbox();
     let params = json!({"name":"slow","_meta":{"progressToken":"client-tok"}});
     c.forward(
         "tools/call",
@@ -106,7 +121,7 @@ fn progress_tokens_are_mapped_both_ways_and_reset_the_deadline() {
 #[test]
 fn a_timeout_fails_the_call_names_the_server_and_cancels_upstream() {
     let (c, mut up) = conn();
-    let (out, mut down) = mpsc::unbounded_channel();
+    let (out, mut down) = crate::jsonrpc::outbox();
     c.forward(
         "tools/call",
         json!({"name":"hang"}),
@@ -126,7 +141,7 @@ fn a_timeout_fails_the_call_names_the_server_and_cancels_upstream() {
 #[test]
 fn closing_fails_every_pending_call_at_once_with_the_reason() {
     let (c, _up) = conn();
-    let (out, mut down) = mpsc::unbounded_channel();
+    let (out, mut down) = crate::jsonrpc::outbox();
     for i in 0..3 {
         c.forward(
             "tools/call",
@@ -143,7 +158,7 @@ fn closing_fails_every_pending_call_at_once_with_the_reason() {
         assert_eq!(e["error"]["message"], "upstream `up` exited (signal 9)");
         assert_eq!(e["error"]["data"]["server"], "up");
     }
-    let (out2, _d) = mpsc::unbounded_channel();
+    let (out2, _d) = crate::jsonrpc::outbox();
     assert!(c
         .forward(
             "tools/call",
@@ -157,7 +172,7 @@ fn closing_fails_every_pending_call_at_once_with_the_reason() {
 #[test]
 fn cancellation_by_the_client_is_forwarded_with_the_upstream_id() {
     let (c, mut up) = conn();
-    let (out, mut down) = mpsc::unbounded_channel();
+    let (out, mut down) = crate::jsonrpc::outbox();
     c.forward(
         "tools/call",
         json!({"name":"x"}),
@@ -193,7 +208,7 @@ fn garbage_from_the_upstream_is_ignored() {
 #[test]
 fn a_request_for_a_parked_call_waits_for_the_clients_retry() {
     let (c, mut up) = conn();
-    let (out, mut down) = mpsc::unbounded_channel();
+    let (out, mut down) = crate::jsonrpc::outbox();
     c.forward(
         "tools/call",
         json!({"name":"t"}),
@@ -240,7 +255,7 @@ fn a_request_for_a_parked_call_waits_for_the_clients_retry() {
 #[test]
 fn a_parked_call_answered_first_refuses_what_still_waits() {
     let (c, mut up) = conn();
-    let (out, mut down) = mpsc::unbounded_channel();
+    let (out, mut down) = crate::jsonrpc::outbox();
     c.forward(
         "tools/call",
         json!({"name":"t"}),
@@ -288,7 +303,7 @@ impl ConnHooks for PanickyHooks {
 #[test]
 fn a_dropped_reader_guard_fails_every_pending_call_at_once() {
     let (c, _up) = conn();
-    let (out, mut down) = mpsc::unbounded_channel();
+    let (out, mut down) = crate::jsonrpc::outbox();
     c.forward(
         "tools/call",
         json!({"name":"x"}),
@@ -338,7 +353,7 @@ async fn a_reader_task_that_panics_fails_pending_calls_at_once_naming_the_server
 #[test]
 fn messages_of_any_shape_from_the_upstream_never_panic_and_answers_still_arrive() {
     let (c, mut up) = conn();
-    let (out, mut down) = mpsc::unbounded_channel();
+    let (out, mut down) = crate::jsonrpc::outbox();
     c.forward(
         "tools/call",
         json!({"name":"slow","_meta":{"progressToken":"tok"}}),
@@ -398,7 +413,7 @@ fn messages_of_any_shape_from_the_upstream_never_panic_and_answers_still_arrive(
 #[test]
 fn a_malformed_result_or_error_reaches_the_client_as_a_proper_error() {
     let (c, mut up) = conn();
-    let (out, mut down) = mpsc::unbounded_channel();
+    let (out, mut down) = crate::jsonrpc::outbox();
     let mut ids = Vec::new();
     for i in 0..4 {
         c.forward(
@@ -444,4 +459,23 @@ fn answering_an_upstream_request_with_a_non_object_sends_an_error() {
     let f = next(&mut up);
     assert_eq!(f["id"], "srv-1");
     assert_eq!(f["error"]["code"], jsonrpc::INTERNAL_ERROR);
+}
+
+#[test]
+fn a_full_upstream_queue_fails_calls_at_once_naming_the_server() {
+    let (c, _up) = conn();
+    let (out, mut down) = crate::jsonrpc::outbox();
+    for _ in 0..UPSTREAM_QUEUE_FRAMES {
+        c.notify("notifications/roots/list_changed", None).unwrap();
+    }
+    let r = reply(&out, 1, json!(5), None);
+    let e = c
+        .forward("tools/call", json!({}), r, Duration::from_secs(5))
+        .expect_err("the queue is full");
+    assert_eq!(
+        e.1.to_string(),
+        "upstream `up` is not reading its input (4096 frames queued)"
+    );
+    assert_eq!(c.in_flight(), 0);
+    assert!(down.try_recv().is_err());
 }

@@ -110,12 +110,12 @@ impl Tenant {
         for (_, s) in self.audience(server, scope) {
             let wants = s.log_level().is_none_or(|l| severity >= l);
             if wants && s.is_handshake() {
-                let _ = s.out.send(frame.clone());
+                let _ = s.out.send_droppable(frame.clone());
             }
         }
         for c in conn.active_calls() {
             if c.stateless && c.log_level.is_some_and(|l| severity >= l) {
-                let _ = c.out.send(frame.clone());
+                let _ = c.out.send_droppable(frame.clone());
             }
         }
     }

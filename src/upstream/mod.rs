@@ -266,7 +266,7 @@ impl Link {
         cfg: &ServerConfig,
         tenant: &crate::config::TenantId,
         conn: &Arc<Conn>,
-        outgoing: tokio::sync::mpsc::UnboundedReceiver<String>,
+        outgoing: crate::mux::Outgoing,
     ) -> Result<Self, UpstreamError> {
         match cfg.remote {
             Some(_) => remote::spawn(cfg, tenant, conn, outgoing).map(Link::Remote),

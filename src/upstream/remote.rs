@@ -21,7 +21,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use reqwest::header::{ACCEPT, CONTENT_TYPE};
 use serde_json::Value;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{oneshot, watch};
 use tokio_util::sync::CancellationToken;
 
 use super::UpstreamError;
@@ -84,7 +84,7 @@ pub fn spawn(
     cfg: &ServerConfig,
     tenant: &TenantId,
     conn: &Arc<Conn>,
-    outgoing: mpsc::UnboundedReceiver<String>,
+    outgoing: crate::mux::Outgoing,
 ) -> Result<RemoteLink, UpstreamError> {
     let Some(remote) = cfg.remote.clone() else {
         return Err(UpstreamError::Spawn {
@@ -204,7 +204,7 @@ impl Shared {
     /// The one writer: each frame's POST is issued (its body taken by the connection) before the
     /// next frame is, so frames reach the server in queue order; answers stream back
     /// concurrently, each in its own task.
-    async fn write_loop(self: Arc<Self>, mut outgoing: mpsc::UnboundedReceiver<String>) {
+    async fn write_loop(self: Arc<Self>, mut outgoing: crate::mux::Outgoing) {
         let guard = CloseGuard::new(self.conn.clone(), "writer");
         if self.cfg.transport == RemoteTransport::Sse {
             if let Err(e) = self.open_sse().await {

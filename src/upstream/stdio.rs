@@ -9,7 +9,7 @@ use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader, BufWriter};
 use tokio::process::{Child, ChildStdin, Command};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::orphans::GroupRecord;
@@ -94,7 +94,7 @@ pub fn spawn(
     cfg: &ServerConfig,
     tenant: &TenantId,
     conn: &Arc<Conn>,
-    outgoing: mpsc::UnboundedReceiver<String>,
+    outgoing: crate::mux::Outgoing,
 ) -> Result<StdioLink, UpstreamError> {
     let mut cmd = Command::new(&cfg.command);
     cmd.args(&cfg.args)
@@ -232,7 +232,7 @@ async fn exit_status(mut exit: watch::Receiver<Option<String>>) -> Option<String
 /// closed its stdin or died) closes the connection: nothing sent from then on could be answered.
 async fn write_loop(
     stdin: ChildStdin,
-    mut rx: mpsc::UnboundedReceiver<String>,
+    mut rx: crate::mux::Outgoing,
     stop: CancellationToken,
     conn: Arc<Conn>,
     exit: watch::Receiver<Option<String>>,

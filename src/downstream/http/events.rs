@@ -2,17 +2,24 @@
 //! connection broke can resume with `Last-Event-ID`. Event ids are `<stream>-<seq>`.
 
 use std::collections::VecDeque;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use tokio::sync::Notify;
+
+use crate::jsonrpc::{OutboxRx, Queue};
 
 /// Events kept per stream for resumption.
 const KEEP: usize = 1000;
 
+/// A stream's events. When it is fed by an outbox ([`EventLog::fed_by`]), an event counts as
+/// queued in that outbox until a reader first takes it, so the outbox's bounds (README,
+/// "Queues") hold for a client that does not read its stream; events not yet taken are never
+/// trimmed (the outbox bounds them), events taken are kept, `KEEP` of them, for resumption.
 pub struct EventLog {
     pub stream: u64,
     inner: Mutex<Inner>,
     notify: Notify,
+    queue: Option<Arc<Queue>>,
 }
 
 struct Inner {
@@ -33,7 +40,17 @@ pub enum Next {
 
 impl EventLog {
     pub fn new(stream: u64) -> Self {
+        Self::with_queue(stream, None)
+    }
+
+    /// A log whose events count as queued in `rx`'s outbox until first read.
+    pub fn fed_by(stream: u64, rx: &OutboxRx) -> Self {
+        Self::with_queue(stream, Some(rx.queue().clone()))
+    }
+
+    fn with_queue(stream: u64, queue: Option<Arc<Queue>>) -> Self {
         Self {
+            queue,
             stream,
             inner: Mutex::new(Inner {
                 events: VecDeque::new(),
@@ -55,8 +72,16 @@ impl EventLog {
             let seq = g.next;
             g.next += 1;
             g.events.push_back((seq, frame));
-            if g.events.len() > KEEP {
-                g.events.pop_front();
+            while g.events.len() > KEEP {
+                let front = g.events.front().map_or(0, |e| e.0);
+                let read = g.delivered.is_some_and(|d| front <= d);
+                match &self.queue {
+                    // Unread events leave only by being read.
+                    Some(_) if !read => break,
+                    _ => {
+                        g.events.pop_front();
+                    }
+                }
             }
         }
         self.notify.notify_waiters();
@@ -80,6 +105,16 @@ impl EventLog {
         if at < g.next {
             let idx = (at - first) as usize;
             let (seq, frame) = g.events[idx].clone();
+            if let Some(q) = &self.queue {
+                // Every event up to this one has now left the queue (a reader may skip some).
+                let after = g.delivered.map_or(0, |d| d + 1);
+                for (s, f) in g.events.iter().skip_while(|e| e.0 < after) {
+                    if *s > seq {
+                        break;
+                    }
+                    q.release(f.len());
+                }
+            }
             g.delivered = Some(g.delivered.map_or(seq, |d| d.max(seq)));
             return (
                 Next::Event(format!("{}-{seq}", self.stream), frame),
@@ -97,6 +132,38 @@ impl EventLog {
     pub fn changed(&self) -> tokio::sync::futures::Notified<'_> {
         self.notify.notified()
     }
+}
+
+impl Drop for EventLog {
+    fn drop(&mut self) {
+        if let Some(q) = &self.queue {
+            let g = self.inner.get_mut().unwrap_or_else(|e| e.into_inner());
+            let after = g.delivered.map_or(0, |d| d + 1);
+            for (_, f) in g.events.iter().filter(|e| e.0 >= after) {
+                q.release(f.len());
+            }
+        }
+    }
+}
+
+/// Moves what `rx` receives into `log` (still counted as queued until read), until every sender
+/// is gone; then the log ends. Stops at once (and calls `overflowed`) when the outbox overflows:
+/// the session is to be disconnected.
+pub async fn pump(mut rx: OutboxRx, log: Arc<EventLog>, overflowed: impl FnOnce()) {
+    let overflow = rx.overflow_token();
+    loop {
+        tokio::select! {
+            f = rx.recv_held() => match f {
+                Some(f) => log.push(f),
+                None => break,
+            },
+            _ = overflow.cancelled() => {
+                overflowed();
+                break;
+            }
+        }
+    }
+    log.finish();
 }
 
 /// Waits for the event at or after `*from` (and moves `*from` past it); `None` when the log ended
@@ -156,6 +223,32 @@ mod tests {
         assert!(matches!(log.next(5).0, Next::End));
         assert_eq!(parse_event_id("3-2"), Some((3, 2)));
         assert_eq!(parse_event_id("x"), None);
+    }
+
+    #[tokio::test]
+    async fn unread_events_stay_queued_and_are_never_trimmed() {
+        let (out, rx) = crate::jsonrpc::outbox();
+        let log = EventLog::fed_by(1, &rx);
+        for i in 0..KEEP + 10 {
+            let f = format!("m{i}");
+            out.send(f).unwrap();
+        }
+        let mut rx = rx;
+        for _ in 0..KEEP + 10 {
+            log.push(rx.recv_held().await.unwrap());
+        }
+        assert_eq!(rx.queue().frames(), KEEP + 10);
+        // Nothing read yet: nothing trimmed.
+        match log.next(0).0 {
+            Next::Event(_, f) => assert_eq!(f, "m0"),
+            _ => panic!("expected the first event"),
+        }
+        assert_eq!(rx.queue().frames(), KEEP + 9);
+        // A reader that skips ahead releases what it skipped.
+        let _ = log.next(20);
+        assert_eq!(rx.queue().frames(), KEEP - 11);
+        drop(log);
+        assert_eq!(rx.queue().frames(), 0);
     }
 
     #[test]

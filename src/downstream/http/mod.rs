@@ -110,7 +110,7 @@ impl HttpState {
     /// Registers a new session whose session-level messages feed its `main` log, or refuses
     /// (429) when the tenant is at its cap.
     fn open_session(
-        &self,
+        self: &Arc<Self>,
         tenant: &Arc<crate::tenant::Tenant>,
         legacy: bool,
     ) -> Result<Arc<HttpSession>, axum::response::Response> {
@@ -145,25 +145,25 @@ impl HttpState {
             }
             *n += 1;
         }
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let (tx, rx) = crate::jsonrpc::outbox();
+        tx.set_label(&id);
         let session = Session::new(tenant.clone(), tx);
         let hs = Arc::new(HttpSession {
             id,
             tenant: tenant.id.clone(),
             session,
-            main: Arc::new(EventLog::new(0)),
+            main: Arc::new(EventLog::fed_by(0, &rx)),
             streams: Mutex::new(Vec::new()),
             last_active: Mutex::new(Instant::now()),
             open_gets: AtomicUsize::new(0),
             legacy,
         });
-        let main = hs.main.clone();
-        tokio::spawn(async move {
-            while let Some(f) = rx.recv().await {
-                main.push(f);
+        let (state, sid) = (Arc::downgrade(self), hs.id.clone());
+        tokio::spawn(events::pump(rx, hs.main.clone(), move || {
+            if let Some(s) = state.upgrade() {
+                s.close_session(&sid);
             }
-            main.finish();
-        });
+        }));
         self.sessions.insert(hs.id.clone(), hs.clone());
         Ok(hs)
     }

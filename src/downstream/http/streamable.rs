@@ -15,7 +15,6 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use tokio::sync::mpsc;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
 use super::events::{next_event, parse_event_id, EventLog};
@@ -289,7 +288,7 @@ async fn post(
         if let Err(r) = check_stateless_request(&headers, &msg) {
             return r;
         }
-        let (tx, _rx) = mpsc::unbounded_channel();
+        let (tx, _rx) = jsonrpc::outbox();
         let session = Session::new(tenant, tx);
         return answer(&state, session, msg, None, true).await;
     }
@@ -354,13 +353,18 @@ async fn answer(
     // An ephemeral session ends with its request, also when the client goes away first (the
     // request is then cancelled upstream).
     let closer = CloseOnDrop(ephemeral.then(|| session.clone()));
-    let (tx, mut rx) = mpsc::unbounded_channel();
+    let (tx, mut rx) = jsonrpc::outbox();
+    match hs {
+        Some(hs) => tx.set_label(format_args!("{} (a POST stream)", hs.id)),
+        None => tx.set_label(format_args!("stateless-{}", session.id)),
+    }
     session.handle_message_on(msg, &tx);
     drop(tx);
-    let Some(first) = rx.recv().await else {
+    let Some(first) = rx.recv_held().await else {
         return StatusCode::ACCEPTED.into_response();
     };
     if is_answer(&first, &id) {
+        rx.queue().release(first.len());
         let (status, retry_after) = answer_status(&first, ephemeral);
         let mut r = (status, [(header::CONTENT_TYPE, "application/json")], first).into_response();
         if let Some(v) =
@@ -370,7 +374,7 @@ async fn answer(
         }
         return r;
     }
-    let log = Arc::new(EventLog::new(state.next_stream_id()));
+    let log = Arc::new(EventLog::fed_by(state.next_stream_id(), &rx));
     log.push(first);
     if let Some(hs) = hs {
         hs.keep_stream(log.clone());
@@ -379,11 +383,15 @@ async fn answer(
     let gone = CancellationToken::new();
     let guard = ephemeral.then(|| gone.clone().drop_guard());
     let pump_log = log.clone();
+    // A client that does not read this stream while its answer is due is disconnected (the
+    // outbox's policy, README "Queues"): a session is closed, an ephemeral request ends.
+    let overflow = rx.overflow_token();
+    let on_overflow = hs.map(|hs| (Arc::downgrade(state), hs.id.clone()));
     tokio::spawn(async move {
         let _closer = closer;
         loop {
             tokio::select! {
-                f = rx.recv() => match f {
+                f = rx.recv_held() => match f {
                     Some(f) => {
                         let done = is_answer(&f, &id);
                         pump_log.push(f);
@@ -392,6 +400,14 @@ async fn answer(
                     None => break,
                 },
                 _ = gone.cancelled(), if ephemeral => break,
+                _ = overflow.cancelled() => {
+                    if let Some((state, sid)) = &on_overflow {
+                        if let Some(s) = state.upgrade() {
+                            s.close_session(sid);
+                        }
+                    }
+                    break;
+                }
             }
         }
         pump_log.finish();

@@ -59,6 +59,8 @@ async fn with_stderr(reason: String, link: &Link) -> String {
 }
 
 pub struct Supervisor {
+    /// Where the upstream's tasks run (its transport's reader, writer, timers).
+    pub tasks: crate::tasks::Tasks,
     pub up: Arc<Upstream>,
     pub tenant: TenantId,
     pub hooks: Arc<dyn ConnHooks>,
@@ -156,7 +158,7 @@ impl Supervisor {
         let cfg = &up.cfg;
         let grace = self.settings.shutdown_grace;
         let (conn, outgoing) = Conn::new(up.name.clone(), self.hooks.clone());
-        let mut link = match Link::spawn(cfg, &self.tenant, &conn, outgoing) {
+        let mut link = match Link::spawn(cfg, &self.tenant, &conn, outgoing, &self.tasks) {
             Ok(l) => l,
             Err(e) => {
                 return Outcome::Died {
@@ -168,7 +170,8 @@ impl Supervisor {
             }
         };
         up.set_pid(link.pid());
-        tokio::spawn(conn.clone().run_sweeper());
+        let span = tracing::info_span!("upstream", tenant = %self.tenant, server = %up.name);
+        self.tasks.spawn(span.clone(), conn.clone().run_sweeper());
 
         let opened = tokio::select! {
             r = async {
@@ -215,7 +218,10 @@ impl Supervisor {
             "upstream is up"
         );
         if matches!(conn.era(), Some(Era::Stateless { .. })) {
-            tokio::spawn(listen_for_changes(conn.clone(), self.tenant.clone()));
+            self.tasks.spawn(
+                span.clone(),
+                listen_for_changes(conn.clone(), self.tenant.clone()),
+            );
         }
         up.set_offer(offer);
         up.set_conn(Some(conn.clone()));

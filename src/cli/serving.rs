@@ -5,7 +5,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use tokio_util::sync::CancellationToken;
 
 use super::{EXIT_CONFIG, EXIT_FAILURE, EXIT_OK};
 use crate::admin::api;
@@ -48,12 +47,13 @@ pub(super) async fn stdio(
         return EXIT_FAILURE;
     };
     let watch = tenant.clone();
-    tokio::spawn(async move {
+    let tasks = hub.tasks();
+    tasks.spawn(tracing::info_span!("start-up"), async move {
         watch.wait_settled().await;
         tracing::info!(tenant = %watch.id, "upstreams: {}", watch.summary());
     });
     let stop = hub.shutdown.child_token();
-    let http_stop = CancellationToken::new();
+    let http_stop = hub.shutdown.child_token();
     hub::on_hangup(Some(hub.clone()));
     hub::watch_config(hub.clone());
     let state = HttpState::new(hub.clone());
@@ -70,7 +70,7 @@ pub(super) async fn stdio(
     };
     for (addr, app) in listeners {
         let (state, token) = (state.clone(), http_stop.clone());
-        tokio::spawn(async move {
+        tasks.spawn(tracing::info_span!("listener", %addr), async move {
             if let Err(e) = http::serve(state, addr, app, token).await {
                 tracing::error!("cannot serve HTTP on {addr}: {e}");
             }
@@ -112,8 +112,10 @@ pub(super) async fn serve(config: HubConfig, listen: Option<SocketAddr>) -> u8 {
     };
     hub::on_hangup(Some(hub.clone()));
     hub::watch_config(hub.clone());
-    let shutdown = CancellationToken::new();
+    // The HTTP side drains first, then the upstreams stop with the root.
+    let shutdown = hub.shutdown.child_token();
     let on_signal = shutdown.clone();
+    // Not in the tracker: it outlives the drain, to exit at once on a second signal.
     tokio::spawn(async move {
         hub::terminate_signal().await;
         tracing::info!("signal received; draining (a second signal exits at once)");
@@ -125,11 +127,12 @@ pub(super) async fn serve(config: HubConfig, listen: Option<SocketAddr>) -> u8 {
     let (_, app) = listeners.remove(0);
     for (admin, admin_app) in listeners {
         let (state, token) = (state.clone(), shutdown.clone());
-        tokio::spawn(async move {
-            if let Err(e) = http::serve(state, admin, admin_app, token).await {
-                tracing::error!("cannot serve the admin API on {admin}: {e}");
-            }
-        });
+        hub.tasks()
+            .spawn(tracing::info_span!("listener", addr = %admin), async move {
+                if let Err(e) = http::serve(state, admin, admin_app, token).await {
+                    tracing::error!("cannot serve the admin API on {admin}: {e}");
+                }
+            });
     }
     let code = match http::serve(state, addr, app, shutdown).await {
         Ok(()) => EXIT_OK,

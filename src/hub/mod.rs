@@ -111,6 +111,11 @@ impl Hub {
         self.tenant(id.as_str())
     }
 
+    /// The hub's tasks: spawn through it so that the shutdown waits for them.
+    pub fn tasks(&self) -> crate::tasks::Tasks {
+        crate::tasks::Tasks::new(self.tracker.clone(), self.shutdown.clone())
+    }
+
     pub fn uptime(&self) -> Duration {
         self.started.elapsed()
     }

@@ -22,7 +22,8 @@ pub fn on_hangup(hub: Option<Arc<Hub>>) {
     let Ok(mut hup) = signal(SignalKind::hangup()) else {
         return;
     };
-    tokio::spawn(async move {
+    let hub2 = hub.clone();
+    let task = async move {
         while hup.recv().await.is_some() {
             match &hub {
                 Some(hub) => {
@@ -33,5 +34,11 @@ pub fn on_hangup(hub: Option<Arc<Hub>>) {
                 None => tracing::warn!("SIGHUP received and ignored: this command does not reload"),
             }
         }
-    });
+    };
+    match &hub2 {
+        Some(h) => h.tasks().spawn(tracing::info_span!("sighup"), task),
+        None => {
+            tokio::spawn(task);
+        }
+    }
 }

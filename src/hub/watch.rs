@@ -54,7 +54,8 @@ pub fn watch_config(hub: Arc<Hub>) {
     }
     tracing::info!("watching `{}`: a change reloads the config", path.display());
     let stop = hub.shutdown.clone();
-    tokio::spawn(async move {
+    let tasks = hub.tasks();
+    tasks.spawn(tracing::info_span!("config watch"), async move {
         let _keep = watcher;
         loop {
             tokio::select! {

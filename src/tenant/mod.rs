@@ -176,6 +176,9 @@ impl Tenant {
         let stop = shutdown.child_token();
         let (done_tx, done) = tokio::sync::watch::channel(false);
         let sup = Supervisor {
+            tasks: self
+                .tasks()
+                .unwrap_or_else(|| crate::tasks::Tasks::new(Default::default(), shutdown.clone())),
             up: up.clone(),
             tenant: self.id.clone(),
             hooks: Arc::new(Hooks {
@@ -220,20 +223,25 @@ impl Tenant {
             .clone()
     }
 
-    /// Runs `task` in the tenant's tracker (so the hub's shutdown waits for it), or on the
-    /// runtime when the tenant was never started (tests, one-shot commands).
+    /// Runs `task` in the hub's tracker (so the shutdown waits for it), in a span naming the
+    /// tenant, or on the runtime when the tenant was never started (unit tests).
     pub fn spawn<F>(&self, task: F)
     where
         F: Future<Output = ()> + Send + 'static,
     {
-        match self.runtime.get() {
-            Some((tracker, _)) => {
-                tracker.spawn(task);
-            }
+        match self.tasks() {
+            Some(tasks) => tasks.spawn(tracing::info_span!("tenant", tenant = %self.id), task),
             None => {
                 tokio::spawn(task);
             }
         }
+    }
+
+    /// The hub's tasks, once the tenant is started.
+    pub fn tasks(&self) -> Option<crate::tasks::Tasks> {
+        self.runtime
+            .get()
+            .map(|(tracker, root)| crate::tasks::Tasks::new(tracker.clone(), root.clone()))
     }
 
     pub fn catalog(&self) -> Arc<Catalog> {

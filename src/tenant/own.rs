@@ -32,7 +32,7 @@ impl Tenant {
                 .is_some()
                 .then(|| handshake::session_capabilities(&st.client_capabilities))
         });
-        let (Some(caps), Some((_, shutdown))) = (caps, self.runtime.get()) else {
+        let (Some(caps), Some((tracker, shutdown))) = (caps, self.runtime.get()) else {
             return None;
         };
         let key = (session, up.name.clone());
@@ -47,6 +47,7 @@ impl Tenant {
                 tracing::info!(tenant = %self.id, server = %up.name, session, "starting the session's own connection (share = \"session\")");
                 self.spawn(
                     Supervisor {
+                        tasks: crate::tasks::Tasks::new(tracker.clone(), shutdown.clone()),
                         up: inst.clone(),
                         tenant: self.id.clone(),
                         hooks: Arc::new(Hooks {

@@ -267,10 +267,11 @@ impl Link {
         tenant: &crate::config::TenantId,
         conn: &Arc<Conn>,
         outgoing: crate::mux::Outgoing,
+        tasks: &crate::tasks::Tasks,
     ) -> Result<Self, UpstreamError> {
         match cfg.remote {
-            Some(_) => remote::spawn(cfg, tenant, conn, outgoing).map(Link::Remote),
-            None => stdio::spawn(cfg, tenant, conn, outgoing).map(Link::Stdio),
+            Some(_) => remote::spawn(cfg, tenant, conn, outgoing, tasks).map(Link::Remote),
+            None => stdio::spawn(cfg, tenant, conn, outgoing, tasks).map(Link::Stdio),
         }
     }
 

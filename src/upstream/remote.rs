@@ -63,6 +63,19 @@ struct Shared {
     stop: CancellationToken,
     reason: OnceLock<String>,
     done: watch::Sender<Option<String>>,
+    /// Where this link's tasks run, and the span they run in.
+    tasks: crate::tasks::Tasks,
+    span: tracing::Span,
+}
+
+impl Shared {
+    /// Runs one of this link's tasks, owned by the hub's tracker.
+    fn spawn<F>(&self, task: F)
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        self.tasks.spawn(self.span.clone(), task);
+    }
 }
 
 pub struct RemoteLink {
@@ -85,6 +98,7 @@ pub fn spawn(
     tenant: &TenantId,
     conn: &Arc<Conn>,
     outgoing: crate::mux::Outgoing,
+    tasks: &crate::tasks::Tasks,
 ) -> Result<RemoteLink, UpstreamError> {
     let Some(remote) = cfg.remote.clone() else {
         return Err(UpstreamError::Spawn {
@@ -113,11 +127,13 @@ pub fn spawn(
         reinit_lock: tokio::sync::Mutex::new(()),
         generation: AtomicU64::new(0),
         get_started: AtomicBool::new(false),
-        stop: CancellationToken::new(),
+        stop: tasks.child_token(),
         reason: OnceLock::new(),
         done: done_tx,
+        tasks: tasks.clone(),
+        span: tracing::info_span!("upstream", tenant = %tenant, server = %cfg.name),
     });
-    tokio::spawn(shared.clone().write_loop(outgoing));
+    shared.spawn(shared.clone().write_loop(outgoing));
     Ok(RemoteLink {
         shared,
         done: done_rx,
@@ -219,7 +235,7 @@ impl Shared {
             };
             let (issued_tx, issued) = oneshot::channel();
             let me = self.clone();
-            tokio::spawn(async move {
+            self.spawn(async move {
                 let _guard = CloseGuard::on_panic(me.conn.clone(), "request");
                 me.send(frame, issued_tx).await;
             });
@@ -481,7 +497,7 @@ impl Shared {
             return;
         }
         let me = self.clone();
-        tokio::spawn(async move {
+        self.spawn(async move {
             let _guard = CloseGuard::on_panic(me.conn.clone(), "GET stream reader");
             me.get_stream().await;
         });
@@ -536,7 +552,7 @@ impl Shared {
                         // A list change sent while no GET stream was open is lost (servers do
                         // not buffer it): re-read the lists once the stream is up.
                         let conn = me.conn.clone();
-                        tokio::spawn(async move {
+                        me.spawn(async move {
                             tokio::time::sleep(Duration::from_millis(500)).await;
                             conn.lists_may_have_changed();
                         });
@@ -592,7 +608,7 @@ impl Shared {
             endpoint: endpoint.clone(),
         };
         let me = self.clone();
-        tokio::spawn(async move {
+        self.spawn(async move {
             let _guard = CloseGuard::on_panic(me.conn.clone(), "SSE reader");
             loop {
                 let ev = tokio::select! {

@@ -95,6 +95,7 @@ pub fn spawn(
     tenant: &TenantId,
     conn: &Arc<Conn>,
     outgoing: crate::mux::Outgoing,
+    tasks: &crate::tasks::Tasks,
 ) -> Result<StdioLink, UpstreamError> {
     let mut cmd = Command::new(&cfg.command);
     cmd.args(&cfg.args)
@@ -128,9 +129,10 @@ pub fn spawn(
         };
     tracing::info!(tenant = %tenant, server = %cfg.name, pid, "started `{}`", cfg.command);
     let record = GroupRecord::create(pgid.as_raw());
+    let span = tracing::info_span!("upstream", tenant = %tenant, server = %cfg.name, pid);
 
     let (exit_tx, exit_rx) = watch::channel(None);
-    tokio::spawn(async move {
+    tasks.spawn(span.clone(), async move {
         let status = match child.wait().await {
             Ok(s) => describe_exit(s),
             Err(e) => format!("could not be waited for: {e}"),
@@ -138,20 +140,23 @@ pub fn spawn(
         let _ = exit_tx.send(Some(status));
     });
 
-    let stop_writer = CancellationToken::new();
-    tokio::spawn(write_loop(
-        stdin,
-        outgoing,
-        stop_writer.clone(),
-        conn.clone(),
-        exit_rx.clone(),
-    ));
+    let stop_writer = tasks.child_token();
+    tasks.spawn(
+        span.clone(),
+        write_loop(
+            stdin,
+            outgoing,
+            stop_writer.clone(),
+            conn.clone(),
+            exit_rx.clone(),
+        ),
+    );
 
     let server = cfg.name.clone();
     let tenant_s = tenant.clone();
     let tail = Arc::new(StderrTail::default());
     let tail2 = tail.clone();
-    tokio::spawn(async move {
+    tasks.spawn(span.clone(), async move {
         let mut lines = BufReader::new(stderr).lines();
         while let Ok(Some(line)) = lines.next_line().await {
             tracing::info!(target: "upstream", tenant = %tenant_s, server = %server, "{}", truncate(&line, 2000));
@@ -162,7 +167,7 @@ pub fn spawn(
 
     let conn2 = conn.clone();
     let exit_rx2 = exit_rx.clone();
-    tokio::spawn(async move {
+    tasks.spawn(span.clone(), async move {
         // Whatever ends this task (a panic in a hook included) closes the connection.
         let guard = CloseGuard::new(conn2.clone(), "reader");
         let read_err = read_loop(stdout, &conn2).await;

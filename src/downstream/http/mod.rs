@@ -96,11 +96,26 @@ impl HttpState {
             settings: cfg.hub.http.clone(),
             sessions: DashMap::new(),
             per_tenant: DashMap::new(),
-            draining: CancellationToken::new(),
+            draining: hub.shutdown.child_token(),
             next_stream: AtomicU64::new(1),
             serving: AtomicBool::new(false),
             hub,
         })
+    }
+
+    /// Runs one of the HTTP side's tasks in the hub's tracker; it also ends when the hub stops.
+    pub fn spawn<F>(&self, span: tracing::Span, task: F)
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let tasks = self.hub.tasks();
+        let stop = tasks.root().clone();
+        tasks.spawn(span, async move {
+            tokio::select! {
+                () = task => {}
+                () = stop.cancelled() => {}
+            }
+        });
     }
 
     pub fn session_count(&self) -> usize {
@@ -159,11 +174,12 @@ impl HttpState {
             legacy,
         });
         let (state, sid) = (Arc::downgrade(self), hs.id.clone());
-        tokio::spawn(events::pump(rx, hs.main.clone(), move || {
+        let pump = events::pump(rx, hs.main.clone(), move || {
             if let Some(s) = state.upgrade() {
                 s.close_session(&sid);
             }
-        }));
+        });
+        self.spawn(tracing::info_span!("session", session = %hs.id), pump);
         self.sessions.insert(hs.id.clone(), hs.clone());
         Ok(hs)
     }

@@ -387,31 +387,34 @@ async fn answer(
     // outbox's policy, README "Queues"): a session is closed, an ephemeral request ends.
     let overflow = rx.overflow_token();
     let on_overflow = hs.map(|hs| (Arc::downgrade(state), hs.id.clone()));
-    tokio::spawn(async move {
-        let _closer = closer;
-        loop {
-            tokio::select! {
-                f = rx.recv_held() => match f {
-                    Some(f) => {
-                        let done = is_answer(&f, &id);
-                        pump_log.push(f);
-                        if done { break; }
-                    }
-                    None => break,
-                },
-                _ = gone.cancelled(), if ephemeral => break,
-                _ = overflow.cancelled() => {
-                    if let Some((state, sid)) = &on_overflow {
-                        if let Some(s) = state.upgrade() {
-                            s.close_session(sid);
+    state.spawn(
+        tracing::info_span!("stream", stream = log.stream),
+        async move {
+            let _closer = closer;
+            loop {
+                tokio::select! {
+                    f = rx.recv_held() => match f {
+                        Some(f) => {
+                            let done = is_answer(&f, &id);
+                            pump_log.push(f);
+                            if done { break; }
                         }
+                        None => break,
+                    },
+                    _ = gone.cancelled(), if ephemeral => break,
+                    _ = overflow.cancelled() => {
+                        if let Some((state, sid)) = &on_overflow {
+                            if let Some(s) = state.upgrade() {
+                                s.close_session(sid);
+                            }
+                        }
+                        break;
                     }
-                    break;
                 }
             }
-        }
-        pump_log.finish();
-    });
+            pump_log.finish();
+        },
+    );
     sse(log, 0, state.draining.clone(), guard, None)
 }
 

@@ -8,8 +8,8 @@ mod harness;
 use std::time::{Duration, Instant};
 
 use harness::{
-    api, api_ok, free_port, pid_alive, port_open, run_hub, server_pid, signal_pid, text_of,
-    wait_servers, wait_until, Config, ServedHub, ServeOpts, HUB_BIN,
+    api, api_ok, pid_alive, server_pid, signal_pid, text_of, wait_servers, wait_until, Config,
+    ServeOpts, ServedHub,
 };
 use serde_json::{json, Value};
 
@@ -105,7 +105,9 @@ fn refused(a: &harness::ApiAnswer, status: u16, code: &str) {
         a.raw.body
     );
     assert!(
-        a.json["error"]["message"].as_str().is_some_and(|m| !m.is_empty()),
+        a.json["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
         "an error has a message: {}",
         a.raw.body
     );
@@ -216,9 +218,7 @@ fn the_api_end_to_end_with_real_upstreams() {
         let pid = s["pid"].as_i64().unwrap_or_else(|| panic!("a pid: {s:#}"));
         assert!(pid_alive(pid as i32), "{server}'s pid {pid} runs");
         assert!(
-            s["protocol"]
-                .as_str()
-                .is_some_and(|v| v.starts_with("20")),
+            s["protocol"].as_str().is_some_and(|v| v.starts_with("20")),
             "a protocol revision: {s:#}"
         );
         assert!(s["capabilities"]["tools"].is_object(), "{s:#}");
@@ -228,7 +228,10 @@ fn the_api_end_to_end_with_real_upstreams() {
         }
     }
     let off = api_ok(p, "GET", "/api/servers/acme/off", admin, "");
-    assert_eq!((off["state"].as_str(), off["pid"].as_i64()), (Some("disabled"), None));
+    assert_eq!(
+        (off["state"].as_str(), off["pid"].as_i64()),
+        (Some("disabled"), None)
+    );
 
     // GET /api/servers?type=…, ?tenant=…, ?state=…
     let by = |q: &str| -> Vec<String> {
@@ -237,7 +240,13 @@ fn the_api_end_to_end_with_real_upstreams() {
             .as_array()
             .unwrap()
             .iter()
-            .map(|s| format!("{}/{}", s["tenant"].as_str().unwrap(), s["name"].as_str().unwrap()))
+            .map(|s| {
+                format!(
+                    "{}/{}",
+                    s["tenant"].as_str().unwrap(),
+                    s["name"].as_str().unwrap()
+                )
+            })
             .collect();
         n.sort();
         n
@@ -256,51 +265,137 @@ fn the_api_end_to_end_with_real_upstreams() {
         .iter()
         .find(|t| t["name"] == "payroll__echo")
         .expect("payroll__echo in /api/tools");
-    assert_eq!((&echo["tenant"], &echo["server"]), (&json!("other"), &json!("payroll")));
+    assert_eq!(
+        (&echo["tenant"], &echo["server"]),
+        (&json!("other"), &json!("payroll"))
+    );
 
     // Calls: the CallToolResult of each kind of upstream, and the default tenant's route.
-    let r = api_ok(p, "POST", "/api/tenants/acme/tools/demo__echo/call", acme, r#"{"message":"hello rest"}"#);
+    let r = api_ok(
+        p,
+        "POST",
+        "/api/tenants/acme/tools/demo__echo/call",
+        acme,
+        r#"{"message":"hello rest"}"#,
+    );
     assert!(text_of(&r).contains("hello rest"), "{r}");
     assert_ne!(r["isError"], true, "{r}");
-    let r = api_ok(p, "POST", "/api/tenants/acme/tools/everything__get-sum/call", acme, r#"{"a":2,"b":40}"#);
+    let r = api_ok(
+        p,
+        "POST",
+        "/api/tenants/acme/tools/everything__get-sum/call",
+        acme,
+        r#"{"a":2,"b":40}"#,
+    );
     assert!(text_of(&r).contains("42"), "{r}");
-    let r = api_ok(p, "POST", "/api/tenants/acme/tools/time__get_current_time/call", admin, r#"{"timezone":"UTC"}"#);
+    let r = api_ok(
+        p,
+        "POST",
+        "/api/tenants/acme/tools/time__get_current_time/call",
+        admin,
+        r#"{"timezone":"UTC"}"#,
+    );
     assert!(text_of(&r).contains("UTC"), "{r}");
-    let r = api_ok(p, "POST", "/api/tools/demo__add/call", acme, r#"{"a":1,"b":2}"#);
+    let r = api_ok(
+        p,
+        "POST",
+        "/api/tools/demo__add/call",
+        acme,
+        r#"{"a":1,"b":2}"#,
+    );
     assert_eq!(r["structuredContent"]["sum"], 3.0, "{r}");
-    let r = api_ok(p, "POST", "/api/tenants/acme/tools/demo__fail/call", acme, "");
-    assert_eq!(r["isError"], true, "a tool's own error is a 200 result: {r}");
+    let r = api_ok(
+        p,
+        "POST",
+        "/api/tenants/acme/tools/demo__fail/call",
+        acme,
+        "",
+    );
+    assert_eq!(
+        r["isError"], true,
+        "a tool's own error is a 200 result: {r}"
+    );
 
     // 400: a body that is no object, or no JSON; arguments the server rejects.
     let call = |tool: &str, body: &str| {
-        api(p, "POST", &format!("/api/tenants/acme/tools/{tool}/call"), acme, body)
+        api(
+            p,
+            "POST",
+            &format!("/api/tenants/acme/tools/{tool}/call"),
+            acme,
+            body,
+        )
     };
     refused(&call("demo__echo", "[1, 2]"), 400, "invalid_arguments");
     refused(&call("demo__echo", "{\"message\":"), 400, "invalid_json");
-    refused(&call("demo__add", r#"{"a":"one","b":[]}"#), 400, "invalid_params");
+    refused(
+        &call("demo__add", r#"{"a":"one","b":[]}"#),
+        400,
+        "invalid_params",
+    );
     // 404: unknown tenant, server, action, tool, route.
-    refused(&api(p, "GET", "/api/tenants/nobody", admin, ""), 404, "not_found");
-    refused(&api(p, "GET", "/api/tenants/nobody/tools", admin, ""), 404, "not_found");
-    refused(&api(p, "GET", "/api/servers/acme/nothing", admin, ""), 404, "not_found");
-    refused(&api(p, "POST", "/api/servers/acme/nothing/start", admin, ""), 404, "not_found");
-    refused(&api(p, "POST", "/api/servers/acme/demo/explode", admin, ""), 404, "not_found");
+    refused(
+        &api(p, "GET", "/api/tenants/nobody", admin, ""),
+        404,
+        "not_found",
+    );
+    refused(
+        &api(p, "GET", "/api/tenants/nobody/tools", admin, ""),
+        404,
+        "not_found",
+    );
+    refused(
+        &api(p, "GET", "/api/servers/acme/nothing", admin, ""),
+        404,
+        "not_found",
+    );
+    refused(
+        &api(p, "POST", "/api/servers/acme/nothing/start", admin, ""),
+        404,
+        "not_found",
+    );
+    refused(
+        &api(p, "POST", "/api/servers/acme/demo/explode", admin, ""),
+        404,
+        "not_found",
+    );
     refused(&call("demo__nothing", "{}"), 404, "unknown_tool");
     refused(&api(p, "GET", "/api/nothing", admin, ""), 404, "not_found");
     // 409: a disabled server; a rollback with no earlier generation.
-    refused(&api(p, "POST", "/api/servers/acme/off/start", admin, ""), 409, "server_disabled");
-    refused(&api(p, "POST", "/api/reload/rollback", admin, ""), 409, "no_history");
+    refused(
+        &api(p, "POST", "/api/servers/acme/off/start", admin, ""),
+        409,
+        "server_disabled",
+    );
+    refused(
+        &api(p, "POST", "/api/reload/rollback", admin, ""),
+        409,
+        "no_history",
+    );
     // 504: the server's request_timeout (1 s) passes before its 3 s call ends.
     let a = call("slowpoke__slow", r#"{"steps":30,"delay_ms":100}"#);
-    assert!(a.status == 504 && a.code().contains("timeout"), "{}", a.raw.body);
+    assert!(
+        a.status == 504 && a.code().contains("timeout"),
+        "{}",
+        a.raw.body
+    );
 
     // 502: the upstream dies during the call.
     let demo_pid = server_pid(p, admin, "acme", "demo").expect("demo's pid");
     let slow = std::thread::spawn(move || {
-        api(p, "POST", "/api/tenants/acme/tools/demo__slow/call", Some(ACME), r#"{"steps":50,"delay_ms":100}"#)
+        api(
+            p,
+            "POST",
+            "/api/tenants/acme/tools/demo__slow/call",
+            Some(ACME),
+            r#"{"steps":50,"delay_ms":100}"#,
+        )
     });
-    assert!(wait_until(Duration::from_secs(5), Duration::from_millis(20), || {
-        api(p, "GET", "/api/tenants/acme", admin, "").json["quota"]["calls_in_flight"] == 1
-    }));
+    assert!(wait_until(
+        Duration::from_secs(5),
+        Duration::from_millis(20),
+        || { api(p, "GET", "/api/tenants/acme", admin, "").json["quota"]["calls_in_flight"] == 1 }
+    ));
     std::thread::sleep(Duration::from_millis(200));
     signal_pid(demo_pid as u32, nix::sys::signal::Signal::SIGKILL);
     let a = slow.join().unwrap();
@@ -314,35 +409,72 @@ fn the_api_end_to_end_with_real_upstreams() {
     assert_eq!(r["stopped"], true, "{r}");
     assert_eq!(r["server"]["state"], "stopped", "{r}");
     assert_eq!(r["server"]["running"], false, "{r}");
-    assert!(wait_until(Duration::from_secs(5), Duration::from_millis(50), || !pid_alive(demo_pid as i32)));
+    assert!(wait_until(
+        Duration::from_secs(5),
+        Duration::from_millis(50),
+        || !pid_alive(demo_pid as i32)
+    ));
     let now = names(&api_ok(p, "GET", "/api/tenants/acme/tools", acme, "")["tools"]);
     assert!(!now.iter().any(|t| t.starts_with("demo__")), "{now:?}");
     assert!(now.iter().any(|t| t.starts_with("everything__")), "{now:?}");
-    refused(&call("demo__echo", r#"{"message":"x"}"#), 404, "unknown_tool");
-    assert_eq!(api_ok(p, "POST", "/api/servers/acme/demo/stop", acme, "")["stopped"], false);
+    refused(
+        &call("demo__echo", r#"{"message":"x"}"#),
+        404,
+        "unknown_tool",
+    );
+    assert_eq!(
+        api_ok(p, "POST", "/api/servers/acme/demo/stop", acme, "")["stopped"],
+        false
+    );
     // Start it: its tools come back; a second start is a 200 that changes nothing.
-    assert_eq!(api_ok(p, "POST", "/api/servers/acme/demo/start", acme, "")["started"], true);
+    assert_eq!(
+        api_ok(p, "POST", "/api/servers/acme/demo/start", acme, "")["started"],
+        true
+    );
     wait_servers(p, admin, "acme", "up", &["off"], Duration::from_secs(20));
     let back = names(&api_ok(p, "GET", "/api/tenants/acme/tools", acme, "")["tools"]);
     harness::assert_has(&back, "demo__echo", "after start");
     let new_pid = server_pid(p, admin, "acme", "demo").expect("a new pid");
     let again = api_ok(p, "POST", "/api/servers/acme/demo/start", acme, "");
-    assert_eq!((again["started"].as_bool(), again["server"]["state"].as_str()), (Some(false), Some("up")));
-    assert_eq!(server_pid(p, admin, "acme", "demo"), Some(new_pid), "an idempotent start");
+    assert_eq!(
+        (
+            again["started"].as_bool(),
+            again["server"]["state"].as_str()
+        ),
+        (Some(false), Some("up"))
+    );
+    assert_eq!(
+        server_pid(p, admin, "acme", "demo"),
+        Some(new_pid),
+        "an idempotent start"
+    );
     // Restart: a new process.
-    assert_eq!(api_ok(p, "POST", "/api/servers/acme/demo/restart", admin, "")["restarted"], true);
+    assert_eq!(
+        api_ok(p, "POST", "/api/servers/acme/demo/restart", admin, "")["restarted"],
+        true
+    );
     wait_servers(p, admin, "acme", "up", &["off"], Duration::from_secs(20));
     let restarted = server_pid(p, admin, "acme", "demo").expect("a pid after restart");
     assert_ne!(restarted, new_pid);
     assert!(!pid_alive(new_pid as i32));
-    let r = api_ok(p, "POST", "/api/tenants/acme/tools/demo__echo/call", acme, r#"{"message":"again"}"#);
+    let r = api_ok(
+        p,
+        "POST",
+        "/api/tenants/acme/tools/demo__echo/call",
+        acme,
+        r#"{"message":"again"}"#,
+    );
     assert!(text_of(&r).contains("again"), "{r}");
 
     // Stop the tenant: every server stops, new MCP sessions get 503 with a clear error, calls
     // get 503, server actions 409; `other` is untouched.
     let other_pid = server_pid(p, admin, "other", "payroll");
     let r = api_ok(p, "POST", "/api/tenants/acme/stop", acme, "");
-    assert_eq!((r["stopped"].as_bool(), r["changed"].as_bool()), (Some(true), Some(true)), "{r}");
+    assert_eq!(
+        (r["stopped"].as_bool(), r["changed"].as_bool()),
+        (Some(true), Some(true)),
+        "{r}"
+    );
     let t = api_ok(p, "GET", "/api/tenants/acme", admin, "");
     assert_eq!(t["stopped"], true);
     for s in t["servers"].as_array().unwrap() {
@@ -355,30 +487,73 @@ fn the_api_end_to_end_with_real_upstreams() {
         p,
         "POST",
         "/t/acme/mcp",
-        &[("Content-Type", "application/json"), ("Accept", "application/json, text/event-stream"), ("Authorization", &auth)],
+        &[
+            ("Content-Type", "application/json"),
+            ("Accept", "application/json, text/event-stream"),
+            ("Authorization", &auth),
+        ],
         init.as_bytes(),
     )
     .unwrap();
     assert_eq!(mcp.status, 503, "{}", mcp.body);
-    let msg = mcp.json().map(|v| v["error"]["message"].to_string()).unwrap_or_default();
+    let msg = mcp
+        .json()
+        .map(|v| v["error"]["message"].to_string())
+        .unwrap_or_default();
     assert!(msg.contains("stopped"), "a clear error: {}", mcp.body);
-    refused(&call("everything__echo", r#"{"message":"x"}"#), 503, "tenant_stopped");
-    refused(&api(p, "POST", "/api/servers/acme/demo/start", acme, ""), 409, "tenant_stopped");
-    refused(&api(p, "POST", "/api/servers/acme/demo/restart", acme, ""), 409, "tenant_stopped");
-    assert_eq!(api_ok(p, "POST", "/api/tenants/acme/stop", acme, "")["changed"], false);
-    assert_eq!(server_pid(p, admin, "other", "payroll"), other_pid, "other runs on");
+    refused(
+        &call("everything__echo", r#"{"message":"x"}"#),
+        503,
+        "tenant_stopped",
+    );
+    refused(
+        &api(p, "POST", "/api/servers/acme/demo/start", acme, ""),
+        409,
+        "tenant_stopped",
+    );
+    refused(
+        &api(p, "POST", "/api/servers/acme/demo/restart", acme, ""),
+        409,
+        "tenant_stopped",
+    );
+    assert_eq!(
+        api_ok(p, "POST", "/api/tenants/acme/stop", acme, "")["changed"],
+        false
+    );
+    assert_eq!(
+        server_pid(p, admin, "other", "payroll"),
+        other_pid,
+        "other runs on"
+    );
     // Start it again: everything comes back.
     let r = api_ok(p, "POST", "/api/tenants/acme/start", acme, "");
-    assert_eq!((r["started"].as_bool(), r["stopped"].as_bool()), (Some(true), Some(false)), "{r}");
-    assert_eq!(api_ok(p, "POST", "/api/tenants/acme/start", acme, "")["started"], false);
+    assert_eq!(
+        (r["started"].as_bool(), r["stopped"].as_bool()),
+        (Some(true), Some(false)),
+        "{r}"
+    );
+    assert_eq!(
+        api_ok(p, "POST", "/api/tenants/acme/start", acme, "")["started"],
+        false
+    );
     wait_servers(p, admin, "acme", "up", &["off"], Duration::from_secs(60));
-    let r = api_ok(p, "POST", "/api/tenants/acme/tools/time__get_current_time/call", acme, r#"{"timezone":"UTC"}"#);
+    let r = api_ok(
+        p,
+        "POST",
+        "/api/tenants/acme/tools/time__get_current_time/call",
+        acme,
+        r#"{"timezone":"UTC"}"#,
+    );
     assert!(text_of(&r).contains("UTC"), "{r}");
     let mcp = harness::http_request(
         p,
         "POST",
         "/t/acme/mcp",
-        &[("Content-Type", "application/json"), ("Accept", "application/json, text/event-stream"), ("Authorization", &auth)],
+        &[
+            ("Content-Type", "application/json"),
+            ("Accept", "application/json, text/event-stream"),
+            ("Authorization", &auth),
+        ],
         init.as_bytes(),
     )
     .unwrap();
@@ -386,38 +561,72 @@ fn the_api_end_to_end_with_real_upstreams() {
 
     // The config: 403 for a tenant key; for the admin no secret value at all.
     refused(&api(p, "GET", "/api/config", acme, ""), 403, "admin_only");
-    refused(&api(p, "GET", "/api/config/history", acme, ""), 403, "admin_only");
+    refused(
+        &api(p, "GET", "/api/config/history", acme, ""),
+        403,
+        "admin_only",
+    );
     refused(&api(p, "POST", "/api/reload", acme, ""), 403, "admin_only");
-    refused(&api(p, "POST", "/api/reload/rollback", acme, ""), 403, "admin_only");
+    refused(
+        &api(p, "POST", "/api/reload/rollback", acme, ""),
+        403,
+        "admin_only",
+    );
     let cfg = api(p, "GET", "/api/config", admin, "");
     assert_eq!(cfg.status, 200);
     for secret in [ADMIN, ACME, OTHER, DEMO_ENV_VALUE, INTERPOLATED_VALUE] {
-        assert!(!cfg.raw.body.contains(secret), "GET /api/config shows `{secret}`: {}", cfg.raw.body);
+        assert!(
+            !cfg.raw.body.contains(secret),
+            "GET /api/config shows `{secret}`: {}",
+            cfg.raw.body
+        );
     }
     assert_eq!(cfg.json["hub"]["admin"]["api_keys"], 1);
-    assert_eq!(cfg.json["tenants"]["acme"]["servers"]["demo"]["env"]["DEMO_TOKEN"], "<redacted>");
+    assert_eq!(
+        cfg.json["tenants"]["acme"]["servers"]["demo"]["env"]["DEMO_TOKEN"],
+        "<redacted>"
+    );
     assert_eq!(cfg.json["generation"].as_u64(), Some(gen0));
 
     // Reload (a server added to `other`), then roll back to the first generation.
     let text = std::fs::read_to_string(&hub.config.path).unwrap();
     std::fs::write(
         &hub.config.path,
-        format!("{text}\n[tenants.other.servers.extra]\ncommand = {:?}\n", harness::path_str(&harness::example("demo_server"))),
+        format!(
+            "{text}\n[tenants.other.servers.extra]\ncommand = {:?}\n",
+            harness::path_str(&harness::example("demo_server"))
+        ),
     )
     .unwrap();
     let r = api_ok(p, "POST", "/api/reload", admin, "");
-    assert_eq!((r["generation"].as_u64(), r["changed"].as_bool()), (Some(gen0 + 1), Some(true)), "{r}");
+    assert_eq!(
+        (r["generation"].as_u64(), r["changed"].as_bool()),
+        (Some(gen0 + 1), Some(true)),
+        "{r}"
+    );
     assert_eq!(r["tenants"]["other"]["added"], json!(["extra"]), "{r}");
     assert_eq!(harness::generation(p, admin), gen0 + 1);
     let same = api_ok(p, "POST", "/api/reload", admin, "");
-    assert_eq!((same["generation"].as_u64(), same["changed"].as_bool()), (Some(gen0 + 1), Some(false)));
+    assert_eq!(
+        (same["generation"].as_u64(), same["changed"].as_bool()),
+        (Some(gen0 + 1), Some(false))
+    );
     let r = api_ok(p, "POST", "/api/reload/rollback", admin, "");
     assert_eq!(r["generation"].as_u64(), Some(gen0 + 2), "{r}");
     assert_eq!(r["tenants"]["other"]["removed"], json!(["extra"]), "{r}");
-    refused(&api(p, "GET", "/api/servers/other/extra", admin, ""), 404, "not_found");
+    refused(
+        &api(p, "GET", "/api/servers/other/extra", admin, ""),
+        404,
+        "not_found",
+    );
     let h = api_ok(p, "GET", "/api/config/history", admin, "");
     assert_eq!(h["running"].as_u64(), Some(gen0 + 2), "{h}");
-    let sources: Vec<&str> = h["generations"].as_array().unwrap().iter().filter_map(|g| g["source"].as_str()).collect();
+    let sources: Vec<&str> = h["generations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|g| g["source"].as_str())
+        .collect();
     assert_eq!(sources.first(), Some(&"rollback"), "newest first: {h}");
     assert!(sources.contains(&"api"), "{h}");
     eprintln!("the API end to end took {:?}", started.elapsed());

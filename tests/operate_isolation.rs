@@ -87,7 +87,11 @@ fn cross_tenant_attempts() -> Vec<(&'static str, String, &'static str)> {
             // The default tenant is `other`: the route without a tenant names it too.
             v.push(("POST", format!("/api/tools/{server}__{tool}/call"), body));
         }
-        v.push(("POST", format!("/api/tenants/other/tools/{server}__echo/call"), "not json"));
+        v.push((
+            "POST",
+            format!("/api/tenants/other/tools/{server}__echo/call"),
+            "not json",
+        ));
     }
     v
 }
@@ -110,7 +114,11 @@ fn a_tenant_key_never_reaches_another_tenant() {
     assert!(attempts.len() >= 50, "{} attempts", attempts.len());
     for (method, path, body) in &attempts {
         let a = api(p, method, path, Some(ACME), body);
-        assert_eq!(a.status, 404, "{method} {path} with acme's key: {}", a.raw.body);
+        assert_eq!(
+            a.status, 404,
+            "{method} {path} with acme's key: {}",
+            a.raw.body
+        );
         for name in OTHER_NAMES {
             assert!(
                 !a.raw.body.contains(name),
@@ -125,7 +133,9 @@ fn a_tenant_key_never_reaches_another_tenant() {
             a.raw.body
         );
         // Indistinguishable from a tenant that does not exist.
-        let ghost_path = path.replace("/other/", "/ghost/").replace("/other", "/ghost");
+        let ghost_path = path
+            .replace("/other/", "/ghost/")
+            .replace("/other", "/ghost");
         if ghost_path != *path {
             let g = api(p, method, &ghost_path, Some(ACME), body);
             assert_eq!(
@@ -156,7 +166,12 @@ fn a_tenant_key_never_reaches_another_tenant() {
         ("GET", "/api/config/history"),
     ] {
         let a = api(p, method, path, Some(ACME), "");
-        assert_eq!((a.status, a.code()), (403, "admin_only"), "{method} {path}: {}", a.raw.body);
+        assert_eq!(
+            (a.status, a.code()),
+            (403, "admin_only"),
+            "{method} {path}: {}",
+            a.raw.body
+        );
     }
     // The lists without a filter, and with a filter naming `other`: `acme` only.
     for path in [
@@ -170,11 +185,18 @@ fn a_tenant_key_never_reaches_another_tenant() {
         assert_eq!(a.status, 200, "{path}: {}", a.raw.body);
         let list = a.json.as_object().unwrap().values().next().unwrap().clone();
         for item in list.as_array().unwrap() {
-            let owner = item.get("tenant").or(item.get("id")).and_then(Value::as_str);
+            let owner = item
+                .get("tenant")
+                .or(item.get("id"))
+                .and_then(Value::as_str);
             assert_eq!(owner, Some("acme"), "{path}: {item}");
         }
         for name in OTHER_NAMES.iter().chain(&["other"]) {
-            assert!(!a.raw.body.contains(name), "{path} names `{name}`: {}", a.raw.body);
+            assert!(
+                !a.raw.body.contains(name),
+                "{path} names `{name}`: {}",
+                a.raw.body
+            );
         }
     }
     // And the other way round, a few: `other`'s key does not reach `acme`.
@@ -185,7 +207,11 @@ fn a_tenant_key_never_reaches_another_tenant() {
         ("POST", "/api/tenants/acme/tools/demo__echo/call"),
     ] {
         let a = api(p, method, path, Some(OTHER), "{}");
-        assert_eq!(a.status, 404, "{method} {path} with other's key: {}", a.raw.body);
+        assert_eq!(
+            a.status, 404,
+            "{method} {path} with other's key: {}",
+            a.raw.body
+        );
     }
     assert!(server_pid(p, Some(ADMIN), "acme", "demo").is_some());
 }
@@ -208,16 +234,28 @@ fn a_public_api_listener_without_an_admin_key_refuses_to_start() {
     let listen = format!("0.0.0.0:{port}");
     let cases: [(&Config, Vec<&str>, u16); 2] = [
         (&config, vec!["serve", "--listen", &listen], port),
-        (&admin_listen, vec!["serve", "--listen", "127.0.0.1:0"], admin_port),
+        (
+            &admin_listen,
+            vec!["serve", "--listen", "127.0.0.1:0"],
+            admin_port,
+        ),
     ];
     for (config, args, watched) in cases {
         let started = Instant::now();
         let mut cmd = std::process::Command::new(HUB_BIN);
-        cmd.arg("--config").arg(&config.path).args(&args).env_remove("RUST_LOG");
+        cmd.arg("--config")
+            .arg(&config.path)
+            .args(&args)
+            .env_remove("RUST_LOG");
         // Bounded: a hub that did start is stopped (its process group) after 15 s.
         let out = harness::run_command(cmd, b"", Duration::from_secs(15))
             .unwrap_or_else(|e| panic!("the hub did not refuse to start: {e:#}"));
-        assert_eq!(out.code(), Some(64), "exit code (EXIT_CONFIG); stderr:\n{}", out.stderr);
+        assert_eq!(
+            out.code(),
+            Some(64),
+            "exit code (EXIT_CONFIG); stderr:\n{}",
+            out.stderr
+        );
         assert!(
             out.took < Duration::from_secs(10),
             "refused quickly, took {:?}",

@@ -60,7 +60,13 @@ const ALL_CHECKS: &str = "not_a_server_error,status_code_conformance,response_sc
 const CONFORMANCE: &str = "status_code_conformance,response_schema_conformance";
 
 /// One schemathesis run against `hub`; its output, after asserting exit status 0.
-fn schemathesis(hub: &ServedHub, what: &str, config: Option<&Path>, checks: &str, extra: &[&str]) -> String {
+fn schemathesis(
+    hub: &ServedHub,
+    what: &str,
+    config: Option<&Path>,
+    checks: &str,
+    extra: &[&str],
+) -> String {
     let bin = test_dep("api/bin/schemathesis");
     let work = hub.config.dir().join("schemathesis");
     std::fs::create_dir_all(&work).unwrap();
@@ -139,7 +145,14 @@ fn restore(hub: &ServedHub) {
         let a = api(hub.port, "POST", &path, Some(ADMIN), "");
         assert_eq!(a.status, 200, "{path}: {}", a.raw.body);
     }
-    wait_servers(hub.port, Some(ADMIN), TENANT, "up", &["off"], Duration::from_secs(20));
+    wait_servers(
+        hub.port,
+        Some(ADMIN),
+        TENANT,
+        "up",
+        &["off"],
+        Duration::from_secs(20),
+    );
 }
 
 /// schemathesis against every operation of the document: no 5xx (but the documented 503 of a
@@ -148,7 +161,14 @@ fn restore(hub: &ServedHub) {
 fn the_openapi_document_matches_the_answers() {
     let started = Instant::now();
     let hub = ServedHub::from_toml(SAFE);
-    wait_servers(hub.port, Some(ADMIN), TENANT, "up", &["off"], Duration::from_secs(30));
+    wait_servers(
+        hub.port,
+        Some(ADMIN),
+        TENANT,
+        "up",
+        &["off"],
+        Duration::from_secs(30),
+    );
 
     let out = schemathesis(
         &hub,

@@ -88,7 +88,14 @@ fn quotas_refuse_with_429_and_say_which_limit() {
     let hub = ServedHub::from_toml(QUOTAS);
     let p = hub.port;
     wait_servers(p, Some(ADMIN), "four", "up", &[], Duration::from_secs(30));
-    wait_servers(p, Some(ADMIN), "metered", "up", &[], Duration::from_secs(30));
+    wait_servers(
+        p,
+        Some(ADMIN),
+        "metered",
+        "up",
+        &[],
+        Duration::from_secs(30),
+    );
 
     // 100 at once.
     let barrier = Arc::new(Barrier::new(100));
@@ -103,7 +110,8 @@ fn quotas_refuse_with_429_and_say_which_limit() {
             })
         })
         .collect();
-    let answers: Vec<(ApiAnswer, Duration)> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    let answers: Vec<(ApiAnswer, Duration)> =
+        threads.into_iter().map(|t| t.join().unwrap()).collect();
     let took = started.elapsed();
     let ok: Vec<_> = answers.iter().filter(|(a, _)| a.status == 200).collect();
     let refused: Vec<_> = answers.iter().filter(|(a, _)| a.status != 200).collect();
@@ -114,11 +122,18 @@ fn quotas_refuse_with_429_and_say_which_limit() {
         answers.iter().map(|(a, _)| a.status).collect::<Vec<_>>()
     );
     for (a, _) in &ok {
-        assert!(a.json["content"].is_array() && a.json["isError"] != true, "{}", a.raw.body);
+        assert!(
+            a.json["content"].is_array() && a.json["isError"] != true,
+            "{}",
+            a.raw.body
+        );
     }
     for (a, t) in &refused {
         assert_quota_refusal(a, "max_concurrent_calls");
-        assert!(*t < Duration::from_millis(1500), "refused at once, not after {t:?}");
+        assert!(
+            *t < Duration::from_millis(1500),
+            "refused at once, not after {t:?}"
+        );
     }
     eprintln!("100 concurrent calls: 4 ok, 96 refused, in {took:?}");
     let t = api_ok(p, "GET", "/api/tenants/four", Some(ADMIN), "");
@@ -127,29 +142,56 @@ fn quotas_refuse_with_429_and_say_which_limit() {
     assert_eq!(t["limits"]["max_concurrent_calls"], 4, "{t:#}");
 
     // Over MCP (Streamable HTTP, 2026-07-28) while 4 calls are in flight.
-    let holders: Vec<_> = (0..4).map(|_| std::thread::spawn(move || slow_call(p))).collect();
+    let holders: Vec<_> = (0..4)
+        .map(|_| std::thread::spawn(move || slow_call(p)))
+        .collect();
     assert!(
-        wait_until(Duration::from_secs(5), Duration::from_millis(20), || in_flight(p) == 4),
+        wait_until(
+            Duration::from_secs(5),
+            Duration::from_millis(20),
+            || in_flight(p) == 4
+        ),
         "4 calls in flight"
     );
-    let r = mcp_call_2026(p, "/t/four/mcp", Some(FOUR), "demo__echo", json!({"message": "one more"}));
+    let r = mcp_call_2026(
+        p,
+        "/t/four/mcp",
+        Some(FOUR),
+        "demo__echo",
+        json!({"message": "one more"}),
+    );
     assert_eq!(r.status, 429, "{}", r.body);
     assert!(
-        r.header("retry-after").and_then(|v| v.parse::<u64>().ok()).is_some_and(|s| s >= 1),
+        r.header("retry-after")
+            .and_then(|v| v.parse::<u64>().ok())
+            .is_some_and(|s| s >= 1),
         "{:?}",
         r.headers
     );
-    let v = r.json().unwrap_or_else(|| panic!("a JSON-RPC answer: {}", r.body));
+    let v = r
+        .json()
+        .unwrap_or_else(|| panic!("a JSON-RPC answer: {}", r.body));
     assert_eq!(v["error"]["code"], -32050, "{v}");
     assert_eq!(v["error"]["data"]["limit"], "max_concurrent_calls", "{v}");
     assert_eq!(v["error"]["data"]["value"], 4, "{v}");
-    assert!(v["error"]["data"]["retryAfterMs"].as_u64().is_some_and(|ms| ms > 0), "{v}");
+    assert!(
+        v["error"]["data"]["retryAfterMs"]
+            .as_u64()
+            .is_some_and(|ms| ms > 0),
+        "{v}"
+    );
     for h in holders {
         let a = h.join().unwrap();
         assert_eq!(a.status, 200, "{}", a.raw.body);
     }
     // Places come back: a call now succeeds, over MCP too.
-    let r = mcp_call_2026(p, "/t/four/mcp", Some(FOUR), "demo__echo", json!({"message": "now"}));
+    let r = mcp_call_2026(
+        p,
+        "/t/four/mcp",
+        Some(FOUR),
+        "demo__echo",
+        json!({"message": "now"}),
+    );
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(
         api_ok(p, "GET", "/api/tenants/four", Some(ADMIN), "")["quota"]["calls_refused"],
@@ -158,17 +200,42 @@ fn quotas_refuse_with_429_and_say_which_limit() {
 
     // calls_per_minute = 3: the 4th call within the minute is refused.
     for i in 0..3 {
-        let a = api(p, "POST", "/api/tenants/metered/tools/demo__echo/call", Some(METERED), &format!(r#"{{"message":"m{i}"}}"#));
+        let a = api(
+            p,
+            "POST",
+            "/api/tenants/metered/tools/demo__echo/call",
+            Some(METERED),
+            &format!(r#"{{"message":"m{i}"}}"#),
+        );
         assert_eq!(a.status, 200, "call {i}: {}", a.raw.body);
     }
-    let a = api(p, "POST", "/api/tenants/metered/tools/demo__echo/call", Some(METERED), r#"{"message":"m3"}"#);
+    let a = api(
+        p,
+        "POST",
+        "/api/tenants/metered/tools/demo__echo/call",
+        Some(METERED),
+        r#"{"message":"m3"}"#,
+    );
     assert_quota_refusal(&a, "calls_per_minute");
     let secs: u64 = a.header("retry-after").unwrap().parse().unwrap();
-    assert!((10..=21).contains(&secs), "about 20 s until a token is back: {secs}");
-    let r = mcp_call_2026(p, "/t/metered/mcp", Some(METERED), "demo__echo", json!({"message": "m4"}));
+    assert!(
+        (10..=21).contains(&secs),
+        "about 20 s until a token is back: {secs}"
+    );
+    let r = mcp_call_2026(
+        p,
+        "/t/metered/mcp",
+        Some(METERED),
+        "demo__echo",
+        json!({"message": "m4"}),
+    );
     assert_eq!(r.status, 429, "{}", r.body);
     let v = r.json().unwrap();
-    assert_eq!((&v["error"]["code"], &v["error"]["data"]["limit"]), (&json!(-32050), &json!("calls_per_minute")), "{v}");
+    assert_eq!(
+        (&v["error"]["code"], &v["error"]["data"]["limit"]),
+        (&json!(-32050), &json!("calls_per_minute")),
+        "{v}"
+    );
     let t = api_ok(p, "GET", "/api/tenants/metered", Some(ADMIN), "");
     assert_eq!(t["quota"]["calls_refused"], 2, "{t:#}");
     assert_eq!(t["limits"]["calls_per_minute"], 3, "{t:#}");

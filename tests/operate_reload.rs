@@ -29,7 +29,9 @@ fn fleet(n: usize, changed: Option<(&str, &str)>, admin: &str) -> String {
     );
     for i in 0..n {
         let name = format!("s{i:02}");
-        s.push_str(&format!("\n[tenants.t.servers.{name}]\ncommand = \"@DEMO@\"\n"));
+        s.push_str(&format!(
+            "\n[tenants.t.servers.{name}]\ncommand = \"@DEMO@\"\n"
+        ));
         if let Some((c, extra)) = changed {
             if c == name {
                 s.push_str(extra);
@@ -63,7 +65,10 @@ fn a_file_change_restarts_only_the_changed_server_while_calls_go_on() {
     let gen0 = generation(p, KEY);
 
     let stop = Arc::new(AtomicBool::new(false));
-    let (ok, failed) = (Arc::new(AtomicU64::new(0)), Arc::new(Mutex::new(Vec::new())));
+    let (ok, failed) = (
+        Arc::new(AtomicU64::new(0)),
+        Arc::new(Mutex::new(Vec::new())),
+    );
     let workers: Vec<_> = (0..10)
         .map(|w| {
             let (stop, ok, failed) = (stop.clone(), ok.clone(), failed.clone());
@@ -77,7 +82,10 @@ fn a_file_change_restarts_only_the_changed_server_while_calls_go_on() {
                     if a.status == 200 && harness::text_of(&a.json).contains("steady") {
                         ok.fetch_add(1, Ordering::Relaxed);
                     } else {
-                        failed.lock().unwrap().push(format!("{server}: {} {}", a.status, a.raw.body));
+                        failed
+                            .lock()
+                            .unwrap()
+                            .push(format!("{server}: {} {}", a.status, a.raw.body));
                     }
                 }
             })
@@ -85,7 +93,10 @@ fn a_file_change_restarts_only_the_changed_server_while_calls_go_on() {
         .collect();
     std::thread::sleep(Duration::from_millis(800));
     let edited = Instant::now();
-    rewrite(&hub.config, &fleet(20, Some(("s19", "args = [\"--name\", \"changed\"]")), ""));
+    rewrite(
+        &hub.config,
+        &fleet(20, Some(("s19", "args = [\"--name\", \"changed\"]")), ""),
+    );
     let reloaded = wait_until(Duration::from_secs(10), Duration::from_millis(50), || {
         generation(p, KEY) > gen0
     });
@@ -99,19 +110,39 @@ fn a_file_change_restarts_only_the_changed_server_while_calls_go_on() {
     assert!(reloaded, "the watcher reloaded within 10 s");
     let failed = failed.lock().unwrap();
     let ok = ok.load(Ordering::Relaxed);
-    eprintln!("reload seen {reload_seen:?} after the edit; {ok} calls ok, {} failed", failed.len());
-    assert!(failed.is_empty(), "{} calls failed, e.g. {:?}", failed.len(), &failed[..failed.len().min(5)]);
+    eprintln!(
+        "reload seen {reload_seen:?} after the edit; {ok} calls ok, {} failed",
+        failed.len()
+    );
+    assert!(
+        failed.is_empty(),
+        "{} calls failed, e.g. {:?}",
+        failed.len(),
+        &failed[..failed.len().min(5)]
+    );
     assert!(ok > 50, "the calls went on ({ok})");
     assert_eq!(generation(p, KEY), gen0 + 1, "exactly one reload");
 
     let after = pids(p, 20);
-    assert_eq!(before[..19], after[..19], "the 19 unchanged servers kept their processes");
+    assert_eq!(
+        before[..19],
+        after[..19],
+        "the 19 unchanged servers kept their processes"
+    );
     assert_ne!(before[19], after[19], "s19 restarted");
     assert!(!pid_alive(before[19].unwrap() as i32));
     let log = hub.log();
-    assert_eq!(upstream_pids(&log, "s19").len(), 2, "s19 started twice in all");
+    assert_eq!(
+        upstream_pids(&log, "s19").len(),
+        2,
+        "s19 started twice in all"
+    );
     for i in 0..19 {
-        assert_eq!(upstream_pids(&log, &format!("s{i:02}")).len(), 1, "s{i:02} started once");
+        assert_eq!(
+            upstream_pids(&log, &format!("s{i:02}")).len(),
+            1,
+            "s{i:02} started once"
+        );
     }
     let s = api_ok(p, "GET", "/api/servers/t/s19", KEY, "");
     assert_eq!(s["server_info"]["name"], "changed", "{s:#}");
@@ -128,7 +159,9 @@ fn a_session_hears_list_changed_when_a_reload_adds_a_server() {
     let tools = hub.tool_names();
     harness::assert_has(&tools, "a__echo", "before");
     assert!(!tools.iter().any(|t| t.starts_with("b__")));
-    let two = format!("{one}[tenants.default.servers.b]\ncommand = \"@DEMO@\"\nargs = [\"--name\", \"b\"]\n");
+    let two = format!(
+        "{one}[tenants.default.servers.b]\ncommand = \"@DEMO@\"\nargs = [\"--name\", \"b\"]\n"
+    );
     std::fs::write(&hub.config.path, fill_template(&two, &hub.dir)).unwrap();
     let until = Instant::now() + Duration::from_secs(15);
     let mut heard = false;
@@ -137,7 +170,11 @@ fn a_session_hears_list_changed_when_a_reload_adds_a_server() {
             heard = m["method"] == "notifications/tools/list_changed";
         }
     }
-    assert!(heard, "notifications/tools/list_changed within 15 s; log:\n{}", hub.log());
+    assert!(
+        heard,
+        "notifications/tools/list_changed within 15 s; log:\n{}",
+        hub.log()
+    );
     let mut tools = Vec::new();
     let listed = wait_until(Duration::from_secs(10), Duration::from_millis(100), || {
         tools = hub.tool_names();
@@ -160,46 +197,94 @@ fn an_invalid_edit_changes_nothing_and_sighup_reloads() {
     let before = pids(p, 3);
 
     // Broken TOML, seen by the watcher: refused.
-    let broken = format!("{}\n[tenants.t.servers.s01\ncommand = \n", fleet(3, None, ""));
+    let broken = format!(
+        "{}\n[tenants.t.servers.s01\ncommand = \n",
+        fleet(3, None, "")
+    );
     rewrite(&hub.config, &broken);
     std::thread::sleep(Duration::from_millis(1500));
     assert_eq!(generation(p, KEY), gen0, "an invalid file is not applied");
     assert_eq!(pids(p, 3), before, "no server restarted");
     let a = api(p, "POST", "/api/reload", KEY, "");
-    assert_eq!((a.status, a.code()), (400, "invalid_config"), "{}", a.raw.body);
-    let problems = a.json["error"]["problems"].as_array().expect("problems[]").clone();
+    assert_eq!(
+        (a.status, a.code()),
+        (400, "invalid_config"),
+        "{}",
+        a.raw.body
+    );
+    let problems = a.json["error"]["problems"]
+        .as_array()
+        .expect("problems[]")
+        .clone();
     assert!(!problems.is_empty());
     assert!(
-        problems.iter().any(|p| p["line"].as_u64().is_some_and(|l| l >= 20) && p["path"].is_string()),
+        problems
+            .iter()
+            .any(|p| p["line"].as_u64().is_some_and(|l| l >= 20) && p["path"].is_string()),
         "a problem with its path and line: {problems:?}"
     );
     // A valid file with a wrong value: the problem names the key.
-    rewrite(&hub.config, &fleet(3, Some(("s02", "request_timeout = \"soon\"")), ""));
+    rewrite(
+        &hub.config,
+        &fleet(3, Some(("s02", "request_timeout = \"soon\"")), ""),
+    );
     let a = api(p, "POST", "/api/reload", KEY, "");
     assert_eq!(a.status, 400, "{}", a.raw.body);
     let problems = a.json["error"]["problems"].as_array().unwrap().clone();
     assert!(
-        problems.iter().any(|p| p["path"].as_str().is_some_and(|s| s.contains("s02.request_timeout")) && p["line"].is_u64()),
+        problems.iter().any(|p| p["path"]
+            .as_str()
+            .is_some_and(|s| s.contains("s02.request_timeout"))
+            && p["line"].is_u64()),
         "{problems:?}"
     );
-    let r = api_ok(p, "POST", "/api/tenants/t/tools/s01__echo/call", KEY, r#"{"message":"still"}"#);
+    let r = api_ok(
+        p,
+        "POST",
+        "/api/tenants/t/tools/s01__echo/call",
+        KEY,
+        r#"{"message":"still"}"#,
+    );
     assert!(harness::text_of(&r).contains("still"));
     assert_eq!((generation(p, KEY), pids(p, 3)), (gen0, before.clone()));
 
     // Fixed, and the watch turned off: the watcher applies this one.
     rewrite(&hub.config, &fleet(3, None, "watch = false"));
     assert!(
-        wait_until(Duration::from_secs(10), Duration::from_millis(50), || generation(p, KEY) == gen0 + 1),
+        wait_until(
+            Duration::from_secs(10),
+            Duration::from_millis(50),
+            || generation(p, KEY) == gen0 + 1
+        ),
         "the fixed file is applied"
     );
-    assert_eq!(pids(p, 3), before, "a change of hub.admin.watch restarts no server");
+    assert_eq!(
+        pids(p, 3),
+        before,
+        "a change of hub.admin.watch restarts no server"
+    );
     // Now a change waits for SIGHUP.
-    rewrite(&hub.config, &fleet(3, Some(("s01", "args = [\"--name\", \"hup\"]")), "watch = false"));
+    rewrite(
+        &hub.config,
+        &fleet(
+            3,
+            Some(("s01", "args = [\"--name\", \"hup\"]")),
+            "watch = false",
+        ),
+    );
     std::thread::sleep(Duration::from_millis(1200));
-    assert_eq!(generation(p, KEY), gen0 + 1, "watch = false: no reload on a file change");
+    assert_eq!(
+        generation(p, KEY),
+        gen0 + 1,
+        "watch = false: no reload on a file change"
+    );
     signal_pid(hub.pid(), nix::sys::signal::Signal::SIGHUP);
     assert!(
-        wait_until(Duration::from_secs(10), Duration::from_millis(50), || generation(p, KEY) == gen0 + 2),
+        wait_until(
+            Duration::from_secs(10),
+            Duration::from_millis(50),
+            || generation(p, KEY) == gen0 + 2
+        ),
         "SIGHUP reloads"
     );
     wait_servers(p, KEY, "t", "up", &[], Duration::from_secs(20));
@@ -223,7 +308,13 @@ fn a_hundred_reloads_leak_no_process_and_little_memory() {
     let hub = ServedHub::from_toml(&fleet(N, None, "watch = false"));
     let p = hub.port;
     wait_servers(p, KEY, "t", "up", &[], Duration::from_secs(20));
-    let toggled = |i: u64| fleet(N, Some(("s00", &format!("args = [\"--name\", \"v{}\"]", i % 2))), "watch = false");
+    let toggled = |i: u64| {
+        fleet(
+            N,
+            Some(("s00", &format!("args = [\"--name\", \"v{}\"]", i % 2))),
+            "watch = false",
+        )
+    };
     // Warm up (allocator pools, the first restarts), then measure.
     for i in 0..5 {
         rewrite(&hub.config, &toggled(i));
@@ -237,22 +328,38 @@ fn a_hundred_reloads_leak_no_process_and_little_memory() {
         rewrite(&hub.config, &toggled(i));
         let r = api_ok(p, "POST", "/api/reload", KEY, "");
         assert_eq!(r["changed"], true, "reload {i}: {r}");
-        assert_eq!(r["tenants"]["t"]["changed"], json!(["s00"]), "reload {i}: {r}");
+        assert_eq!(
+            r["tenants"]["t"]["changed"],
+            json!(["s00"]),
+            "reload {i}: {r}"
+        );
     }
     let took = started.elapsed();
     assert_eq!(generation(p, KEY), gen0 + RELOADS);
     wait_servers(p, KEY, "t", "up", &[], Duration::from_secs(20));
-    let configured: BTreeSet<u32> = pids(p, N).into_iter().map(|p| p.expect("a pid") as u32).collect();
+    let configured: BTreeSet<u32> = pids(p, N)
+        .into_iter()
+        .map(|p| p.expect("a pid") as u32)
+        .collect();
     let mut children = BTreeSet::new();
     let exact = wait_until(Duration::from_secs(10), Duration::from_millis(100), || {
-        children = children_of(hub.pid()).into_iter().filter(|&c| pid_alive(c as i32)).collect();
+        children = children_of(hub.pid())
+            .into_iter()
+            .filter(|&c| pid_alive(c as i32))
+            .collect();
         children == configured
     });
-    assert!(exact, "the hub's children {children:?} are the configured servers {configured:?}");
+    assert!(
+        exact,
+        "the hub's children {children:?} are the configured servers {configured:?}"
+    );
     let rss1 = hub.rss_kib();
     let grew = rss1.saturating_sub(rss0);
     eprintln!("{RELOADS} reloads in {took:?}; RSS {rss0} KiB -> {rss1} KiB (+{grew} KiB)");
-    assert!(grew < RSS_BOUND_KIB, "RSS grew by {grew} KiB over {RELOADS} reloads");
+    assert!(
+        grew < RSS_BOUND_KIB,
+        "RSS grew by {grew} KiB over {RELOADS} reloads"
+    );
     let h = api_ok(p, "GET", "/api/config/history", KEY, "");
     assert_eq!(h["generations"].as_array().map(Vec::len), Some(10), "{h}");
     assert_eq!(

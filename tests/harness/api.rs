@@ -100,9 +100,8 @@ pub fn wait_servers(
     let ok = wait_until(limit, Duration::from_millis(100), || {
         last = api(port, "GET", &path, key, "").json;
         last["servers"].as_array().is_some_and(|s| {
-            s.iter().all(|s| {
-                except.contains(&s["name"].as_str().unwrap_or("")) || s["state"] == state
-            })
+            s.iter()
+                .all(|s| except.contains(&s["name"].as_str().unwrap_or("")) || s["state"] == state)
         })
     });
     assert!(

@@ -1,15 +1,15 @@
 //! Issue #11, operate the hub: the REST admin API end to end against `mcp-hub serve` with real
 //! upstreams (server-everything on node, mcp-server-time from the py2 venv, the demo server),
-//! every route and every status it gives, with the admin key and the tenants' keys; tenant
-//! isolation; and the refusal of a non-loopback API listener without an admin key.
+//! every route that reads, calls and reloads, and every status it gives, with the admin key and
+//! the tenants' keys.
 
 mod harness;
 
 use std::time::{Duration, Instant};
 
 use harness::{
-    api, api_ok, pid_alive, server_pid, signal_pid, text_of, wait_servers, wait_until, Config,
-    ServeOpts, ServedHub,
+    api, api_ok, names, pid_alive, refused, server_pid, signal_pid, text_of, wait_servers,
+    wait_until, Config, ServeOpts, ServedHub,
 };
 use serde_json::{json, Value};
 
@@ -82,41 +82,10 @@ fn start_two_tenants(template: &str) -> ServedHub {
     ServedHub::start_opts(Config::new(template), opts)
 }
 
-fn names(list: &Value) -> Vec<String> {
-    list.as_array()
-        .unwrap_or(&Vec::new())
-        .iter()
-        .map(|v| {
-            v["name"]
-                .as_str()
-                .or(v["id"].as_str())
-                .unwrap_or_default()
-                .to_string()
-        })
-        .collect()
-}
-
-#[track_caller]
-fn refused(a: &harness::ApiAnswer, status: u16, code: &str) {
-    assert_eq!(
-        (a.status, a.code()),
-        (status, code),
-        "expected {status} {code}: {}",
-        a.raw.body
-    );
-    assert!(
-        a.json["error"]["message"]
-            .as_str()
-            .is_some_and(|m| !m.is_empty()),
-        "an error has a message: {}",
-        a.raw.body
-    );
-}
-
-/// Every route and every status, as a user sees them: counts and generation, servers with states
-/// and quota use, pid/protocol/capabilities/tools, type filters, start/stop/restart of a server
-/// and of a tenant, calls (200/400/404/502/504, 503 when stopped), keys (401/403), the config
-/// without secrets, reload and rollback (409 without history).
+/// Every route that reads, calls and reloads, and every status it gives, as a user sees them:
+/// counts and generation, servers with states and quota use, pid/protocol/capabilities/tools,
+/// filters, calls (200/400/404/502/504), keys (401/403), the config without secrets, reload and
+/// rollback (409 without history). Start/stop/restart: tests/operate_control.rs.
 #[test]
 fn the_api_end_to_end_with_real_upstreams() {
     let started = Instant::now();
@@ -401,163 +370,6 @@ fn the_api_end_to_end_with_real_upstreams() {
     let a = slow.join().unwrap();
     refused(&a, 502, "upstream_failed");
     wait_servers(p, admin, "acme", "up", &["off"], Duration::from_secs(30));
-
-    // Stop a server: its process ends, its tools leave the catalog, a call of one is 404; a
-    // second stop changes nothing.
-    let demo_pid = server_pid(p, admin, "acme", "demo").expect("demo's pid");
-    let r = api_ok(p, "POST", "/api/servers/acme/demo/stop", acme, "");
-    assert_eq!(r["stopped"], true, "{r}");
-    assert_eq!(r["server"]["state"], "stopped", "{r}");
-    assert_eq!(r["server"]["running"], false, "{r}");
-    assert!(wait_until(
-        Duration::from_secs(5),
-        Duration::from_millis(50),
-        || !pid_alive(demo_pid as i32)
-    ));
-    let now = names(&api_ok(p, "GET", "/api/tenants/acme/tools", acme, "")["tools"]);
-    assert!(!now.iter().any(|t| t.starts_with("demo__")), "{now:?}");
-    assert!(now.iter().any(|t| t.starts_with("everything__")), "{now:?}");
-    refused(
-        &call("demo__echo", r#"{"message":"x"}"#),
-        404,
-        "unknown_tool",
-    );
-    assert_eq!(
-        api_ok(p, "POST", "/api/servers/acme/demo/stop", acme, "")["stopped"],
-        false
-    );
-    // Start it: its tools come back; a second start is a 200 that changes nothing.
-    assert_eq!(
-        api_ok(p, "POST", "/api/servers/acme/demo/start", acme, "")["started"],
-        true
-    );
-    wait_servers(p, admin, "acme", "up", &["off"], Duration::from_secs(20));
-    let back = names(&api_ok(p, "GET", "/api/tenants/acme/tools", acme, "")["tools"]);
-    harness::assert_has(&back, "demo__echo", "after start");
-    let new_pid = server_pid(p, admin, "acme", "demo").expect("a new pid");
-    let again = api_ok(p, "POST", "/api/servers/acme/demo/start", acme, "");
-    assert_eq!(
-        (
-            again["started"].as_bool(),
-            again["server"]["state"].as_str()
-        ),
-        (Some(false), Some("up"))
-    );
-    assert_eq!(
-        server_pid(p, admin, "acme", "demo"),
-        Some(new_pid),
-        "an idempotent start"
-    );
-    // Restart: a new process.
-    assert_eq!(
-        api_ok(p, "POST", "/api/servers/acme/demo/restart", admin, "")["restarted"],
-        true
-    );
-    wait_servers(p, admin, "acme", "up", &["off"], Duration::from_secs(20));
-    let restarted = server_pid(p, admin, "acme", "demo").expect("a pid after restart");
-    assert_ne!(restarted, new_pid);
-    assert!(!pid_alive(new_pid as i32));
-    let r = api_ok(
-        p,
-        "POST",
-        "/api/tenants/acme/tools/demo__echo/call",
-        acme,
-        r#"{"message":"again"}"#,
-    );
-    assert!(text_of(&r).contains("again"), "{r}");
-
-    // Stop the tenant: every server stops, new MCP sessions get 503 with a clear error, calls
-    // get 503, server actions 409; `other` is untouched.
-    let other_pid = server_pid(p, admin, "other", "payroll");
-    let r = api_ok(p, "POST", "/api/tenants/acme/stop", acme, "");
-    assert_eq!(
-        (r["stopped"].as_bool(), r["changed"].as_bool()),
-        (Some(true), Some(true)),
-        "{r}"
-    );
-    let t = api_ok(p, "GET", "/api/tenants/acme", admin, "");
-    assert_eq!(t["stopped"], true);
-    for s in t["servers"].as_array().unwrap() {
-        assert_eq!(s["running"], false, "{s}");
-    }
-    assert!(!pid_alive(restarted as i32));
-    let init = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"op","version":"1"}}}"#;
-    let auth = format!("Bearer {ACME}");
-    let mcp = harness::http_request(
-        p,
-        "POST",
-        "/t/acme/mcp",
-        &[
-            ("Content-Type", "application/json"),
-            ("Accept", "application/json, text/event-stream"),
-            ("Authorization", &auth),
-        ],
-        init.as_bytes(),
-    )
-    .unwrap();
-    assert_eq!(mcp.status, 503, "{}", mcp.body);
-    let msg = mcp
-        .json()
-        .map(|v| v["error"]["message"].to_string())
-        .unwrap_or_default();
-    assert!(msg.contains("stopped"), "a clear error: {}", mcp.body);
-    refused(
-        &call("everything__echo", r#"{"message":"x"}"#),
-        503,
-        "tenant_stopped",
-    );
-    refused(
-        &api(p, "POST", "/api/servers/acme/demo/start", acme, ""),
-        409,
-        "tenant_stopped",
-    );
-    refused(
-        &api(p, "POST", "/api/servers/acme/demo/restart", acme, ""),
-        409,
-        "tenant_stopped",
-    );
-    assert_eq!(
-        api_ok(p, "POST", "/api/tenants/acme/stop", acme, "")["changed"],
-        false
-    );
-    assert_eq!(
-        server_pid(p, admin, "other", "payroll"),
-        other_pid,
-        "other runs on"
-    );
-    // Start it again: everything comes back.
-    let r = api_ok(p, "POST", "/api/tenants/acme/start", acme, "");
-    assert_eq!(
-        (r["started"].as_bool(), r["stopped"].as_bool()),
-        (Some(true), Some(false)),
-        "{r}"
-    );
-    assert_eq!(
-        api_ok(p, "POST", "/api/tenants/acme/start", acme, "")["started"],
-        false
-    );
-    wait_servers(p, admin, "acme", "up", &["off"], Duration::from_secs(60));
-    let r = api_ok(
-        p,
-        "POST",
-        "/api/tenants/acme/tools/time__get_current_time/call",
-        acme,
-        r#"{"timezone":"UTC"}"#,
-    );
-    assert!(text_of(&r).contains("UTC"), "{r}");
-    let mcp = harness::http_request(
-        p,
-        "POST",
-        "/t/acme/mcp",
-        &[
-            ("Content-Type", "application/json"),
-            ("Accept", "application/json, text/event-stream"),
-            ("Authorization", &auth),
-        ],
-        init.as_bytes(),
-    )
-    .unwrap();
-    assert_eq!(mcp.status, 200, "{}", mcp.body);
 
     // The config: 403 for a tenant key; for the admin no secret value at all.
     refused(&api(p, "GET", "/api/config", acme, ""), 403, "admin_only");

@@ -1,7 +1,7 @@
 //! The REST admin API and MCP over HTTP as a test drives them: one API call with an optional
 //! bearer key ([`api`], [`api_ok`]), its status and JSON ([`ApiAnswer`]), a stateless 2026-07-28
-//! `tools/call` over Streamable HTTP ([`mcp_call_2026`]), and waiting for a tenant's servers to
-//! reach a state ([`wait_servers`]). Every request is bounded by [`super::HTTP_TIMEOUT`].
+//! `tools/call` over Streamable HTTP ([`mcp_call_2026`]), waiting for a tenant's servers to
+//! reach a state ([`wait_servers`]), and asserting an error answer ([`refused`]). Every request is bounded by [`super::HTTP_TIMEOUT`].
 
 use std::time::Duration;
 
@@ -129,4 +129,34 @@ pub fn generation(port: u16, key: Option<&str>) -> u64 {
     v["config"]["generation"]
         .as_u64()
         .unwrap_or_else(|| panic!("GET / has no config.generation: {v}"))
+}
+
+/// The `name` (or `id`) of each object of a JSON array: tools, servers, tenants.
+pub fn names(list: &Value) -> Vec<String> {
+    list.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v["name"].as_str().or(v["id"].as_str()))
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Asserts `a` is the API's error `{"error": {"code": code, "message": …}}` with `status`.
+#[track_caller]
+pub fn refused(a: &ApiAnswer, status: u16, code: &str) {
+    assert_eq!(
+        (a.status, a.code()),
+        (status, code),
+        "expected {status} {code}: {}",
+        a.raw.body
+    );
+    assert!(
+        a.json["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "an error has a message: {}",
+        a.raw.body
+    );
 }

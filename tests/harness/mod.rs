@@ -7,6 +7,8 @@
 //! - [`hub`]: `hub.toml` templates, `mcp-hub stdio` with a raw JSON-RPC client, `mcp-hub serve`
 //!   on a port read from its ready line, one-shot CLI runs.
 //! - [`http`]: a raw HTTP/1.1 client (one-shot and keep-alive) and SSE parsing.
+//! - [`api`]: the REST admin API with a bearer key, stateless 2026-07-28 calls, waits on server
+//!   states and config generations.
 //! - [`clients`]: the Python/TypeScript SDK client scripts of tests/clients, the Inspector CLI,
 //!   server-everything over HTTP.
 //!
@@ -17,12 +19,14 @@
     reason = "each test binary uses a different part of the harness"
 )]
 
+pub mod api;
 pub mod clients;
 pub mod deps;
 pub mod http;
 pub mod hub;
 pub mod proc;
 
+pub use api::*;
 pub use clients::*;
 pub use deps::*;
 pub use http::*;

@@ -580,6 +580,9 @@ mod tests {
         let e = axum::body::to_bytes(Body::from(vec![b'x'; 2048]), 1024)
             .await
             .expect_err("too large");
-        assert_eq!(body_error(&e, 1024, "hub.http.max_body_bytes").status(), StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(
+            body_error(&e, 1024, "hub.http.max_body_bytes").status(),
+            StatusCode::PAYLOAD_TOO_LARGE
+        );
     }
 }

@@ -819,10 +819,10 @@ fn names_call(id: &Value, calls: &[u64]) -> bool {
 /// Noise must not answer a real call (that would be a real answer): ids that name one are moved.
 fn defuse(v: &mut Value, calls: &[u64]) {
     match v {
-        Value::Object(o) => {
-            if o.get("id").is_some_and(|id| names_call(id, calls)) && !o.contains_key("method") {
-                o.insert("id".into(), json!(u64::MAX));
-            }
+        Value::Object(o)
+            if o.get("id").is_some_and(|id| names_call(id, calls)) && !o.contains_key("method") =>
+        {
+            o.insert("id".into(), json!(u64::MAX));
         }
         Value::Array(items) => items.iter_mut().for_each(|i| defuse(i, calls)),
         _ => {}
@@ -1477,7 +1477,7 @@ fn config_string(c: &ConfigText) -> String {
             let mut all: Vec<String> = base.lines().map(str::to_string).collect();
             for (at, l) in lines {
                 let at = at % (all.len() + 1);
-                if at < all.len() && at % 2 == 0 {
+                if at < all.len() && at.is_multiple_of(2) {
                     all[at] = l.clone();
                 } else {
                     all.insert(at, l.clone());

@@ -34,7 +34,7 @@ mkdir -p "$LOGS"
 echo "fuzz.sh: building the example servers and tests/fuzz.rs ..." >&2
 cargo build --examples >&2
 BIN="$(cargo test --test fuzz --no-run --message-format=json 2>/dev/null \
-    | grep -o '"executable":"[^"]*"' | tail -1 | cut -d'"' -f4)"
+    | grep -o '"executable":"[^"]*/deps/fuzz-[^"]*"' | tail -1 | cut -d'"' -f4)"
 if [ -z "$BIN" ] || [ ! -x "$BIN" ]; then
     echo "fuzz.sh: FAILED: could not build the fuzz test binary" >&2
     exit 1
@@ -57,7 +57,8 @@ for t in "${TARGETS[@]}"; do
         else
             status=$?
         fi
-        line="$(grep -a "^fuzz: $t " "$run_log" | tail -1 || true)"
+        # (libtest prints `test <name> ... ` on the same line, before it)
+        line="$(grep -ao "fuzz: $t executions=[0-9]* seconds=[0-9.]* outcome=[A-Za-z]*" "$run_log" | tail -1 || true)"
         n="$(sed -n 's/.*executions=\([0-9]*\).*/\1/p' <<<"$line")"
         secs="$(sed -n 's/.*seconds=\([0-9.]*\).*/\1/p' <<<"$line")"
         execs=$(( execs + ${n:-0} ))

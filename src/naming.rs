@@ -124,13 +124,21 @@ impl Namer {
         uri: &'a str,
         is_server: impl Fn(&str) -> bool,
     ) -> Option<(&'a str, String)> {
-        let (head, rest) = split_scheme(uri).unwrap_or(("", uri));
-        let i = rest.find(self.sep.as_str())?;
-        let server = &rest[..i];
-        if server.is_empty() || !is_server(server) {
-            return None;
+        // A URI without a valid scheme was namespaced as `<server><sep><uri>`; with a separator
+        // of `.` or `-` that can itself look like a scheme (`srv.1:x`), so when reading it as
+        // `scheme:` finds no server, it is read again as scheme-less.
+        let split = |head: &'a str, rest: &'a str| {
+            let i = rest.find(self.sep.as_str())?;
+            let server = &rest[..i];
+            if server.is_empty() || !is_server(server) {
+                return None;
+            }
+            Some((server, format!("{head}{}", &rest[i + self.sep.len()..])))
+        };
+        match split_scheme(uri) {
+            Some((head, rest)) => split(head, rest).or_else(|| split("", uri)),
+            None => split("", uri),
         }
-        Some((server, format!("{head}{}", &rest[i + self.sep.len()..])))
     }
 }
 

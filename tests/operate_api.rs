@@ -3,6 +3,13 @@
 //! every route that reads, calls and reloads, and every status it gives, with the admin key and
 //! the tenants' keys.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code: a panic is a failed assertion, not a crashed hub"
+)]
+
 mod harness;
 
 use std::time::{Duration, Instant};

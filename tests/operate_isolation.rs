@@ -2,6 +2,13 @@
 //! API (404 as if it did not exist, nothing of it in any answer; 403 on hub-wide routes), and
 //! an admin API on a non-loopback address without an admin key refuses to start.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code: a panic is a failed assertion, not a crashed hub"
+)]
+
 mod harness;
 
 use std::time::{Duration, Instant};

@@ -4,6 +4,13 @@
 //! nothing (and `POST /api/reload` says where the problems are), SIGHUP reloads, and 100 reloads
 //! in a row leak no process and little memory.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code: a panic is a failed assertion, not a crashed hub"
+)]
+
 mod harness;
 
 use std::collections::BTreeSet;

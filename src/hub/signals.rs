@@ -36,7 +36,17 @@ pub fn on_hangup(hub: Option<Arc<Hub>>) {
         }
     };
     match &hub2 {
-        Some(h) => h.tasks().spawn(tracing::info_span!("sighup"), task),
+        Some(h) => {
+            // Ends with the hub, so that its shutdown does not wait for a signal.
+            let tasks = h.tasks();
+            let stop = tasks.root().clone();
+            tasks.spawn(tracing::info_span!("sighup"), async move {
+                tokio::select! {
+                    () = task => {}
+                    () = stop.cancelled() => {}
+                }
+            });
+        }
         None => {
             tokio::spawn(task);
         }

@@ -33,8 +33,14 @@ fn audit(caller: &Caller, what: &str, outcome: &str) {
 }
 
 pub async fn root(State(s): S, headers: HeaderMap) -> ApiResult {
-    authenticate(&s.hub, &headers)?;
-    Ok(Json(views::hub_info(&s.hub, (s.http_sessions)())))
+    let caller = authenticate(&s.hub, &headers)?;
+    let http_sessions = match caller {
+        Caller::Admin { .. } => (s.http_sessions)(),
+        Caller::Tenant { .. } => 0,
+    };
+    Ok(Json(views::hub_info(&s.hub, http_sessions, |t| {
+        caller.sees(t)
+    })))
 }
 
 pub async fn openapi() -> Json<Value> {

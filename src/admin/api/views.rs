@@ -131,18 +131,19 @@ pub fn tenant_detail(t: &Tenant) -> Value {
     v
 }
 
-/// The hub at a glance (`GET /`).
-pub fn hub_info(hub: &Arc<Hub>, http_sessions: usize) -> Value {
-    let tenants = hub.tenants();
+/// The hub at a glance (`GET /`), counting only the tenants the caller `sees`.
+pub fn hub_info(hub: &Arc<Hub>, http_sessions: usize, sees: impl Fn(&str) -> bool) -> Value {
+    let all = hub.tenants();
+    let tenants: Vec<&Arc<Tenant>> = all.values().filter(|t| sees(t.id.as_str())).collect();
     let (mut servers, mut up, mut tools) = (0usize, 0usize, 0usize);
-    for t in tenants.values() {
+    for t in &tenants {
         for u in t.upstreams().values() {
             servers += 1;
             up += usize::from(u.status().state == crate::upstream::State::Up);
         }
         tools += t.catalog().tools.len();
     }
-    let sessions: usize = tenants.values().map(|t| t.session_count()).sum();
+    let sessions: usize = tenants.iter().map(|t| t.session_count()).sum();
     json!({
         "name": "mcp-hub",
         "version": env!("CARGO_PKG_VERSION"),

@@ -49,6 +49,7 @@ pub mod quota;
 pub mod rewrite;
 pub mod route;
 pub mod supervisor;
+pub mod sync;
 pub mod tasks;
 pub mod telemetry;
 pub mod tenant;

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::config::Limits;
+use crate::sync::LockExt;
 
 /// Why a call was refused: which limit, its value, and when trying again may succeed.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
@@ -50,10 +51,6 @@ pub struct Quota {
     refused: AtomicU64,
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 /// How long a refused concurrent call is told to wait: calls usually take about this long.
 const CONCURRENCY_RETRY: Duration = Duration::from_millis(1000);
 
@@ -71,12 +68,12 @@ impl Quota {
     }
 
     pub fn limits(&self) -> Limits {
-        *lock(&self.limits)
+        *self.limits.locked()
     }
 
     /// New limits (a reload); calls in flight keep their places.
     pub fn set_limits(&self, limits: Limits) {
-        *lock(&self.limits) = limits;
+        *self.limits.locked() = limits;
     }
 
     pub fn usage(&self) -> Usage {
@@ -104,7 +101,7 @@ impl Quota {
         }
         if let Some(per_minute) = limits.calls_per_minute {
             let rate = f64::from(per_minute) / 60.0;
-            let mut b = lock(&self.bucket);
+            let mut b = self.bucket.locked();
             let now = Instant::now();
             let elapsed = now.duration_since(b.at).as_secs_f64();
             b.tokens = (b.tokens + elapsed * rate).min(f64::from(per_minute));

@@ -237,7 +237,8 @@ impl Supervisor {
                 reason = link.closed() => {
                     up.set_conn(None);
                     link.sweep(grace).await;
-                    let clean = reason == "exited (code 0)";
+                    let clean = reason.is_clean_exit();
+                    let reason = reason.to_string();
                     return Outcome::Died { reason, clean, was_up: true, permanent: false };
                 }
                 _ = self.shutdown.cancelled() => {

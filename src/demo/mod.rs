@@ -38,6 +38,7 @@ use rmcp::{
 };
 use serde_json::{json, Value};
 
+use crate::sync::LockExt;
 use reusable::serve_reusable;
 
 const DASHBOARD_URI: &str = "ui://demo/dashboard.html";
@@ -249,8 +250,7 @@ impl Demo {
         // 2026-07-28 clients get list changes only through subscriptions/listen.
         let sinks: Vec<SubscriptionSink> = self
             .subscriptions
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
+            .locked()
             .iter()
             .map(|(_, sink)| sink.clone())
             .collect();
@@ -512,14 +512,10 @@ impl ServerHandler for Demo {
     async fn listen(&self, context: SubscriptionContext) -> Result<(), McpError> {
         let id = self.next_subscription.fetch_add(1, Ordering::Relaxed);
         self.subscriptions
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
+            .locked()
             .push((id, context.sink().clone()));
         context.cancelled().await;
-        self.subscriptions
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .retain(|(i, _)| *i != id);
+        self.subscriptions.locked().retain(|(i, _)| *i != id);
         Ok(())
     }
 }

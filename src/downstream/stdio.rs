@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::Session;
 use crate::jsonrpc::{self, Kind};
+use crate::sync::LockExt;
 use crate::tenant::Tenant;
 
 const MAX_LINE: usize = 16 * 1024 * 1024;
@@ -41,7 +42,7 @@ struct Unanswered {
 
 impl Unanswered {
     fn add(&self, id: &Value) {
-        let mut ids = self.ids.lock().unwrap_or_else(|e| e.into_inner());
+        let mut ids = self.ids.locked();
         if ids.insert(id.to_string()) {
             self.count.send_replace(ids.len());
         }
@@ -65,7 +66,7 @@ impl Unanswered {
         else {
             return;
         };
-        let mut ids = self.ids.lock().unwrap_or_else(|e| e.into_inner());
+        let mut ids = self.ids.locked();
         if ids.remove(&id.to_string()) {
             self.count.send_replace(ids.len());
         }

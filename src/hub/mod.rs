@@ -19,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::{HubConfig, TenantId};
+use crate::sync::{LockExt, RwLockExt};
 use crate::tenant::Tenant;
 
 pub use reload::{Generation, ReloadError, ReloadReport, ReloadSource};
@@ -68,7 +69,7 @@ impl Hub {
                 tenants.insert(id.clone(), hub.start_tenant(&config, tcfg));
             }
         }
-        *hub.tenants.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(tenants);
+        *hub.tenants.write_now() = Arc::new(tenants);
         hub.remember(1, ReloadSource::Start, text);
         hub.tracker.close();
         hub
@@ -86,18 +87,12 @@ impl Hub {
 
     /// The config the hub runs on now.
     pub fn config(&self) -> Arc<HubConfig> {
-        self.config
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.config.read_now().clone()
     }
 
     /// Every tenant the hub runs now (a reload may add or remove some).
     pub fn tenants(&self) -> Arc<Tenants> {
-        self.tenants
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.tenants.read_now().clone()
     }
 
     pub fn tenant(&self, id: &str) -> Option<Arc<Tenant>> {
@@ -127,16 +122,11 @@ impl Hub {
 
     /// The generations kept, oldest first.
     pub fn history(&self) -> Vec<Generation> {
-        self.history
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .iter()
-            .cloned()
-            .collect()
+        self.history.locked().iter().cloned().collect()
     }
 
     fn remember(&self, generation: u64, source: ReloadSource, text: String) {
-        let mut h = self.history.lock().unwrap_or_else(|e| e.into_inner());
+        let mut h = self.history.locked();
         h.push_back(Generation {
             generation,
             applied_at: SystemTime::now(),

@@ -11,6 +11,7 @@ use std::time::{Instant, SystemTime};
 
 use super::Hub;
 use crate::config::{ConfigErrors, HubConfig, HubSettings};
+use crate::sync::{LockExt, RwLockExt};
 use crate::tenant::TenantDiff;
 
 /// How many applied configs are kept for `GET /api/config/history` and rollback.
@@ -114,7 +115,7 @@ impl Hub {
     /// Applies the generation before the one running now.
     pub async fn rollback(self: &Arc<Self>) -> Result<ReloadReport, ReloadError> {
         let previous = {
-            let h = self.history.lock().unwrap_or_else(|e| e.into_inner());
+            let h = self.history.locked();
             h.len().checked_sub(2).and_then(|i| h.get(i).cloned())
         };
         let previous = previous.ok_or(ReloadError::NoHistory)?;
@@ -175,8 +176,8 @@ impl Hub {
             || !report.tenants.is_empty()
             || old.hub != new.hub
             || old.tenants != new.tenants;
-        *self.tenants.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(tenants);
-        *self.config.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(new);
+        *self.tenants.write_now() = Arc::new(tenants);
+        *self.config.write_now() = Arc::new(new);
         if report.changed {
             let generation = self.generation.fetch_add(1, Ordering::AcqRel) + 1;
             self.remember(generation, source, text);

@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{Servers, Tenant};
 use crate::config::{ServerName, StartMode, TenantConfig};
+use crate::sync::{LockExt, RwLockExt};
 use crate::upstream::Upstream;
 
 /// What a running supervisor is stopped with, and how to know it has finished.
@@ -59,8 +60,7 @@ impl Tenant {
     /// Whether `server`'s supervisor is running (it may be starting, up or in backoff).
     pub fn is_running(&self, server: &str) -> bool {
         self.controls
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
+            .locked()
             .get(server)
             .is_some_and(Control::running)
     }
@@ -100,11 +100,7 @@ impl Tenant {
     /// `Ok(false)` when it was not running. Its tools leave the catalog (clients are told).
     pub async fn stop_server(&self, server: &str) -> Result<bool, ControlError> {
         self.known(server)?;
-        let control = self
-            .controls
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(server);
+        let control = self.controls.locked().remove(server);
         let Some(mut control) = control.filter(Control::running) else {
             return Ok(false);
         };
@@ -190,9 +186,9 @@ impl Tenant {
                 }
             }
         }
-        *self.servers.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(servers);
+        *self.servers.write_now() = Arc::new(servers);
         self.quota.set_limits(new.limits);
-        *self.config.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(new);
+        *self.config.write_now() = Arc::new(new);
         if !self.is_stopped() {
             for up in to_start.into_iter().filter(|u| u.cfg.enabled) {
                 self.supervise(up.clone());

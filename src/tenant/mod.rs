@@ -36,6 +36,7 @@ use crate::mux::{Conn, ConnHooks, DownstreamReply, InFlight, Rewrite};
 use crate::naming::Namer;
 use crate::protocol::ListKind;
 use crate::supervisor::Supervisor;
+use crate::sync::{LockExt, RwLockExt};
 use crate::upstream::Offer;
 use crate::upstream::{State, Upstream};
 
@@ -195,8 +196,7 @@ impl Tenant {
         };
         let old = self
             .controls
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
+            .locked()
             .insert(up.name.clone(), control::Control { stop, done });
         if let Some(old) = old {
             old.stop.cancel();
@@ -209,18 +209,12 @@ impl Tenant {
 
     /// The servers as they are now (a reload may swap them).
     pub fn upstreams(&self) -> Arc<Servers> {
-        self.servers
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.servers.read_now().clone()
     }
 
     /// The tenant's config as last applied.
     pub fn config(&self) -> Arc<TenantConfig> {
-        self.config
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.config.read_now().clone()
     }
 
     /// Runs `task` in the hub's tracker (so the shutdown waits for it), in a span naming the
@@ -245,10 +239,7 @@ impl Tenant {
     }
 
     pub fn catalog(&self) -> Arc<Catalog> {
-        self.catalog
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.catalog.read_now().clone()
     }
 
     pub fn upstream(&self, name: &str) -> Option<Arc<Upstream>> {
@@ -308,7 +299,7 @@ impl Tenant {
         let old = {
             // The offers are read under the lock: a rebuild that read them earlier (before
             // another server came up) must not replace the catalog of one that read them later.
-            let mut g = self.catalog.write().unwrap_or_else(|e| e.into_inner());
+            let mut g = self.catalog.write_now();
             let offers = self.offers_within_limits();
             let generation = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
             let mut new = Catalog::build(&self.namer, &offers, generation);
@@ -351,7 +342,7 @@ impl Tenant {
                 }
             }
         }
-        let mut current = self.left_out.write().unwrap_or_else(|e| e.into_inner());
+        let mut current = self.left_out.write_now();
         for (name, why) in &left_out {
             if current.get(name) != Some(why) {
                 tracing::warn!(tenant = %self.id, server = %name, "{why}");
@@ -363,10 +354,7 @@ impl Tenant {
 
     /// Servers left out of the catalog by `max_tools`, with why.
     pub fn left_out(&self) -> BTreeMap<ServerName, String> {
-        self.left_out
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.left_out.read_now().clone()
     }
 
     /// A one-line summary of every upstream, for the log and `mcp-hub status`.

@@ -13,6 +13,7 @@ use crate::config::{ServerName, Share};
 use crate::jsonrpc::{self, Outbox};
 use crate::mux::Conn;
 use crate::protocol::ListKind;
+use crate::sync::LockExt;
 
 /// A 2026-07-28 `subscriptions/listen` request: its id, what it accepted, and its stream.
 pub struct Listen {
@@ -65,7 +66,7 @@ impl SessionPeer {
 
     /// The session's state; held briefly, never across an await.
     pub fn state(&self) -> MutexGuard<'_, PeerState> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        self.state.locked()
     }
 
     /// Whether the session began with `initialize` (it then gets notifications on its stream).

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use serde_json::json;
 
 use super::Tenant;
+use crate::sync::LockExt;
 use crate::upstream::Upstream;
 
 /// MCP log levels, least severe first.
@@ -35,17 +36,13 @@ pub(super) struct Subscriptions {
     upstream_log_level: Mutex<Option<u8>>,
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 impl Tenant {
     /// Counts a subscription to `uri`; true when the upstream must hear of it (the first).
     pub fn subscribe(&self, uri: &str, fresh: bool) -> bool {
         if !fresh {
             return false;
         }
-        let mut subs = lock(&self.subs.counts);
+        let mut subs = self.subs.counts.locked();
         let n = subs.entry(uri.to_string()).or_insert(0);
         *n += 1;
         *n == 1
@@ -56,7 +53,7 @@ impl Tenant {
         if !had {
             return false;
         }
-        let mut subs = lock(&self.subs.counts);
+        let mut subs = self.subs.counts.locked();
         match subs.get_mut(uri) {
             Some(n) if *n > 1 => {
                 *n -= 1;
@@ -117,7 +114,7 @@ impl Tenant {
             .filter_map(|p| p.log_level())
             .min();
         {
-            let mut current = lock(&self.subs.upstream_log_level);
+            let mut current = self.subs.upstream_log_level.locked();
             if *current == wanted || wanted.is_none() {
                 return;
             }

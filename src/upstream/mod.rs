@@ -15,6 +15,7 @@ use tokio::sync::{watch, Notify};
 
 use crate::config::{ServerConfig, ServerName, StartMode};
 use crate::mux::Conn;
+use crate::sync::{LockExt, RwLockExt};
 
 /// Why an upstream could not be reached or used.
 #[derive(Clone, Debug, thiserror::Error)]
@@ -39,6 +40,27 @@ impl UpstreamError {
     /// Whether starting the server again can change the outcome.
     pub fn is_permanent(&self) -> bool {
         matches!(self, UpstreamError::ProtocolUnsupported { .. })
+    }
+}
+
+/// Why an upstream's connection ended: the words for the log and `status`, and for a process
+/// that exited, its exit code (so "exited cleanly" is a fact, not a string comparison).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CloseReason {
+    pub text: String,
+    pub exit_code: Option<i32>,
+}
+
+impl CloseReason {
+    /// The process exited with code 0 (what `restart.policy = "on-failure"` does not restart).
+    pub fn is_clean_exit(&self) -> bool {
+        self.exit_code == Some(0)
+    }
+}
+
+impl std::fmt::Display for CloseReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
     }
 }
 
@@ -155,15 +177,12 @@ impl Upstream {
     }
 
     pub fn status(&self) -> Status {
-        self.status
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.status.locked().clone()
     }
 
     pub fn set_state(&self, state: State, error: Option<String>) {
         {
-            let mut s = self.status.lock().unwrap_or_else(|e| e.into_inner());
+            let mut s = self.status.locked();
             if s.state != state {
                 s.since = SystemTime::now();
             }
@@ -179,15 +198,12 @@ impl Upstream {
     }
 
     pub fn set_restarts(&self, n: u32) {
-        self.status
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .restarts = n;
+        self.status.locked().restarts = n;
     }
 
     /// Marks a lazy upstream as wanted and unsettled until its first attempt finishes.
     pub fn request_start(&self) {
-        let mut s = self.status.lock().unwrap_or_else(|e| e.into_inner());
+        let mut s = self.status.locked();
         if s.state == State::Idle {
             s.state = State::Starting;
             s.settled = false;
@@ -211,10 +227,6 @@ impl Upstream {
         }
     }
 
-    pub fn subscribe(&self) -> watch::Receiver<u64> {
-        self.changed.subscribe()
-    }
-
     /// The running process's id, for the admin API.
     pub fn pid(&self) -> Option<u32> {
         Some(self.pid.load(std::sync::atomic::Ordering::Relaxed)).filter(|p| *p != 0)
@@ -227,27 +239,23 @@ impl Upstream {
 
     /// The live connection, if the upstream is up.
     pub fn conn(&self) -> Option<Arc<Conn>> {
-        self.conn
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-            .filter(|c| !c.is_closed())
+        self.conn.read_now().clone().filter(|c| !c.is_closed())
     }
 
     pub fn set_conn(&self, conn: Option<Arc<Conn>>) {
-        *self.conn.write().unwrap_or_else(|e| e.into_inner()) = conn;
+        *self.conn.write_now() = conn;
     }
 
     pub fn offer(&self) -> Arc<Offer> {
-        self.offer.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.offer.read_now().clone()
     }
 
     pub fn set_offer(&self, offer: Offer) {
-        *self.offer.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(offer);
+        *self.offer.write_now() = Arc::new(offer);
     }
 
     pub fn update_offer(&self, f: impl FnOnce(&mut Offer)) {
-        let mut g = self.offer.write().unwrap_or_else(|e| e.into_inner());
+        let mut g = self.offer.write_now();
         let mut o = (**g).clone();
         f(&mut o);
         *g = Arc::new(o);
@@ -276,10 +284,13 @@ impl Link {
     }
 
     /// Resolves with the reason once the transport is gone.
-    pub async fn closed(&mut self) -> String {
+    pub async fn closed(&mut self) -> CloseReason {
         match self {
             Link::Stdio(l) => l.closed().await,
-            Link::Remote(l) => l.closed().await,
+            Link::Remote(l) => CloseReason {
+                text: l.closed().await,
+                exit_code: None,
+            },
         }
     }
 

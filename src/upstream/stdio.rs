@@ -16,6 +16,7 @@ use super::orphans::GroupRecord;
 use super::UpstreamError;
 use crate::config::{ServerConfig, TenantId, ENV_ALLOW_LIST, ENV_DEFAULT_PASSTHROUGH};
 use crate::mux::{truncate, CloseGuard, Conn};
+use crate::sync::LockExt;
 
 /// Longest line accepted from an upstream (the same ceiling as rmcp's stdio transport).
 const MAX_LINE: usize = 16 * 1024 * 1024;
@@ -38,7 +39,7 @@ impl StderrTail {
         if line.is_empty() {
             return;
         }
-        let mut lines = self.lines.lock().unwrap_or_else(|e| e.into_inner());
+        let mut lines = self.lines.locked();
         if lines.len() == STDERR_TAIL_LINES {
             lines.pop_front();
         }
@@ -58,6 +59,8 @@ pub struct StdioLink {
     pgid: Pid,
     stop_writer: CancellationToken,
     exit: watch::Receiver<Option<String>>,
+    /// The process's exit code, once it has exited (`None` inside: killed by a signal).
+    exit_code: Arc<std::sync::OnceLock<Option<i32>>>,
     /// The group's record in the state folder (for a later hub, should this one be SIGKILLed).
     record: Option<GroupRecord>,
     /// Closed (with the reason) by the reader or the writer when either ends, panics included.
@@ -132,9 +135,14 @@ pub fn spawn(
     let span = tracing::info_span!("upstream", tenant = %tenant, server = %cfg.name, pid);
 
     let (exit_tx, exit_rx) = watch::channel(None);
+    let exit_code = Arc::new(std::sync::OnceLock::new());
+    let code_cell = exit_code.clone();
     tasks.spawn(span.clone(), async move {
         let status = match child.wait().await {
-            Ok(s) => describe_exit(s),
+            Ok(s) => {
+                let _ = code_cell.set(s.code());
+                describe_exit(s)
+            }
             Err(e) => format!("could not be waited for: {e}"),
         };
         let _ = exit_tx.send(Some(status));
@@ -185,6 +193,7 @@ pub fn spawn(
         pgid,
         stop_writer,
         exit: exit_rx,
+        exit_code,
         record,
         conn: conn.clone(),
     })
@@ -320,9 +329,12 @@ fn signal_group(pgid: Pid, sig: Signal) -> bool {
 
 impl StdioLink {
     /// Resolves with the reason once the connection has closed.
-    pub async fn closed(&mut self) -> String {
+    pub async fn closed(&mut self) -> super::CloseReason {
         self.conn.closed().await;
-        self.conn.close_reason().unwrap_or("closed").to_string()
+        super::CloseReason {
+            text: self.conn.close_reason().unwrap_or("closed").to_string(),
+            exit_code: self.exit_code.get().copied().flatten(),
+        }
     }
 
     /// The last lines of stderr joined with ` | `, once stderr has ended (or after 300 ms).
@@ -335,7 +347,7 @@ impl StdioLink {
         {
             let _ = tokio::time::timeout(Duration::from_millis(300), ended).await;
         }
-        let lines = self.stderr.lines.lock().unwrap_or_else(|e| e.into_inner());
+        let lines = self.stderr.lines.locked();
         (!lines.is_empty()).then(|| lines.iter().cloned().collect::<Vec<_>>().join(" | "))
     }
 

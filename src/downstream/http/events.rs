@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
 
 use crate::jsonrpc::{OutboxRx, Queue};
+use crate::sync::LockExt;
 
 /// Events kept per stream for resumption.
 const KEEP: usize = 1000;
@@ -63,7 +64,7 @@ impl EventLog {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+        self.inner.locked()
     }
 
     pub fn push(&self, frame: String) {

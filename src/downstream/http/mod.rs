@@ -11,6 +11,7 @@
 
 mod events;
 mod guard;
+mod headers;
 mod server;
 mod sse;
 mod streamable;
@@ -28,6 +29,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::{HttpSettings, TenantId};
 use crate::downstream::Session;
 use crate::hub::Hub;
+use crate::sync::LockExt;
 use events::EventLog;
 
 /// Shared by every HTTP handler.
@@ -58,14 +60,11 @@ pub struct HttpSession {
 
 impl HttpSession {
     fn touch(&self) {
-        *self.last_active.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
+        *self.last_active.locked() = Instant::now();
     }
 
     fn idle_for(&self) -> Duration {
-        self.last_active
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .elapsed()
+        self.last_active.locked().elapsed()
     }
 
     fn stream(&self, id: u64) -> Option<Arc<EventLog>> {
@@ -73,15 +72,14 @@ impl HttpSession {
             return Some(self.main.clone());
         }
         self.streams
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
+            .locked()
             .iter()
             .find(|l| l.stream == id)
             .cloned()
     }
 
     fn keep_stream(&self, log: Arc<EventLog>) {
-        let mut s = self.streams.lock().unwrap_or_else(|e| e.into_inner());
+        let mut s = self.streams.locked();
         s.push(log);
         if s.len() > 64 {
             s.remove(0);
@@ -199,7 +197,7 @@ impl HttpState {
             }
             hs.session.close();
             hs.main.finish();
-            for s in hs.streams.lock().unwrap_or_else(|e| e.into_inner()).iter() {
+            for s in hs.streams.locked().iter() {
                 s.finish();
             }
             tracing::debug!(session = %id, "HTTP session ended");

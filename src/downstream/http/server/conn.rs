@@ -2,6 +2,7 @@
 //! progress, and request bodies that must arrive in time.
 
 use super::*;
+use crate::sync::LockExt;
 use std::io;
 
 pub(super) struct Phase {
@@ -45,7 +46,7 @@ impl ConnState {
     }
 
     pub(super) fn phase(&self) -> std::sync::MutexGuard<'_, Phase> {
-        self.phase.lock().unwrap_or_else(|e| e.into_inner())
+        self.phase.locked()
     }
 
     /// Bytes arrived: on an idle connection they start the next request's headers.
@@ -77,14 +78,11 @@ impl ConnState {
     }
 
     pub(super) fn set_session(&self, id: String) {
-        *self.session.lock().unwrap_or_else(|e| e.into_inner()) = Some(id);
+        *self.session.locked() = Some(id);
     }
 
     pub(super) fn session(&self) -> Option<String> {
-        self.session
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.session.locked().clone()
     }
 
     /// Resolves when headers take longer than `header` or the connection idles longer than `idle`.

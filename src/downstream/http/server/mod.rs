@@ -42,6 +42,7 @@ use tokio_util::task::TaskTracker;
 use crate::config::HttpSettings;
 
 mod conn;
+use crate::sync::LockExt;
 pub use conn::TimedBody;
 use conn::*;
 
@@ -126,7 +127,7 @@ impl Limits {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Counts> {
-        self.counts.lock().unwrap_or_else(|e| e.into_inner())
+        self.counts.locked()
     }
 
     /// Counts a new connection from `peer`, or says why it cannot be served in full.

@@ -29,6 +29,9 @@ use crate::config::{RemoteConfig, RemoteTransport, ServerConfig, ServerName, Ten
 use crate::mux::{CallError, CloseGuard, Conn, Era};
 use crate::protocol;
 
+mod sse;
+use crate::sync::LockExt;
+
 /// Requests that can be sent again after the server lost the session: they change nothing.
 const SAFE_TO_RETRY: &[&str] = &[
     "ping",
@@ -168,11 +171,8 @@ impl RemoteLink {
     /// Ends the session on the server (best effort) and closes the link.
     pub async fn stop(self, grace: Duration) {
         let s = &self.shared;
-        let sid = s.session.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        let streamable = matches!(
-            *s.mode.lock().unwrap_or_else(|e| e.into_inner()),
-            Mode::Streamable
-        );
+        let sid = s.session.locked().clone();
+        let streamable = matches!(*s.mode.locked(), Mode::Streamable);
         if let (Some(sid), true) = (sid, streamable) {
             let req = s
                 .with_headers(s.client.delete(s.cfg.url.clone()))
@@ -181,10 +181,6 @@ impl RemoteLink {
         }
         s.die("is stopping with the hub".into());
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl Shared {
@@ -252,41 +248,14 @@ impl Shared {
         let v: Value = serde_json::from_str(&frame).unwrap_or(Value::Null);
         let method = v["method"].as_str().unwrap_or_default().to_string();
         if method == "initialize" {
-            *lock(&self.init_frame) = Some(frame.clone());
+            *self.init_frame.locked() = Some(frame.clone());
         }
-        let mode = lock(&self.mode).clone();
+        let mode = self.mode.locked().clone();
         match mode {
             Mode::Sse { endpoint } => self.post_sse(&endpoint, frame, &v, Some(issued)).await,
             Mode::Streamable => {
                 self.post_streamable(frame, &v, &method, true, Some(issued))
                     .await
-            }
-        }
-    }
-
-    async fn post_sse(
-        &self,
-        endpoint: &url::Url,
-        frame: String,
-        v: &Value,
-        issued: Option<oneshot::Sender<()>>,
-    ) {
-        let req = with_body(
-            self.with_headers(self.client.post(endpoint.clone()))
-                .header(CONTENT_TYPE, "application/json"),
-            frame,
-            issued,
-        );
-        match req.send().await {
-            Ok(r) if r.status().is_success() => {}
-            Ok(r) => self.fail(
-                v.get("id"),
-                format!("answered HTTP {} to a message", r.status()),
-            ),
-            Err(e) => {
-                let reason = format!("is unreachable: {}", short(e));
-                self.fail(v.get("id"), reason.clone());
-                self.die(reason);
             }
         }
     }
@@ -302,7 +271,7 @@ impl Shared {
             .with_headers(self.client.post(self.cfg.url.clone()))
             .header(CONTENT_TYPE, "application/json")
             .header(ACCEPT, "application/json, text/event-stream");
-        if let Some(sid) = lock(&self.session).clone() {
+        if let Some(sid) = self.session.locked().clone() {
             req = req.header("mcp-session-id", sid);
         }
         if v["params"]["_meta"][protocol::META_PROTOCOL_VERSION].as_str()
@@ -357,10 +326,10 @@ impl Shared {
                 .get("mcp-session-id")
                 .and_then(|h| h.to_str().ok())
             {
-                *lock(&self.session) = Some(sid.to_string());
+                *self.session.locked() = Some(sid.to_string());
             }
         }
-        let had_session = lock(&self.session).is_some();
+        let had_session = self.session.locked().is_some();
         match status.as_u16() {
             202 | 204 => {
                 if method == "notifications/initialized" {
@@ -458,10 +427,10 @@ impl Shared {
         if self.generation.load(Ordering::SeqCst) != seen {
             return Ok(());
         }
-        let Some(init) = lock(&self.init_frame).clone() else {
+        let Some(init) = self.init_frame.locked().clone() else {
             return Err("lost its session before it was initialized".into());
         };
-        *lock(&self.session) = None;
+        *self.session.locked() = None;
         let v: Value = serde_json::from_str(&init).unwrap_or(Value::Null);
         let resp = self
             .streamable_request(init, &v, "initialize", None)
@@ -480,7 +449,7 @@ impl Shared {
             .and_then(|h| h.to_str().ok())
             .map(str::to_string);
         let _ = resp.bytes().await;
-        *lock(&self.session) = sid;
+        *self.session.locked() = sid;
         let note = r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#.to_string();
         let nv: Value = serde_json::from_str(&note).unwrap_or(Value::Null);
         let _ = self
@@ -512,7 +481,7 @@ impl Shared {
                 let mut req = me
                     .with_headers(me.client.get(me.cfg.url.clone()))
                     .header(ACCEPT, "text/event-stream");
-                if let Some(sid) = lock(&me.session).clone() {
+                if let Some(sid) = me.session.locked().clone() {
                     req = req.header("mcp-session-id", sid);
                 }
                 if let Some(Era::Handshake { version }) = me.conn.era() {
@@ -569,65 +538,6 @@ impl Shared {
                 delay = (delay * 2).min(Duration::from_secs(30));
             }
         }
-    }
-
-    /// Legacy SSE: GET the URL, wait for the `endpoint` event, read `message` events from then on.
-    async fn open_sse(self: &Arc<Self>) -> Result<url::Url, String> {
-        let req = self
-            .with_headers(self.client.get(self.cfg.url.clone()))
-            .header(ACCEPT, "text/event-stream");
-        let resp = req
-            .send()
-            .await
-            .map_err(|e| format!("is unreachable: {}", short(e)))?;
-        if !resp.status().is_success() {
-            return Err(format!("answered HTTP {} to the SSE GET", resp.status()));
-        }
-        let mut events = sse_stream::SseStream::from_bytes_stream(resp.bytes_stream());
-        let wait = tokio::time::timeout(self.cfg.connect_timeout, async {
-            while let Some(ev) = events.next().await {
-                let ev = ev.map_err(|e| format!("broke its SSE stream: {e}"))?;
-                if ev.event.as_deref() == Some("endpoint") {
-                    return ev
-                        .data
-                        .ok_or_else(|| "sent an empty endpoint event".to_string());
-                }
-            }
-            Err("closed its SSE stream before sending the endpoint".to_string())
-        });
-        let data = wait
-            .await
-            .map_err(|_| "sent no endpoint event in time".to_string())??;
-        let endpoint = self
-            .cfg
-            .url
-            .join(data.trim())
-            .map_err(|e| format!("sent a bad endpoint `{data}`: {e}"))?;
-        tracing::info!(tenant = %self.tenant, server = %self.server, "using legacy SSE; messages go to {}", safe_url(&endpoint));
-        *lock(&self.mode) = Mode::Sse {
-            endpoint: endpoint.clone(),
-        };
-        let me = self.clone();
-        self.spawn(async move {
-            let _guard = CloseGuard::on_panic(me.conn.clone(), "SSE reader");
-            loop {
-                let ev = tokio::select! {
-                    e = events.next() => e,
-                    _ = me.stop.cancelled() => return,
-                };
-                match ev {
-                    Some(Ok(e)) if e.event.is_none() || e.event.as_deref() == Some("message") => {
-                        if let Some(d) = e.data.filter(|d| !d.trim().is_empty()) {
-                            me.conn.handle_incoming(&d);
-                        }
-                    }
-                    Some(Ok(_)) => {}
-                    Some(Err(e)) => return me.die(format!("broke its SSE stream: {e}")),
-                    None => return me.die("closed its SSE stream".into()),
-                }
-            }
-        });
-        Ok(endpoint)
     }
 }
 

@@ -326,6 +326,12 @@ pub const UPSTREAM_FAILED: i64 = -32000;
 pub const REQUEST_TIMEOUT: i64 = -32001;
 /// 2026-07-28: the request's protocol version is not supported.
 pub const UNSUPPORTED_PROTOCOL_VERSION: i64 = -32022;
+/// Streamable HTTP (2026-07-28): `Mcp-Method` / `Mcp-Name` / `MCP-Protocol-Version` do not
+/// match the body.
+pub const HEADER_MISMATCH: i64 = -32020;
+/// Streamable HTTP and legacy SSE: the session id names no session (HTTP 404; the client
+/// initializes again). Not -32001, which is a request timeout.
+pub const SESSION_NOT_FOUND: i64 = -32004;
 /// A tenant's quota refused the call; `data` names the limit, its value and `retryAfterMs`.
 pub const QUOTA_EXCEEDED: i64 = -32050;
 

@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::HttpState;
+use crate::jsonrpc;
 use crate::tenant::Tenant;
 
 /// An HTTP error with a JSON-RPC error body (clients show `message`).
@@ -206,7 +207,11 @@ pub fn check_request(
 
 /// The 403 for a refused `Host` or `Origin`.
 pub fn forbidden(e: &HostError) -> Response {
-    error(StatusCode::FORBIDDEN, -32600, format!("Forbidden: {e}"))
+    error(
+        StatusCode::FORBIDDEN,
+        jsonrpc::INVALID_REQUEST,
+        format!("Forbidden: {e}"),
+    )
 }
 
 /// Middleware: every route passes the `Host`/`Origin` check first.
@@ -236,10 +241,14 @@ pub fn tenant(
     };
     let Some(tenant) = tenant else {
         return Err(match name {
-            Some(n) => error(StatusCode::NOT_FOUND, -32600, format!("no tenant `{n}`")),
+            Some(n) => error(
+                StatusCode::NOT_FOUND,
+                jsonrpc::INVALID_REQUEST,
+                format!("no tenant `{n}`"),
+            ),
             None => error(
                 StatusCode::NOT_FOUND,
-                -32600,
+                jsonrpc::INVALID_REQUEST,
                 "no default tenant: use /t/<tenant>/mcp, or set hub.default_tenant",
             ),
         });
@@ -265,7 +274,7 @@ pub fn tenant(
         if !ok {
             let mut r = error(
                 StatusCode::UNAUTHORIZED,
-                -32600,
+                jsonrpc::INVALID_REQUEST,
                 format!(
                     "Unauthorized: tenant `{}` needs `Authorization: Bearer <key>`",
                     tenant.id

@@ -15,7 +15,7 @@ pub(super) fn check_protocol_header(headers: &HeaderMap, id: &Value) -> Result<(
         Some(v) if !protocol::is_known(v) => Err(error_for(
             StatusCode::BAD_REQUEST,
             id,
-            -32600,
+            jsonrpc::INVALID_REQUEST,
             format!(
                 "Bad Request: unsupported MCP-Protocol-Version `{v}` (supported: {})",
                 protocol::ALL_VERSIONS.join(", ")
@@ -52,7 +52,7 @@ pub(super) fn check_stateless_request(headers: &HeaderMap, msg: &Value) -> Resul
     }
     if let (Some(h), Some(v)) = (header_str(headers, "mcp-protocol-version"), version) {
         if h != v {
-            let body = jsonrpc::error(&id, -32020, format!("Header mismatch: `MCP-Protocol-Version: {h}` does not match `{v}` in the body's _meta"), None);
+            let body = jsonrpc::error(&id, jsonrpc::HEADER_MISMATCH, format!("Header mismatch: `MCP-Protocol-Version: {h}` does not match `{v}` in the body's _meta"), None);
             return Err((
                 StatusCode::BAD_REQUEST,
                 [(header::CONTENT_TYPE, "application/json")],
@@ -68,7 +68,12 @@ pub(super) fn check_stateless_request(headers: &HeaderMap, msg: &Value) -> Resul
 pub(super) fn check_stateless_headers(headers: &HeaderMap, msg: &Value) -> Result<(), Response> {
     let id = msg.get("id").cloned().unwrap_or(Value::Null);
     let mismatch = |what: String| {
-        let body = jsonrpc::error(&id, -32020, format!("Header mismatch: {what}"), None);
+        let body = jsonrpc::error(
+            &id,
+            jsonrpc::HEADER_MISMATCH,
+            format!("Header mismatch: {what}"),
+            None,
+        );
         (
             StatusCode::BAD_REQUEST,
             [(header::CONTENT_TYPE, "application/json")],

@@ -29,6 +29,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::{HttpSettings, TenantId};
 use crate::downstream::Session;
 use crate::hub::Hub;
+use crate::jsonrpc;
 use crate::sync::LockExt;
 use events::EventLog;
 
@@ -130,7 +131,7 @@ impl HttpState {
         if tenant.is_stopped() {
             return Err(guard::error(
                 axum::http::StatusCode::SERVICE_UNAVAILABLE,
-                -32600,
+                jsonrpc::INVALID_REQUEST,
                 format!("Tenant `{}` is stopped by its operator; no new sessions until it is started again", tenant.id),
             ));
         }
@@ -143,7 +144,7 @@ impl HttpState {
             tracing::error!("cannot draw a session id from the OS random source: {e}");
             guard::error(
                 axum::http::StatusCode::INTERNAL_SERVER_ERROR,
-                -32603,
+                jsonrpc::INTERNAL_ERROR,
                 "Internal error: no random source for a session id",
             )
         })?;
@@ -152,7 +153,7 @@ impl HttpState {
             if *n >= cap {
                 return Err(guard::error(
                     axum::http::StatusCode::TOO_MANY_REQUESTS,
-                    -32600,
+                    jsonrpc::INVALID_REQUEST,
                     format!("Too many sessions: tenant `{}` has reached its limit of {cap} (hub.http.max_sessions_per_tenant)", tenant.id),
                 ));
             }

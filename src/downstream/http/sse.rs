@@ -18,6 +18,7 @@ use super::events::next_event;
 use super::guard::{self, error};
 use super::streamable::read_body;
 use super::HttpState;
+use crate::jsonrpc;
 
 type St = State<Arc<HttpState>>;
 
@@ -111,14 +112,14 @@ async fn message(
     let Some(sid) = q.session_id else {
         return error(
             StatusCode::BAD_REQUEST,
-            -32600,
+            jsonrpc::INVALID_REQUEST,
             "Bad Request: `sessionId` is required",
         );
     };
     let Some(hs) = state.session(&sid, &tenant.id).filter(|h| h.legacy) else {
         return error(
             StatusCode::NOT_FOUND,
-            -32001,
+            jsonrpc::SESSION_NOT_FOUND,
             "Session not found: open a new one with GET /sse",
         );
     };

@@ -102,7 +102,7 @@ fn body_error(e: &axum::Error, limit: usize, key: &str) -> Response {
     if find_in_chain::<http_body_util::LengthLimitError>(e).is_some() {
         return error(
             StatusCode::PAYLOAD_TOO_LARGE,
-            -32600,
+            jsonrpc::INVALID_REQUEST,
             format!(
                 "Payload too large: the request body exceeds the limit of {limit} bytes ({key})"
             ),
@@ -111,12 +111,12 @@ fn body_error(e: &axum::Error, limit: usize, key: &str) -> Response {
     let mut r = match find_in_chain::<super::server::BodyTimeout>(e) {
         Some(t) => error(
             StatusCode::REQUEST_TIMEOUT,
-            -32600,
+            jsonrpc::INVALID_REQUEST,
             format!("Request Timeout: {t}"),
         ),
         None => error(
             StatusCode::BAD_REQUEST,
-            -32600,
+            jsonrpc::INVALID_REQUEST,
             format!("Bad Request: the request body could not be read: {e}"),
         ),
     };
@@ -138,7 +138,7 @@ async fn post(
         if !ct.to_ascii_lowercase().starts_with("application/json") {
             return error(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                -32600,
+                jsonrpc::INVALID_REQUEST,
                 format!(
                     "Unsupported Media Type: send `Content-Type: application/json`, not `{ct}`"
                 ),
@@ -220,7 +220,7 @@ async fn post(
     let Some(hs) = state.session(&sid, &tenant.id).filter(|h| !h.legacy) else {
         return error(
             StatusCode::NOT_FOUND,
-            -32001,
+            jsonrpc::SESSION_NOT_FOUND,
             "Session not found: it expired or was closed; initialize a new one",
         );
     };
@@ -407,7 +407,7 @@ async fn get(state: Arc<HttpState>, name: Option<String>, headers: HeaderMap) ->
     if !accepts_sse(&headers) {
         return error(
             StatusCode::NOT_ACCEPTABLE,
-            -32600,
+            jsonrpc::INVALID_REQUEST,
             "Not Acceptable: the GET stream is `text/event-stream`",
         );
     }
@@ -422,7 +422,7 @@ async fn get(state: Arc<HttpState>, name: Option<String>, headers: HeaderMap) ->
     let Some(hs) = state.session(sid, &tenant.id).filter(|h| !h.legacy) else {
         return error(
             StatusCode::NOT_FOUND,
-            -32001,
+            jsonrpc::SESSION_NOT_FOUND,
             "Session not found: it expired or was closed; initialize a new one",
         );
     };
@@ -431,7 +431,7 @@ async fn get(state: Arc<HttpState>, name: Option<String>, headers: HeaderMap) ->
         let Some(log) = hs.stream(stream) else {
             return error(
                 StatusCode::NOT_FOUND,
-                -32600,
+                jsonrpc::INVALID_REQUEST,
                 "the stream of that Last-Event-ID is gone",
             );
         };
@@ -441,7 +441,7 @@ async fn get(state: Arc<HttpState>, name: Option<String>, headers: HeaderMap) ->
         hs.open_gets.fetch_sub(1, Ordering::SeqCst);
         return error(
             StatusCode::CONFLICT,
-            -32600,
+            jsonrpc::INVALID_REQUEST,
             "Conflict: this session already has a GET stream open",
         );
     }
@@ -468,7 +468,7 @@ async fn delete(state: Arc<HttpState>, name: Option<String>, headers: HeaderMap)
     let Some(sid) = header(&headers, SESSION_HEADER) else {
         return error(
             StatusCode::BAD_REQUEST,
-            -32600,
+            jsonrpc::INVALID_REQUEST,
             "Bad Request: the Mcp-Session-Id header is required",
         );
     };
@@ -478,7 +478,11 @@ async fn delete(state: Arc<HttpState>, name: Option<String>, headers: HeaderMap)
             state.close_session(sid);
             StatusCode::OK.into_response()
         }
-        None => error(StatusCode::NOT_FOUND, -32001, "Session not found"),
+        None => error(
+            StatusCode::NOT_FOUND,
+            jsonrpc::SESSION_NOT_FOUND,
+            "Session not found",
+        ),
     }
 }
 

@@ -151,3 +151,34 @@ impl Default for Bridges {
         Self::new()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ServerName;
+    use crate::mux::{Conn, ConnHooks, DownstreamReply, InFlight};
+
+    struct NoHooks;
+    impl ConnHooks for NoHooks {
+        fn on_notification(&self, _: &Arc<Conn>, _: Value) {}
+        fn on_server_request(&self, _: &Arc<Conn>, _: Value, _: Vec<InFlight>, _: bool) {}
+        fn on_input_required(&self, _: &Arc<Conn>, _: Value, _: DownstreamReply) {}
+    }
+
+    #[test]
+    fn each_parked_call_keeps_its_own_servers_request_timeout() {
+        let (conn, _out) = Conn::new(ServerName::new("s"), Arc::new(NoHooks));
+        let b = Bridges::new();
+        let quick = b.park("t", "o", conn.clone(), 1, Value::from(1), Duration::ZERO);
+        let slow = b.park("t", "o", conn, 2, Value::from(2), Duration::from_secs(3600));
+        std::thread::sleep(Duration::from_millis(5));
+        let gone: Vec<u64> = b.expired().iter().map(|p| p.call).collect();
+        assert_eq!(
+            gone,
+            vec![1],
+            "the call of a server with a short timeout expires alone"
+        );
+        assert!(b.take("t", "o", &quick).is_err(), "its state is gone");
+        assert!(b.take("t", "o", &slow).is_ok(), "the other one still opens");
+    }
+}

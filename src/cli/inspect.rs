@@ -233,7 +233,22 @@ pub(super) async fn status(hub: Arc<Hub>, id: TenantId) -> u8 {
                 .map(|e| format!("last error: {e}"))
                 .unwrap_or_default()
         );
+        if let Some(why) = tenant.left_out().get(&up.name) {
+            let _ = writeln!(out, "{id}/{:<20} {why}", up.name.as_str());
+        }
     }
+    let (limits, usage) = (tenant.quota.limits(), tenant.quota.usage());
+    let of = |v: Option<usize>| v.map_or_else(|| "unlimited".to_string(), |v| v.to_string());
+    let _ = writeln!(
+        out,
+        "{id} quota: calls in flight {}/{}, calls per minute {}, refused {}, tools {}/{}",
+        usage.calls_in_flight,
+        of(limits.max_concurrent_calls),
+        of(limits.calls_per_minute.map(|v| v as usize)),
+        usage.calls_refused,
+        tenant.catalog().tools.len(),
+        of(limits.max_tools),
+    );
     if all_up {
         EXIT_OK
     } else {

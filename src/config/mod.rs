@@ -358,15 +358,7 @@ impl HubConfig {
 
     /// Reads, expands and validates the file at `path`; every problem is reported at once.
     pub fn load(path: &Path) -> Result<Self, ConfigErrors> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            ConfigErrors::single(
-                path,
-                "",
-                format!("cannot read the config file: {e}"),
-                Some("pass the right file with `--config PATH` or set MCP_HUB_CONFIG".into()),
-            )
-        })?;
-        Self::from_str_at(&text, path, &process_env)
+        Self::load_with_text(path).map(|(c, _)| c)
     }
 
     /// [`HubConfig::load`], keeping the file's text (a reload records it, references and all).

@@ -22,8 +22,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use serde_json::json;
-use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
 
 use crate::config::TenantId;
 use crate::hub::Hub;
@@ -133,24 +131,10 @@ fn key_id(digest: &[u8]) -> String {
     digest.iter().take(4).map(|b| format!("{b:02x}")).collect()
 }
 
-fn matches(digests: &[[u8; 32]], presented: &[u8]) -> bool {
-    digests
-        .iter()
-        .fold(0u8, |acc, d| acc | d.ct_eq(presented).unwrap_u8())
-        == 1
-}
-
 /// The caller a request's `Authorization: Bearer <key>` names.
 pub fn authenticate(hub: &Hub, headers: &HeaderMap) -> Result<Caller, ApiError> {
     let config = hub.config();
-    let presented = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|h| h.to_str().ok())
-        .and_then(|h| {
-            h.strip_prefix("Bearer ")
-                .or_else(|| h.strip_prefix("bearer "))
-        })
-        .map(|t| Sha256::digest(t.trim().as_bytes()));
+    let presented = crate::downstream::http::presented_key(headers);
     let admin = &config.hub.admin.key_digests;
     let Some(p) = presented else {
         return if admin.is_empty() {
@@ -164,16 +148,17 @@ pub fn authenticate(hub: &Hub, headers: &HeaderMap) -> Result<Caller, ApiError> 
             .hint("an admin key from `[hub.admin] api_keys`, or a tenant's key for its own tenant"))
         };
     };
-    if matches(admin, p.as_slice()) {
+    let matches = crate::downstream::http::key_matches;
+    if matches(admin, &p) {
         return Ok(Caller::Admin {
-            key: Some(key_id(p.as_slice())),
+            key: Some(key_id(&p)),
         });
     }
     for (id, t) in hub.tenants().iter() {
-        if matches(&t.config().api_key_digests, p.as_slice()) {
+        if matches(&t.config().api_key_digests, &p) {
             return Ok(Caller::Tenant {
                 tenant: id.clone(),
-                key: key_id(p.as_slice()),
+                key: key_id(&p),
             });
         }
     }

@@ -229,6 +229,26 @@ pub async fn host_and_origin(
     }
 }
 
+/// The SHA-256 of the key in `Authorization: Bearer <key>`, if there is one.
+pub fn presented_key(headers: &HeaderMap) -> Option<[u8; 32]> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| {
+            h.strip_prefix("Bearer ")
+                .or_else(|| h.strip_prefix("bearer "))
+        })
+        .map(|t| Sha256::digest(t.trim().as_bytes()).into())
+}
+
+/// Whether `presented` is one of `digests`: compared against every key, in constant time,
+/// whatever matches.
+pub fn key_matches(digests: &[[u8; 32]], presented: &[u8; 32]) -> bool {
+    digests.iter().fold(0u8, |acc, d| {
+        acc | d.ct_eq(presented.as_slice()).unwrap_u8()
+    }) == 1
+}
+
 /// The tenant a route names (`/t/<tenant>/…`) or the default one, once its key checks out.
 pub fn tenant(
     state: &HttpState,
@@ -256,21 +276,7 @@ pub fn tenant(
     let config = tenant.config();
     let digests = &config.api_key_digests;
     if !digests.is_empty() {
-        let presented = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|h| h.to_str().ok())
-            .and_then(|h| {
-                h.strip_prefix("Bearer ")
-                    .or_else(|| h.strip_prefix("bearer "))
-            })
-            .map(|t| Sha256::digest(t.trim().as_bytes()));
-        // Compare against every key, in constant time, whatever matches.
-        let ok = presented.is_some_and(|p| {
-            digests
-                .iter()
-                .fold(0u8, |acc, d| acc | d.ct_eq(p.as_slice()).unwrap_u8())
-                == 1
-        });
+        let ok = presented_key(headers).is_some_and(|p| key_matches(digests, &p));
         if !ok {
             let mut r = error(
                 StatusCode::UNAUTHORIZED,

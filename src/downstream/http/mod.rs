@@ -11,6 +11,7 @@
 
 mod events;
 mod guard;
+pub use guard::{key_matches, presented_key};
 mod headers;
 mod server;
 mod sse;

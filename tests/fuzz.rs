@@ -589,15 +589,41 @@ fn check_transcript(input: &[u8], t: &Transcript) -> Result<(), String> {
     for a in t.answers.iter().filter(|v| is_answer(v)) {
         *answered.entry(id_key(&a["id"])).or_default() += 1;
     }
+    let answerable = answerable_in(input);
     for (key, (id, sent)) in requests_in(input) {
         let got = answered.get(&key).copied().unwrap_or(0);
-        if got == 0 || got > sent {
+        // A malformed line that carries the same id is answered too (with an error, its id
+        // echoed, as JSON-RPC asks), so it may add an answer.
+        let most = answerable.get(&key).copied().unwrap_or(sent).max(sent);
+        if got == 0 || got > most {
             return Err(format!(
                 "request id {id} sent {sent} time(s), answered {got} time(s)"
             ));
         }
     }
     Ok(())
+}
+
+/// Per id, how many lines may be answered with it: every object line with a string or number
+/// `id` that is not itself a response (requests, and malformed messages whose id the hub echoes
+/// in its error).
+fn answerable_in(input: &[u8]) -> HashMap<String, usize> {
+    let mut out: HashMap<String, usize> = HashMap::new();
+    for line in input.split(|&b| b == b'\n') {
+        let text = String::from_utf8_lossy(line);
+        let Ok(Value::Object(o)) = serde_json::from_str::<Value>(text.trim()) else {
+            continue;
+        };
+        let Some(id) = o.get("id").filter(|i| i.is_string() || i.is_number()) else {
+            continue;
+        };
+        let response =
+            o.get("method").is_none() && (o.contains_key("result") || o.contains_key("error"));
+        if !response {
+            *out.entry(id_key(id)).or_default() += 1;
+        }
+    }
+    out
 }
 
 fn handshake_prefix() -> Vec<u8> {
@@ -1893,5 +1919,31 @@ fn a_float_id_comes_back_as_sent_and_a_piped_session_ends_at_once() {
         start.elapsed() < Duration::from_secs(5),
         "the session ends as soon as everything is answered ({:?})",
         start.elapsed()
+    );
+}
+
+/// Found by `fuzz_downstream_stdio` (a test-oracle fault, not the hub's): a malformed object
+/// that carries a request's id gets its own error with that id echoed, so the id is answered
+/// twice, once per line, which is what JSON-RPC asks.
+#[test]
+fn a_malformed_line_that_repeats_a_requests_id_gets_its_own_error() {
+    let lines = "{\"\u{312e}\":16008200963481295479,\"id\":\"\",\"id\":\"\"}\n{\"jsonrpc\":\"2.0\",\"id\":\"\",\"method\":\"server/discover\"}\n";
+    let input = [handshake_prefix(), lines.as_bytes().to_vec()].concat();
+    let shared = &*SHARED;
+    let t = shared
+        .rt
+        .block_on(stdio_session(&shared.hub, input.clone()));
+    check_transcript(&input, &t).unwrap();
+    let for_empty: Vec<&Value> = t.answers.iter().filter(|a| a["id"] == "").collect();
+    assert_eq!(for_empty.len(), 2, "{for_empty:?}");
+    assert!(
+        for_empty.iter().any(|a| a["error"]["code"] == -32600),
+        "the malformed line's error"
+    );
+    assert!(
+        for_empty
+            .iter()
+            .any(|a| a["result"]["supportedVersions"].is_array()),
+        "the request's answer"
     );
 }

@@ -170,7 +170,8 @@ impl Supervisor {
             }
         };
         up.set_pid(link.pid());
-        let span = tracing::info_span!("upstream", tenant = %self.tenant, server = %up.name);
+        let span =
+            tracing::info_span!(parent: None, "upstream", tenant = %self.tenant, server = %up.name);
         self.tasks.spawn(span.clone(), conn.clone().run_sweeper());
 
         let opened = tokio::select! {

@@ -48,7 +48,7 @@ pub(super) async fn stdio(
     };
     let watch = tenant.clone();
     let tasks = hub.tasks();
-    tasks.spawn(tracing::info_span!("start-up"), async move {
+    tasks.spawn(tracing::info_span!(parent: None, "start-up"), async move {
         watch.wait_settled().await;
         tracing::info!(tenant = %watch.id, "upstreams: {}", watch.summary());
     });
@@ -70,11 +70,14 @@ pub(super) async fn stdio(
     };
     for (addr, app) in listeners {
         let (state, token) = (state.clone(), http_stop.clone());
-        tasks.spawn(tracing::info_span!("listener", %addr), async move {
-            if let Err(e) = http::serve(state, addr, app, token).await {
-                tracing::error!("cannot serve HTTP on {addr}: {e}");
-            }
-        });
+        tasks.spawn(
+            tracing::info_span!(parent: None, "listener", %addr),
+            async move {
+                if let Err(e) = http::serve(state, addr, app, token).await {
+                    tracing::error!("cannot serve HTTP on {addr}: {e}");
+                }
+            },
+        );
     }
     let serve = downstream::stdio::serve(tenant, stop.clone());
     let code = tokio::select! {
@@ -127,12 +130,14 @@ pub(super) async fn serve(config: HubConfig, listen: Option<SocketAddr>) -> u8 {
     let (_, app) = listeners.remove(0);
     for (admin, admin_app) in listeners {
         let (state, token) = (state.clone(), shutdown.clone());
-        hub.tasks()
-            .spawn(tracing::info_span!("listener", addr = %admin), async move {
+        hub.tasks().spawn(
+            tracing::info_span!(parent: None, "listener", addr = %admin),
+            async move {
                 if let Err(e) = http::serve(state, admin, admin_app, token).await {
                     tracing::error!("cannot serve the admin API on {admin}: {e}");
                 }
-            });
+            },
+        );
     }
     let code = match http::serve(state, addr, app, shutdown).await {
         Ok(()) => EXIT_OK,

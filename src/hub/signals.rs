@@ -40,7 +40,7 @@ pub fn on_hangup(hub: Option<Arc<Hub>>) {
             // Ends with the hub, so that its shutdown does not wait for a signal.
             let tasks = h.tasks();
             let stop = tasks.root().clone();
-            tasks.spawn(tracing::info_span!("sighup"), async move {
+            tasks.spawn(tracing::info_span!(parent: None, "sighup"), async move {
                 tokio::select! {
                     () = task => {}
                     () = stop.cancelled() => {}

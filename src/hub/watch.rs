@@ -55,19 +55,22 @@ pub fn watch_config(hub: Arc<Hub>) {
     tracing::info!("watching `{}`: a change reloads the config", path.display());
     let stop = hub.shutdown.clone();
     let tasks = hub.tasks();
-    tasks.spawn(tracing::info_span!("config watch"), async move {
-        let _keep = watcher;
-        loop {
-            tokio::select! {
-                got = rx.recv() => if got.is_none() { return },
-                _ = stop.cancelled() => return,
+    tasks.spawn(
+        tracing::info_span!(parent: None, "config watch"),
+        async move {
+            let _keep = watcher;
+            loop {
+                tokio::select! {
+                    got = rx.recv() => if got.is_none() { return },
+                    _ = stop.cancelled() => return,
+                }
+                // Let the editor finish (a save is often several events).
+                tokio::time::sleep(SETTLE).await;
+                while rx.try_recv().is_ok() {}
+                if hub.config().hub.admin.watch {
+                    let _ = hub.reload(ReloadSource::File).await;
+                }
             }
-            // Let the editor finish (a save is often several events).
-            tokio::time::sleep(SETTLE).await;
-            while rx.try_recv().is_ok() {}
-            if hub.config().hub.admin.watch {
-                let _ = hub.reload(ReloadSource::File).await;
-            }
-        }
-    });
+        },
+    );
 }

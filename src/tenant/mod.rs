@@ -224,7 +224,10 @@ impl Tenant {
         F: Future<Output = ()> + Send + 'static,
     {
         match self.tasks() {
-            Some(tasks) => tasks.spawn(tracing::info_span!("tenant", tenant = %self.id), task),
+            Some(tasks) => tasks.spawn(
+                tracing::info_span!(parent: None, "tenant", tenant = %self.id),
+                task,
+            ),
             None => {
                 tokio::spawn(task);
             }

@@ -132,7 +132,8 @@ pub fn spawn(
         };
     tracing::info!(tenant = %tenant, server = %cfg.name, pid, "started `{}`", cfg.command);
     let record = GroupRecord::create(pgid.as_raw());
-    let span = tracing::info_span!("upstream", tenant = %tenant, server = %cfg.name, pid);
+    let span =
+        tracing::info_span!(parent: None, "upstream", tenant = %tenant, server = %cfg.name, pid);
 
     let (exit_tx, exit_rx) = watch::channel(None);
     let exit_code = Arc::new(std::sync::OnceLock::new());

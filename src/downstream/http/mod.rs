@@ -179,7 +179,10 @@ impl HttpState {
                 s.close_session(&sid);
             }
         });
-        self.spawn(tracing::info_span!("session", session = %hs.id), pump);
+        self.spawn(
+            tracing::info_span!(parent: None, "session", session = %hs.id),
+            pump,
+        );
         self.sessions.insert(hs.id.clone(), hs.clone());
         Ok(hs)
     }

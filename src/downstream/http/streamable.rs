@@ -294,7 +294,7 @@ async fn answer(
     let overflow = rx.overflow_token();
     let on_overflow = hs.map(|hs| (Arc::downgrade(state), hs.id.clone()));
     state.spawn(
-        tracing::info_span!("stream", stream = log.stream),
+        tracing::info_span!(parent: None, "stream", stream = log.stream),
         async move {
             let _closer = closer;
             loop {

@@ -9,6 +9,7 @@
     reason = "the CLI's commands print their results to stdout"
 )]
 
+use std::io::Write;
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
@@ -126,6 +127,8 @@ pub enum Command {
         #[arg(long, env = "MCP_HUB_API_KEY", hide_env_values = true)]
         key: Option<String>,
     },
+    /// Print a JSON Schema of hub.toml (for editor completion, e.g. Taplo / Even Better TOML).
+    Schema,
     /// Make a running hub read its config file again and apply it (`POST /api/reload`).
     Reload {
         /// The hub's URL (default: `[hub.admin] listen`, else `hub.http.listen`, from the config).
@@ -157,6 +160,15 @@ fn load(path: &std::path::Path) -> Result<HubConfig, u8> {
 pub async fn run(cli: Cli) -> u8 {
     match &cli.command {
         Command::Health { url } => return health(url.as_deref(), &cli.config).await,
+        Command::Schema => {
+            let schema = crate::config::json_schema();
+            let _ = writeln!(
+                std::io::stdout().lock(),
+                "{}",
+                serde_json::to_string_pretty(&schema).unwrap_or_default()
+            );
+            return EXIT_OK;
+        }
         Command::Reload { url, key } => {
             return remote::reload(url.as_deref(), key.as_deref(), &cli.config).await
         }
@@ -211,7 +223,10 @@ pub async fn run(cli: Cli) -> u8 {
             .await
         }
         Command::Serve { listen } => serve(config, listen).await,
-        Command::Health { .. } | Command::DemoServer { .. } | Command::Reload { .. } => EXIT_USAGE,
+        Command::Health { .. }
+        | Command::DemoServer { .. }
+        | Command::Reload { .. }
+        | Command::Schema => EXIT_USAGE,
         Command::Tools {
             tenant,
             json,

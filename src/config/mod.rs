@@ -7,6 +7,7 @@ mod hub;
 mod operate;
 mod raw;
 mod report;
+mod schema;
 mod server;
 mod shape;
 mod spans;
@@ -24,6 +25,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use report::{ConfigErrors, ConfigWarnings, Location, Problem};
+pub use schema::json_schema;
 pub use suggest::edit_distance;
 pub use which::{find_command, CommandError};
 

@@ -52,6 +52,16 @@ pub struct Cli {
     /// Log level for stderr (error, warn, info, debug, trace); RUST_LOG overrides it.
     #[arg(long, global = true, default_value = "info")]
     pub log_level: String,
+    /// Log lines as `text` or `json` (one object per line, with the tenant, server and session
+    /// they concern); always on stderr.
+    #[arg(
+        long,
+        global = true,
+        env = "MCP_HUB_LOG_FORMAT",
+        value_enum,
+        default_value = "text"
+    )]
+    pub log_format: crate::telemetry::LogFormat,
     #[command(subcommand)]
     pub command: Command,
 }

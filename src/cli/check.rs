@@ -11,6 +11,11 @@ use super::EXIT_OK;
 
 pub(super) fn check(config: &HubConfig) -> u8 {
     println!("config `{}` is valid", config.path.display());
+    // Where each hub-wide setting came from, when not the file or the default (names only:
+    // a value may be a key).
+    for (key, var) in &config.sources {
+        println!("{key}: from the environment (`{var}`)");
+    }
     // The PATH an upstream gets: the hub's, unless the server's `env` sets its own.
     let hub_path = std::env::var_os("PATH");
     let mut launch = Vec::new();

@@ -5,6 +5,7 @@
 mod expand;
 mod hub;
 mod operate;
+mod overlay;
 mod raw;
 mod report;
 mod schema;
@@ -71,6 +72,8 @@ pub struct HubConfig {
     pub tenants: BTreeMap<TenantId, TenantConfig>,
     /// Things worth saying that do not stop the hub (e.g. an unset `${VAR}` in a disabled server).
     pub warnings: Vec<Problem>,
+    /// Hub-wide keys set by the environment (`MCP_HUB_*`), with the variable that set each.
+    pub sources: BTreeMap<String, String>,
 }
 
 /// `[hub]`: hub-wide settings and the defaults for every server.

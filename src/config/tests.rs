@@ -140,7 +140,8 @@ fn every_config_under_examples_parses() {
     );
     for f in files {
         let text = std::fs::read_to_string(&f).unwrap();
-        let any_env = |_: &str| Some("x".to_string());
+        let any_env =
+            |n: &str| (n == "MCP_HUB_EXE" || !n.starts_with("MCP_HUB_")).then(|| "x".to_string());
         if let Err(e) = HubConfig::from_str_at(&text, &f, &any_env) {
             panic!("{} does not parse:\n{e}", f.display());
         }
@@ -249,7 +250,9 @@ fn multi_tenant_example_loads_without_the_disabled_servers_token() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"));
     let f = dir.join("examples/multi-tenant.toml");
     let text = std::fs::read_to_string(&f).unwrap();
-    let env = |name: &str| (name != "ACME_GITHUB_TOKEN").then(|| "x".to_string());
+    let env = |name: &str| {
+        (name != "ACME_GITHUB_TOKEN" && !name.starts_with("MCP_HUB_")).then(|| "x".to_string())
+    };
     let c = HubConfig::from_str_at(&text, &f, &env).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(c.warnings.len(), 1, "{}", c.warnings_report());
     assert!(c.warnings[0].message.contains("ACME_GITHUB_TOKEN"));
@@ -355,4 +358,56 @@ command = "x"
 command = "x"
 "#
     ));
+}
+
+#[test]
+fn hub_settings_come_from_the_environment_by_one_rule_and_say_so() {
+    let env = |name: &str| {
+        let v = match name {
+            "MCP_HUB_HTTP_LISTEN" => "0.0.0.0:9000",
+            "MCP_HUB_REQUEST_TIMEOUT" => "5s",
+            "MCP_HUB_PAGE_SIZE" => "50",
+            "MCP_HUB_HTTP_ALLOWED_HOSTS" => r#"["mcp.example.com"]"#,
+            "MCP_HUB_RESTART_POLICY" => "never",
+            "MCP_HUB_ADMIN_WATCH" => "false",
+            _ => return None,
+        };
+        Some(v.to_string())
+    };
+    let toml = "[hub]\nrequest_timeout = \"60s\"\n[tenants.t.servers.s]\ncommand = \"x\"\n";
+    let c = HubConfig::from_str_at(toml, Path::new("hub.toml"), &env).unwrap();
+    assert_eq!(c.hub.http.listen, "0.0.0.0:9000".parse().unwrap());
+    assert_eq!(
+        c.hub.request_timeout,
+        Duration::from_secs(5),
+        "the environment wins over the file"
+    );
+    assert_eq!(
+        c.tenants["t"].servers["s"].request_timeout,
+        Duration::from_secs(5),
+        "and reaches the servers' defaults"
+    );
+    assert_eq!(c.hub.page_size, 50);
+    assert_eq!(
+        c.hub.http.allowed_hosts,
+        vec!["mcp.example.com".to_string()]
+    );
+    assert_eq!(c.hub.restart.mode, RestartMode::Never);
+    assert!(!c.hub.admin.watch);
+    assert_eq!(c.sources["hub.http.listen"], "MCP_HUB_HTTP_LISTEN");
+    assert_eq!(c.sources["hub.admin.watch"], "MCP_HUB_ADMIN_WATCH");
+    assert_eq!(c.sources.len(), 6);
+}
+
+#[test]
+fn a_wrong_value_from_the_environment_is_reported_under_its_key() {
+    let env = |name: &str| (name == "MCP_HUB_PAGE_SIZE").then(|| "many".to_string());
+    let e = HubConfig::from_str_at(
+        "[tenants.t.servers.s]\ncommand = \"x\"\n",
+        Path::new("hub.toml"),
+        &env,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("hub.page_size"), "{e}");
 }

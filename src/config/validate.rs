@@ -174,6 +174,7 @@ pub(super) fn parse(
     let mut table: toml::Table = toml::from_str(text).map_err(|e| not_toml(text, file, &e))?;
     let mut c = Collector::default();
     expand_env(&mut table, env, &mut c);
+    let sources = super::overlay::apply(&mut table, env);
     let raw: RawFile = c.typed("", toml::Value::Table(table)).unwrap_or_default();
     let base = file.parent().map(Path::to_path_buf).unwrap_or_default();
     let base = if base.as_os_str().is_empty() {
@@ -239,6 +240,7 @@ pub(super) fn parse(
     let (problems, warnings) = c.finish(&Spans::new(text));
     if problems.is_empty() {
         Ok(HubConfig {
+            sources,
             path: file.to_path_buf(),
             hub,
             tenants,

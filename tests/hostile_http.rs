@@ -599,7 +599,10 @@ fn at_the_connection_cap_clients_are_told_and_health_answers() {
     assert_eq!(r.status, 200, "{r:?}");
     let r = http_request(port, "GET", "/ready", &[], b"").expect("ready");
     assert_eq!(r.status, 200, "{r:?}");
-    // With the reserve held too (4 per client), a new connection gets a 503 at once.
+    // With the reserve held too (4 per client), a new connection gets a 503 at once. The two
+    // reserve connections just used give their places back when their tasks end (they were
+    // closed after one answer): let them, so the four below take the whole reserve.
+    std::thread::sleep(Duration::from_millis(500));
     let reserve: Vec<TcpStream> = (0..4).map(|_| connect(port)).collect();
     std::thread::sleep(Duration::from_millis(200));
     let r = http_request(port, "GET", "/health", &[], b"").expect("a refusal");

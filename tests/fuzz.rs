@@ -1714,7 +1714,9 @@ fn corpus_downstream_one_megabyte_string() {
         echo["result"]["content"][0]["text"]
             .as_str()
             .is_some_and(|s| s.ends_with(&big)),
-        "the echo carries the 1 MB string back"
+        "the echo carries the 1 MB string back, got {} (upstreams: {})",
+        mcp_hub::mux::truncate(&echo.to_string(), 600),
+        shared.hub.tenants().values().next().unwrap().summary()
     );
 }
 

@@ -225,8 +225,12 @@ impl Session {
 
     /// A request routed by the name, URI or task id in its params.
     fn route(self: &Arc<Self>, id: Value, ctx: Ctx, method: String, params: Value) {
-        let cat = self.tenant.catalog();
         let tenant = &self.tenant;
+        // Settled first, then the catalog: an upstream's tools are in the catalog before it
+        // counts as settled, so a name missing from a catalog read after a settled tenant is
+        // really unknown (read the other way round, an upstream coming up in between was missed).
+        let settled = tenant.is_settled();
+        let cat = tenant.catalog();
         let uri = params
             .get("uri")
             .and_then(Value::as_str)
@@ -240,7 +244,7 @@ impl Session {
         );
         let r = match routed {
             Ok(r) => r,
-            Err(e) if e.may_appear() && !tenant.is_settled() => {
+            Err(e) if e.may_appear() && !settled => {
                 return self.after_settled(move |s| s.route(id, ctx, method, params));
             }
             Err(RouteError::NotRouted(m)) => {

@@ -70,10 +70,15 @@ fn health_url(given: &str) -> Result<String, String> {
 
 /// `/health` on the listen address; an unspecified address (0.0.0.0, ::) is probed on loopback.
 fn listen_health_url(addr: SocketAddr) -> String {
+    format!("{}/health", listen_base_url(addr))
+}
+
+/// `http://<addr>`; an unspecified address (0.0.0.0, ::) is reached on loopback.
+pub(super) fn listen_base_url(addr: SocketAddr) -> String {
     let ip = match addr.ip() {
         std::net::IpAddr::V4(v4) if v4.is_unspecified() => std::net::Ipv4Addr::LOCALHOST.into(),
         std::net::IpAddr::V6(v6) if v6.is_unspecified() => std::net::Ipv6Addr::LOCALHOST.into(),
         ip => ip,
     };
-    format!("http://{}/health", SocketAddr::new(ip, addr.port()))
+    format!("http://{}", SocketAddr::new(ip, addr.port()))
 }

@@ -32,15 +32,8 @@ fn base(url: Option<&str>, config: &Path) -> Result<String, String> {
             e.problems.len()
         )
     })?;
-    let addr = c.hub.admin.listen.unwrap_or(c.hub.http.listen);
-    let ip = if addr.ip().is_unspecified() {
-        std::net::IpAddr::from([127, 0, 0, 1])
-    } else {
-        addr.ip()
-    };
-    Ok(format!(
-        "http://{}",
-        std::net::SocketAddr::new(ip, addr.port())
+    Ok(super::health::listen_base_url(
+        c.hub.admin.listen.unwrap_or(c.hub.http.listen),
     ))
 }
 

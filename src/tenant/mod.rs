@@ -72,7 +72,7 @@ pub struct Tenant {
     /// The connections of `share = "session"` servers, per (session, server).
     own: DashMap<(u64, ServerName), own::Own>,
     /// Where the tenant's tasks run, and what stops them (set by `start`).
-    runtime: OnceLock<(TaskTracker, CancellationToken)>,
+    runtime: OnceLock<crate::tasks::Tasks>,
     me: Weak<Tenant>,
 }
 
@@ -161,7 +161,9 @@ impl Tenant {
     /// Starts a supervisor per enabled upstream; every task of the tenant is owned by `tracker`
     /// and stopped by `shutdown`.
     pub fn start(self: &Arc<Self>, tracker: &TaskTracker, shutdown: &CancellationToken) {
-        let _ = self.runtime.set((tracker.clone(), shutdown.clone()));
+        let _ = self
+            .runtime
+            .set(crate::tasks::Tasks::new(tracker.clone(), shutdown.clone()));
         self.spawn(self.clone().expire_bridges(shutdown.child_token()));
         for up in self.upstreams().values() {
             self.supervise(up.clone());
@@ -170,16 +172,14 @@ impl Tenant {
 
     /// Runs a supervisor for `up` (the shared connection), stopped by its own token.
     fn supervise(self: &Arc<Self>, up: Arc<Upstream>) {
-        let Some((_, shutdown)) = self.runtime.get() else {
+        let Some(tasks) = self.tasks() else {
             return;
         };
         let me = Arc::downgrade(self);
-        let stop = shutdown.child_token();
+        let stop = tasks.child_token();
         let (done_tx, done) = tokio::sync::watch::channel(false);
         let sup = Supervisor {
-            tasks: self
-                .tasks()
-                .unwrap_or_else(|| crate::tasks::Tasks::new(Default::default(), shutdown.clone())),
+            tasks,
             up: up.clone(),
             tenant: self.id.clone(),
             hooks: Arc::new(Hooks {
@@ -236,9 +236,7 @@ impl Tenant {
 
     /// The hub's tasks, once the tenant is started.
     pub fn tasks(&self) -> Option<crate::tasks::Tasks> {
-        self.runtime
-            .get()
-            .map(|(tracker, root)| crate::tasks::Tasks::new(tracker.clone(), root.clone()))
+        self.runtime.get().cloned()
     }
 
     pub fn catalog(&self) -> Arc<Catalog> {

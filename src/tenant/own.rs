@@ -32,7 +32,7 @@ impl Tenant {
                 .is_some()
                 .then(|| handshake::session_capabilities(&st.client_capabilities))
         });
-        let (Some(caps), Some((tracker, shutdown))) = (caps, self.runtime.get()) else {
+        let (Some(caps), Some(tasks)) = (caps, self.tasks()) else {
             return None;
         };
         let key = (session, up.name.clone());
@@ -43,11 +43,11 @@ impl Tenant {
                 let mut cfg = up.cfg.clone();
                 cfg.start = StartMode::Eager;
                 let inst = Upstream::declaring(cfg, Some(caps));
-                let stop = shutdown.child_token();
+                let stop = tasks.child_token();
                 tracing::info!(tenant = %self.id, server = %up.name, session, "starting the session's own connection (share = \"session\")");
                 self.spawn(
                     Supervisor {
-                        tasks: crate::tasks::Tasks::new(tracker.clone(), shutdown.clone()),
+                        tasks: tasks.clone(),
                         up: inst.clone(),
                         tenant: self.id.clone(),
                         hooks: Arc::new(Hooks {

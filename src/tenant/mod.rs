@@ -109,6 +109,11 @@ impl Servers {
         self.upstreams.contains_key(name)
     }
 
+    /// How answers from `name` are rewritten for clients.
+    pub fn rewrite(&self, name: &str) -> Option<Rewrite> {
+        self.rewrites.get(name).cloned()
+    }
+
     pub fn len(&self) -> usize {
         self.upstreams.len()
     }
@@ -245,11 +250,6 @@ impl Tenant {
 
     pub fn upstream(&self, name: &str) -> Option<Arc<Upstream>> {
         self.upstreams().get(name).cloned()
-    }
-
-    /// How answers from `server` are rewritten for clients.
-    pub fn rewrite_for(&self, server: &ServerName) -> Option<Rewrite> {
-        self.upstreams().rewrites.get(server).cloned()
     }
 
     /// Whether every upstream that is wanted has finished its first start attempt.

@@ -29,7 +29,9 @@ impl Session {
         namespace_answer: bool,
         permit: Option<Permit>,
     ) {
-        let Some(up) = self.tenant.upstream(server.as_str()) else {
+        // One look at the server set for the upstream and its rewrite (a reload may swap it).
+        let servers = self.tenant.upstreams();
+        let Some(up) = servers.get(server.as_str()).cloned() else {
             return ctx.fail(
                 &id,
                 jsonrpc::INVALID_PARAMS,
@@ -96,7 +98,7 @@ impl Session {
             id,
             finish: Finish {
                 rewrite: namespace_answer
-                    .then(|| self.tenant.rewrite_for(server))
+                    .then(|| servers.rewrite(server.as_str()))
                     .flatten(),
                 stateless: ctx.stateless,
                 cache_hint: method == "resources/read",

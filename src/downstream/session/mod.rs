@@ -231,6 +231,7 @@ impl Session {
         // really unknown (read the other way round, an upstream coming up in between was missed).
         let settled = tenant.is_settled();
         let cat = tenant.catalog();
+        let servers = tenant.upstreams();
         let uri = params
             .get("uri")
             .and_then(Value::as_str)
@@ -238,7 +239,7 @@ impl Session {
         let routed = route::route(
             &cat,
             &tenant.namer,
-            |s| tenant.upstream(s).is_some(),
+            |s| servers.contains_key(s),
             &method,
             params.clone(),
         );

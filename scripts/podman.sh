@@ -127,11 +127,13 @@ busybox_image() {
     rootfs="$(mktemp -d)"
     mkdir -p "$rootfs/bin" "$rootfs/etc" "$rootfs/tmp"
     cp /bin/busybox "$rootfs/bin/busybox"
-    for a in $("$rootfs/bin/busybox" --list); do ln -sf busybox "$rootfs/bin/$a"; done
+    for a in $("$rootfs/bin/busybox" --list); do
+        [ "$a" = busybox ] || ln -sf busybox "$rootfs/bin/$a"
+    done
     printf 'root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:user:/tmp:/bin/sh\n' >"$rootfs/etc/passwd"
     printf 'root:x:0:\nuser:x:1000:\n' >"$rootfs/etc/group"
     tar -C "$rootfs" -cf "$rootfs.tar" .
-    podman import -q "$rootfs.tar" localhost/bb:latest >/dev/null
+    podman import -q --change 'ENV PATH=/bin' "$rootfs.tar" localhost/bb:latest >/dev/null
     rm -rf "$rootfs" "$rootfs.tar"
 }
 

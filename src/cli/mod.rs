@@ -1,5 +1,6 @@
 //! The command line: parsing, dispatch, and the long-running commands (`stdio`, `serve`).
-//! The others live beside it: [`check`], [`health`], [`inspect`] (`tools`, `call`, `status`).
+//! The others live beside it: [`check`], [`health`], [`inspect`] (`tools`, `call`, `status`),
+//! [`import`] and [`client_config`] (to and from a client's MCP config).
 //!
 //! Exit codes: 0 success; 1 runtime failure (a call failed, an upstream is down for `status`);
 //! 2 bad command line; 64 bad config.
@@ -19,7 +20,9 @@ use crate::config::{HubConfig, TenantId};
 use crate::hub::{self, Hub};
 
 mod check;
+mod client_config;
 mod health;
+mod import;
 mod inspect;
 mod remote;
 mod serving;
@@ -148,6 +151,29 @@ pub enum Command {
         #[arg(long, env = "MCP_HUB_API_KEY", hide_env_values = true)]
         key: Option<String>,
     },
+    /// Import a client's MCP config (Claude Desktop, Cursor, Claude Code, VS Code) into the
+    /// config's `[tenants.T.servers.*]`, keeping what is there; prints what was added, changed
+    /// or skipped, and keeps a backup of the file it changed.
+    Import {
+        /// `claude_desktop_config.json`, `mcp.json`, `.mcp.json` or VS Code's `mcp.json`.
+        path: PathBuf,
+        /// The tenant to add the servers to (default: `hub.default_tenant`, else the only
+        /// tenant, else `default`).
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Print the resulting hub.toml on stdout instead of writing it (the summary goes to stderr).
+        #[arg(long)]
+        print: bool,
+    },
+    /// Print the entry a client's MCP config needs to run this hub (absolute paths).
+    ClientConfig {
+        /// The tenant to serve (default: `hub.default_tenant`, or the only tenant).
+        #[arg(long)]
+        tenant: Option<String>,
+        /// The client whose config format to print.
+        #[arg(long = "for", value_enum, default_value = "claude-desktop")]
+        client: client_config::ForClient,
+    },
     /// Run the demo MCP server on stdin/stdout (the shipped hub.toml's upstream; a server to try the hub with).
     DemoServer {
         /// `--name NAME` (serverInfo.name), `--only-2026` (speak only 2026-07-28), `--tools N` (N extra tools).
@@ -179,6 +205,11 @@ pub async fn run(cli: Cli) -> u8 {
             );
             return EXIT_OK;
         }
+        Command::Import {
+            path,
+            tenant,
+            print,
+        } => return import::import(&cli.config, path, tenant.as_deref(), *print),
         Command::Reload { url, key } => {
             return remote::reload(url.as_deref(), key.as_deref(), &cli.config).await
         }
@@ -222,6 +253,9 @@ pub async fn run(cli: Cli) -> u8 {
     }
     match cli.command {
         Command::Check => check(&config),
+        Command::ClientConfig { tenant, client } => {
+            client_config::client_config(&config, tenant.as_deref(), client)
+        }
         Command::Stdio {
             tenant,
             listen,
@@ -236,6 +270,7 @@ pub async fn run(cli: Cli) -> u8 {
         Command::Health { .. }
         | Command::DemoServer { .. }
         | Command::Reload { .. }
+        | Command::Import { .. }
         | Command::Schema => EXIT_USAGE,
         Command::Tools {
             tenant,

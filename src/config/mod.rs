@@ -2,6 +2,8 @@
 //!
 //! Config knows no runtime: it imports nothing else of the crate.
 
+pub mod clients;
+pub mod edit;
 mod expand;
 mod hub;
 mod operate;
@@ -352,6 +354,14 @@ impl RemoteConfig {
     }
 }
 
+/// A client's JSON config rather than a `hub.toml`: a `.json` name, or text that opens with `{`
+/// (which TOML cannot).
+pub fn is_client_json(path: &Path, text: &str) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("json"))
+        || text.trim_start().starts_with('{')
+}
+
 impl HubConfig {
     /// The warnings, for display under a `warning:` heading.
     pub fn warnings_report(&self) -> ConfigWarnings<'_> {
@@ -376,7 +386,52 @@ impl HubConfig {
                 Some("pass the right file with `--config PATH` or set MCP_HUB_CONFIG".into()),
             )
         })?;
+        if is_client_json(path, &text) {
+            return Self::from_client_json(&text, path, &process_env);
+        }
         Self::from_str_at(&text, path, &process_env).map(|c| (c, text))
+    }
+
+    /// A client's `mcpServers` / VS Code `servers` JSON used as the config: its servers become
+    /// tenant `default`, every hub setting its default (or its `MCP_HUB_*` variable). Returns the
+    /// `hub.toml` text it stands for; entries that cannot be expressed are warnings.
+    pub fn from_client_json(
+        text: &str,
+        path: &Path,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<(Self, String), ConfigErrors> {
+        let read = clients::read(text).map_err(|e| {
+            ConfigErrors::single(
+                path,
+                "",
+                format!("cannot be read as an MCP client config: {e}"),
+                Some("give a Claude Desktop / Cursor / Claude Code config (`mcpServers`), a VS Code `mcp.json` (`servers`), or a hub.toml".into()),
+            )
+        })?;
+        let mut doc = toml_edit::DocumentMut::new();
+        let source = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        edit::apply(&mut doc, "default", &read.servers, &source)
+            .map_err(|e| ConfigErrors::single(path, "", e, None))?;
+        let toml = doc.to_string();
+        let mut config = Self::from_str_at(&toml, path, env).map_err(|mut e| {
+            // The places are in the generated TOML, not in the JSON the user wrote.
+            for p in &mut e.problems {
+                p.location = None;
+            }
+            e
+        })?;
+        for (name, why) in read.skipped {
+            config.warnings.push(Problem {
+                path: format!("servers.{name}"),
+                message: format!("skipped: {why}"),
+                hint: Some("import it into a hub.toml (`mcp-hub import`) and fix it there".into()),
+                location: None,
+            });
+        }
+        Ok((config, toml))
     }
 
     /// Parses `text` as if it were the file at `path`, looking `${VAR}` up with `env`.

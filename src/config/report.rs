@@ -34,6 +34,14 @@ pub struct ConfigErrors {
     pub problems: Vec<Problem>,
 }
 
+impl Problem {
+    /// An unset `${VAR}` (or a `${VAR:?message}` whose variable is unset): the file is right,
+    /// the environment is not ready yet.
+    pub fn is_unset_variable(&self) -> bool {
+        self.message.starts_with("environment variable `")
+    }
+}
+
 impl ConfigErrors {
     pub(crate) fn single(file: &Path, path: &str, message: String, hint: Option<String>) -> Self {
         Self {

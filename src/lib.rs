@@ -1,7 +1,9 @@
 //! mcp-hub: one MCP server in front of many.
 //!
 //! # Layout
-//! - [`config`]: `hub.toml`, parsed and validated once, every problem with its place (knows no runtime).
+//! - [`config`]: `hub.toml`, parsed and validated once, every problem with its place (knows no runtime);
+//!   `MCP_HUB_*` variables over the file; a client's `mcpServers` JSON read as servers and
+//!   written into a `hub.toml` keeping its layout (`config::clients`, `config::edit`).
 //! - [`naming`]: how names and URIs are namespaced (pure rules).
 //! - [`catalog`]: a tenant's merged tools, prompts, resources and templates, and pagination.
 //! - [`route`]: where a request goes: exposed name, URI or task id → (server, upstream terms). Pure.
@@ -20,7 +22,7 @@
 //! - [`admin`]: `/health`, `/ready` and the REST admin API, which read state and act through
 //!   the hub's and tenants' own methods.
 //! - [`hub`]: every tenant, the running config and its reloads, signals, the shutdown.
-//! - [`cli`]: the commands. [`demo`]: the demo MCP server, a peer that knows nothing of the hub.
+//! - [`cli`]: the commands (`import` and `client-config` to and from a client's MCP config). [`demo`]: the demo MCP server, a peer that knows nothing of the hub.
 //!
 //! # The path of a `tools/call`
 //! - **received**: a stdin line (`downstream::stdio`) or an HTTP body (`downstream::http`) →

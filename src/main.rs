@@ -4,7 +4,7 @@ use clap::Parser;
 
 fn main() -> std::process::ExitCode {
     let cli = mcp_hub::cli::Cli::parse();
-    mcp_hub::telemetry::init(&cli.log_level, cli.log_format);
+    mcp_hub::telemetry::init(&mcp_hub::cli::log_level(&cli), cli.log_format);
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

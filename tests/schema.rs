@@ -97,3 +97,61 @@ fn every_shipped_config_fits_the_schema_and_a_type_error_does_not() {
     .unwrap();
     assert_eq!(check.status.code(), Some(64), "{}", check.stderr);
 }
+
+/// Type errors across the file's tables: each refused by `check` (exit 64) and by the schema.
+#[test]
+fn every_kind_of_type_error_is_refused_by_both_the_hub_and_the_schema() {
+    let cases = [
+        ("int-as-string", "[hub]\npage_size = \"100\"\n"),
+        ("duration-as-int", "[hub]\nrequest_timeout = 30\n"),
+        ("bool-as-string", "[hub.admin]\nwatch = \"yes\"\n"),
+        (
+            "nested-list-as-string",
+            "[hub.http]\nallowed_hosts = \"a.example\"\n",
+        ),
+        ("log-level-as-int", "[hub.log]\nlevel = 3\n"),
+        (
+            "env-as-list",
+            "[tenants.t.servers.s]\ncommand = \"x\"\nenv = [\"A=b\"]\n",
+        ),
+        ("limit-as-float", "[tenants.t.limits]\nmax_servers = 1.5\n"),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let server = "[tenants.t.servers.s]\ncommand = \"x\"\n";
+    let files: Vec<std::path::PathBuf> = cases
+        .iter()
+        .map(|(name, text)| {
+            let p = dir.path().join(format!("{name}.toml"));
+            let full = if text.contains("[tenants.t.servers.s]") {
+                text.to_string()
+            } else {
+                format!("{text}{server}")
+            };
+            std::fs::write(&p, full).unwrap();
+            p
+        })
+        .collect();
+    let refs: Vec<&Path> = files.iter().map(|p| p.as_path()).collect();
+    let out = validate(&refs);
+    for p in &files {
+        let line = out
+            .lines()
+            .find(|l| l.starts_with(&p.display().to_string()))
+            .unwrap_or("");
+        assert!(
+            !line.ends_with(": ok"),
+            "the schema accepts {}: {out}",
+            p.display()
+        );
+        let mut c = Command::new(HUB_BIN);
+        c.args(["--config", p.to_str().unwrap(), "check"]);
+        let check = run_command(c, b"", Duration::from_secs(20)).unwrap();
+        assert_eq!(
+            check.status.code(),
+            Some(64),
+            "{}: {}",
+            p.display(),
+            check.stdout
+        );
+    }
+}

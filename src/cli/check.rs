@@ -5,16 +5,20 @@
     reason = "the CLI's commands print their results to stdout"
 )]
 
-use crate::config::HubConfig;
+use crate::config::{HubConfig, Origin};
 
 use super::EXIT_OK;
 
-pub(super) fn check(config: &HubConfig) -> u8 {
+pub(super) fn check(config: &HubConfig, flags: &[(&str, &str, String)]) -> u8 {
     println!("config `{}` is valid", config.path.display());
-    // Where each hub-wide setting came from, when not the file or the default (names only:
-    // a value may be a key).
-    for (key, var) in &config.sources {
-        println!("{key}: from the environment (`{var}`)");
+    // Every hub-wide setting, its value as used (a secret's never) and where it came from.
+    println!("hub-wide settings (value, and where it came from):");
+    for s in config.settings(flags) {
+        let from = match &s.origin {
+            Origin::File(line) => format!("{}:{line}", config.path.display()),
+            other => other.to_string(),
+        };
+        println!("  {} = {}  ({from})", s.key, s.value);
     }
     // The PATH an upstream gets: the hub's, unless the server's `env` sets its own.
     let hub_path = std::env::var_os("PATH");

@@ -52,9 +52,10 @@ pub struct Cli {
         default_value = "hub.toml"
     )]
     pub config: PathBuf,
-    /// Log level for stderr (error, warn, info, debug, trace); RUST_LOG overrides it.
-    #[arg(long, global = true, default_value = "info")]
-    pub log_level: String,
+    /// Log level for stderr (error, warn, info, debug, trace); default: `hub.log.level` (or
+    /// MCP_HUB_LOG_LEVEL), else info. RUST_LOG overrides it.
+    #[arg(long, global = true)]
+    pub log_level: Option<String>,
     /// Log lines as `text` or `json` (one object per line, with the tenant, server and session
     /// they concern); always on stderr.
     #[arg(
@@ -186,6 +187,22 @@ pub enum Command {
     },
 }
 
+/// The log level to start with: `--log-level`, else the config's `hub.log.level` (its variable
+/// `MCP_HUB_LOG_LEVEL` included), else `info`. Read before the command runs, so a config that
+/// does not load yet (the command says why) still gets the variable's level.
+pub fn log_level(cli: &Cli) -> String {
+    if let Some(l) = &cli.log_level {
+        return l.clone();
+    }
+    match HubConfig::load(&cli.config) {
+        Ok(c) => c.hub.log.level,
+        Err(_) => std::env::var("MCP_HUB_LOG_LEVEL")
+            .ok()
+            .filter(|l| !l.trim().is_empty())
+            .unwrap_or_else(|| "info".into()),
+    }
+}
+
 fn load(path: &std::path::Path) -> Result<HubConfig, u8> {
     HubConfig::load(path).map_err(|e| {
         eprint!("{e}");
@@ -252,7 +269,14 @@ pub async fn run(cli: Cli) -> u8 {
         tracing::warn!("{}", config.warnings_report().to_string().trim_end());
     }
     match cli.command {
-        Command::Check => check(&config),
+        Command::Check => {
+            let flags: Vec<(&str, &str, String)> = cli
+                .log_level
+                .iter()
+                .map(|l| ("hub.log.level", "--log-level", l.clone()))
+                .collect();
+            check(&config, &flags)
+        }
         Command::ClientConfig { tenant, client } => {
             client_config::client_config(&config, tenant.as_deref(), client)
         }

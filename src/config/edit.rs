@@ -36,7 +36,7 @@ fn wanted(e: &Entry) -> Vec<(&'static str, Value)> {
     let pairs = |p: &[(String, String)]| {
         let mut t = InlineTable::new();
         for (k, v) in p {
-            t.insert(k, Value::from(v.as_str()));
+            t.insert(k.as_str(), Value::from(v.as_str()));
         }
         Value::InlineTable(t)
     };

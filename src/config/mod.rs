@@ -12,6 +12,7 @@ mod raw;
 mod report;
 mod schema;
 mod server;
+mod settings;
 mod shape;
 mod spans;
 mod suggest;
@@ -29,6 +30,7 @@ use std::time::Duration;
 
 pub use report::{ConfigErrors, ConfigWarnings, Location, Problem};
 pub use schema::json_schema;
+pub use settings::{hub_keys, variables as env_variables, Given, Origin, Setting};
 pub use suggest::edit_distance;
 pub use which::{find_command, CommandError};
 
@@ -76,6 +78,9 @@ pub struct HubConfig {
     pub warnings: Vec<Problem>,
     /// Hub-wide keys set by the environment (`MCP_HUB_*`), with the variable that set each.
     pub sources: BTreeMap<String, String>,
+    /// Every hub-wide key: where it came from and its value as given (`<set>` for a secret);
+    /// [`HubConfig::settings`] shows them.
+    pub given: BTreeMap<String, Given>,
 }
 
 /// `[hub]`: hub-wide settings and the defaults for every server.
@@ -97,6 +102,16 @@ pub struct HubSettings {
     pub admin: AdminSettings,
     /// Defaults for every tenant's `limits`.
     pub limits: Limits,
+    pub log: LogSettings,
+}
+
+/// `[hub.log]`: the hub's own log, on stderr. Read when the hub starts (a reload does not
+/// change it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogSettings {
+    /// A level (`info`) or `tracing` directives (`warn,mcp_hub=debug`); `--log-level` wins over
+    /// it and `RUST_LOG` over both.
+    pub level: String,
 }
 
 /// `[hub.admin]`: the REST admin API.

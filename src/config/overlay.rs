@@ -1,18 +1,42 @@
 //! Twelve-factor settings: every hub-wide key can also come from the environment, by one rule:
-//! `MCP_HUB_` + the key path after `hub.`, upper-cased, dots as `_` (`hub.http.listen` ←
-//! `MCP_HUB_HTTP_LISTEN`, `hub.request_timeout` ← `MCP_HUB_REQUEST_TIMEOUT`). The environment
-//! wins over the file; a command-line flag (`--listen`) wins over both. Values are read as a
-//! TOML value when they parse as one of the key's type (`50`, `true`, `["a", "b"]`), else as a
-//! string, and are then checked like the file's.
+//! `MCP_HUB_` + the key path after `hub.`, upper-cased, with `_` for each dot and dash
+//! (`hub.http.listen` ← `MCP_HUB_HTTP_LISTEN`, `hub.log.level` ← `MCP_HUB_LOG_LEVEL`). The keys
+//! come from the raw config types ([`super::shape`]), so a key added there gets its variable
+//! without a change here. The environment wins over the file; a command-line flag (`--listen`,
+//! `--log-level`) wins over both. A value is read as the key's type: a whole number, `true` /
+//! `false`, a list as comma-separated items (`a.example,b.example`; empty for none) or as a TOML
+//! array (`["a", "b"]`), a string as written (no `${…}` expansion); then it is checked like the
+//! file's, and a problem names the variable.
 
 use std::collections::BTreeMap;
 
 use super::raw::RawHub;
+use super::report::Problem;
 use super::shape::{shape_of, Shape};
 
 /// The variable that sets the hub-wide key `path` (without `hub.`).
 pub fn env_name(path: &[&str]) -> String {
-    format!("MCP_HUB_{}", path.join("_").to_ascii_uppercase())
+    format!(
+        "MCP_HUB_{}",
+        path.join("_").to_ascii_uppercase().replace('-', "_")
+    )
+}
+
+/// Whether the hub-wide key `path` (`hub.admin.api_keys`) may hold a secret: its value is never
+/// shown (keys, tokens, passwords, headers, credentials).
+pub fn is_secret(path: &str) -> bool {
+    let last = path.rsplit('.').next().unwrap_or(path).to_ascii_lowercase();
+    [
+        "key",
+        "token",
+        "secret",
+        "password",
+        "header",
+        "credential",
+        "auth",
+    ]
+    .iter()
+    .any(|w| last.contains(w))
 }
 
 /// `text` as a value of `shape`, when it reads as one; else as a string (the type check says why).
@@ -25,6 +49,13 @@ fn value(shape: &Shape, text: &str) -> toml::Value {
         | (Shape::Bool, Some(v @ toml::Value::Boolean(_)))
         | (Shape::Seq(_), Some(v @ toml::Value::Array(_)))
         | (Shape::Map(_), Some(v @ toml::Value::Table(_))) => v,
+        (Shape::Seq(item), _) => toml::Value::Array(
+            text.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| value(item, s))
+                .collect(),
+        ),
         _ => toml::Value::String(text.to_string()),
     }
 }
@@ -91,4 +122,27 @@ pub(super) fn apply(
         file.insert("hub".into(), toml::Value::Table(hub));
     }
     sources
+}
+
+/// Problems with a value the environment gave: each names its variable beside the key it
+/// overrides, says how to fix it, and has no place in the file (the file's value is not used).
+pub(super) fn name_variables(problems: &mut [Problem], sources: &BTreeMap<String, String>) {
+    for p in problems.iter_mut() {
+        let from = sources.iter().find(|(key, _)| {
+            p.path == **key
+                || p.path
+                    .strip_prefix(key.as_str())
+                    .is_some_and(|rest| rest.starts_with(['[', '.']))
+        });
+        let Some((key, var)) = from else { continue };
+        p.message = format!(
+            "{} (from the environment variable `{var}`, which overrides `{key}`)",
+            p.message
+        );
+        p.hint = Some(match &p.hint {
+            Some(h) => format!("fix or unset `{var}`; the value must be as in the file: {h}"),
+            None => format!("fix or unset `{var}`"),
+        });
+        p.location = None;
+    }
 }

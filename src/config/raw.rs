@@ -32,6 +32,14 @@ pub struct RawHub {
     pub http: Option<RawHttp>,
     pub admin: Option<RawAdmin>,
     pub limits: Option<RawLimits>,
+    pub log: Option<RawLog>,
+}
+
+/// `[hub.log]`: the hub's own log (stderr).
+#[derive(Debug, Default, Deserialize)]
+pub struct RawLog {
+    /// `info`, or directives like `info,mcp_hub::upstream=debug`; `--log-level` and `RUST_LOG` win.
+    pub level: Option<String>,
 }
 
 /// `[hub.admin]`: who may use the REST admin API, and where it is served.

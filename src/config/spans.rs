@@ -64,6 +64,12 @@ impl<'t> Spans<'t> {
         }
     }
 
+    /// The line `path` is written on, only when it is written there itself.
+    pub fn line_of(&self, path: &str) -> Option<usize> {
+        let (key, _) = self.at.get(path)?;
+        self.location(key.clone()).map(|l| l.line)
+    }
+
     /// Where `path` is written; for a key that is not in the file (a missing key), the nearest
     /// table around it that is.
     pub fn locate(&self, path: &str, target: Target) -> Option<Location> {

@@ -175,6 +175,8 @@ pub(super) fn parse(
     let mut c = Collector::default();
     expand_env(&mut table, env, &mut c);
     let sources = super::overlay::apply(&mut table, env);
+    let spans = Spans::new(text);
+    let given = super::settings::given(table.get("hub"), &sources, &spans);
     let raw: RawFile = c.typed("", toml::Value::Table(table)).unwrap_or_default();
     let base = file.parent().map(Path::to_path_buf).unwrap_or_default();
     let base = if base.as_os_str().is_empty() {
@@ -237,10 +239,12 @@ pub(super) fn parse(
             );
         }
     }
-    let (problems, warnings) = c.finish(&Spans::new(text));
+    let (mut problems, warnings) = c.finish(&spans);
+    super::overlay::name_variables(&mut problems, &sources);
     if problems.is_empty() {
         Ok(HubConfig {
             sources,
+            given,
             path: file.to_path_buf(),
             hub,
             tenants,

@@ -92,12 +92,7 @@ fn describe(e: &Entry) -> String {
         } => {
             let names: Vec<&str> = headers.iter().map(|(k, _)| k.as_str()).collect();
             let shown = url::Url::parse(url)
-                .map(|mut u| {
-                    let _ = u.set_password(None);
-                    let _ = u.set_username("");
-                    u.set_query(None);
-                    u.to_string()
-                })
+                .map(|u| crate::config::public_url(&u))
                 .unwrap_or_else(|_| url.clone());
             format!(
                 "remote {shown} ({}); headers: [{}]",

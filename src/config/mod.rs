@@ -356,16 +356,21 @@ impl RemoteTransport {
     }
 }
 
+/// `url` without user name, password, query or fragment, where secrets tend to live: safe to print.
+pub fn public_url(url: &url::Url) -> String {
+    let mut u = url.clone();
+    // Both fail only for URLs that cannot have credentials; nothing to strip then.
+    let _ = u.set_username("");
+    let _ = u.set_password(None);
+    u.set_query(None);
+    u.set_fragment(None);
+    u.to_string()
+}
+
 impl RemoteConfig {
     /// The URL without user name, password, query or fragment, where secrets tend to live: safe to print.
     pub fn public_url(&self) -> String {
-        let mut u = self.url.clone();
-        // Both fail only for URLs that cannot have credentials; nothing to strip then.
-        let _ = u.set_username("");
-        let _ = u.set_password(None);
-        u.set_query(None);
-        u.set_fragment(None);
-        u.to_string()
+        public_url(&self.url)
     }
 }
 

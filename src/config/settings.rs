@@ -102,15 +102,35 @@ pub(super) fn given(
                     "<set>".to_string()
                 }
             } else {
-                match v {
-                    toml::Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                }
+                show(v)
             }
         });
         out.insert(key, Given { origin, value });
     }
     out
+}
+
+/// A value as given, for display: strings without quotes, lists as `[a, b]`.
+fn show(v: &toml::Value) -> String {
+    use toml::Value as V;
+    match v {
+        V::String(s) => s.clone(),
+        V::Integer(n) => n.to_string(),
+        V::Float(x) => x.to_string(),
+        V::Boolean(b) => b.to_string(),
+        V::Datetime(d) => d.to_string(),
+        V::Array(items) => format!(
+            "[{}]",
+            items.iter().map(show).collect::<Vec<_>>().join(", ")
+        ),
+        V::Table(t) => format!(
+            "{{ {} }}",
+            t.iter()
+                .map(|(k, v)| format!("{k} = {}", show(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
 }
 
 fn duration(d: std::time::Duration) -> String {

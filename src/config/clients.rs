@@ -272,7 +272,6 @@ fn translate(s: &str, refs: &mut Refs<'_>) -> Result<String, String> {
             return Err("`${` is not closed".into());
         };
         let inner = &tail[..end];
-        let name_end = inner.find([':', '-', '?']).unwrap_or(inner.len());
         if let Some(id) = inner.strip_prefix("input:") {
             let var = input_var(id);
             let what = refs
@@ -295,7 +294,7 @@ fn translate(s: &str, refs: &mut Refs<'_>) -> Result<String, String> {
                 "the folder VS Code or Cursor called `${workspaceFolder}`".into(),
             );
             out.push_str("${WORKSPACE_FOLDER}");
-        } else if is_env_name(&inner[..name_end]) {
+        } else if hub_reference(inner) {
             out.push_str(&format!("${{{inner}}}"));
         } else {
             return Err(format!(
@@ -306,6 +305,13 @@ fn translate(s: &str, refs: &mut Refs<'_>) -> Result<String, String> {
     }
     out.push_str(rest);
     Ok(out)
+}
+
+/// `NAME`, `NAME:-x`, `NAME-x`, `NAME:?x`, `NAME?x`: a reference the hub expands itself.
+fn hub_reference(inner: &str) -> bool {
+    let end = inner.find([':', '-', '?']).unwrap_or(inner.len());
+    let (name, op) = inner.split_at(end);
+    is_env_name(name) && (op.is_empty() || ["-", "?", ":-", ":?"].iter().any(|o| op.starts_with(o)))
 }
 
 /// The variable a VS Code input becomes: `api-key` → `API_KEY`.

@@ -23,20 +23,25 @@ pub fn env_name(path: &[&str]) -> String {
 }
 
 /// Whether the hub-wide key `path` (`hub.admin.api_keys`) may hold a secret: its value is never
-/// shown (keys, tokens, passwords, headers, credentials).
+/// shown. A word of its last segment (split at `_` and `-`) names one: `key`, `token`, `secret`,
+/// `password`, `headers`, `credentials`, `auth`… (`header_read_timeout` does not).
 pub fn is_secret(path: &str) -> bool {
-    let last = path.rsplit('.').next().unwrap_or(path).to_ascii_lowercase();
-    [
+    const WORDS: [&str; 12] = [
         "key",
+        "keys",
         "token",
+        "tokens",
         "secret",
+        "secrets",
         "password",
-        "header",
-        "credential",
+        "passwords",
+        "headers",
+        "credentials",
         "auth",
-    ]
-    .iter()
-    .any(|w| last.contains(w))
+        "authorization",
+    ];
+    let last = path.rsplit('.').next().unwrap_or(path).to_ascii_lowercase();
+    last.split(['_', '-']).any(|w| WORDS.contains(&w))
 }
 
 /// `text` as a value of `shape`, when it reads as one; else as a string (the type check says why).

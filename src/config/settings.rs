@@ -157,7 +157,7 @@ fn effective(h: &HubSettings, key: &str) -> Option<String> {
         "hub.default_tenant" => h
             .default_tenant
             .as_ref()
-            .map_or_else(|| "(the only tenant)".into(), |t| t.to_string()),
+            .map_or_else(|| "(not set)".into(), |t| t.to_string()),
         "hub.request_timeout" => duration(h.request_timeout),
         "hub.startup_timeout" => duration(h.startup_timeout),
         "hub.shutdown_grace" => duration(h.shutdown_grace),

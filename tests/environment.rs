@@ -13,24 +13,16 @@
 mod harness;
 
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
-use harness::{run_command, Output, HUB_BIN};
+use harness::{run_hub_env, Output};
 
 const CONFIG: &str = "[hub.log]\nlevel = \"warn\"\n[hub.admin]\napi_keys = [\"${ADMIN_KEY}\"]\n[tenants.t.servers.demo]\ncommand = \"${MCP_HUB_EXE}\"\nargs = [\"demo-server\"]\n";
 
 fn hub(config: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(HUB_BIN);
-    cmd.arg("--config")
-        .arg(config)
-        .args(args)
-        .env_remove("RUST_LOG")
-        .env("ADMIN_KEY", "admin-key-that-must-not-be-printed");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    run_command(cmd, b"", Duration::from_secs(30)).unwrap()
+    let mut all = vec![("ADMIN_KEY", "admin-key-that-must-not-be-printed")];
+    all.extend_from_slice(env);
+    run_hub_env(config, args, &all, Duration::from_secs(30))
 }
 
 fn setting<'a>(check: &'a Output, key: &str) -> &'a str {

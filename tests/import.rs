@@ -18,8 +18,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use harness::{
-    assert_has, path_str, run_client, run_command, run_hub, strings, Client, Deps, EverythingHttp,
-    Output, CLIENT_TIMEOUT, HUB_BIN,
+    assert_has, path_str, run_client, run_command, run_hub, run_hub_env, strings, Client, Deps,
+    EverythingHttp, Output, CLIENT_TIMEOUT, HUB_BIN,
 };
 use serde_json::{json, Value};
 
@@ -51,15 +51,7 @@ fn hub_stdio(config: &Path, env: &[&str]) -> Vec<String> {
 }
 
 fn hub_env(config: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(HUB_BIN);
-    cmd.arg("--config")
-        .arg(config)
-        .args(args)
-        .env_remove("RUST_LOG");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    run_command(cmd, b"", LIMIT).unwrap()
+    run_hub_env(config, args, env, LIMIT)
 }
 
 fn backups(dir: &Path) -> Vec<PathBuf> {

@@ -114,6 +114,17 @@ pub fn run_hub(config: &Path, args: &[&str], stdin: &str, limit: Duration) -> Ou
         .unwrap_or_else(|e| panic!("`mcp-hub {}`: {e:#}", args.join(" ")))
 }
 
+/// [`run_hub`] with `env` set, no stdin.
+pub fn run_hub_env(config: &Path, args: &[&str], env: &[(&str, &str)], limit: Duration) -> Output {
+    let mut cmd = Command::new(HUB_BIN);
+    cmd.arg("--config")
+        .arg(config)
+        .args(args)
+        .env_remove("RUST_LOG")
+        .envs(env.iter().copied());
+    run_command(cmd, b"", limit).unwrap_or_else(|e| panic!("`mcp-hub {}`: {e:#}", args.join(" ")))
+}
+
 // ------------------------------------------------------------------ stdio
 
 /// `mcp-hub --config <tmp>/hub.toml stdio` with a raw JSON-RPC client on its stdin/stdout; its

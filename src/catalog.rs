@@ -1,19 +1,26 @@
 //! A tenant's merged catalog: every upstream's tools, prompts, resources and templates under
-//! namespaced names, the routes back, and pagination.
+//! their exposed names (prefix, rename, filters and overrides of the tenant's config), the
+//! routes back, the collisions that hid a name, the search index, and pagination.
 //!
-//! Order: tools and prompts sorted by exposed name; resources and templates by server name, then
-//! in the order their upstream gave them (URIs often carry a meaningful order). The catalog is
-//! rebuilt whole on every change and swapped in; readers never see a half-built one.
+//! Order: tools and prompts sorted by exposed name; resources and templates by the servers'
+//! order in the file, then in the order their upstream gave them (URIs often carry a meaningful
+//! order). The catalog is rebuilt whole on every change and swapped in; readers never see a
+//! half-built one. It knows no sessions and no connections.
+
+mod meta;
+mod shape;
 
 pub use crate::protocol::ListKind;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
-use crate::config::ServerName;
+use crate::config::{CatalogConfig, CatalogMode, ServerName};
 use crate::naming::Namer;
 use crate::upstream::Offer;
+
+pub use meta::{MetaCall, CALL_TOOL, DESCRIBE_TOOL, SEARCH_TOOLS};
 
 /// Where an exposed name leads.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -23,53 +30,115 @@ pub struct Route {
     pub name: String,
 }
 
+/// A name two servers offer: the earlier in the file keeps it, the later one's is hidden.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Collision {
+    /// `tool`, `prompt`, `resource` or `template`.
+    pub kind: &'static str,
+    /// The exposed name (or URI).
+    pub name: String,
+    pub kept_by: ServerName,
+    pub hidden_from: ServerName,
+    /// The hidden item's name at its upstream.
+    pub upstream_name: String,
+}
+
+/// How the URIs of one server are told apart.
+#[derive(Debug, Default)]
+struct Uris {
+    /// Non-empty prefix → server.
+    prefixes: HashMap<String, ServerName>,
+    /// Servers without a prefix, in file order; their resources' URIs, and their templates.
+    plain: Vec<ServerName>,
+    plain_uris: HashMap<String, ServerName>,
+    plain_templates: Vec<(String, ServerName)>,
+}
+
+impl Collision {
+    /// As the admin API and `status` show it.
+    pub fn to_json(&self) -> Value {
+        serde_json::json!({
+            "kind": self.kind,
+            "name": self.name,
+            "kept_by": self.kept_by.as_str(),
+            "hidden_from": self.hidden_from.as_str(),
+            "upstream_name": self.upstream_name,
+        })
+    }
+
+    /// One line for the log.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} `{}` is offered by servers `{}` and `{}`: `{}` (earlier in the file) keeps it, `{}`'s (`{}` upstream) is hidden",
+            self.kind, self.name, self.kept_by, self.hidden_from, self.kept_by, self.hidden_from, self.upstream_name
+        )
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct Catalog {
     pub generation: u64,
+    /// Every exposed tool (in search mode, [`Catalog::list`] shows only the pinned ones and the
+    /// meta-tools).
     pub tools: Vec<Value>,
     pub prompts: Vec<Value>,
     pub resources: Vec<Value>,
     pub templates: Vec<Value>,
+    /// Names hidden because an earlier server took them.
+    pub collisions: Vec<Collision>,
+    pub mode: CatalogMode,
+    /// Search mode: what `tools/list` shows.
+    listed: Vec<Value>,
+    index: crate::search::Index,
     tool_routes: HashMap<String, Route>,
     prompt_routes: HashMap<String, Route>,
+    uris: Uris,
 }
 
 impl Catalog {
-    /// Merges the offers of the upstreams that are up, in server-name order.
+    /// Merges the offers of the upstreams that are up, with every server's default naming.
     pub fn build(namer: &Namer, offers: &[(ServerName, Arc<Offer>)], generation: u64) -> Self {
+        Self::build_shaped(namer, &CatalogConfig::default(), offers, generation)
+    }
+
+    /// Merges the offers of the upstreams that are up, shaped by the tenant's config.
+    pub fn build_shaped(
+        namer: &Namer,
+        cfg: &CatalogConfig,
+        offers: &[(ServerName, Arc<Offer>)],
+        generation: u64,
+    ) -> Self {
+        let mut offers: Vec<&(ServerName, Arc<Offer>)> = offers.iter().collect();
+        offers.sort_by_key(|(s, _)| (cfg.rank(s.as_str()), s.clone()));
         let mut cat = Catalog {
             generation,
+            mode: cfg.mode,
             ..Default::default()
         };
-        let (tools, tool_routes) = named(
+        let mut collisions = Vec::new();
+        let (tools, tool_routes) = shape::named(
             namer,
-            offers,
-            |o| &o.tools,
-            |server, mut t| {
-                rewrite_tool_meta(namer, server, &mut t);
-                t
-            },
+            cfg,
+            &offers,
+            shape::Kind::Tool,
+            &mut collisions,
         );
-        let (prompts, prompt_routes) = named(namer, offers, |o| &o.prompts, |_, p| p);
+        let (prompts, prompt_routes) = shape::named(
+            namer,
+            cfg,
+            &offers,
+            shape::Kind::Prompt,
+            &mut collisions,
+        );
         cat.tools = tools;
         cat.tool_routes = tool_routes;
         cat.prompts = prompts;
         cat.prompt_routes = prompt_routes;
-        for (server, offer) in offers {
-            for r in &offer.resources {
-                let mut r = r.clone();
-                if let Some(u) = r["uri"].as_str() {
-                    r["uri"] = json!(namer.namespace_uri(server.as_str(), u));
-                }
-                cat.resources.push(r);
-            }
-            for t in &offer.templates {
-                let mut t = t.clone();
-                if let Some(u) = t["uriTemplate"].as_str() {
-                    t["uriTemplate"] = json!(namer.namespace_uri(server.as_str(), u));
-                }
-                cat.templates.push(t);
-            }
+        shape::uris(namer, cfg, &offers, &mut cat, &mut collisions);
+        cat.collisions = collisions;
+        if cfg.mode == CatalogMode::Search {
+            cat.index = crate::search::Index::build(&cat.tools);
+            cat.listed = meta::listed(&cat, cfg, offers.len());
         }
         cat
     }
@@ -82,8 +151,44 @@ impl Catalog {
         self.prompt_routes.get(name)
     }
 
+    /// An exposed tool's definition.
+    pub fn tool_definition(&self, name: &str) -> Option<&Value> {
+        self.tools
+            .binary_search_by(|t| t["name"].as_str().unwrap_or_default().cmp(name))
+            .ok()
+            .and_then(|i| self.tools.get(i))
+    }
+
+    /// The server an exposed URI belongs to and the upstream's own URI: a resource of an
+    /// unprefixed server as listed, a prefixed URI, a URI matching an unprefixed server's
+    /// template, and finally the first unprefixed server (which answers for its own URIs).
+    pub fn resolve_uri(&self, namer: &Namer, uri: &str) -> Option<(ServerName, String)> {
+        if let Some(s) = self.uris.plain_uris.get(uri) {
+            return Some((s.clone(), uri.to_string()));
+        }
+        if let Some((p, original)) =
+            namer.resolve_uri(uri, |p| self.uris.prefixes.contains_key(p))
+        {
+            return self
+                .uris
+                .prefixes
+                .get(p)
+                .map(|s| (s.clone(), original));
+        }
+        if let Some((_, s)) = self
+            .uris
+            .plain_templates
+            .iter()
+            .find(|(t, _)| shape::template_matches(t, uri))
+        {
+            return Some((s.clone(), uri.to_string()));
+        }
+        self.uris.plain.first().map(|s| (s.clone(), uri.to_string()))
+    }
+
     pub fn list(&self, kind: ListKind) -> &[Value] {
         match kind {
+            ListKind::Tools if self.mode == CatalogMode::Search => &self.listed,
             ListKind::Tools => &self.tools,
             ListKind::Prompts => &self.prompts,
             ListKind::Resources => &self.resources,
@@ -128,62 +233,6 @@ fn decode_cursor(c: &str) -> Option<(u64, usize)> {
     let rest = c.strip_prefix('g')?;
     let (generation, off) = rest.split_once('o')?;
     Some((generation.parse().ok()?, off.parse().ok()?))
-}
-
-type Routes = HashMap<String, Route>;
-
-/// Names every item of one kind across servers, rewrites it, and sorts by exposed name.
-fn named(
-    namer: &Namer,
-    offers: &[(ServerName, Arc<Offer>)],
-    list: impl Fn(&Offer) -> &Vec<Value>,
-    rewrite: impl Fn(&str, Value) -> Value,
-) -> (Vec<Value>, Routes) {
-    let mut pairs: Vec<(&str, &str, &Value)> = Vec::new();
-    for (server, offer) in offers {
-        for item in list(offer) {
-            match item["name"].as_str() {
-                Some(n) if !n.is_empty() => pairs.push((server.as_str(), n, item)),
-                _ => {
-                    tracing::warn!(server = %server, "upstream listed an item without a name; skipped")
-                }
-            }
-        }
-    }
-    let names = namer.assign(&pairs.iter().map(|(s, n, _)| (*s, *n)).collect::<Vec<_>>());
-    let mut out: Vec<(String, Value)> = Vec::with_capacity(pairs.len());
-    let mut routes = HashMap::with_capacity(pairs.len());
-    for ((server, name, item), exposed) in pairs.into_iter().zip(names) {
-        let mut v = rewrite(server, item.clone());
-        v["name"] = json!(exposed);
-        routes.insert(
-            exposed.clone(),
-            Route {
-                server: ServerName::new(server),
-                name: name.to_string(),
-            },
-        );
-        out.push((exposed, v));
-    }
-    out.sort_by(|a, b| a.0.cmp(&b.0));
-    (out.into_iter().map(|(_, v)| v).collect(), routes)
-}
-
-/// MCP Apps: the `ui://` URI a tool points to is namespaced like the resource it names.
-fn rewrite_tool_meta(namer: &Namer, server: &str, tool: &mut Value) {
-    let Some(meta) = tool.get_mut("_meta").and_then(Value::as_object_mut) else {
-        return;
-    };
-    if let Some(u) = meta.get("ui/resourceUri").and_then(Value::as_str) {
-        let ns = namer.namespace_uri(server, u);
-        meta.insert("ui/resourceUri".into(), json!(ns));
-    }
-    if let Some(ui) = meta.get_mut("ui").and_then(Value::as_object_mut) {
-        if let Some(u) = ui.get("resourceUri").and_then(Value::as_str) {
-            let ns = namer.namespace_uri(server, u);
-            ui.insert("resourceUri".into(), json!(ns));
-        }
-    }
 }
 
 #[cfg(test)]

@@ -27,7 +27,7 @@ pub enum RouteError {
     UnknownTool(String),
     #[error("Unknown prompt `{0}`")]
     UnknownPrompt(String),
-    #[error("Resource not found: `{uri}` does not name a server of this hub (URIs look like `scheme://<server>{sep}…`)")]
+    #[error("Resource not found: `{uri}` does not name a server of this hub (URIs look like `scheme://<prefix>{sep}…`)")]
     UnknownResource { uri: String, sep: String },
     #[error("Unknown task `{0}`")]
     UnknownTask(String),
@@ -63,7 +63,8 @@ fn set(params: &mut Value, key: &str, value: &str) {
     }
 }
 
-/// Routes `method` with `params` (an object). `is_server` tells which server names exist.
+/// Routes `method` with `params` (an object). `is_server` tells which server names exist (for
+/// task ids); URIs find their server through the catalog's prefixes.
 pub fn route(
     catalog: &Catalog,
     namer: &Namer,
@@ -91,13 +92,12 @@ pub fn route(
         "resources/read" | "resources/subscribe" | "resources/unsubscribe" => {
             let uri = str_param(&params, "uri")?;
             let (server, original) =
-                namer
-                    .resolve_uri(uri, &is_server)
+                catalog
+                    .resolve_uri(namer, uri)
                     .ok_or_else(|| RouteError::UnknownResource {
                         uri: uri.to_string(),
                         sep: namer.sep.clone(),
                     })?;
-            let server = ServerName::new(server);
             set(&mut params, "uri", &original);
             Ok(to(server, params, true))
         }
@@ -123,13 +123,13 @@ pub fn route(
                 Some("ref/resource") => {
                     let uri = r.get("uri").and_then(Value::as_str).unwrap_or_default();
                     let (server, original) =
-                        namer.resolve_uri(uri, &is_server).ok_or_else(|| {
+                        catalog.resolve_uri(namer, uri).ok_or_else(|| {
                             RouteError::UnknownResource {
                                 uri: uri.to_string(),
                                 sep: namer.sep.clone(),
                             }
                         })?;
-                    ("uri", ServerName::new(server), original)
+                    ("uri", server, original)
                 }
                 _ => return Err(RouteError::BadCompletionRef),
             };

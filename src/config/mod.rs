@@ -2,6 +2,7 @@
 //!
 //! Config knows no runtime: it imports nothing else of the crate.
 
+mod catalog;
 mod expand;
 mod hub;
 mod operate;
@@ -25,6 +26,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use catalog::{glob, CatalogConfig, CatalogMode, Patterns, Rules, ServerShape, ToolOverride};
 pub use report::{ConfigErrors, ConfigWarnings, Location, Problem};
 pub use schema::json_schema;
 pub use suggest::edit_distance;
@@ -190,6 +192,8 @@ pub struct TenantConfig {
     pub servers: BTreeMap<ServerName, ServerConfig>,
     /// Effective quotas (the tenant's own keys, then `[hub.limits]`).
     pub limits: Limits,
+    /// Prefixes, filters, renames, overrides and the catalog mode.
+    pub catalog: CatalogConfig,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -64,6 +64,11 @@ impl<'t> Spans<'t> {
         }
     }
 
+    /// The byte offset of `path`'s key in the file (for the order tables are written in).
+    pub fn offset(&self, path: &str) -> Option<usize> {
+        self.at.get(path).map(|(key, _)| key.start)
+    }
+
     /// Where `path` is written; for a key that is not in the file (a missing key), the nearest
     /// table around it that is.
     pub fn locate(&self, path: &str, target: Target) -> Option<Location> {

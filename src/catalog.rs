@@ -236,8 +236,12 @@ fn decode_cursor(c: &str) -> Option<(u64, usize)> {
 }
 
 #[cfg(test)]
+mod shaping_tests;
+
+#[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn offer(tools: &[Value]) -> Arc<Offer> {
         Arc::new(Offer {

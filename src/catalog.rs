@@ -52,6 +52,8 @@ struct Uris {
     plain: Vec<ServerName>,
     plain_uris: HashMap<String, ServerName>,
     plain_templates: Vec<(String, ServerName)>,
+    /// Listed resources the rules or a collision hid: (server, upstream URI), never read.
+    hidden: std::collections::HashSet<(ServerName, String)>,
 }
 
 impl Collision {
@@ -163,6 +165,11 @@ impl Catalog {
     /// unprefixed server as listed, a prefixed URI, a URI matching an unprefixed server's
     /// template, and finally the first unprefixed server (which answers for its own URIs).
     pub fn resolve_uri(&self, namer: &Namer, uri: &str) -> Option<(ServerName, String)> {
+        self.find_uri(namer, uri)
+            .filter(|(s, u)| !self.uris.hidden.contains(&(s.clone(), u.clone())))
+    }
+
+    fn find_uri(&self, namer: &Namer, uri: &str) -> Option<(ServerName, String)> {
         if let Some(s) = self.uris.plain_uris.get(uri) {
             return Some((s.clone(), uri.to_string()));
         }

@@ -200,11 +200,11 @@ pub(super) fn uris(
                 let Some(u) = item[key].as_str() else {
                     continue;
                 };
-                if filter.is_some_and(|f| !f.admits(u)) {
-                    continue;
-                }
                 let exposed = namer.namespace_uri(prefix, u);
-                if !cfg.resources.admits(&exposed) {
+                if filter.is_some_and(|f| !f.admits(u)) || !cfg.resources.admits(&exposed) {
+                    if !is_template {
+                        cat.uris.hidden.insert((server.clone(), u.to_string()));
+                    }
                     continue;
                 }
                 if let Some(w) = taken.get(&(is_template, exposed.clone())) {
@@ -216,6 +216,7 @@ pub(super) fn uris(
                             hidden_from: server.clone(),
                             upstream_name: u.to_string(),
                         });
+                        cat.uris.hidden.insert((server.clone(), u.to_string()));
                         continue;
                     }
                 }

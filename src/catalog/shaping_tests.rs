@@ -234,6 +234,33 @@ prefix = "o"
 }
 
 #[test]
+fn a_denied_resource_is_neither_listed_nor_read_by_its_uri() {
+    let c = cfg(r#"
+[tenants.t.servers.p]
+command = "x"
+prefix = ""
+resources.deny = ["secret://*"]
+[tenants.t.servers.q]
+command = "x"
+resources.allow = ["public://*"]
+"#);
+    let offer = Arc::new(Offer {
+        resources: vec![
+            json!({"uri": "secret://key", "name": "k"}),
+            json!({"uri": "public://a", "name": "a"}),
+        ],
+        ..Default::default()
+    });
+    let cat = build(&c, &[("p", offer.clone()), ("q", offer)]);
+    let uris: Vec<&str> = cat.resources.iter().map(|r| r["uri"].as_str().unwrap()).collect();
+    assert_eq!(uris, ["public://a", "public://q__a"]);
+    let namer = Namer::new("__", 64);
+    assert_eq!(cat.resolve_uri(&namer, "secret://key"), None);
+    assert_eq!(cat.resolve_uri(&namer, "secret://q__key"), None);
+    assert!(cat.resolve_uri(&namer, "public://q__a").is_some());
+}
+
+#[test]
 fn two_unprefixed_servers_with_the_same_uri_the_earlier_keeps_it() {
     let c = cfg(r#"
 [tenants.t.servers.b]

@@ -11,7 +11,7 @@
 //! ```
 //!
 //! Tools: `echo {message}` → `<S> echoes: <message>`; `progress {steps}` → one
-//! `notifications/progress` per step when the call has `_meta.progressToken`, then
+//! `notifications/progress` per step (100 ms apart) when the call has `_meta.progressToken`, then
 //! `done <steps>`; `add_tool {name}` → lists a new tool `name` from now on and sends
 //! `notifications/tools/list_changed`; `gen_<i>` → `gen_<i> on <S>`. Each generated tool's
 //! description holds a word no other tool of any server has: [`word`] of (server, i).
@@ -119,12 +119,17 @@ fn main() {
                         let steps = a["steps"].as_u64().unwrap_or(3);
                         if let Some(tok) = params["_meta"].get("progressToken") {
                             for s in 1..=steps {
+                                // TypeScript SDK 1.x handles notifications a tick later than
+                                // answers: progress sent in the same instant as the answer is
+                                // dropped there as "unknown token" (direct calls too).
+                                std::thread::sleep(std::time::Duration::from_millis(100));
                                 send(
                                     json!({"jsonrpc": "2.0", "method": "notifications/progress", "params": {"progressToken": tok, "progress": s, "total": steps}}),
                                     &mut out,
                                 );
                             }
                         }
+                        std::thread::sleep(std::time::Duration::from_millis(100));
                         format!("done {steps}")
                     }
                     "add_tool" => {

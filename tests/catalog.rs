@@ -182,7 +182,7 @@ shutdown_grace = "1s"
 command = "@NODE@"
 args = ["@EVERYTHING@", "stdio"]
 prefix = "ev"
-tools.allow = ["echo", "get-*"]
+tools.allow = ["echo", "get-s?m", "get-env", "get-tiny-*"]
 tools.deny = ["get-env"]
 tools.rename = { get-sum = "add_numbers" }
 
@@ -192,21 +192,11 @@ title = "Echo"
 annotations = { readOnlyHint = true, destructiveHint = false }
 "#;
 
-const SHAPED_TOOLS: [&str; 8] = [
-    "add_numbers",
-    "ev__echo",
-    "ev__get-annotated-message",
-    "ev__get-resource-links",
-    "ev__get-resource-reference",
-    "ev__get-structured-content",
-    "ev__get-tiny-image",
-    "ev__get-tiny-image",
-];
-
 fn shaped_tools() -> Vec<String> {
-    let mut v: Vec<String> = SHAPED_TOOLS.iter().map(|s| s.to_string()).collect();
-    v.dedup();
-    v
+    ["add_numbers", "ev__echo", "ev__get-tiny-image"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
 }
 
 #[test]
@@ -227,8 +217,8 @@ fn allow_deny_rename_and_overrides_as_real_clients_see_them() {
             "{client:?} renamed tool answers: {}",
             out["call"]
         );
-        // Denied, outside the allow list, and the old name of a renamed tool: unknown tools.
-        for hidden in ["ev__get-env", "ev__toggle-simulated-logging", "ev__get-sum"] {
+        // A denied tool is an unknown tool to the client (the rest are checked below, raw).
+        for hidden in ["ev__get-env"] {
             let e = run_stdio(
                 client,
                 &config,
@@ -253,11 +243,15 @@ fn allow_deny_rename_and_overrides_as_real_clients_see_them() {
     assert_eq!(echo["annotations"]["readOnlyHint"], true);
     assert_eq!(echo["annotations"]["destructiveHint"], false);
     assert!(echo["inputSchema"]["properties"]["message"].is_object(), "the rest is the upstream's");
-    // The same error for a hidden tool as for one that never existed.
-    let hidden = hub.call("ev__get-env", json!({}));
+    // Denied, outside the allow list, the old name of a renamed tool: the same error as a tool
+    // that never existed.
     let never = hub.call("ev__no-such-tool", json!({}));
-    assert_eq!(hidden["error"]["code"], never["error"]["code"]);
-    assert_eq!(hidden["error"]["code"], -32602);
+    assert_eq!(never["error"]["code"], -32602);
+    for hidden in ["ev__get-env", "ev__toggle-simulated-logging", "ev__get-sum"] {
+        let e = hub.call(hidden, json!({}));
+        assert_eq!(e["error"]["code"], never["error"]["code"], "{hidden}: {e}");
+        assert_eq!(e["error"]["message"], format!("Unknown tool `{hidden}`"));
+    }
 }
 
 /// 20 upstreams of 50 generated tools each (plus 3 basics each): 1,060 tools in search mode.
@@ -332,10 +326,21 @@ fn search_mode_progress_of_a_meta_call_reaches_real_clients() {
             ],
         )
         .unwrap_or_else(|e| panic!("{client:?}: {e:#}"));
-        let progress = out["progress"].as_array().unwrap();
-        assert_eq!(progress.len(), 3, "{client:?}: {out}");
-        assert_eq!(progress[2]["progress"].as_f64(), Some(3.0));
+        let seen: Vec<f64> = out["progress"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["progress"].as_f64().unwrap_or(-1.0))
+            .collect();
         assert_eq!(text_of(&out["result"]), "done 3", "{client:?}");
+        if client == Client::Ts && !seen.is_empty() && seen[..] == [1.0, 2.0, 3.0][..seen.len()] {
+            // TypeScript SDK 1.x handles notifications a microtask later than answers and drops
+            // a progress notification read together with the answer (typescript-sdk #2580, as
+            // in tests/e2e_clients.rs); the wire order is right (the same happens to direct
+            // calls). The first steps must arrive.
+            continue;
+        }
+        assert_eq!(seen, [1.0, 2.0, 3.0], "{client:?}: {out}");
     }
 }
 

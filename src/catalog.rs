@@ -11,7 +11,7 @@ mod meta;
 mod shape;
 
 pub use crate::protocol::ListKind;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use serde_json::Value;
@@ -95,6 +95,8 @@ pub struct Catalog {
     tool_routes: HashMap<String, Route>,
     prompt_routes: HashMap<String, Route>,
     uris: Uris,
+    /// The first unprefixed server and every tool and prompt name it offers (listed or not).
+    passthrough: Option<(ServerName, HashSet<String>, HashSet<String>)>,
 }
 
 impl Catalog {
@@ -137,6 +139,17 @@ impl Catalog {
         cat.prompts = prompts;
         cat.prompt_routes = prompt_routes;
         shape::uris(namer, cfg, &offers, &mut cat, &mut collisions);
+        cat.passthrough = offers
+            .iter()
+            .find(|(s, _)| cfg.prefix(s.as_str()).is_empty())
+            .map(|(s, o)| {
+                let names = |l: &[Value]| {
+                    l.iter()
+                        .filter_map(|t| t["name"].as_str().map(str::to_string))
+                        .collect()
+                };
+                (s.clone(), names(&o.tools), names(&o.prompts))
+            });
         cat.collisions = collisions;
         if cfg.mode == CatalogMode::Search {
             cat.index = crate::search::Index::build(&cat.tools);
@@ -151,6 +164,15 @@ impl Catalog {
 
     pub fn prompt(&self, name: &str) -> Option<&Route> {
         self.prompt_routes.get(name)
+    }
+
+    /// Transparent mode: a tool (or prompt) name that no server exposes and that the first
+    /// unprefixed server does not offer goes to that server as it is, so it answers as it would
+    /// directly. A name it offers but the rules or a collision hide stays unknown.
+    pub fn passthrough(&self, prompt: bool, name: &str) -> Option<&ServerName> {
+        let (server, tools, prompts) = self.passthrough.as_ref()?;
+        let offered = if prompt { prompts } else { tools };
+        (!offered.contains(name)).then_some(server)
     }
 
     /// An exposed tool's definition.

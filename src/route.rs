@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value};
 
-use crate::catalog::Catalog;
+use crate::catalog::{Catalog, Route};
 use crate::config::ServerName;
 use crate::naming::Namer;
 
@@ -85,7 +85,16 @@ pub fn route(
             } else {
                 (catalog.prompt(name), RouteError::UnknownPrompt)
             };
-            let route = route.cloned().ok_or_else(|| unknown(name.to_string()))?;
+            let route = match route {
+                Some(r) => r.clone(),
+                None => match catalog.passthrough(method == "prompts/get", name) {
+                    Some(server) => Route {
+                        server: server.clone(),
+                        name: name.to_string(),
+                    },
+                    None => return Err(unknown(name.to_string())),
+                },
+            };
             set(&mut params, "name", &route.name);
             Ok(to(route.server, params, true))
         }

@@ -355,3 +355,18 @@ fn in_full_mode_meta_tool_names_are_ordinary_names() {
     assert_eq!(cat.meta_call(&json!({"name": CALL_TOOL})), None);
     assert_eq!(cat.list(ListKind::Tools).len(), 1);
 }
+
+#[test]
+fn names_an_unprefixed_server_does_not_offer_pass_through_to_it_but_hidden_ones_do_not() {
+    let c = cfg(r#"
+[tenants.t.servers.p]
+command = "x"
+prefix = ""
+tools.deny = ["secret"]
+"#);
+    let cat = build(&c, &[("p", tools(&["open", "secret"]))]);
+    assert_eq!(cat.passthrough(false, "fixture_only").map(|s| s.as_str()), Some("p"));
+    assert_eq!(cat.passthrough(false, "secret"), None, "denied stays unknown");
+    let prefixed = build(&CatalogConfig::default(), &[("p", tools(&["open"]))]);
+    assert_eq!(prefixed.passthrough(false, "anything"), None);
+}

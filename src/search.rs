@@ -52,14 +52,22 @@ impl Index {
     pub fn build(tools: &[Value]) -> Self {
         let mut postings: HashMap<Box<str>, Vec<(u32, u16)>> = HashMap::new();
         let mut doc_len = Vec::with_capacity(tools.len());
-        let mut tf: HashMap<String, u16> = HashMap::new();
         for (i, t) in tools.iter().enumerate() {
-            tf.clear();
+            let doc = u32::try_from(i).unwrap_or(u32::MAX);
             let mut len = 0u32;
             let mut add = |text: &str, w: u16| {
                 words(text, |word| {
-                    *tf.entry(word).or_default() += w;
                     len += u32::from(w);
+                    // Postings are built doc by doc: this doc's entry, if any, is the last.
+                    match postings.get_mut(word.as_str()) {
+                        Some(list) => match list.last_mut() {
+                            Some((d, tf)) if *d == doc => *tf = tf.saturating_add(w),
+                            _ => list.push((doc, w)),
+                        },
+                        None => {
+                            postings.insert(word.into_boxed_str(), vec![(doc, w)]);
+                        }
+                    }
                 });
             };
             let s = |k: &str| t.get(k).and_then(Value::as_str).unwrap_or_default();
@@ -77,13 +85,6 @@ impl Index {
                         add(d, 1);
                     }
                 }
-            }
-            let doc = u32::try_from(i).unwrap_or(u32::MAX);
-            for (word, n) in tf.drain() {
-                postings
-                    .entry(word.into_boxed_str())
-                    .or_default()
-                    .push((doc, n));
             }
             doc_len.push(len);
         }
@@ -116,7 +117,9 @@ impl Index {
                 terms.push(w);
             }
         });
-        let mut scores: HashMap<u32, f32> = HashMap::new();
+        // Dense scores: one float per tool is cheaper than hashing every posting.
+        let mut scores = vec![0f32; self.doc_len.len()];
+        let mut touched = Vec::new();
         for term in &terms {
             let Some(list) = self.postings.get(term.as_str()) else {
                 continue;
@@ -127,13 +130,15 @@ impl Index {
                 let tf = f32::from(tf);
                 let dl = self.doc_len.get(doc as usize).copied().unwrap_or(0) as f32;
                 let s = idf * tf * (K1 + 1.0) / (tf + K1 * (1.0 - B + B * dl / self.avg_len));
-                *scores.entry(doc).or_default() += s;
+                if let Some(x) = scores.get_mut(doc as usize) {
+                    if *x == 0.0 {
+                        touched.push(doc as usize);
+                    }
+                    *x += s;
+                }
             }
         }
-        let mut hits: Vec<(usize, f32)> = scores
-            .into_iter()
-            .map(|(d, s)| (d as usize, s))
-            .collect();
+        let mut hits: Vec<(usize, f32)> = touched.into_iter().map(|d| (d, scores[d])).collect();
         let by_score = |a: &(usize, f32), b: &(usize, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
         if hits.len() > limit && limit > 0 {
             hits.select_nth_unstable_by(limit - 1, by_score);

@@ -154,5 +154,8 @@ fn main() {
         builds.len()
     );
     println!("    of which the search index: {index_time:?}; the same catalog in full mode (no index): {full_time:?}");
-    assert_eq!(first, distinctive, "every distinctive query finds its tool first");
+    assert_eq!(
+        first, distinctive,
+        "every distinctive query finds its tool first"
+    );
 }

@@ -86,7 +86,7 @@ fn main() {
     }
     let stdin = std::io::stdin();
     let mut out = std::io::stdout().lock();
-    let mut send = |v: Value, out: &mut std::io::StdoutLock<'_>| {
+    let send = |v: Value, out: &mut std::io::StdoutLock<'_>| {
         let _ = writeln!(out, "{v}");
         let _ = out.flush();
     };
@@ -114,7 +114,10 @@ fn main() {
                 let tname = params["name"].as_str().unwrap_or_default();
                 let a = &params["arguments"];
                 let text = match tname {
-                    "echo" => format!("{name} echoes: {}", a["message"].as_str().unwrap_or_default()),
+                    "echo" => format!(
+                        "{name} echoes: {}",
+                        a["message"].as_str().unwrap_or_default()
+                    ),
                     "progress" => {
                         let steps = a["steps"].as_u64().unwrap_or(3);
                         if let Some(tok) = params["_meta"].get("progressToken") {
@@ -134,7 +137,11 @@ fn main() {
                     }
                     "add_tool" => {
                         let new = a["name"].as_str().unwrap_or("added").to_string();
-                        tools.push(tool(&new, format!("Added at run time to {name}"), json!({})));
+                        tools.push(tool(
+                            &new,
+                            format!("Added at run time to {name}"),
+                            json!({}),
+                        ));
                         send(
                             json!({"jsonrpc": "2.0", "method": "notifications/tools/list_changed"}),
                             &mut out,
@@ -160,6 +167,9 @@ fn main() {
                 continue;
             }
         };
-        send(json!({"jsonrpc": "2.0", "id": id, "result": result}), &mut out);
+        send(
+            json!({"jsonrpc": "2.0", "id": id, "result": result}),
+            &mut out,
+        );
     }
 }

@@ -120,20 +120,10 @@ impl Catalog {
             ..Default::default()
         };
         let mut collisions = Vec::new();
-        let (tools, tool_routes) = shape::named(
-            namer,
-            cfg,
-            &offers,
-            shape::Kind::Tool,
-            &mut collisions,
-        );
-        let (prompts, prompt_routes) = shape::named(
-            namer,
-            cfg,
-            &offers,
-            shape::Kind::Prompt,
-            &mut collisions,
-        );
+        let (tools, tool_routes) =
+            shape::named(namer, cfg, &offers, shape::Kind::Tool, &mut collisions);
+        let (prompts, prompt_routes) =
+            shape::named(namer, cfg, &offers, shape::Kind::Prompt, &mut collisions);
         cat.tools = tools;
         cat.tool_routes = tool_routes;
         cat.prompts = prompts;
@@ -195,14 +185,9 @@ impl Catalog {
         if let Some(s) = self.uris.plain_uris.get(uri) {
             return Some((s.clone(), uri.to_string()));
         }
-        if let Some((p, original)) =
-            namer.resolve_uri(uri, |p| self.uris.prefixes.contains_key(p))
+        if let Some((p, original)) = namer.resolve_uri(uri, |p| self.uris.prefixes.contains_key(p))
         {
-            return self
-                .uris
-                .prefixes
-                .get(p)
-                .map(|s| (s.clone(), original));
+            return self.uris.prefixes.get(p).map(|s| (s.clone(), original));
         }
         if let Some((_, s)) = self
             .uris
@@ -212,7 +197,10 @@ impl Catalog {
         {
             return Some((s.clone(), uri.to_string()));
         }
-        self.uris.plain.first().map(|s| (s.clone(), uri.to_string()))
+        self.uris
+            .plain
+            .first()
+            .map(|s| (s.clone(), uri.to_string()))
     }
 
     pub fn list(&self, kind: ListKind) -> &[Value] {

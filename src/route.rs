@@ -131,13 +131,12 @@ pub fn route(
                 }
                 Some("ref/resource") => {
                     let uri = r.get("uri").and_then(Value::as_str).unwrap_or_default();
-                    let (server, original) =
-                        catalog.resolve_uri(namer, uri).ok_or_else(|| {
-                            RouteError::UnknownResource {
-                                uri: uri.to_string(),
-                                sep: namer.sep.clone(),
-                            }
-                        })?;
+                    let (server, original) = catalog.resolve_uri(namer, uri).ok_or_else(|| {
+                        RouteError::UnknownResource {
+                            uri: uri.to_string(),
+                            sep: namer.sep.clone(),
+                        }
+                    })?;
                     ("uri", server, original)
                 }
                 _ => return Err(RouteError::BadCompletionRef),

@@ -86,12 +86,22 @@ fn two_unprefixed_servers_the_earlier_keeps_each_name_and_a_later_added_collisio
     let names = hub.tool_names();
     assert_eq!(
         names,
-        ["add_tool", "echo", "gen_0", "gen_1", "progress", "second_add"],
+        [
+            "add_tool",
+            "echo",
+            "gen_0",
+            "gen_1",
+            "progress",
+            "second_add"
+        ],
         "{}",
         hub.log()
     );
     // `echo` is `first`'s: it is earlier in the file.
-    assert_eq!(text(&hub.call("echo", json!({"message": "hi"}))), "first echoes: hi");
+    assert_eq!(
+        text(&hub.call("echo", json!({"message": "hi"}))),
+        "first echoes: hi"
+    );
     let log = hub.log();
     assert!(
         log.contains("tool `echo` is offered by servers `first` and `second`: `first` (earlier in the file) keeps it"),
@@ -114,7 +124,14 @@ fn two_unprefixed_servers_the_earlier_keeps_each_name_and_a_later_added_collisio
     let names = wait_tools(&mut hub, |n| n.iter().any(|x| x == "fresh"));
     assert!(names.contains(&"fresh".to_string()), "{names:?}");
     let log = hub.log();
-    assert_eq!(count(&log, "tool `gen_0` is offered by servers `first` and `second`"), 1, "{log}");
+    assert_eq!(
+        count(
+            &log,
+            "tool `gen_0` is offered by servers `first` and `second`"
+        ),
+        1,
+        "{log}"
+    );
     assert_eq!(count(&log, "tool `echo` is offered by servers"), 1, "{log}");
 }
 
@@ -122,7 +139,14 @@ fn two_unprefixed_servers_the_earlier_keeps_each_name_and_a_later_added_collisio
 fn collisions_are_shown_by_the_admin_api_and_status() {
     let config = Config::new(&two_unprefixed());
     let server = ServedHub::start(Config::new(&two_unprefixed()));
-    wait_servers(server.port, None, "default", "up", &[], Duration::from_secs(20));
+    wait_servers(
+        server.port,
+        None,
+        "default",
+        "up",
+        &[],
+        Duration::from_secs(20),
+    );
     let t = api_ok(server.port, "GET", "/api/tenants/default", None, "");
     let collisions = t["collisions"].as_array().unwrap();
     let echo = collisions
@@ -135,7 +159,11 @@ fn collisions_are_shown_by_the_admin_api_and_status() {
     let s = api_ok(server.port, "GET", "/api/servers/default/second", None, "");
     assert_eq!(s["prefix"], "");
     assert!(
-        s["hidden"].as_array().unwrap().iter().any(|h| h["name"] == "progress"),
+        s["hidden"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h["name"] == "progress"),
         "{s}"
     );
     let first = api_ok(server.port, "GET", "/api/servers/default/first", None, "");
@@ -143,7 +171,8 @@ fn collisions_are_shown_by_the_admin_api_and_status() {
 
     let out = run_hub(&config.path, &["status"], "", Duration::from_secs(60));
     assert!(
-        out.stdout.contains("hidden: tool `echo` (kept by `first`, earlier in the file)"),
+        out.stdout
+            .contains("hidden: tool `echo` (kept by `first`, earlier in the file)"),
         "{}\n{}",
         out.stdout,
         out.stderr
@@ -167,7 +196,9 @@ prefix = "same"
     let err = &out.stderr;
     assert!(!out.status.success());
     assert!(
-        err.contains("tenants.default.servers.b.prefix: servers `a` and `b` have the same prefix `same`"),
+        err.contains(
+            "tenants.default.servers.b.prefix: servers `a` and `b` have the same prefix `same`"
+        ),
         "{err}"
     );
 }
@@ -206,7 +237,14 @@ fn allow_deny_rename_and_overrides_as_real_clients_see_them() {
         let out = run_stdio(
             client,
             &config,
-            &["--scenario", "basic", "--tool", "add_numbers", "--args", r#"{"a": 2, "b": 3}"#],
+            &[
+                "--scenario",
+                "basic",
+                "--tool",
+                "add_numbers",
+                "--args",
+                r#"{"a": 2, "b": 3}"#,
+            ],
         )
         .unwrap_or_else(|e| panic!("{client:?}: {e:#}"));
         let mut tools = strings(&out, "tools");
@@ -218,16 +256,24 @@ fn allow_deny_rename_and_overrides_as_real_clients_see_them() {
             out["call"]
         );
         // A denied tool is an unknown tool to the client (the rest are checked below, raw).
-        for hidden in ["ev__get-env"] {
-            let e = run_stdio(
-                client,
-                &config,
-                &["--scenario", "basic", "--tool", hidden, "--args", "{}"],
-            )
-            .expect_err(&format!("{client:?}: `{hidden}` must not be callable"));
-            let msg = format!("{e:#}");
-            assert!(msg.contains(&format!("Unknown tool `{hidden}`")), "{client:?}: {msg}");
-        }
+        let e = run_stdio(
+            client,
+            &config,
+            &[
+                "--scenario",
+                "basic",
+                "--tool",
+                "ev__get-env",
+                "--args",
+                "{}",
+            ],
+        )
+        .expect_err(&format!("{client:?}: `ev__get-env` must not be callable"));
+        let msg = format!("{e:#}");
+        assert!(
+            msg.contains("Unknown tool `ev__get-env`"),
+            "{client:?}: {msg}"
+        );
     }
     let mut hub = StdioHub::start(SHAPED_EVERYTHING);
     let list = hub.request("tools/list", json!({}));
@@ -238,11 +284,17 @@ fn allow_deny_rename_and_overrides_as_real_clients_see_them() {
         .find(|t| t["name"] == "ev__echo")
         .unwrap()
         .clone();
-    assert_eq!(echo["description"], "Repeats the message (described by the hub's config)");
+    assert_eq!(
+        echo["description"],
+        "Repeats the message (described by the hub's config)"
+    );
     assert_eq!(echo["title"], "Echo");
     assert_eq!(echo["annotations"]["readOnlyHint"], true);
     assert_eq!(echo["annotations"]["destructiveHint"], false);
-    assert!(echo["inputSchema"]["properties"]["message"].is_object(), "the rest is the upstream's");
+    assert!(
+        echo["inputSchema"]["properties"]["message"].is_object(),
+        "the rest is the upstream's"
+    );
     // Denied, outside the allow list, the old name of a renamed tool: the same error as a tool
     // that never existed.
     let never = hub.call("ev__no-such-tool", json!({}));
@@ -280,7 +332,12 @@ pinned = ["s00__echo"]
 fn search_mode_finds_a_tool_among_1000_and_calls_it_like_a_direct_call() {
     let mut hub = StdioHub::start(&search_config());
     let names = hub.tool_names();
-    assert_eq!(names, ["s00__echo", "search_tools", "describe_tool", "call_tool"], "{}", hub.log());
+    assert_eq!(
+        names,
+        ["s00__echo", "search_tools", "describe_tool", "call_tool"],
+        "{}",
+        hub.log()
+    );
     let list = hub.request("tools/list", json!({}));
     let search = &list["result"]["tools"][1];
     let desc = search["description"].as_str().unwrap();
@@ -288,7 +345,10 @@ fn search_mode_finds_a_tool_among_1000_and_calls_it_like_a_direct_call() {
 
     // A distinctive word of s13's gen_37 finds it first.
     let w = word("s13", 37);
-    let found = hub.call("search_tools", json!({"query": format!("{w} records"), "limit": 5}));
+    let found = hub.call(
+        "search_tools",
+        json!({"query": format!("{w} records"), "limit": 5}),
+    );
     let hits = &found["result"]["structuredContent"]["tools"];
     assert_eq!(hits[0]["name"], "s13__gen_37", "{found}");
     assert!(hits.as_array().unwrap().len() <= 5);
@@ -352,7 +412,10 @@ fn search_follows_the_catalog_live_and_says_the_list_changed() {
         .as_str()
         .unwrap()
         .contains("1060 tools"));
-    hub.call("call_tool", json!({"name": "s07__add_tool", "arguments": {"name": "quasar_telescope_aim"}}));
+    hub.call(
+        "call_tool",
+        json!({"name": "s07__add_tool", "arguments": {"name": "quasar_telescope_aim"}}),
+    );
     let until = Instant::now() + Duration::from_secs(10);
     let mut changed = false;
     while Instant::now() < until && !changed {
@@ -366,10 +429,16 @@ fn search_follows_the_catalog_live_and_says_the_list_changed() {
             }
         }
     }
-    assert!(changed, "the meta-tools' count changed: a tools list change for the client");
+    assert!(
+        changed,
+        "the meta-tools' count changed: a tools list change for the client"
+    );
     let after = hub.request("tools/list", json!({}));
     assert!(
-        after["result"]["tools"][1]["description"].as_str().unwrap().contains("1061 tools"),
+        after["result"]["tools"][1]["description"]
+            .as_str()
+            .unwrap()
+            .contains("1061 tools"),
         "{after}"
     );
     let found = hub.call("search_tools", json!({"query": "quasar telescope"}));

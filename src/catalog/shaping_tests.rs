@@ -156,7 +156,10 @@ annotations = { readOnlyHint = true }
 "#);
     let cat = build(
         &c,
-        &[("s", tools(&["get_time", "get_secret", "echo", "delete_all"]))],
+        &[(
+            "s",
+            tools(&["get_time", "get_secret", "echo", "delete_all"]),
+        )],
     );
     assert_eq!(names(&cat), ["my__get_time", "say"]);
     let t = cat.tool_definition("my__get_time").unwrap();
@@ -210,7 +213,10 @@ prefix = "o"
         ],
     );
     let uris: Vec<&Value> = cat.resources.iter().map(|r| &r["uri"]).collect();
-    assert_eq!(uris, [&json!("test://static/resource/1"), &json!("file://o__/a")]);
+    assert_eq!(
+        uris,
+        [&json!("test://static/resource/1"), &json!("file://o__/a")]
+    );
     assert_eq!(cat.templates[0]["uriTemplate"], "test://template/{id}/data");
     let namer = Namer::new("__", 64);
     let at = |u: &str| {
@@ -252,7 +258,11 @@ resources.allow = ["public://*"]
         ..Default::default()
     });
     let cat = build(&c, &[("p", offer.clone()), ("q", offer)]);
-    let uris: Vec<&str> = cat.resources.iter().map(|r| r["uri"].as_str().unwrap()).collect();
+    let uris: Vec<&str> = cat
+        .resources
+        .iter()
+        .map(|r| r["uri"].as_str().unwrap())
+        .collect();
     assert_eq!(uris, ["public://a", "public://q__a"]);
     let namer = Namer::new("__", 64);
     assert_eq!(cat.resolve_uri(&namer, "secret://key"), None);
@@ -365,8 +375,15 @@ prefix = ""
 tools.deny = ["secret"]
 "#);
     let cat = build(&c, &[("p", tools(&["open", "secret"]))]);
-    assert_eq!(cat.passthrough(false, "fixture_only").map(|s| s.as_str()), Some("p"));
-    assert_eq!(cat.passthrough(false, "secret"), None, "denied stays unknown");
+    assert_eq!(
+        cat.passthrough(false, "fixture_only").map(|s| s.as_str()),
+        Some("p")
+    );
+    assert_eq!(
+        cat.passthrough(false, "secret"),
+        None,
+        "denied stays unknown"
+    );
     let prefixed = build(&CatalogConfig::default(), &[("p", tools(&["open"]))]);
     assert_eq!(prefixed.passthrough(false, "anything"), None);
 }

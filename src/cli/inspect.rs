@@ -236,7 +236,12 @@ pub(super) async fn status(hub: Arc<Hub>, id: TenantId) -> u8 {
         if let Some(why) = tenant.left_out().get(&up.name) {
             let _ = writeln!(out, "{id}/{:<20} {why}", up.name.as_str());
         }
-        for c in tenant.catalog().collisions.iter().filter(|c| c.hidden_from == up.name) {
+        for c in tenant
+            .catalog()
+            .collisions
+            .iter()
+            .filter(|c| c.hidden_from == up.name)
+        {
             let _ = writeln!(
                 out,
                 "{id}/{:<20} hidden: {} `{}` (kept by `{}`, earlier in the file)",

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 
-use super::raw::{RawAnnotations, RawCatalog, RawPatterns, RawServer, RawTenant};
+use super::raw::{RawAnnotations, RawPatterns, RawServer, RawTenant};
 use super::validate::Collector;
 use super::{HubSettings, ServerName};
 
@@ -291,7 +291,7 @@ pub(super) fn tenant_catalog(
     servers: Vec<ServerShape>,
     hub: &HubSettings,
 ) -> CatalogConfig {
-    let raw = rt.catalog.clone().unwrap_or(RawCatalog::default());
+    let raw = rt.catalog.clone().unwrap_or_default();
     let mode = match raw.mode.as_deref() {
         None | Some("full") => CatalogMode::Full,
         Some("search") => CatalogMode::Search,
@@ -299,7 +299,9 @@ pub(super) fn tenant_catalog(
             c.push(
                 format!("{tpath}.catalog.mode"),
                 format!("`{o}` is not a catalog mode"),
-                Some("use `full` (list every tool) or `search` (pinned tools and search meta-tools)"),
+                Some(
+                    "use `full` (list every tool) or `search` (pinned tools and search meta-tools)",
+                ),
             );
             CatalogMode::Full
         }
@@ -352,7 +354,11 @@ pub(super) fn tenant_catalog(
                     if i == j {
                         continue;
                     }
-                    let other = if kind == "tools" { &b.tools } else { &b.prompts };
+                    let other = if kind == "tools" {
+                        &b.tools
+                    } else {
+                        &b.prompts
+                    };
                     let onto_rename = other.rename.values().any(|t| t == to);
                     let onto_prefix = !b.prefix.is_empty()
                         && to.starts_with(&format!("{}{}", b.prefix, hub.separator));

@@ -464,7 +464,9 @@ command = "x"
     );
     let w = c.warnings_report().to_string();
     assert!(
-        w.contains("tenants.t.servers.second.prefix: servers `first` and `second` both have no prefix"),
+        w.contains(
+            "tenants.t.servers.second.prefix: servers `first` and `second` both have no prefix"
+        ),
         "{w}"
     );
     assert!(

@@ -47,7 +47,12 @@ impl Collector {
             .push((problem(path, message, hint), Target::Value));
     }
 
-    pub(super) fn warn(&mut self, path: impl Into<String>, message: impl Into<String>, hint: Option<&str>) {
+    pub(super) fn warn(
+        &mut self,
+        path: impl Into<String>,
+        message: impl Into<String>,
+        hint: Option<&str>,
+    ) {
         self.warnings
             .push((problem(path, message, hint), Target::Value));
     }

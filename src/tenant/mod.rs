@@ -325,7 +325,11 @@ impl Tenant {
         };
         let new = self.catalog();
         // Said once per change: a collision already in the old catalog is not repeated.
-        for c in new.collisions.iter().filter(|c| !old.collisions.contains(c)) {
+        for c in new
+            .collisions
+            .iter()
+            .filter(|c| !old.collisions.contains(c))
+        {
             tracing::warn!(tenant = %self.id, kept_by = %c.kept_by, hidden_from = %c.hidden_from, "{}", c.describe());
         }
         let mut sent = HashSet::new();

@@ -202,7 +202,7 @@ impl Session {
             .collect();
         (!parts.is_empty()).then(|| {
             format!(
-                "mcp-hub serves several MCP servers; each tool and prompt name starts with its server's name and `{}`.\n\n{}",
+                "mcp-hub serves several MCP servers; a tool or prompt name starts with its server's prefix (by default the server's name) and `{}`, unless the server is configured without one.\n\n{}",
                 self.tenant.settings.separator,
                 parts.join("\n\n")
             )

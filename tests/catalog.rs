@@ -447,3 +447,56 @@ fn search_follows_the_catalog_live_and_says_the_list_changed() {
         "s07__quasar_telescope_aim"
     );
 }
+
+#[test]
+fn a_reload_that_only_reshapes_the_catalog_restarts_nothing_and_clients_see_it() {
+    let base = format!(
+        r#"
+[hub]
+startup_timeout = "20s"
+shutdown_grace = "1s"
+
+[tenants.default.servers.a]
+command = "{fake}"
+args = ["--name", "a", "--tools", "2"]
+"#,
+        fake = fake()
+    );
+    let server = ServedHub::start(Config::new(&base));
+    wait_servers(
+        server.port,
+        None,
+        "default",
+        "up",
+        &[],
+        Duration::from_secs(20),
+    );
+    let pid = server_pid(server.port, None, "default", "a");
+    let tools = |server: &ServedHub| {
+        names(&api_ok(server.port, "GET", "/api/tenants/default/tools", None, "")["tools"])
+    };
+    assert!(tools(&server).contains(&"a__gen_1".to_string()));
+    std::fs::write(
+        &server.config.path,
+        format!(
+            "{base}prefix = \"x\"\ntools.deny = [\"gen_1\"]\ntools.rename = {{ echo = \"say\" }}\n"
+        ),
+    )
+    .unwrap();
+    let r = api_ok(server.port, "POST", "/api/reload", None, "");
+    assert_eq!(r["changed"], true, "{r}");
+    let mut got = tools(&server);
+    got.sort();
+    assert_eq!(
+        got,
+        ["say", "x__add_tool", "x__gen_0", "x__progress"],
+        "{r}"
+    );
+    assert_eq!(
+        server_pid(server.port, None, "default", "a"),
+        pid,
+        "not restarted"
+    );
+    let s = api_ok(server.port, "GET", "/api/servers/default/a", None, "");
+    assert_eq!(s["prefix"], "x");
+}

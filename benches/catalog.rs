@@ -104,6 +104,16 @@ fn main() {
     let index = mcp_hub::search::Index::build(&cat.tools);
     let index_time = t.elapsed();
     assert_eq!(index.len(), cat.tools.len());
+    // One upstream's list changes (one tool more): only its segment is indexed again.
+    let mut changed = offers.clone();
+    let mut one = (*changed[7].1).clone();
+    one.tools
+        .push(json!({"name": "added_tool", "description": "added at run time"}));
+    changed[7].1 = Arc::new(one);
+    let t = Instant::now();
+    let after = Catalog::rebuild(&namer, &cfg, &changed, 6, Some(&cat));
+    let one_changed = t.elapsed();
+    assert!(after.index_reused("srv00", &cat) && !after.index_reused("srv07", &cat));
     let full = CatalogConfig::default();
     let t = Instant::now();
     let _ = Catalog::build_shaped(&namer, &full, &offers, 9);
@@ -154,6 +164,7 @@ fn main() {
         builds.len()
     );
     println!("    of which the search index: {index_time:?}; the same catalog in full mode (no index): {full_time:?}");
+    println!("  rebuild after one upstream's list changed (its index only): {one_changed:?}");
     assert_eq!(
         first, distinctive,
         "every distinctive query finds its tool first"

@@ -77,6 +77,16 @@ impl Collision {
     }
 }
 
+/// One upstream's index segment and what it was built from: reused by the next catalog when
+/// the upstream's offer, its rules and its exposed tool names are the same.
+#[derive(Debug)]
+struct IndexedServer {
+    server: ServerName,
+    offer: Arc<Offer>,
+    shape: Option<crate::config::ServerShape>,
+    segment: Arc<crate::search::Segment>,
+}
+
 #[derive(Debug, Default)]
 pub struct Catalog {
     pub generation: u64,
@@ -95,6 +105,8 @@ pub struct Catalog {
     tool_routes: HashMap<String, Route>,
     prompt_routes: HashMap<String, Route>,
     uris: Uris,
+    /// Search mode: each upstream's part of the index, reused while its tools do not change.
+    segments: Vec<IndexedServer>,
     /// The first unprefixed server and every tool and prompt name it offers (listed or not).
     passthrough: Option<(ServerName, HashSet<String>, HashSet<String>)>,
 }
@@ -111,6 +123,19 @@ impl Catalog {
         cfg: &CatalogConfig,
         offers: &[(ServerName, Arc<Offer>)],
         generation: u64,
+    ) -> Self {
+        Self::rebuild(namer, cfg, offers, generation, None)
+    }
+
+    /// [`Catalog::build_shaped`], reusing the search index of each upstream whose tools did not
+    /// change since `prev`: the index work of a change is proportional to the upstreams that
+    /// changed.
+    pub fn rebuild(
+        namer: &Namer,
+        cfg: &CatalogConfig,
+        offers: &[(ServerName, Arc<Offer>)],
+        generation: u64,
+        prev: Option<&Catalog>,
     ) -> Self {
         let mut offers: Vec<&(ServerName, Arc<Offer>)> = offers.iter().collect();
         offers.sort_by_key(|(s, _)| (cfg.rank(s.as_str()), s.clone()));
@@ -142,7 +167,7 @@ impl Catalog {
             });
         cat.collisions = collisions;
         if cfg.mode == CatalogMode::Search {
-            cat.index = crate::search::Index::build(&cat.tools);
+            cat.index_by_server(cfg, &offers, prev);
             cat.listed = meta::listed(&cat, cfg, offers.len());
         }
         cat
@@ -154,6 +179,65 @@ impl Catalog {
 
     pub fn prompt(&self, name: &str) -> Option<&Route> {
         self.prompt_routes.get(name)
+    }
+
+    /// Builds the search index from one segment per upstream, reusing `prev`'s where the
+    /// upstream's offer, rules and exposed tool names are unchanged.
+    fn index_by_server(
+        &mut self,
+        cfg: &CatalogConfig,
+        offers: &[&(ServerName, Arc<Offer>)],
+        prev: Option<&Catalog>,
+    ) {
+        let mut by_server: HashMap<&str, Vec<&Value>> = HashMap::new();
+        for t in &self.tools {
+            let name = t["name"].as_str().unwrap_or_default();
+            if let Some(r) = self.tool_routes.get(name) {
+                by_server.entry(r.server.as_str()).or_default().push(t);
+            }
+        }
+        let mut segments = Vec::with_capacity(offers.len());
+        for (server, offer) in offers.iter().map(|o| (&o.0, &o.1)) {
+            let tools = by_server.remove(server.as_str()).unwrap_or_default();
+            let shape = cfg.shape(server.as_str()).cloned();
+            let reuse = prev
+                .into_iter()
+                .flat_map(|p| &p.segments)
+                .find(|s| {
+                    s.server == *server
+                        && Arc::ptr_eq(&s.offer, offer)
+                        && s.shape == shape
+                        && s.segment.names().len() == tools.len()
+                        && s.segment
+                            .names()
+                            .iter()
+                            .zip(&tools)
+                            .all(|(n, t)| t["name"].as_str() == Some(n.as_ref()))
+                })
+                .map(|s| s.segment.clone());
+            let segment = reuse.unwrap_or_else(|| Arc::new(crate::search::Segment::build(tools)));
+            segments.push(IndexedServer {
+                server: server.clone(),
+                offer: offer.clone(),
+                shape,
+                segment,
+            });
+        }
+        self.index = crate::search::Index::from_segments(
+            segments.iter().map(|s| s.segment.clone()).collect(),
+        );
+        self.segments = segments;
+    }
+
+    /// Whether the search index of `server` was taken over from the previous catalog.
+    pub fn index_reused(&self, server: &str, prev: &Catalog) -> bool {
+        let find = |c: &Catalog| {
+            c.segments
+                .iter()
+                .find(|s| s.server.as_str() == server)
+                .map(|s| Arc::as_ptr(&s.segment))
+        };
+        find(self).is_some() && find(self) == find(prev)
     }
 
     /// Transparent mode: a tool (or prompt) name that no server exposes and that the first

@@ -159,8 +159,8 @@ impl Catalog {
             .index
             .search(query, limit)
             .into_iter()
-            .filter_map(|(i, score)| {
-                let t = self.tools.get(i)?;
+            .filter_map(|(name, score)| {
+                let t = self.tool_definition(name)?;
                 let mut h = json!({
                     "name": t["name"],
                     "description": snippet(t["description"].as_str().unwrap_or_default()),

@@ -387,3 +387,52 @@ tools.deny = ["secret"]
     let prefixed = build(&CatalogConfig::default(), &[("p", tools(&["open"]))]);
     assert_eq!(prefixed.passthrough(false, "anything"), None);
 }
+
+#[test]
+fn a_rebuild_reindexes_only_the_upstreams_whose_tools_changed() {
+    let c = cfg(r#"
+[tenants.t.catalog]
+mode = "search"
+[tenants.t.servers.a]
+command = "x"
+[tenants.t.servers.b]
+command = "x"
+"#);
+    let namer = Namer::new("__", 64);
+    let a = tools(&["alpha"]);
+    let offers = vec![
+        (ServerName::new("a"), a.clone()),
+        (ServerName::new("b"), tools(&["beta"])),
+    ];
+    let first = Catalog::build_shaped(&namer, &c, &offers, 1);
+    let changed = vec![
+        (ServerName::new("a"), a),
+        (ServerName::new("b"), tools(&["beta", "gamma_ray"])),
+    ];
+    let second = Catalog::rebuild(&namer, &c, &changed, 2, Some(&first));
+    assert!(second.index_reused("a", &first));
+    assert!(!second.index_reused("b", &first));
+    let MetaCall::Answer(found) = second
+        .meta_call(&json!({"name": SEARCH_TOOLS, "arguments": {"query": "gamma ray"}}))
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(
+        found["structuredContent"]["tools"][0]["name"],
+        "b__gamma_ray"
+    );
+    // A rule of `a` changes: its segment is built again.
+    let c2 = cfg(r#"
+[tenants.t.catalog]
+mode = "search"
+[tenants.t.servers.a]
+command = "x"
+tools.overrides.alpha.description = "new words"
+[tenants.t.servers.b]
+command = "x"
+"#);
+    let third = Catalog::rebuild(&namer, &c2, &changed, 3, Some(&second));
+    assert!(!third.index_reused("a", &second));
+    assert!(third.index_reused("b", &second));
+}

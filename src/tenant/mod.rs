@@ -316,7 +316,8 @@ impl Tenant {
             let offers = self.offers_within_limits();
             let generation = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
             let cfg = self.config();
-            let mut new = Catalog::build_shaped(&self.namer, &cfg.catalog, &offers, generation);
+            let mut new =
+                Catalog::rebuild(&self.namer, &cfg.catalog, &offers, generation, Some(&g));
             // Cursors stay valid while nothing a client can page through changed.
             if ListKind::ALL.iter().all(|&k| g.list(k) == new.list(k)) {
                 new.generation = g.generation;

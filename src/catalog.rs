@@ -1,19 +1,26 @@
 //! A tenant's merged catalog: every upstream's tools, prompts, resources and templates under
-//! namespaced names, the routes back, and pagination.
+//! their exposed names (prefix, rename, filters and overrides of the tenant's config), the
+//! routes back, the collisions that hid a name, the search index, and pagination.
 //!
-//! Order: tools and prompts sorted by exposed name; resources and templates by server name, then
-//! in the order their upstream gave them (URIs often carry a meaningful order). The catalog is
-//! rebuilt whole on every change and swapped in; readers never see a half-built one.
+//! Order: tools and prompts sorted by exposed name; resources and templates by the servers'
+//! order in the file, then in the order their upstream gave them (URIs often carry a meaningful
+//! order). The catalog is rebuilt whole on every change and swapped in; readers never see a
+//! half-built one. It knows no sessions and no connections.
+
+mod meta;
+mod shape;
 
 pub use crate::protocol::ListKind;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
-use crate::config::ServerName;
+use crate::config::{CatalogConfig, CatalogMode, ServerName};
 use crate::naming::Namer;
 use crate::upstream::Offer;
+
+pub use meta::{MetaCall, CALL_TOOL, DESCRIBE_TOOL, SEARCH_TOOLS};
 
 /// Where an exposed name leads.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -23,53 +30,145 @@ pub struct Route {
     pub name: String,
 }
 
+/// A name two servers offer: the earlier in the file keeps it, the later one's is hidden.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Collision {
+    /// `tool`, `prompt`, `resource` or `template`.
+    pub kind: &'static str,
+    /// The exposed name (or URI).
+    pub name: String,
+    pub kept_by: ServerName,
+    pub hidden_from: ServerName,
+    /// The hidden item's name at its upstream.
+    pub upstream_name: String,
+}
+
+/// How the URIs of one server are told apart.
+#[derive(Debug, Default)]
+struct Uris {
+    /// Non-empty prefix → server.
+    prefixes: HashMap<String, ServerName>,
+    /// Servers without a prefix, in file order; their resources' URIs, and their templates.
+    plain: Vec<ServerName>,
+    plain_uris: HashMap<String, ServerName>,
+    plain_templates: Vec<(String, ServerName)>,
+    /// Listed resources the rules or a collision hid: (server, upstream URI), never read.
+    hidden: std::collections::HashSet<(ServerName, String)>,
+}
+
+impl Collision {
+    /// As the admin API and `status` show it.
+    pub fn to_json(&self) -> Value {
+        serde_json::json!({
+            "kind": self.kind,
+            "name": self.name,
+            "kept_by": self.kept_by.as_str(),
+            "hidden_from": self.hidden_from.as_str(),
+            "upstream_name": self.upstream_name,
+        })
+    }
+
+    /// One line for the log.
+    pub fn describe(&self) -> String {
+        format!(
+            "{} `{}` is offered by servers `{}` and `{}`: `{}` (earlier in the file) keeps it, `{}`'s (`{}` upstream) is hidden",
+            self.kind, self.name, self.kept_by, self.hidden_from, self.kept_by, self.hidden_from, self.upstream_name
+        )
+    }
+}
+
+/// One upstream's index segment and what it was built from: reused by the next catalog when
+/// the upstream's offer, its rules and its exposed tool names are the same.
+#[derive(Debug)]
+struct IndexedServer {
+    server: ServerName,
+    offer: Arc<Offer>,
+    shape: Option<crate::config::ServerShape>,
+    segment: Arc<crate::search::Segment>,
+}
+
 #[derive(Debug, Default)]
 pub struct Catalog {
     pub generation: u64,
+    /// Every exposed tool (in search mode, [`Catalog::list`] shows only the pinned ones and the
+    /// meta-tools).
     pub tools: Vec<Value>,
     pub prompts: Vec<Value>,
     pub resources: Vec<Value>,
     pub templates: Vec<Value>,
+    /// Names hidden because an earlier server took them.
+    pub collisions: Vec<Collision>,
+    pub mode: CatalogMode,
+    /// Search mode: what `tools/list` shows.
+    listed: Vec<Value>,
+    index: crate::search::Index,
     tool_routes: HashMap<String, Route>,
     prompt_routes: HashMap<String, Route>,
+    uris: Uris,
+    /// Search mode: each upstream's part of the index, reused while its tools do not change.
+    segments: Vec<IndexedServer>,
+    /// The first unprefixed server and every tool and prompt name it offers (listed or not).
+    passthrough: Option<(ServerName, HashSet<String>, HashSet<String>)>,
 }
 
 impl Catalog {
-    /// Merges the offers of the upstreams that are up, in server-name order.
+    /// Merges the offers of the upstreams that are up, with every server's default naming.
     pub fn build(namer: &Namer, offers: &[(ServerName, Arc<Offer>)], generation: u64) -> Self {
+        Self::build_shaped(namer, &CatalogConfig::default(), offers, generation)
+    }
+
+    /// Merges the offers of the upstreams that are up, shaped by the tenant's config.
+    pub fn build_shaped(
+        namer: &Namer,
+        cfg: &CatalogConfig,
+        offers: &[(ServerName, Arc<Offer>)],
+        generation: u64,
+    ) -> Self {
+        Self::rebuild(namer, cfg, offers, generation, None)
+    }
+
+    /// [`Catalog::build_shaped`], reusing the search index of each upstream whose tools did not
+    /// change since `prev`: the index work of a change is proportional to the upstreams that
+    /// changed.
+    pub fn rebuild(
+        namer: &Namer,
+        cfg: &CatalogConfig,
+        offers: &[(ServerName, Arc<Offer>)],
+        generation: u64,
+        prev: Option<&Catalog>,
+    ) -> Self {
+        let mut offers: Vec<&(ServerName, Arc<Offer>)> = offers.iter().collect();
+        offers.sort_by_key(|(s, _)| (cfg.rank(s.as_str()), s.clone()));
         let mut cat = Catalog {
             generation,
+            mode: cfg.mode,
             ..Default::default()
         };
-        let (tools, tool_routes) = named(
-            namer,
-            offers,
-            |o| &o.tools,
-            |server, mut t| {
-                rewrite_tool_meta(namer, server, &mut t);
-                t
-            },
-        );
-        let (prompts, prompt_routes) = named(namer, offers, |o| &o.prompts, |_, p| p);
+        let mut collisions = Vec::new();
+        let (tools, tool_routes) =
+            shape::named(namer, cfg, &offers, shape::Kind::Tool, &mut collisions);
+        let (prompts, prompt_routes) =
+            shape::named(namer, cfg, &offers, shape::Kind::Prompt, &mut collisions);
         cat.tools = tools;
         cat.tool_routes = tool_routes;
         cat.prompts = prompts;
         cat.prompt_routes = prompt_routes;
-        for (server, offer) in offers {
-            for r in &offer.resources {
-                let mut r = r.clone();
-                if let Some(u) = r["uri"].as_str() {
-                    r["uri"] = json!(namer.namespace_uri(server.as_str(), u));
-                }
-                cat.resources.push(r);
-            }
-            for t in &offer.templates {
-                let mut t = t.clone();
-                if let Some(u) = t["uriTemplate"].as_str() {
-                    t["uriTemplate"] = json!(namer.namespace_uri(server.as_str(), u));
-                }
-                cat.templates.push(t);
-            }
+        shape::uris(namer, cfg, &offers, &mut cat, &mut collisions);
+        cat.passthrough = offers
+            .iter()
+            .find(|(s, _)| cfg.prefix(s.as_str()).is_empty())
+            .map(|(s, o)| {
+                let names = |l: &[Value]| {
+                    l.iter()
+                        .filter_map(|t| t["name"].as_str().map(str::to_string))
+                        .collect()
+                };
+                (s.clone(), names(&o.tools), names(&o.prompts))
+            });
+        cat.collisions = collisions;
+        if cfg.mode == CatalogMode::Search {
+            cat.index_by_server(cfg, &offers, prev);
+            cat.listed = meta::listed(&cat, cfg, offers.len());
         }
         cat
     }
@@ -82,8 +181,115 @@ impl Catalog {
         self.prompt_routes.get(name)
     }
 
+    /// Builds the search index from one segment per upstream, reusing `prev`'s where the
+    /// upstream's offer, rules and exposed tool names are unchanged.
+    fn index_by_server(
+        &mut self,
+        cfg: &CatalogConfig,
+        offers: &[&(ServerName, Arc<Offer>)],
+        prev: Option<&Catalog>,
+    ) {
+        let mut by_server: HashMap<&str, Vec<&Value>> = HashMap::new();
+        for t in &self.tools {
+            let name = t["name"].as_str().unwrap_or_default();
+            if let Some(r) = self.tool_routes.get(name) {
+                by_server.entry(r.server.as_str()).or_default().push(t);
+            }
+        }
+        let mut segments = Vec::with_capacity(offers.len());
+        for (server, offer) in offers.iter().map(|o| (&o.0, &o.1)) {
+            let tools = by_server.remove(server.as_str()).unwrap_or_default();
+            let shape = cfg.shape(server.as_str()).cloned();
+            let reuse = prev
+                .into_iter()
+                .flat_map(|p| &p.segments)
+                .find(|s| {
+                    s.server == *server
+                        && Arc::ptr_eq(&s.offer, offer)
+                        && s.shape == shape
+                        && s.segment.names().len() == tools.len()
+                        && s.segment
+                            .names()
+                            .iter()
+                            .zip(&tools)
+                            .all(|(n, t)| t["name"].as_str() == Some(n.as_ref()))
+                })
+                .map(|s| s.segment.clone());
+            let segment = reuse.unwrap_or_else(|| Arc::new(crate::search::Segment::build(tools)));
+            segments.push(IndexedServer {
+                server: server.clone(),
+                offer: offer.clone(),
+                shape,
+                segment,
+            });
+        }
+        self.index = crate::search::Index::from_segments(
+            segments.iter().map(|s| s.segment.clone()).collect(),
+        );
+        self.segments = segments;
+    }
+
+    /// Whether the search index of `server` was taken over from the previous catalog.
+    pub fn index_reused(&self, server: &str, prev: &Catalog) -> bool {
+        let find = |c: &Catalog| {
+            c.segments
+                .iter()
+                .find(|s| s.server.as_str() == server)
+                .map(|s| Arc::as_ptr(&s.segment))
+        };
+        find(self).is_some() && find(self) == find(prev)
+    }
+
+    /// Transparent mode: a tool (or prompt) name that no server exposes and that the first
+    /// unprefixed server does not offer goes to that server as it is, so it answers as it would
+    /// directly. A name it offers but the rules or a collision hide stays unknown.
+    pub fn passthrough(&self, prompt: bool, name: &str) -> Option<&ServerName> {
+        let (server, tools, prompts) = self.passthrough.as_ref()?;
+        let offered = if prompt { prompts } else { tools };
+        (!offered.contains(name)).then_some(server)
+    }
+
+    /// An exposed tool's definition.
+    pub fn tool_definition(&self, name: &str) -> Option<&Value> {
+        self.tools
+            .binary_search_by(|t| t["name"].as_str().unwrap_or_default().cmp(name))
+            .ok()
+            .and_then(|i| self.tools.get(i))
+    }
+
+    /// The server an exposed URI belongs to and the upstream's own URI: a resource of an
+    /// unprefixed server as listed, a prefixed URI, a URI matching an unprefixed server's
+    /// template, and finally the first unprefixed server (which answers for its own URIs).
+    pub fn resolve_uri(&self, namer: &Namer, uri: &str) -> Option<(ServerName, String)> {
+        self.find_uri(namer, uri)
+            .filter(|(s, u)| !self.uris.hidden.contains(&(s.clone(), u.clone())))
+    }
+
+    fn find_uri(&self, namer: &Namer, uri: &str) -> Option<(ServerName, String)> {
+        if let Some(s) = self.uris.plain_uris.get(uri) {
+            return Some((s.clone(), uri.to_string()));
+        }
+        if let Some((p, original)) = namer.resolve_uri(uri, |p| self.uris.prefixes.contains_key(p))
+        {
+            return self.uris.prefixes.get(p).map(|s| (s.clone(), original));
+        }
+        if let Some((_, s)) = self
+            .uris
+            .plain_templates
+            .iter()
+            .find(|(t, _)| shape::template_matches(t, uri))
+        {
+            return Some((s.clone(), uri.to_string()));
+        }
+        self.uris
+            .plain
+            .first()
+            .map(|s| (s.clone(), uri.to_string()))
+    }
+
     pub fn list(&self, kind: ListKind) -> &[Value] {
         match kind {
+            ListKind::Tools if self.mode == CatalogMode::Search => &self.listed,
             ListKind::Tools => &self.tools,
             ListKind::Prompts => &self.prompts,
             ListKind::Resources => &self.resources,
@@ -130,65 +336,13 @@ fn decode_cursor(c: &str) -> Option<(u64, usize)> {
     Some((generation.parse().ok()?, off.parse().ok()?))
 }
 
-type Routes = HashMap<String, Route>;
-
-/// Names every item of one kind across servers, rewrites it, and sorts by exposed name.
-fn named(
-    namer: &Namer,
-    offers: &[(ServerName, Arc<Offer>)],
-    list: impl Fn(&Offer) -> &Vec<Value>,
-    rewrite: impl Fn(&str, Value) -> Value,
-) -> (Vec<Value>, Routes) {
-    let mut pairs: Vec<(&str, &str, &Value)> = Vec::new();
-    for (server, offer) in offers {
-        for item in list(offer) {
-            match item["name"].as_str() {
-                Some(n) if !n.is_empty() => pairs.push((server.as_str(), n, item)),
-                _ => {
-                    tracing::warn!(server = %server, "upstream listed an item without a name; skipped")
-                }
-            }
-        }
-    }
-    let names = namer.assign(&pairs.iter().map(|(s, n, _)| (*s, *n)).collect::<Vec<_>>());
-    let mut out: Vec<(String, Value)> = Vec::with_capacity(pairs.len());
-    let mut routes = HashMap::with_capacity(pairs.len());
-    for ((server, name, item), exposed) in pairs.into_iter().zip(names) {
-        let mut v = rewrite(server, item.clone());
-        v["name"] = json!(exposed);
-        routes.insert(
-            exposed.clone(),
-            Route {
-                server: ServerName::new(server),
-                name: name.to_string(),
-            },
-        );
-        out.push((exposed, v));
-    }
-    out.sort_by(|a, b| a.0.cmp(&b.0));
-    (out.into_iter().map(|(_, v)| v).collect(), routes)
-}
-
-/// MCP Apps: the `ui://` URI a tool points to is namespaced like the resource it names.
-fn rewrite_tool_meta(namer: &Namer, server: &str, tool: &mut Value) {
-    let Some(meta) = tool.get_mut("_meta").and_then(Value::as_object_mut) else {
-        return;
-    };
-    if let Some(u) = meta.get("ui/resourceUri").and_then(Value::as_str) {
-        let ns = namer.namespace_uri(server, u);
-        meta.insert("ui/resourceUri".into(), json!(ns));
-    }
-    if let Some(ui) = meta.get_mut("ui").and_then(Value::as_object_mut) {
-        if let Some(u) = ui.get("resourceUri").and_then(Value::as_str) {
-            let ns = namer.namespace_uri(server, u);
-            ui.insert("resourceUri".into(), json!(ns));
-        }
-    }
-}
+#[cfg(test)]
+mod shaping_tests;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn offer(tools: &[Value]) -> Arc<Offer> {
         Arc::new(Offer {

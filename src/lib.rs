@@ -5,7 +5,10 @@
 //!   `MCP_HUB_*` variables over the file; a client's `mcpServers` JSON read as servers and
 //!   written into a `hub.toml` keeping its layout (`config::clients`, `config::edit`).
 //! - [`naming`]: how names and URIs are namespaced (pure rules).
-//! - [`catalog`]: a tenant's merged tools, prompts, resources and templates, and pagination.
+//! - [`catalog`]: a tenant's merged tools, prompts, resources and templates under the tenant's
+//!   naming rules (prefix, allow/deny, rename, overrides), collisions, search mode's meta-tools,
+//!   and pagination.
+//! - [`search`]: ranked full-text search (BM25) over a tool list. Pure.
 //! - [`route`]: where a request goes: exposed name, URI or task id → (server, upstream terms). Pure.
 //! - [`rewrite`]: what changes in an answer on its way back (URIs, task ids). Pure.
 //! - [`jsonrpc`], [`protocol`]: JSON-RPC framing and codes; MCP revisions, `_meta` keys, list kinds.
@@ -50,6 +53,7 @@ pub mod protocol;
 pub mod quota;
 pub mod rewrite;
 pub mod route;
+pub mod search;
 pub mod supervisor;
 pub mod sync;
 pub mod tasks;

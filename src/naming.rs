@@ -5,9 +5,13 @@
 //!   become `_`. When that changed the name, or the result is longer than the ceiling, the name
 //!   is cut to `ceiling - 7` characters and `-` plus six hex digits of a stable hash (FNV-1a of
 //!   `server`, NUL, `name`) are appended.
-//! - Names are assigned in (server, name) order; a name already taken gets `-2`, `-3`, … (cut to
-//!   fit), so a tenant's names are always unique and the same set of inputs always gives the same
-//!   names.
+//! - `<server>` above is the server's prefix: its name by default, another string, or none
+//!   (`prefix = ""`: names and URIs exposed as the upstream gives them). A `rename` is exposed
+//!   exactly as written.
+//! - Names are assigned in (place in the file, server, name) order. A name another server took
+//!   first is hidden for the later server (not renamed); a name its own server took first gets
+//!   `-2`, `-3`, … (cut to fit). So a tenant's names are always unique and the same inputs
+//!   always give the same names.
 //! - Routing never splits a name: the catalog keeps a map from exposed name to (server, name).
 //! - A URI gets the server and separator right after `scheme://` (or `scheme:`), so the scheme is
 //!   kept (`ui://x/a.html` → `ui://demo__x/a.html`) and the server is found again from the URI
@@ -15,13 +19,24 @@
 //!   the separator nor start or end with `_` or `-`, which makes the first separator after the
 //!   scheme the server's end.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 
 /// Namespacing settings of a hub.
 #[derive(Clone, Debug)]
 pub struct Namer {
     pub sep: String,
     pub max_len: usize,
+}
+
+/// One item to name: its server's place in the file (`rank`), its prefix and its own name.
+#[derive(Clone, Copy, Debug)]
+pub struct Candidate<'a> {
+    pub rank: usize,
+    pub server: &'a str,
+    pub prefix: &'a str,
+    pub name: &'a str,
+    /// The exposed name the config gives it, taken as is.
+    pub rename: Option<&'a str>,
 }
 
 fn allowed(c: char) -> bool {
@@ -57,39 +72,79 @@ impl Namer {
         }
     }
 
-    /// The name before uniqueness is enforced.
-    fn candidate(&self, server: &str, name: &str) -> String {
+    /// The name before uniqueness is enforced: `<prefix><sep><name>`, or the name alone when
+    /// the prefix is empty.
+    fn candidate(&self, prefix: &str, name: &str) -> String {
         let clean: String = name
             .chars()
             .map(|c| if allowed(c) { c } else { '_' })
             .collect();
-        let full = format!("{server}{}{clean}", self.sep);
+        let full = if prefix.is_empty() {
+            clean.clone()
+        } else {
+            format!("{prefix}{}{clean}", self.sep)
+        };
         if clean == name && full.len() <= self.max_len {
             return full;
         }
-        let hash = fnv1a(&[server, name]);
+        let hash = fnv1a(&[prefix, name]);
         format!("{}-{:06x}", cut(&full, self.max_len - 7), hash & 0xff_ffff)
     }
 
-    /// Exposed names for `(server, name)` pairs, in the same order as given.
-    /// Deterministic for a given set of pairs and never two equal names.
+    /// Exposed names for `(server, name)` pairs (each server its own prefix), in the same order
+    /// as given. Deterministic for a given set of pairs and never two equal names.
     pub fn assign(&self, pairs: &[(&str, &str)]) -> Vec<String> {
-        let mut order: Vec<usize> = (0..pairs.len()).collect();
-        order.sort_by(|&a, &b| pairs[a].cmp(&pairs[b]));
-        let mut taken = HashSet::with_capacity(pairs.len());
-        let mut out = vec![String::new(); pairs.len()];
+        let items: Vec<Candidate<'_>> = pairs
+            .iter()
+            .map(|&(server, name)| Candidate {
+                rank: 0,
+                server,
+                prefix: server,
+                name,
+                rename: None,
+            })
+            .collect();
+        self.assign_ranked(&items)
+            .into_iter()
+            .map(|r| r.unwrap_or_default())
+            .collect()
+    }
+
+    /// Exposed names in the same order as given: `Ok(name)`, or `Err(i)` when `items[i]` (of
+    /// another server, earlier in the file) keeps the name and this item is hidden.
+    ///
+    /// Items are taken in (rank, server, name) order. A name taken by another server hides the
+    /// later item; a name taken within the same server (two names that clean up alike) gets
+    /// `-2`, `-3`, … (cut to fit). A rename is taken as written.
+    pub fn assign_ranked(&self, items: &[Candidate<'_>]) -> Vec<Result<String, usize>> {
+        let mut order: Vec<usize> = (0..items.len()).collect();
+        order.sort_by(|&a, &b| {
+            let (x, y) = (&items[a], &items[b]);
+            (x.rank, x.server, x.name).cmp(&(y.rank, y.server, y.name))
+        });
+        let mut taken: HashMap<String, usize> = HashMap::with_capacity(items.len());
+        let mut out: Vec<Result<String, usize>> = vec![Err(usize::MAX); items.len()];
         for i in order {
-            let (server, name) = pairs[i];
-            let base = self.candidate(server, name);
+            let it = &items[i];
+            let base = match it.rename {
+                Some(r) => r.to_string(),
+                None => self.candidate(it.prefix, it.name),
+            };
+            if let Some(&w) = taken.get(&base) {
+                if items[w].server != it.server {
+                    out[i] = Err(w);
+                    continue;
+                }
+            }
             let mut chosen = base.clone();
             let mut n = 2;
-            while taken.contains(&chosen) {
+            while taken.contains_key(&chosen) {
                 let suffix = format!("-{n}");
                 chosen = format!("{}{suffix}", cut(&base, self.max_len - suffix.len()));
                 n += 1;
             }
-            taken.insert(chosen.clone());
-            out[i] = chosen;
+            taken.insert(chosen.clone(), i);
+            out[i] = Ok(chosen);
         }
         out
     }
@@ -110,7 +165,11 @@ impl Namer {
     }
 
     /// `test://static/x` → `test://<server><sep>static/x`; `urn:a` → `urn:<server><sep>a`.
+    /// An empty prefix leaves the URI as it is.
     pub fn namespace_uri(&self, server: &str, uri: &str) -> String {
+        if server.is_empty() {
+            return uri.to_string();
+        }
         match split_scheme(uri) {
             Some((head, rest)) => format!("{head}{server}{}{rest}", self.sep),
             None => format!("{server}{}{uri}", self.sep),

@@ -10,10 +10,14 @@ use crate::config::ServerName;
 use crate::mux::Rewrite;
 use crate::naming::Namer;
 
-/// The rewrite of every answer from `server`: its URIs and task ids namespaced.
-pub fn namespacing(namer: Arc<Namer>, server: ServerName) -> Rewrite {
+/// The rewrite of every answer from `server`: its URIs namespaced by its `prefix` (left as they
+/// are without one) and its task ids by its name.
+pub fn namespacing(namer: Arc<Namer>, server: ServerName, prefix: &str) -> Rewrite {
+    let prefix = prefix.to_string();
     Arc::new(move |result: &mut Value| {
-        namespace_result_uris(result, &namer, server.as_str());
+        if !prefix.is_empty() {
+            namespace_result_uris(result, &namer, &prefix);
+        }
         namespace_task_ids(result, &namer, server.as_str());
     })
 }
@@ -97,7 +101,7 @@ mod tests {
             "task": {"taskId": "7"},
             "structuredContent": {"uri": "kept"}
         });
-        namespacing(Arc::new(namer), ServerName::new("srv"))(&mut r);
+        namespacing(Arc::new(namer), ServerName::new("srv"), "srv")(&mut r);
         assert_eq!(r["contents"][0]["uri"], "test://srv__static/1");
         assert_eq!(r["content"][0]["uri"], "file://srv__/a");
         assert_eq!(r["content"][0]["x-vendor"], 1);

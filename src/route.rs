@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value};
 
-use crate::catalog::Catalog;
+use crate::catalog::{Catalog, Route};
 use crate::config::ServerName;
 use crate::naming::Namer;
 
@@ -27,7 +27,7 @@ pub enum RouteError {
     UnknownTool(String),
     #[error("Unknown prompt `{0}`")]
     UnknownPrompt(String),
-    #[error("Resource not found: `{uri}` does not name a server of this hub (URIs look like `scheme://<server>{sep}…`)")]
+    #[error("Resource not found: `{uri}` does not name a server of this hub (URIs look like `scheme://<prefix>{sep}…`)")]
     UnknownResource { uri: String, sep: String },
     #[error("Unknown task `{0}`")]
     UnknownTask(String),
@@ -63,7 +63,8 @@ fn set(params: &mut Value, key: &str, value: &str) {
     }
 }
 
-/// Routes `method` with `params` (an object). `is_server` tells which server names exist.
+/// Routes `method` with `params` (an object). `is_server` tells which server names exist (for
+/// task ids); URIs find their server through the catalog's prefixes.
 pub fn route(
     catalog: &Catalog,
     namer: &Namer,
@@ -84,20 +85,28 @@ pub fn route(
             } else {
                 (catalog.prompt(name), RouteError::UnknownPrompt)
             };
-            let route = route.cloned().ok_or_else(|| unknown(name.to_string()))?;
+            let route = match route {
+                Some(r) => r.clone(),
+                None => match catalog.passthrough(method == "prompts/get", name) {
+                    Some(server) => Route {
+                        server: server.clone(),
+                        name: name.to_string(),
+                    },
+                    None => return Err(unknown(name.to_string())),
+                },
+            };
             set(&mut params, "name", &route.name);
             Ok(to(route.server, params, true))
         }
         "resources/read" | "resources/subscribe" | "resources/unsubscribe" => {
             let uri = str_param(&params, "uri")?;
             let (server, original) =
-                namer
-                    .resolve_uri(uri, &is_server)
+                catalog
+                    .resolve_uri(namer, uri)
                     .ok_or_else(|| RouteError::UnknownResource {
                         uri: uri.to_string(),
                         sep: namer.sep.clone(),
                     })?;
-            let server = ServerName::new(server);
             set(&mut params, "uri", &original);
             Ok(to(server, params, true))
         }
@@ -122,14 +131,13 @@ pub fn route(
                 }
                 Some("ref/resource") => {
                     let uri = r.get("uri").and_then(Value::as_str).unwrap_or_default();
-                    let (server, original) =
-                        namer.resolve_uri(uri, &is_server).ok_or_else(|| {
-                            RouteError::UnknownResource {
-                                uri: uri.to_string(),
-                                sep: namer.sep.clone(),
-                            }
-                        })?;
-                    ("uri", ServerName::new(server), original)
+                    let (server, original) = catalog.resolve_uri(namer, uri).ok_or_else(|| {
+                        RouteError::UnknownResource {
+                            uri: uri.to_string(),
+                            sep: namer.sep.clone(),
+                        }
+                    })?;
+                    ("uri", server, original)
                 }
                 _ => return Err(RouteError::BadCompletionRef),
             };

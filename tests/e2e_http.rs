@@ -117,6 +117,22 @@ command = "@NODE@"
 args = ["@EVERYTHING@", "stdio"]
 "#;
 
+/// server-everything behind the hub with `prefix = ""`: transparent mode (issue #12).
+const EVERYTHING_TRANSPARENT: &str = r#"
+[hub]
+request_timeout = "20s"
+startup_timeout = "20s"
+shutdown_grace = "1s"
+
+[hub.http]
+shutdown_deadline = "2s"
+
+[tenants.default.servers.everything]
+command = "@NODE@"
+args = ["@EVERYTHING@", "stdio"]
+prefix = ""
+"#;
+
 /// server-everything behind the keyed default tenant, for the load test.
 const EVERYTHING_KEYED: &str = r#"
 [hub]
@@ -1063,6 +1079,24 @@ fn conformance_alpha_through_the_hub_at_least_matches_server_everything() {
         &direct,
         &hub,
         &server,
+    );
+}
+
+/// Transparent mode (issue #12): server-everything behind the hub with `prefix = ""` passes every
+/// scenario of the conformance suite (0.1.x, active suite) that it passes reached directly,
+/// scenario by scenario, with no exception (its names and URIs are its own, and names it does
+/// not list reach it as they would directly).
+#[test]
+fn conformance_transparent_hub_passes_what_server_everything_passes() {
+    let direct_server = EverythingHttp::start("streamableHttp");
+    let server = ServedHub::start(Config::new(EVERYTHING_TRANSPARENT));
+    let direct = Conformance::run(&direct_server.url("/mcp"), false, &[]);
+    let hub = Conformance::run(&server.url("/mcp"), false, &[]);
+    let worse = compare("transparent mode (prefix = \"\")", &direct, &hub);
+    assert!(
+        worse.is_empty(),
+        "scenarios server-everything passes directly but not behind a transparent hub: {worse:?}\n--- hub log (tail) ---\n{}",
+        tail(&server.log(), 40)
     );
 }
 

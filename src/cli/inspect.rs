@@ -236,6 +236,21 @@ pub(super) async fn status(hub: Arc<Hub>, id: TenantId) -> u8 {
         if let Some(why) = tenant.left_out().get(&up.name) {
             let _ = writeln!(out, "{id}/{:<20} {why}", up.name.as_str());
         }
+        for c in tenant
+            .catalog()
+            .collisions
+            .iter()
+            .filter(|c| c.hidden_from == up.name)
+        {
+            let _ = writeln!(
+                out,
+                "{id}/{:<20} hidden: {} `{}` (kept by `{}`, earlier in the file)",
+                up.name.as_str(),
+                c.kind,
+                c.name,
+                c.kept_by
+            );
+        }
     }
     let (limits, usage) = (tenant.quota.limits(), tenant.quota.usage());
     let of = |v: Option<usize>| v.map_or_else(|| "unlimited".to_string(), |v| v.to_string());

@@ -150,6 +150,23 @@ pub(super) async fn status(url: &str, key: Option<&str>, tenant: Option<&str>) -
                 .map(|e| format!("last error: {e}"))
                 .unwrap_or_default()
         );
+        for h in s
+            .get("hidden")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let hget = |k: &str| h.get(k).and_then(Value::as_str).unwrap_or("");
+            let _ = writeln!(
+                out,
+                "{}/{:<20} hidden: {} `{}` (kept by `{}`, earlier in the file)",
+                get("tenant"),
+                get("name"),
+                hget("kind"),
+                hget("name"),
+                hget("kept_by")
+            );
+        }
     }
     if all_up {
         EXIT_OK

@@ -4,6 +4,7 @@
 
 pub mod clients;
 pub mod edit;
+mod catalog;
 mod expand;
 mod hub;
 mod operate;
@@ -28,6 +29,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use catalog::{glob, CatalogConfig, CatalogMode, Patterns, Rules, ServerShape, ToolOverride};
 pub use report::{ConfigErrors, ConfigWarnings, Location, Problem};
 pub use schema::json_schema;
 pub use settings::{hub_keys, variables as env_variables, Given, Origin, Setting};
@@ -207,6 +209,8 @@ pub struct TenantConfig {
     pub servers: BTreeMap<ServerName, ServerConfig>,
     /// Effective quotas (the tenant's own keys, then `[hub.limits]`).
     pub limits: Limits,
+    /// Prefixes, filters, renames, overrides and the catalog mode.
+    pub catalog: CatalogConfig,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

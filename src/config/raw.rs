@@ -102,6 +102,71 @@ pub struct RawTenant {
     #[serde(default)]
     pub servers: BTreeMap<String, toml::Value>,
     pub limits: Option<RawLimits>,
+    pub catalog: Option<RawCatalog>,
+    /// Tenant-wide filters, over exposed names (URIs for resources).
+    pub tools: Option<RawPatterns>,
+    pub prompts: Option<RawPatterns>,
+    pub resources: Option<RawPatterns>,
+}
+
+/// `[tenants.<t>.catalog]`: what `tools/list` shows.
+#[derive(Debug, Default, Deserialize, Clone)]
+pub struct RawCatalog {
+    pub mode: Option<String>,
+    #[serde(default)]
+    pub pinned: Vec<String>,
+}
+
+/// `allow` / `deny` glob patterns (`*`, `?`).
+#[derive(Debug, Default, Deserialize, Clone)]
+pub struct RawPatterns {
+    #[serde(default)]
+    pub allow: Vec<String>,
+    #[serde(default)]
+    pub deny: Vec<String>,
+}
+
+/// `[tenants.<t>.servers.<s>.prompts]`: filters over the upstream's names, and renames.
+#[derive(Debug, Default, Deserialize, Clone)]
+pub struct RawNameRules {
+    #[serde(default)]
+    pub allow: Vec<String>,
+    #[serde(default)]
+    pub deny: Vec<String>,
+    #[serde(default)]
+    pub rename: BTreeMap<String, String>,
+}
+
+/// `[tenants.<t>.servers.<s>.tools]`: filters over the upstream's names, renames, overrides.
+#[derive(Debug, Default, Deserialize, Clone)]
+pub struct RawToolRules {
+    #[serde(default)]
+    pub allow: Vec<String>,
+    #[serde(default)]
+    pub deny: Vec<String>,
+    #[serde(default)]
+    pub rename: BTreeMap<String, String>,
+    #[serde(default)]
+    pub overrides: BTreeMap<String, RawToolOverride>,
+}
+
+/// `[tenants.<t>.servers.<s>.tools.overrides.<upstream tool name>]`.
+#[derive(Debug, Default, Deserialize, Clone)]
+pub struct RawToolOverride {
+    pub description: Option<String>,
+    pub title: Option<String>,
+    pub annotations: Option<RawAnnotations>,
+}
+
+/// MCP tool annotations a config may set.
+#[derive(Debug, Default, Deserialize, Clone)]
+#[serde(rename_all = "camelCase")]
+pub struct RawAnnotations {
+    pub title: Option<String>,
+    pub read_only_hint: Option<bool>,
+    pub destructive_hint: Option<bool>,
+    pub idempotent_hint: Option<bool>,
+    pub open_world_hint: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -131,4 +196,9 @@ pub struct RawServer {
     pub kind: Option<String>,
     #[serde(default)]
     pub metadata: BTreeMap<String, String>,
+    /// What the server's names are exposed under (default: the server's name; `""`: none).
+    pub prefix: Option<String>,
+    pub tools: Option<RawToolRules>,
+    pub prompts: Option<RawNameRules>,
+    pub resources: Option<RawPatterns>,
 }

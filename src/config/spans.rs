@@ -64,6 +64,11 @@ impl<'t> Spans<'t> {
         }
     }
 
+    /// The byte offset of `path`'s key in the file (for the order tables are written in).
+    pub fn offset(&self, path: &str) -> Option<usize> {
+        self.at.get(path).map(|(key, _)| key.start)
+    }
+
     /// The line `path` is written on, only when it is written there itself.
     pub fn line_of(&self, path: &str) -> Option<usize> {
         let (key, _) = self.at.get(path)?;

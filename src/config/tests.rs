@@ -595,3 +595,71 @@ fn a_required_variable_in_hub_toml_fails_with_the_key_and_the_message() {
     .to_string();
     assert!(e.contains("hub.http.listen: environment variable `LISTEN` is required: set LISTEN to the address to serve on"), "{e}");
 }
+
+#[test]
+fn catalog_shaping_mistakes_are_reported_with_their_key_paths() {
+    let out = errors(
+        r#"
+[tenants.t.catalog]
+mode = "compact"
+[tenants.t.servers.a]
+command = "x"
+prefix = "same"
+tools.allow = [""]
+tools.rename = { one = "bad name", two = "dup", three = "dup" }
+[tenants.t.servers.a.tools.overrides.get_time]
+[tenants.t.servers.b]
+command = "x"
+prefix = "same"
+tools.overrides.x.annotations = { readOnly = true }
+[tenants.t.servers.c]
+command = "x"
+prefix = "has__sep"
+"#,
+    );
+    for want in [
+        "tenants.t.catalog.mode: `compact` is not a catalog mode",
+        "tenants.t.servers.a.tools.allow[0]: is empty",
+        "tenants.t.servers.a.tools.rename.one: `bad name` is not a valid exposed name",
+        "tenants.t.servers.a.tools.rename.two: renames onto `dup`, as `three` does",
+        "tenants.t.servers.a.tools.overrides.get_time: overrides nothing",
+        "tenants.t.servers.b.prefix: servers `a` and `b` have the same prefix `same`",
+        "tenants.t.servers.b.tools.overrides.x.annotations.readOnly: unknown key",
+        "tenants.t.servers.c.prefix: `has__sep` is not a valid prefix",
+    ] {
+        assert!(out.contains(want), "missing `{want}` in:\n{out}");
+    }
+}
+
+#[test]
+fn catalog_collisions_knowable_from_the_file_are_warnings_naming_both_servers() {
+    let c = load(
+        r#"
+[tenants.t.servers.first]
+command = "x"
+prefix = ""
+[tenants.t.servers.second]
+command = "x"
+prefix = ""
+tools.rename = { foo = "github__bar" }
+[tenants.t.servers.github]
+command = "x"
+"#,
+    );
+    let w = c.warnings_report().to_string();
+    assert!(
+        w.contains(
+            "tenants.t.servers.second.prefix: servers `first` and `second` both have no prefix"
+        ),
+        "{w}"
+    );
+    assert!(
+        w.contains("tenants.t.servers.second.tools.rename.foo: `github__bar` may also be a name of server `github`"),
+        "{w}"
+    );
+    let cat = &c.tenants["t"].catalog;
+    let order: Vec<&str> = cat.servers.iter().map(|s| s.server.as_str()).collect();
+    assert_eq!(order, ["first", "second", "github"], "file order is kept");
+    assert_eq!(cat.prefix("first"), "");
+    assert_eq!(cat.prefix("github"), "github");
+}

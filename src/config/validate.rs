@@ -47,7 +47,12 @@ impl Collector {
             .push((problem(path, message, hint), Target::Value));
     }
 
-    fn warn(&mut self, path: impl Into<String>, message: impl Into<String>, hint: Option<&str>) {
+    pub(super) fn warn(
+        &mut self,
+        path: impl Into<String>,
+        message: impl Into<String>,
+        hint: Option<&str>,
+    ) {
         self.warnings
             .push((problem(path, message, hint), Target::Value));
     }
@@ -196,7 +201,7 @@ pub(super) fn parse(
     for (tid, value) in raw.tenants {
         let tpath = format!("tenants.{tid}");
         check_ident(&mut c, &tpath, &tid, 64, "tenant id");
-        let rt: RawTenant = c.typed(&tpath, value).unwrap_or_default();
+        let mut rt: RawTenant = c.typed(&tpath, value).unwrap_or_default();
         let mut servers = BTreeMap::new();
         if rt.servers.is_empty() {
             c.push(
@@ -208,15 +213,25 @@ pub(super) fn parse(
         let api_key_digests = key_digests(&mut c, &tpath, &rt.api_keys, &rt.api_key_sha256);
         let limits = super::operate::limits(&mut c, &format!("{tpath}.limits"), rt.limits.as_ref())
             .or(hub.limits);
-        for (sname, svalue) in rt.servers {
+        let mut shapes = Vec::new();
+        for (sname, svalue) in std::mem::take(&mut rt.servers) {
             let spath = format!("{tpath}.servers.{sname}");
             let Some(rs) = c.typed::<RawServer>(&spath, svalue) else {
                 continue;
             };
+            // Where the server is written: the earlier one keeps a contested name.
+            let at = spans.offset(&spath).unwrap_or(usize::MAX);
+            shapes.push((
+                at,
+                super::catalog::server_shape(&mut c, &spath, &sname, &rs, &hub),
+            ));
             if let Some(s) = super::server::server(&mut c, &spath, &sname, rs, &hub, &base) {
                 servers.insert(s.name.clone(), s);
             }
         }
+        shapes.sort_by(|a, b| (a.0, &a.1.server).cmp(&(b.0, &b.1.server)));
+        let shapes = shapes.into_iter().map(|(_, s)| s).collect();
+        let catalog = super::catalog::tenant_catalog(&mut c, &tpath, &rt, shapes, &hub);
         super::operate::check_server_count(&mut c, &tpath, servers.len(), &limits);
         let id = TenantId::new(&tid);
         tenants.insert(
@@ -227,6 +242,7 @@ pub(super) fn parse(
                 api_key_digests,
                 servers,
                 limits,
+                catalog,
             },
         );
     }

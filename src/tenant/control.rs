@@ -174,17 +174,21 @@ impl Tenant {
                 Some(_) => {
                     let _ = self.stop_server(name.as_str()).await;
                     let up = Upstream::new(cfg.clone());
-                    servers.insert(&self.namer, up.clone());
+                    servers.insert(&self.namer, up.clone(), new.catalog.prefix(name.as_str()));
                     to_start.push(up);
                     diff.changed.push(name.to_string());
                 }
                 None => {
                     let up = Upstream::new(cfg.clone());
-                    servers.insert(&self.namer, up.clone());
+                    servers.insert(&self.namer, up.clone(), new.catalog.prefix(name.as_str()));
                     to_start.push(up);
                     diff.added.push(name.to_string());
                 }
             }
+        }
+        // A prefix may change without the server's definition changing.
+        for name in new.servers.keys() {
+            servers.set_prefix(&self.namer, name, new.catalog.prefix(name.as_str()));
         }
         *self.servers.write_now() = Arc::new(servers);
         self.quota.set_limits(new.limits);

@@ -84,12 +84,17 @@ pub struct Servers {
 }
 
 impl Servers {
-    fn insert(&mut self, namer: &Arc<Namer>, up: Arc<Upstream>) {
-        self.rewrites.insert(
-            up.name.clone(),
-            crate::rewrite::namespacing(namer.clone(), up.name.clone()),
-        );
+    fn insert(&mut self, namer: &Arc<Namer>, up: Arc<Upstream>, prefix: &str) {
+        self.set_prefix(namer, &up.name, prefix);
         self.upstreams.insert(up.name.clone(), up);
+    }
+
+    /// Answers from `name` get their URIs namespaced by `prefix`.
+    fn set_prefix(&mut self, namer: &Arc<Namer>, name: &ServerName, prefix: &str) {
+        self.rewrites.insert(
+            name.clone(),
+            crate::rewrite::namespacing(namer.clone(), name.clone(), prefix),
+        );
     }
 
     fn remove(&mut self, name: &ServerName) -> Option<Arc<Upstream>> {
@@ -140,7 +145,8 @@ impl Tenant {
             servers: RwLock::new(Arc::new({
                 let mut servers = Servers::default();
                 for s in cfg.servers.values() {
-                    servers.insert(&namer, Upstream::new(s.clone()));
+                    let prefix = cfg.catalog.prefix(s.name.as_str());
+                    servers.insert(&namer, Upstream::new(s.clone()), prefix);
                 }
                 servers
             })),
@@ -248,6 +254,12 @@ impl Tenant {
         self.catalog.read_now().clone()
     }
 
+    /// A URI of `server`'s as clients see it (namespaced by the server's prefix).
+    pub fn expose_uri(&self, server: &str, uri: &str) -> String {
+        self.namer
+            .namespace_uri(self.config().catalog.prefix(server), uri)
+    }
+
     pub fn upstream(&self, name: &str) -> Option<Arc<Upstream>> {
         self.upstreams().get(name).cloned()
     }
@@ -303,7 +315,9 @@ impl Tenant {
             let mut g = self.catalog.write_now();
             let offers = self.offers_within_limits();
             let generation = self.generation.fetch_add(1, Ordering::Relaxed) + 1;
-            let mut new = Catalog::build(&self.namer, &offers, generation);
+            let cfg = self.config();
+            let mut new =
+                Catalog::rebuild(&self.namer, &cfg.catalog, &offers, generation, Some(&g));
             // Cursors stay valid while nothing a client can page through changed.
             if ListKind::ALL.iter().all(|&k| g.list(k) == new.list(k)) {
                 new.generation = g.generation;
@@ -311,6 +325,14 @@ impl Tenant {
             std::mem::replace(&mut *g, Arc::new(new))
         };
         let new = self.catalog();
+        // Said once per change: a collision already in the old catalog is not repeated.
+        for c in new
+            .collisions
+            .iter()
+            .filter(|c| !old.collisions.contains(c))
+        {
+            tracing::warn!(tenant = %self.id, kept_by = %c.kept_by, hidden_from = %c.hidden_from, "{}", c.describe());
+        }
         let mut sent = HashSet::new();
         for kind in ListKind::ALL {
             if old.list(kind) != new.list(kind) && sent.insert(kind.changed_notification()) {

@@ -129,7 +129,7 @@ impl Tenant {
         let Some(uri) = params.get("uri").and_then(Value::as_str) else {
             return;
         };
-        let ns = self.namer.namespace_uri(conn.server.as_str(), uri);
+        let ns = self.expose_uri(conn.server.as_str(), uri);
         params.insert("uri".into(), json!(ns));
         let frame = msg.to_string();
         for (_, s) in self.audience(&conn.server, scope) {

@@ -84,13 +84,10 @@ impl Tenant {
 
     /// Sends `resources/subscribe` or `…/unsubscribe` for a namespaced URI to its upstream.
     fn tell_upstream(&self, method: &'static str, uri: &str) {
-        let Some((server, original)) = self
-            .namer
-            .resolve_uri(uri, |s| self.upstreams().contains_key(s))
-        else {
+        let Some((server, original)) = self.catalog().resolve_uri(&self.namer, uri) else {
             return;
         };
-        let Some(up) = self.upstream(server) else {
+        let Some(up) = self.upstream(server.as_str()) else {
             return;
         };
         let Some(conn) = up.conn() else { return };

@@ -95,15 +95,21 @@ pub fn document() -> Value {
                     "id": {"type": "string"}, "description": {"type": ["string", "null"]}, "stopped": {"type": "boolean"},
                     "servers": {}, "sessions": {"type": "integer"}, "catalog": {"type": "object"}}},
                 "TenantList": {"type": "object", "required": ["tenants"], "properties": {"tenants": {"type": "array", "items": {"$ref": "#/components/schemas/TenantSummary"}}}},
-                "Tenant": {"allOf": [{"$ref": "#/components/schemas/TenantSummary"}, {"type": "object", "required": ["limits", "quota"], "properties": {
-                    "servers": {"type": "array", "items": {"$ref": "#/components/schemas/ServerSummary"}}, "limits": {"type": "object"}, "quota": {"type": "object"}}}]},
+                "Tenant": {"allOf": [{"$ref": "#/components/schemas/TenantSummary"}, {"type": "object", "required": ["limits", "quota", "collisions"], "properties": {
+                    "servers": {"type": "array", "items": {"$ref": "#/components/schemas/ServerSummary"}}, "limits": {"type": "object"}, "quota": {"type": "object"},
+                    "collisions": {"type": "array", "items": {"$ref": "#/components/schemas/Collision"}}}}]},
+                "Collision": {"type": "object", "description": "A name two servers offer: the earlier in the file keeps it, the later one's is hidden.", "required": ["kind", "name", "kept_by", "hidden_from", "upstream_name"], "properties": {
+                    "kind": {"type": "string", "enum": ["tool", "prompt", "resource", "template"]}, "name": {"type": "string"},
+                    "kept_by": {"type": "string"}, "hidden_from": {"type": "string"}, "upstream_name": {"type": "string"}}},
                 "TenantAction": {"type": "object", "required": ["tenant", "stopped"], "properties": {"tenant": {"type": "string"}, "stopped": {"type": "boolean"}, "started": {"type": "boolean"}, "changed": {"type": "boolean"}}},
                 "ServerSummary": {"type": "object", "required": ["tenant", "name", "state", "since", "restarts", "running", "counts"], "properties": {
                     "tenant": {"type": "string"}, "name": {"type": "string"}, "type": {"type": ["string", "null"]}, "metadata": {"type": "object"},
                     "enabled": {"type": "boolean"}, "running": {"type": "boolean"},
                     "state": {"type": "string", "enum": ["disabled", "idle", "starting", "up", "backoff", "failed", "stopped"]},
                     "since": {"type": "string"}, "restarts": {"type": "integer"}, "last_error": {"type": ["string", "null"]},
-                    "counts": {"type": "object"}, "left_out": {"type": "string"}}},
+                    "counts": {"type": "object"}, "left_out": {"type": "string"},
+                    "prefix": {"type": "string", "description": "What the server's names and URIs are exposed under; empty: unchanged."},
+                    "hidden": {"type": "array", "items": {"$ref": "#/components/schemas/Collision"}}}},
                 "ServerList": {"type": "object", "required": ["servers"], "properties": {"servers": {"type": "array", "items": {"$ref": "#/components/schemas/ServerSummary"}}}},
                 "Server": {"allOf": [{"$ref": "#/components/schemas/ServerSummary"}, {"type": "object", "required": ["transport", "capabilities", "tools"], "properties": {
                     "transport": {"type": "string"}, "url": {"type": "string"}, "command": {"type": "string"}, "pid": {"type": ["integer", "null"]},

@@ -40,6 +40,15 @@ pub fn server_summary(tenant: &Tenant, u: &Upstream) -> Value {
     if let Some(why) = tenant.left_out().get(&u.name) {
         v["left_out"] = json!(why);
     }
+    v["prefix"] = json!(tenant.config().catalog.prefix(u.name.as_str()));
+    // Names this server offers that an earlier server in the file keeps.
+    v["hidden"] = json!(tenant
+        .catalog()
+        .collisions
+        .iter()
+        .filter(|c| c.hidden_from == u.name)
+        .map(crate::catalog::Collision::to_json)
+        .collect::<Vec<_>>());
     v
 }
 
@@ -106,7 +115,9 @@ pub fn tenant_summary(t: &Tenant) -> Value {
         "stopped": t.is_stopped(),
         "servers": {"total": ups.len(), "up": up},
         "sessions": t.session_count(),
-        "catalog": {"tools": cat.tools.len(), "prompts": cat.prompts.len(), "resources": cat.resources.len(), "templates": cat.templates.len()},
+        "catalog": {"tools": cat.tools.len(), "prompts": cat.prompts.len(), "resources": cat.resources.len(), "templates": cat.templates.len(),
+            "mode": match cat.mode { crate::config::CatalogMode::Full => "full", crate::config::CatalogMode::Search => "search" },
+            "collisions": cat.collisions.len()},
     })
 }
 
@@ -120,6 +131,12 @@ pub fn tenant_detail(t: &Tenant) -> Value {
         .map(|u| server_summary(t, u))
         .collect::<Vec<_>>());
     v["limits"] = limits(&cfg.limits);
+    v["collisions"] = json!(t
+        .catalog()
+        .collisions
+        .iter()
+        .map(crate::catalog::Collision::to_json)
+        .collect::<Vec<_>>());
     let usage = t.quota.usage();
     v["quota"] = json!({
         "calls_in_flight": usage.calls_in_flight,

@@ -10,7 +10,7 @@ mod forward;
 mod state;
 
 use super::era;
-use crate::catalog::ListKind;
+use crate::catalog::{ListKind, MetaCall};
 use crate::jsonrpc::{self, Kind, Outbox};
 use crate::mux::Finish;
 use crate::protocol;
@@ -202,7 +202,7 @@ impl Session {
             .collect();
         (!parts.is_empty()).then(|| {
             format!(
-                "mcp-hub serves several MCP servers; each tool and prompt name starts with its server's name and `{}`.\n\n{}",
+                "mcp-hub serves several MCP servers; a tool or prompt name starts with its server's prefix (by default the server's name) and `{}`, unless the server is configured without one.\n\n{}",
                 self.tenant.settings.separator,
                 parts.join("\n\n")
             )
@@ -224,13 +224,26 @@ impl Session {
     }
 
     /// A request routed by the name, URI or task id in its params.
-    fn route(self: &Arc<Self>, id: Value, ctx: Ctx, method: String, params: Value) {
+    fn route(self: &Arc<Self>, id: Value, ctx: Ctx, method: String, mut params: Value) {
         let tenant = &self.tenant;
         // Settled first, then the catalog: an upstream's tools are in the catalog before it
         // counts as settled, so a name missing from a catalog read after a settled tenant is
         // really unknown (read the other way round, an upstream coming up in between was missed).
         let settled = tenant.is_settled();
         let cat = tenant.catalog();
+        // Search mode: search and describe are answered here; a call through `call_tool`
+        // becomes the real call (same id, same `_meta`) and goes on like a direct one.
+        if method == "tools/call" {
+            match cat.meta_call(&params) {
+                None => {}
+                Some(MetaCall::Answer(_)) if !settled => {
+                    return self.after_settled(move |s| s.route(id, ctx, method, params));
+                }
+                Some(MetaCall::Answer(result)) => return ctx.reply(&id, result),
+                Some(MetaCall::Invalid(msg)) => return ctx.fail(&id, jsonrpc::INVALID_PARAMS, msg),
+                Some(MetaCall::Forward(real)) => params = real,
+            }
+        }
         let servers = tenant.upstreams();
         let uri = params
             .get("uri")

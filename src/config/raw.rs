@@ -32,6 +32,8 @@ pub struct RawHub {
     pub http: Option<RawHttp>,
     pub admin: Option<RawAdmin>,
     pub limits: Option<RawLimits>,
+    /// Where the hub keeps its state (the pinning database); default `$XDG_STATE_HOME/mcp-hub`.
+    pub state_dir: Option<String>,
 }
 
 /// `[hub.admin]`: who may use the REST admin API, and where it is served.
@@ -94,6 +96,13 @@ pub struct RawTenant {
     #[serde(default)]
     pub servers: BTreeMap<String, toml::Value>,
     pub limits: Option<RawLimits>,
+    pub pinning: Option<RawPinning>,
+}
+
+/// `[tenants.<t>.pinning]`: what happens when an upstream changes a tool it offered before.
+#[derive(Debug, Default, Deserialize)]
+pub struct RawPinning {
+    pub mode: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

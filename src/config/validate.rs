@@ -182,7 +182,7 @@ pub(super) fn parse(
     } else {
         base
     };
-    let hub = super::hub::hub_settings(&raw, &mut c);
+    let hub = super::hub::hub_settings(&raw, &mut c, &base, env);
     let mut tenants = BTreeMap::new();
     if raw.tenants.is_empty() {
         c.push(
@@ -225,6 +225,7 @@ pub(super) fn parse(
                 api_key_digests,
                 servers,
                 limits,
+                pinning: super::operate::pinning(&mut c, &tpath, rt.pinning.as_ref()),
             },
         );
     }

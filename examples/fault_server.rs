@@ -251,7 +251,7 @@ fn tools(opts: &Opts) -> Value {
             json!({"type": "object", "properties": {"question": {"type": "string"}}}),
         ));
     }
-    if let Some(patch) = opts.tools_patch.as_ref().and_then(|p| read_patch(p)) {
+    if let Some(patch) = opts.tools_patch.as_ref().and_then(read_patch) {
         for (name, fields) in patch {
             let i = match list.iter().position(|t| t["name"] == name.as_str()) {
                 Some(i) => i,
@@ -271,7 +271,10 @@ fn tools(opts: &Opts) -> Value {
 /// The `--tools-patch` file as a JSON object, when it holds one.
 fn read_patch(path: &PathBuf) -> Option<serde_json::Map<String, Value>> {
     let text = std::fs::read_to_string(path).ok()?;
-    serde_json::from_str::<Value>(&text).ok()?.as_object().cloned()
+    serde_json::from_str::<Value>(&text)
+        .ok()?
+        .as_object()
+        .cloned()
 }
 
 /// Sends `notifications/tools/list_changed` whenever the `--tools-patch` file's content changes.
@@ -360,8 +363,16 @@ async fn call_tool(state: Arc<State>, id: Value, params: Value) {
             .and_then(read_patch)
             .is_some_and(|p| p.contains_key(n)) =>
         {
-            let p = state.opts.tools_patch.as_ref().and_then(read_patch).unwrap_or_default();
-            text_result(format!("{n} v{}", p[n]["description"].as_str().unwrap_or("")))
+            let p = state
+                .opts
+                .tools_patch
+                .as_ref()
+                .and_then(read_patch)
+                .unwrap_or_default();
+            text_result(format!(
+                "{n} v{}",
+                p[n]["description"].as_str().unwrap_or("")
+            ))
         }
         _ => {
             let _ = state.out.send(Out::CallResponse(json!({

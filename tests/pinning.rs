@@ -28,7 +28,10 @@ struct Site {
 impl Site {
     fn new() -> Site {
         Site {
-            dir: tempfile::Builder::new().prefix("mcp-hub-pins-").tempdir().unwrap(),
+            dir: tempfile::Builder::new()
+                .prefix("mcp-hub-pins-")
+                .tempdir()
+                .unwrap(),
         }
     }
     fn state(&self) -> PathBuf {
@@ -68,7 +71,11 @@ fn wait_pins(hub: &ServedHub, what: &str, done: impl Fn(&Value) -> bool) -> Valu
         last = pins(hub);
         done(&last)
     });
-    assert!(ok, "{what}: {last:#}\n--- log ---\n{}", tail(&hub.log(), 40));
+    assert!(
+        ok,
+        "{what}: {last:#}\n--- log ---\n{}",
+        tail(&hub.log(), 40)
+    );
     last
 }
 
@@ -91,7 +98,13 @@ fn client_tools(hub: &ServedHub) -> Vec<String> {
 }
 
 fn call_echo(hub: &ServedHub) -> HttpResponse {
-    mcp_call_2026(hub.port, "/mcp", None, "fault__echo", json!({"message": "hi"}))
+    mcp_call_2026(
+        hub.port,
+        "/mcp",
+        None,
+        "fault__echo",
+        json!({"message": "hi"}),
+    )
 }
 
 fn echo_description(hub: &ServedHub) -> Option<String> {
@@ -113,9 +126,11 @@ fn a_changed_tool_is_quarantined_shown_with_its_diff_and_served_again_once_appro
     let site = Site::new();
     site.set_patch(json!({}));
     let hub = site.serve("quarantine");
-    let first = wait_pins(&hub, "the fault server's tools are pinned on first sight", |v| {
-        names(&v["pins"]).contains(&"fault__echo".to_string())
-    });
+    let first = wait_pins(
+        &hub,
+        "the fault server's tools are pinned on first sight",
+        |v| names(&v["pins"]).contains(&"fault__echo".to_string()),
+    );
     assert_eq!(first["mode"], "quarantine");
     assert!(quarantined(&first).is_empty(), "{first:#}");
     assert_has(&client_tools(&hub), "fault__echo", "before the change");
@@ -137,7 +152,10 @@ fn a_changed_tool_is_quarantined_shown_with_its_diff_and_served_again_once_appro
     assert_eq!(echo["reason"], "changed");
     assert_eq!(echo["server"], "fault");
     assert_eq!(echo["description"]["old"], "Echo the message back");
-    assert!(echo["description"]["new"].as_str().unwrap().contains("id_rsa"));
+    assert!(echo["description"]["new"]
+        .as_str()
+        .unwrap()
+        .contains("id_rsa"));
     assert_eq!(echo["changes"][0]["path"], "description", "{echo:#}");
     let new = v["quarantined"]
         .as_array()
@@ -150,26 +168,39 @@ fn a_changed_tool_is_quarantined_shown_with_its_diff_and_served_again_once_appro
     // Invisible to a real client, and not callable (the same error as an unknown tool).
     let tools = client_tools(&hub);
     assert!(!tools.contains(&"fault__echo".to_string()), "{tools:?}");
-    assert!(!tools.contains(&"fault__exfiltrate".to_string()), "{tools:?}");
+    assert!(
+        !tools.contains(&"fault__exfiltrate".to_string()),
+        "{tools:?}"
+    );
     assert_has(&tools, "fault__sleep", "an unchanged tool stays");
     let hidden = call_echo(&hub).json().unwrap();
     let unknown = mcp_call_2026(hub.port, "/mcp", None, "fault__no_such_tool", json!({}))
         .json()
         .unwrap();
-    assert_eq!(hidden["error"]["code"], unknown["error"]["code"], "{hidden}");
-    assert!(
-        hidden["error"]["message"].as_str().unwrap().contains("fault__echo"),
+    assert_eq!(
+        hidden["error"]["code"], unknown["error"]["code"],
         "{hidden}"
     );
     assert!(
-        hub.log().contains("tool `echo` of `fault` changed since it was pinned: description:"),
+        hidden["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("fault__echo"),
+        "{hidden}"
+    );
+    assert!(
+        hub.log()
+            .contains("tool `echo` of `fault` changed since it was pinned: description:"),
         "the log names the tool and what changed:\n{}",
         tail(&hub.log(), 30)
     );
 
     // `mcp-hub pins list` shows the diff; approval through the API serves the tool at once.
     let url = hub.url("");
-    let listed = cli(&hub.config.path, &["pins", "list", "--url", &url, "--tenant", "t"]);
+    let listed = cli(
+        &hub.config.path,
+        &["pins", "list", "--url", &url, "--tenant", "t"],
+    );
     assert_eq!(listed.code(), Some(0), "{}", listed.stderr);
     assert!(
         listed.stdout.contains("fault__echo (server `fault`): changed since it was pinned")
@@ -177,23 +208,54 @@ fn a_changed_tool_is_quarantined_shown_with_its_diff_and_served_again_once_appro
         "{}",
         listed.stdout
     );
-    let a = api_ok(hub.port, "POST", "/api/tenants/t/pins/fault__echo/approve", None, "");
+    let a = api_ok(
+        hub.port,
+        "POST",
+        "/api/tenants/t/pins/fault__echo/approve",
+        None,
+        "",
+    );
     assert_eq!(a["visible"], true, "{a}");
     assert_eq!(a["approved"]["server"], "fault");
     assert!(echo_description(&hub).unwrap().contains("id_rsa"));
-    assert_eq!(first_text(&call_echo(&hub).json().unwrap()), "fault echo: hi");
+    assert_eq!(
+        first_text(&call_echo(&hub).json().unwrap()),
+        "fault echo: hi"
+    );
     assert_has(&client_tools(&hub), "fault__echo", "after approval");
     assert_eq!(quarantined(&pins(&hub)), ["fault__exfiltrate"]);
 
     // Approval through the CLI; an unknown name is refused.
     let ok = cli(
         &hub.config.path,
-        &["pins", "approve", "fault__exfiltrate", "--url", &url, "--tenant", "t"],
+        &[
+            "pins",
+            "approve",
+            "fault__exfiltrate",
+            "--url",
+            &url,
+            "--tenant",
+            "t",
+        ],
     );
     assert_eq!(ok.code(), Some(0), "{}", ok.stderr);
-    assert!(ok.stdout.contains("approved `fault__exfiltrate`"), "{}", ok.stdout);
-    assert_has(&client_tools(&hub), "fault__exfiltrate", "after CLI approval");
-    let again = api(hub.port, "POST", "/api/tenants/t/pins/fault__exfiltrate/approve", None, "");
+    assert!(
+        ok.stdout.contains("approved `fault__exfiltrate`"),
+        "{}",
+        ok.stdout
+    );
+    assert_has(
+        &client_tools(&hub),
+        "fault__exfiltrate",
+        "after CLI approval",
+    );
+    let again = api(
+        hub.port,
+        "POST",
+        "/api/tenants/t/pins/fault__exfiltrate/approve",
+        None,
+        "",
+    );
     refused(&again, 404, "not_found");
     assert!(quarantined(&pins(&hub)).is_empty());
 }
@@ -203,14 +265,23 @@ fn warn_serves_a_changed_tool_and_logs_what_changed() {
     let site = Site::new();
     site.set_patch(json!({}));
     let hub = site.serve("warn");
-    wait_pins(&hub, "pinned", |v| names(&v["pins"]).contains(&"fault__echo".to_string()));
+    wait_pins(&hub, "pinned", |v| {
+        names(&v["pins"]).contains(&"fault__echo".to_string())
+    });
     site.set_patch(json!({"echo": {"description": "Echo, changed"}}));
     let ok = wait_until(WAIT, Duration::from_millis(50), || {
         echo_description(&hub).as_deref() == Some("Echo, changed")
     });
-    assert!(ok, "the changed tool is served: {:?}", echo_description(&hub));
+    assert!(
+        ok,
+        "the changed tool is served: {:?}",
+        echo_description(&hub)
+    );
     assert!(quarantined(&pins(&hub)).is_empty());
-    assert_eq!(first_text(&call_echo(&hub).json().unwrap()), "fault echo: hi");
+    assert_eq!(
+        first_text(&call_echo(&hub).json().unwrap()),
+        "fault echo: hi"
+    );
     let ok = wait_until(WAIT, Duration::from_millis(50), || {
         hub.log().contains("tool `echo` of `fault` changed since it was pinned: description: \"Echo the message back\" → \"Echo, changed\"; serving it")
     });
@@ -222,14 +293,20 @@ fn pins_survive_a_restart_and_a_change_made_while_the_hub_was_down_is_quarantine
     let site = Site::new();
     site.set_patch(json!({}));
     let hub = site.serve("quarantine");
-    wait_pins(&hub, "pinned", |v| names(&v["pins"]).contains(&"fault__echo".to_string()));
+    wait_pins(&hub, "pinned", |v| {
+        names(&v["pins"]).contains(&"fault__echo".to_string())
+    });
     drop(hub);
 
     // Unchanged: nothing is quarantined after the restart.
     let hub = site.serve("quarantine");
     let v = pins(&hub);
     assert!(quarantined(&v).is_empty(), "{v:#}");
-    assert_has(&client_tools(&hub), "fault__echo", "unchanged after a restart");
+    assert_has(
+        &client_tools(&hub),
+        "fault__echo",
+        "unchanged after a restart",
+    );
     drop(hub);
 
     // Changed while no hub ran: quarantined at the next start.
@@ -250,7 +327,11 @@ fn a_second_hub_on_the_same_state_folder_is_refused_with_the_first_ones_pid() {
     let db = site.state().join("state.db");
     assert!(
         err.contains("exited (exit status: 1) before listening")
-            && err.contains(&format!("the state store `{}` is in use by another mcp-hub (pid {})", db.display(), first.pid()))
+            && err.contains(&format!(
+                "the state store `{}` is in use by another mcp-hub (pid {})",
+                db.display(),
+                first.pid()
+            ))
             && err.contains("hub.state_dir"),
         "{err}"
     );
@@ -268,11 +349,20 @@ fn check_names_bad_pinning_keys_and_the_schema_covers_them() {
     let out = cli(&cfg.path, &["check"]);
     assert_eq!(out.code(), Some(64), "{}", out.stderr);
     let text = strip_ansi(&out.stderr);
-    assert!(text.contains("tenants.t.pinning.mode") && text.contains("`strict` is not a pinning mode"), "{text}");
-    assert!(text.contains("hub.state_dir") && text.contains("must not be empty"), "{text}");
+    assert!(
+        text.contains("tenants.t.pinning.mode") && text.contains("`strict` is not a pinning mode"),
+        "{text}"
+    );
+    assert!(
+        text.contains("hub.state_dir") && text.contains("must not be empty"),
+        "{text}"
+    );
     let schema = cli(&cfg.path, &["schema"]);
     let s: Value = serde_json::from_str(&schema.stdout).unwrap();
-    assert_eq!(s["properties"]["hub"]["properties"]["state_dir"]["type"], "string");
+    assert_eq!(
+        s["properties"]["hub"]["properties"]["state_dir"]["type"],
+        "string"
+    );
     let tenant = &s["properties"]["tenants"]["additionalProperties"]["properties"];
     assert_eq!(tenant["pinning"]["properties"]["mode"]["type"], "string");
 }

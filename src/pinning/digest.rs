@@ -6,17 +6,17 @@
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
-/// The fields of a tool that are pinned.
+/// The fields of a tool that are pinned, in byte order (the order of the canonical text).
 pub const PINNED_FIELDS: &[&str] = &[
-    "name",
-    "title",
+    "annotations",
     "description",
     "inputSchema",
+    "name",
     "outputSchema",
-    "annotations",
+    "title",
 ];
 
-/// The pinned part of `tool` (the fields it has of [`PINNED_FIELDS`]), keys sorted.
+/// The pinned part of `tool` (the fields it has of [`PINNED_FIELDS`]), keys sorted at every depth.
 pub fn definition(tool: &Value) -> Value {
     let mut out = Map::new();
     for &k in PINNED_FIELDS {
@@ -24,7 +24,7 @@ pub fn definition(tool: &Value) -> Value {
             out.insert(k.to_string(), sorted(v));
         }
     }
-    sorted(&Value::Object(out))
+    Value::Object(out)
 }
 
 /// `v` with every object's keys in byte order (serde_json keeps insertion order here).
@@ -44,18 +44,21 @@ fn sorted(v: &Value) -> Value {
     }
 }
 
-/// The canonical text of a [`definition`] (what is stored and hashed).
+/// The canonical text of a [`definition`] (what is stored and hashed): compact JSON of a value
+/// whose keys are already sorted.
 pub fn canonical(definition: &Value) -> String {
-    sorted(definition).to_string()
+    definition.to_string()
 }
 
 /// `sha256:` and the hex digest of the canonical text.
 pub fn digest_of(canonical: &str) -> String {
     let d = Sha256::digest(canonical.as_bytes());
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(7 + 64);
     s.push_str("sha256:");
     for b in d {
-        s.push_str(&format!("{b:02x}"));
+        s.push(char::from(HEX[usize::from(b >> 4)]));
+        s.push(char::from(HEX[usize::from(b & 15)]));
     }
     s
 }

@@ -366,3 +366,53 @@ fn check_names_bad_pinning_keys_and_the_schema_covers_them() {
     let tenant = &s["properties"]["tenants"]["additionalProperties"]["properties"];
     assert_eq!(tenant["pinning"]["properties"]["mode"]["type"], "string");
 }
+
+/// Waits for a `notifications/tools/list_changed` on the stdio session; panics after [`WAIT`].
+fn wait_list_changed(hub: &mut StdioHub) {
+    let until = std::time::Instant::now() + WAIT;
+    while std::time::Instant::now() < until {
+        if let Some(m) = hub.recv(Duration::from_millis(200)) {
+            if m["method"] == "notifications/tools/list_changed" {
+                return;
+            }
+        }
+    }
+    panic!(
+        "no tools/list_changed within {WAIT:?}; log:\n{}",
+        tail(&hub.log(), 30)
+    );
+}
+
+#[test]
+fn a_session_that_listed_tools_hears_of_the_quarantine_and_of_the_approval() {
+    let site = Site::new();
+    site.set_patch(json!({}));
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut hub = StdioHub::start_with(&site.toml("quarantine"), &["--listen", &addr]);
+    assert_has(&hub.tool_names(), "fault__echo", "first list");
+    site.set_patch(json!({"echo": {"description": "Echo, changed"}}));
+    wait_list_changed(&mut hub);
+    assert!(!hub.tool_names().contains(&"fault__echo".to_string()));
+    let hidden = hub.call("fault__echo", json!({"message": "hi"}));
+    assert!(
+        hidden["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("fault__echo"),
+        "{hidden}"
+    );
+    api_ok(
+        port,
+        "POST",
+        "/api/tenants/t/pins/fault__echo/approve",
+        None,
+        "",
+    );
+    wait_list_changed(&mut hub);
+    assert_has(&hub.tool_names(), "fault__echo", "after approval");
+    assert_eq!(
+        text_of(&hub.call("fault__echo", json!({"message": "hi"}))["result"]),
+        "fault echo: hi"
+    );
+}

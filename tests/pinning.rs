@@ -416,3 +416,28 @@ fn a_session_that_listed_tools_hears_of_the_quarantine_and_of_the_approval() {
         "fault echo: hi"
     );
 }
+
+#[test]
+fn a_reload_to_mode_off_serves_the_held_tool_and_back_to_quarantine_holds_it_again() {
+    let site = Site::new();
+    site.set_patch(json!({}));
+    let hub = site.serve("quarantine");
+    wait_pins(&hub, "pinned", |v| {
+        names(&v["pins"]).contains(&"fault__echo".to_string())
+    });
+    site.set_patch(json!({"echo": {"description": "Echo, changed"}}));
+    wait_pins(&hub, "held", |v| quarantined(v) == ["fault__echo"]);
+    for (mode, held) in [("off", false), ("quarantine", true)] {
+        std::fs::write(
+            &hub.config.path,
+            fill_template(&site.toml(mode), hub.config.dir()),
+        )
+        .unwrap();
+        // The file watch may apply it first; either way it is applied when this answers.
+        api_ok(hub.port, "POST", "/api/reload", None, "");
+        let v = pins(&hub);
+        assert_eq!(v["mode"], mode);
+        assert_eq!(quarantined(&v).len(), usize::from(held), "{v:#}");
+        assert_eq!(echo_description(&hub).is_none(), held, "mode {mode}");
+    }
+}

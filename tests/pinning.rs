@@ -357,6 +357,20 @@ fn check_names_bad_pinning_keys_and_the_schema_covers_them() {
         text.contains("hub.state_dir") && text.contains("must not be empty"),
         "{text}"
     );
+    let site = Site::new();
+    let good = Config::new(&site.toml("warn"));
+    let out = cli(&good.path, &["check"]);
+    assert_eq!(out.code(), Some(0), "{}", out.stderr);
+    let db = site.state().join("state.db");
+    assert!(
+        out.stdout.contains(&format!(
+            "tenant `t`: 1 server(s), pinning `warn` (pins kept in `{}`)",
+            db.display()
+        )),
+        "{}",
+        out.stdout
+    );
+    assert!(!site.state().exists(), "check creates no state folder");
     let schema = cli(&cfg.path, &["schema"]);
     let s: Value = serde_json::from_str(&schema.stdout).unwrap();
     assert_eq!(

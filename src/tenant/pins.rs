@@ -64,6 +64,9 @@ impl Tenant {
     /// Applies a new pinning mode (a reload): every server's last list is filtered again.
     pub(super) async fn apply_pin_mode(&self, mode: PinMode) {
         let Some(p) = self.pinner() else {
+            if mode != PinMode::Off {
+                tracing::warn!(tenant = %self.id, "`pinning.mode = \"{}\"` needs the state store, which this hub did not open at start (no tenant pinned then): restart the hub to pin tools", mode.as_str());
+            }
             return;
         };
         if !p.set_mode(mode) {

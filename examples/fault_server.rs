@@ -34,6 +34,11 @@
 //!                         alternating `notifications/progress` for the call (when it has
 //!                         _meta.progressToken) and `notifications/message` (level info), then
 //!                         answers `flooded <sent> notifications in <ms> ms (<rate>/s)`
+//!   --tools-patch FILE    FILE (read at every tools/list; absent or unreadable: no patch) is a
+//!                         JSON object `{tool: {field: value}}` merged into the listed tools (a
+//!                         name not listed adds a tool); FILE is polled every 50 ms and a change
+//!                         of its content sends `notifications/tools/list_changed`. A patched or
+//!                         added tool's `tools/call` answers `<tool> v<description>`
 //! ```
 //!
 //! Tools: `sleep {ms}`, `hang`, `echo {message}`, `rich`, `weird__name`, a tool with a
@@ -85,6 +90,7 @@ struct Opts {
     hostile: bool,
     no_bad_logs: bool,
     flood: Option<u64>,
+    tools_patch: Option<PathBuf>,
 }
 
 fn usage() -> ! {
@@ -123,6 +129,9 @@ fn parse_args() -> Opts {
                         .and_then(|n| n.parse().ok())
                         .unwrap_or_else(|| usage()),
                 )
+            }
+            "--tools-patch" => {
+                opts.tools_patch = Some(args.next().unwrap_or_else(|| usage()).into())
             }
             "-h" | "--help" => usage(),
             other => {
@@ -242,7 +251,43 @@ fn tools(opts: &Opts) -> Value {
             json!({"type": "object", "properties": {"question": {"type": "string"}}}),
         ));
     }
+    if let Some(patch) = opts.tools_patch.as_ref().and_then(read_patch) {
+        for (name, fields) in patch {
+            let i = match list.iter().position(|t| t["name"] == name.as_str()) {
+                Some(i) => i,
+                None => {
+                    list.push(tool(&name, "", empty.clone()));
+                    list.len() - 1
+                }
+            };
+            for (k, v) in fields.as_object().into_iter().flatten() {
+                list[i][k] = v.clone();
+            }
+        }
+    }
     json!({ "tools": list })
+}
+
+/// The `--tools-patch` file as a JSON object, when it holds one.
+fn read_patch(path: &PathBuf) -> Option<serde_json::Map<String, Value>> {
+    let text = std::fs::read_to_string(path).ok()?;
+    serde_json::from_str::<Value>(&text)
+        .ok()?
+        .as_object()
+        .cloned()
+}
+
+/// Sends `notifications/tools/list_changed` whenever the `--tools-patch` file's content changes.
+async fn watch_patch(state: Arc<State>, path: PathBuf) {
+    let mut last = std::fs::read(&path).ok();
+    loop {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let now = std::fs::read(&path).ok();
+        if now != last {
+            last = now;
+            state.notify("notifications/tools/list_changed", json!({}));
+        }
+    }
 }
 
 fn text_result(text: impl Into<String>) -> Value {
@@ -311,6 +356,24 @@ async fn call_tool(state: Arc<State>, id: Value, params: Value) {
             flood(&state, &params["_meta"]["progressToken"], ms, rate).await
         }
         n if n == long_name() => text_result("long ok"),
+        n if state
+            .opts
+            .tools_patch
+            .as_ref()
+            .and_then(read_patch)
+            .is_some_and(|p| p.contains_key(n)) =>
+        {
+            let p = state
+                .opts
+                .tools_patch
+                .as_ref()
+                .and_then(read_patch)
+                .unwrap_or_default();
+            text_result(format!(
+                "{n} v{}",
+                p[n]["description"].as_str().unwrap_or("")
+            ))
+        }
         _ => {
             let _ = state.out.send(Out::CallResponse(json!({
                 "jsonrpc": "2.0", "id": id,
@@ -656,6 +719,9 @@ async fn main() -> std::io::Result<()> {
         pending: Mutex::new(HashMap::new()),
     });
 
+    if let Some(path) = state.opts.tools_patch.clone() {
+        tokio::spawn(watch_patch(state.clone(), path));
+    }
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
     while let Ok(Some(line)) = lines.next_line().await {
         if let Some(log) = log.as_mut() {

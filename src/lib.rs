@@ -16,6 +16,8 @@
 //!   no tenant: it reaches the tenant through [`mux::ConnHooks`] and is told what to rewrite.
 //! - [`upstream`]: upstream state, the stdio and remote transports, the handshake in either era.
 //! - [`supervisor`]: start, health, restart with backoff, stop.
+//! - [`pinning`]: each tool list checked against its pins before the catalog sees it (pure
+//!   digest, diff and decision; the tenant's pinner). [`state`]: the SQLite state store they live in.
 //! - [`tenant`]: upstreams + catalog + sessions of one tenant: notifications, relays, subscriptions,
 //!   `share = "session"` connections, runtime control and config diffs.
 //! - [`bridge`]: the MRTR bridge, both directions (2026-07-28 clients, 2026-07-28 upstreams).
@@ -49,11 +51,13 @@ pub mod hub;
 pub mod jsonrpc;
 pub mod mux;
 pub mod naming;
+pub mod pinning;
 pub mod protocol;
 pub mod quota;
 pub mod rewrite;
 pub mod route;
 pub mod search;
+pub mod state;
 pub mod supervisor;
 pub mod sync;
 pub mod tasks;

@@ -67,6 +67,8 @@ pub struct Supervisor {
     pub on_change: OnChange,
     pub settings: Arc<HubSettings>,
     pub shutdown: CancellationToken,
+    /// The tenant's pins, which every tool list passes before the catalog sees it.
+    pub pinning: Option<Arc<crate::pinning::Pinner>>,
 }
 
 impl Supervisor {
@@ -224,7 +226,18 @@ impl Supervisor {
                 listen_for_changes(conn.clone(), self.tenant.clone()),
             );
         }
-        up.set_offer(offer);
+        match &self.pinning {
+            Some(p) => {
+                let mut offer = offer;
+                let tools = std::mem::take(&mut offer.tools);
+                p.filter(&up.name, tools, move |visible| {
+                    offer.tools = visible;
+                    up.set_offer(offer);
+                })
+                .await;
+            }
+            None => up.set_offer(offer),
+        }
         up.set_conn(Some(conn.clone()));
         // The catalog is rebuilt before the state says `up`, so whoever waits for it finds the tools.
         (self.on_change)();

@@ -24,7 +24,20 @@ pub(super) fn check(config: &HubConfig, flags: &[(&str, &str, String)]) -> u8 {
     let hub_path = std::env::var_os("PATH");
     let mut launch = Vec::new();
     for (id, t) in &config.tenants {
-        println!("tenant `{id}`: {} server(s)", t.servers.len());
+        match (t.pinning, &config.hub.state_dir) {
+            (crate::config::PinMode::Off, _) => {
+                println!("tenant `{id}`: {} server(s)", t.servers.len())
+            }
+            (mode, dir) => println!(
+                "tenant `{id}`: {} server(s), pinning `{}` (pins kept in `{}`)",
+                t.servers.len(),
+                mode.as_str(),
+                dir.as_ref().map_or_else(
+                    || "nowhere: set `hub.state_dir`".to_string(),
+                    |d| d.join(crate::state::DB_FILE).display().to_string()
+                )
+            ),
+        }
         for s in t.servers.values() {
             let mode = if !s.enabled {
                 "disabled"

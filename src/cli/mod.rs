@@ -1,6 +1,7 @@
 //! The command line: parsing, dispatch, and the long-running commands (`stdio`, `serve`).
 //! The others live beside it: [`check`], [`health`], [`inspect`] (`tools`, `call`, `status`),
 //! [`import`] and [`client_config`] (to and from a client's MCP config).
+//! [`remote`] and [`pins`] (through a running hub's admin API).
 //!
 //! Exit codes: 0 success; 1 runtime failure (a call failed, an upstream is down for `status`);
 //! 2 bad command line; 64 bad config.
@@ -24,6 +25,7 @@ mod client_config;
 mod health;
 mod import;
 mod inspect;
+mod pins;
 mod remote;
 mod serving;
 
@@ -175,6 +177,11 @@ pub enum Command {
         #[arg(long = "for", value_enum, default_value = "claude-desktop")]
         client: client_config::ForClient,
     },
+    /// A running hub's pinned tools: list them (with what changed in quarantined ones), approve one.
+    Pins {
+        #[command(subcommand)]
+        command: pins::PinsCommand,
+    },
     /// Run the demo MCP server on stdin/stdout (the shipped hub.toml's upstream; a server to try the hub with).
     DemoServer {
         /// `--name NAME` (serverInfo.name), `--only-2026` (speak only 2026-07-28), `--tools N` (N extra tools).
@@ -230,6 +237,7 @@ pub async fn run(cli: Cli) -> u8 {
         Command::Reload { url, key } => {
             return remote::reload(url.as_deref(), key.as_deref(), &cli.config).await
         }
+        Command::Pins { command } => return pins::run(command, &cli.config).await,
         Command::Status {
             url: Some(url),
             key,
@@ -285,7 +293,11 @@ pub async fn run(cli: Cli) -> u8 {
             listen,
             health_listen,
         } => {
-            with_tenant(config, tenant, move |hub, id| async move {
+            let state = match serving::owned_state(&config) {
+                Ok(s) => s,
+                Err(code) => return code,
+            };
+            with_tenant_state(config, tenant, state, move |hub, id| async move {
                 stdio(hub, id, listen, health_listen).await
             })
             .await
@@ -295,6 +307,7 @@ pub async fn run(cli: Cli) -> u8 {
         | Command::DemoServer { .. }
         | Command::Reload { .. }
         | Command::Import { .. }
+        | Command::Pins { .. }
         | Command::Schema => EXIT_USAGE,
         Command::Tools {
             tenant,
@@ -334,6 +347,27 @@ where
     F: FnOnce(std::sync::Arc<Hub>, TenantId) -> Fut,
     Fut: std::future::Future<Output = u8>,
 {
+    // One-shot commands read the pins a serving hub keeps, and never take its store.
+    let state = match crate::state::open_for(&config, crate::state::Access::ReadIfBusy) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_FAILURE;
+        }
+    };
+    with_tenant_state(config, tenant, state, f).await
+}
+
+async fn with_tenant_state<F, Fut>(
+    config: HubConfig,
+    tenant: Option<String>,
+    state: Option<std::sync::Arc<crate::state::Store>>,
+    f: F,
+) -> u8
+where
+    F: FnOnce(std::sync::Arc<Hub>, TenantId) -> Fut,
+    Fut: std::future::Future<Output = u8>,
+{
     let id = match config.tenant(tenant.as_deref()) {
         Ok(t) => t.id.clone(),
         Err(e) => {
@@ -341,7 +375,7 @@ where
             return EXIT_CONFIG;
         }
     };
-    let hub = Hub::start(config, Some(std::slice::from_ref(&id)));
+    let hub = Hub::start_with_state(config, Some(std::slice::from_ref(&id)), state);
     let code = f(hub.clone(), id).await;
     hub.stop().await;
     code

@@ -1,5 +1,5 @@
 //! The commands that ask a running hub through its admin API instead of starting upstreams:
-//! `status --url`, `tools --url`, `reload`. The key comes from `--key` or `MCP_HUB_API_KEY`.
+//! `status --url`, `tools --url`, `reload` (and [`super::pins`]). The key comes from `--key` or `MCP_HUB_API_KEY`.
 
 #![allow(
     clippy::print_stdout,
@@ -17,7 +17,7 @@ use crate::config::HubConfig;
 
 /// The base URL of a hub's admin API: `--url` (its path dropped), else the config's
 /// `[hub.admin] listen` or `hub.http.listen` (loopback when it listens on every address).
-fn base(url: Option<&str>, config: &Path) -> Result<String, String> {
+pub(super) fn base(url: Option<&str>, config: &Path) -> Result<String, String> {
     if let Some(u) = url {
         let mut u = url::Url::parse(u)
             .map_err(|e| format!("`{u}` is not a URL ({e}); e.g. http://127.0.0.1:8080"))?;
@@ -38,7 +38,7 @@ fn base(url: Option<&str>, config: &Path) -> Result<String, String> {
 }
 
 /// Asks the API; the body as JSON on 2xx, else prints why and gives the exit code.
-async fn ask(method: &str, url: &str, key: Option<&str>) -> Result<Value, u8> {
+pub(super) async fn ask(method: &str, url: &str, key: Option<&str>) -> Result<Value, u8> {
     match crate::admin::probe::request(method, url, key, Duration::from_secs(120)).await {
         Ok((status, body)) if (200..300).contains(&status) => {
             serde_json::from_str(&body).map_err(|e| {
@@ -79,7 +79,7 @@ async fn ask(method: &str, url: &str, key: Option<&str>) -> Result<Value, u8> {
     }
 }
 
-fn usage(e: String) -> u8 {
+pub(super) fn usage(e: String) -> u8 {
     eprintln!("error: {e}");
     EXIT_USAGE
 }

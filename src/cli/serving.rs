@@ -100,10 +100,23 @@ pub(super) async fn stdio(
     code
 }
 
+/// The state store a serving hub owns (one writer per file): a second hub on the same
+/// `hub.state_dir` is refused here, before any upstream starts.
+pub(super) fn owned_state(config: &HubConfig) -> Result<Option<Arc<crate::state::Store>>, u8> {
+    crate::state::open_for(config, crate::state::Access::Exclusive).map_err(|e| {
+        tracing::error!("cannot start: {e}");
+        EXIT_FAILURE
+    })
+}
+
 /// `mcp-hub serve`: every tenant over HTTP until SIGTERM/SIGINT (a second signal exits at once).
 pub(super) async fn serve(config: HubConfig, listen: Option<SocketAddr>) -> u8 {
     let addr = listen.unwrap_or(config.hub.http.listen);
-    let hub = Hub::start(config, None);
+    let state = match owned_state(&config) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let hub = Hub::start_with_state(config, None, state);
     let state = HttpState::new(hub.clone());
     let mut listeners = match listeners(&state, addr) {
         Ok(l) => l,

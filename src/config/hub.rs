@@ -1,12 +1,18 @@
 //! `[hub]` and `[hub.http]`: the hub-wide settings and their defaults.
 
+use std::path::Path;
 use std::time::Duration;
 
 use super::raw::{RawFile, RawHttp};
 use super::validate::{check_env_names, duration, int_in, merge_names, Collector};
 use super::*;
 
-pub(super) fn hub_settings(raw: &RawFile, c: &mut Collector) -> HubSettings {
+pub(super) fn hub_settings(
+    raw: &RawFile,
+    c: &mut Collector,
+    base: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> HubSettings {
     let h = &raw.hub;
     let separator = h.separator.clone().unwrap_or_else(|| "__".into());
     if separator.is_empty()
@@ -51,6 +57,7 @@ pub(super) fn hub_settings(raw: &RawFile, c: &mut Collector) -> HubSettings {
         http: http_settings(c, h.http.as_ref()),
         admin: super::operate::admin(c, h.admin.as_ref()),
         limits: super::operate::limits(c, "hub.limits", h.limits.as_ref()),
+        state_dir: super::operate::state_dir(c, h.state_dir.as_deref(), base, env),
         log: log_settings(c, h.log.as_ref()),
     }
 }

@@ -105,6 +105,33 @@ pub struct HubSettings {
     /// Defaults for every tenant's `limits`.
     pub limits: Limits,
     pub log: LogSettings,
+    /// `hub.state_dir`: where the state store lives (`None`: no default could be found, no
+    /// `$XDG_STATE_HOME` nor `$HOME`; only a problem when a tenant turns pinning on).
+    pub state_dir: Option<PathBuf>,
+}
+
+/// `[tenants.<t>.pinning] mode`: what the hub does when an upstream offers a tool definition that
+/// differs from the one it recorded (or a new tool of a server it has recorded).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PinMode {
+    /// Nothing is recorded nor compared (the default).
+    #[default]
+    Off,
+    /// The change is logged and the tool served.
+    Warn,
+    /// The changed or new tool is hidden until an admin approves it.
+    Quarantine,
+}
+
+impl PinMode {
+    /// As written in the config.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PinMode::Off => "off",
+            PinMode::Warn => "warn",
+            PinMode::Quarantine => "quarantine",
+        }
+    }
 }
 
 /// `[hub.log]`: the hub's own log, on stderr. Read when the hub starts (a reload does not
@@ -211,6 +238,8 @@ pub struct TenantConfig {
     pub limits: Limits,
     /// Prefixes, filters, renames, overrides and the catalog mode.
     pub catalog: CatalogConfig,
+    /// `[tenants.<t>.pinning] mode`.
+    pub pinning: PinMode,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,9 +1,12 @@
 //! The operator's keys of `hub.toml`: `[hub.admin]` (who may use the REST API, where it
-//! listens, whether the file is watched) and the quotas of `[hub.limits]` / `[tenants.<t>.limits]`.
+//! listens, whether the file is watched), the quotas of `[hub.limits]` / `[tenants.<t>.limits]`,
+//! `hub.state_dir` and `[tenants.<t>.pinning]`.
 
-use super::raw::{RawAdmin, RawLimits};
+use std::path::{Path, PathBuf};
+
+use super::raw::{RawAdmin, RawLimits, RawPinning};
 use super::validate::{key_digests, Collector};
-use super::{AdminSettings, Limits};
+use super::{AdminSettings, Limits, PinMode};
 
 pub(super) fn admin(c: &mut Collector, raw: Option<&RawAdmin>) -> AdminSettings {
     let default = RawAdmin::default();
@@ -71,4 +74,54 @@ pub(super) fn check_server_count(c: &mut Collector, tpath: &str, servers: usize,
             )),
         );
     }
+}
+
+/// `[tenants.<t>.pinning]`: `mode` is `off` (the default), `warn` or `quarantine`.
+pub(super) fn pinning(c: &mut Collector, tpath: &str, raw: Option<&RawPinning>) -> PinMode {
+    match raw.and_then(|r| r.mode.as_deref()) {
+        None | Some("off") => PinMode::Off,
+        Some("warn") => PinMode::Warn,
+        Some("quarantine") => PinMode::Quarantine,
+        Some(other) => {
+            c.push(
+                format!("{tpath}.pinning.mode"),
+                format!("`{other}` is not a pinning mode"),
+                Some("use `off`, `warn` (log a changed tool and serve it) or `quarantine` (hide it until approved)"),
+            );
+            PinMode::Off
+        }
+    }
+}
+
+/// `hub.state_dir`: as written (relative to the config file's folder), else
+/// `$XDG_STATE_HOME/mcp-hub`, else `$HOME/.local/state/mcp-hub`.
+pub(super) fn state_dir(
+    c: &mut Collector,
+    raw: Option<&str>,
+    base: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Option<PathBuf> {
+    if let Some(dir) = raw {
+        if dir.trim().is_empty() {
+            c.push(
+                "hub.state_dir",
+                "must not be empty",
+                Some("give a folder the hub may write to, e.g. `/var/lib/mcp-hub`, or leave it out for `$XDG_STATE_HOME/mcp-hub`"),
+            );
+            return None;
+        }
+        let path = base.join(dir);
+        if path.exists() && !path.is_dir() {
+            c.push(
+                "hub.state_dir",
+                format!("`{}` exists and is not a folder", path.display()),
+                Some("point it at a folder (it is created on first use)"),
+            );
+        }
+        return Some(path);
+    }
+    let nonempty = |k: &str| env(k).filter(|v| !v.is_empty());
+    nonempty("XDG_STATE_HOME")
+        .map(|x| PathBuf::from(x).join("mcp-hub"))
+        .or_else(|| nonempty("HOME").map(|h| PathBuf::from(h).join(".local/state/mcp-hub")))
 }

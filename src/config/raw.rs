@@ -33,6 +33,8 @@ pub struct RawHub {
     pub admin: Option<RawAdmin>,
     pub limits: Option<RawLimits>,
     pub log: Option<RawLog>,
+    /// Where the hub keeps its state (the pinning database); default `$XDG_STATE_HOME/mcp-hub`.
+    pub state_dir: Option<String>,
 }
 
 /// `[hub.log]`: the hub's own log (stderr).
@@ -107,6 +109,7 @@ pub struct RawTenant {
     pub tools: Option<RawPatterns>,
     pub prompts: Option<RawPatterns>,
     pub resources: Option<RawPatterns>,
+    pub pinning: Option<RawPinning>,
 }
 
 /// `[tenants.<t>.catalog]`: what `tools/list` shows.
@@ -167,6 +170,12 @@ pub struct RawAnnotations {
     pub destructive_hint: Option<bool>,
     pub idempotent_hint: Option<bool>,
     pub open_world_hint: Option<bool>,
+}
+
+/// `[tenants.<t>.pinning]`: what happens when an upstream changes a tool it offered before.
+#[derive(Debug, Default, Deserialize)]
+pub struct RawPinning {
+    pub mode: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

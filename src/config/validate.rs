@@ -189,7 +189,7 @@ pub(super) fn parse(
     } else {
         base
     };
-    let hub = super::hub::hub_settings(&raw, &mut c);
+    let hub = super::hub::hub_settings(&raw, &mut c, &base, env);
     let mut tenants = BTreeMap::new();
     if raw.tenants.is_empty() {
         c.push(
@@ -243,6 +243,7 @@ pub(super) fn parse(
                 servers,
                 limits,
                 catalog,
+                pinning: super::operate::pinning(&mut c, &tpath, rt.pinning.as_ref()),
             },
         );
     }

@@ -41,11 +41,31 @@ pub struct Hub {
     history: Mutex<VecDeque<Generation>>,
     /// One reload at a time.
     reloading: tokio::sync::Mutex<()>,
+    /// The state store (pins), when a tenant pins tools.
+    state: Option<Arc<crate::state::Store>>,
 }
 
 impl Hub {
-    /// Starts the upstreams of the tenants named in `only` (all tenants when `None`).
+    /// Starts the upstreams of the tenants named in `only` (all tenants when `None`). When a
+    /// tenant pins tools, the state store is opened for reading if another hub holds it (see
+    /// [`Hub::start_with_state`] for a hub that must own it).
     pub fn start(config: HubConfig, only: Option<&[TenantId]>) -> Arc<Self> {
+        let state = match crate::state::open_for(&config, crate::state::Access::ReadIfBusy) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!("pinning is off for this run: {e}");
+                None
+            }
+        };
+        Self::start_with_state(config, only, state)
+    }
+
+    /// [`Hub::start`] with the state store already opened (`None`: no tenant pins tools).
+    pub fn start_with_state(
+        config: HubConfig,
+        only: Option<&[TenantId]>,
+        state: Option<Arc<crate::state::Store>>,
+    ) -> Arc<Self> {
         // Upstream process groups a SIGKILLed hub left behind are ended before new ones start.
         crate::upstream::orphans::sweep(config.hub.shutdown_grace.min(Duration::from_secs(2)));
         let text = std::fs::read_to_string(&config.path).unwrap_or_default();
@@ -62,6 +82,7 @@ impl Hub {
             generation: AtomicU64::new(1),
             history: Mutex::new(VecDeque::new()),
             reloading: tokio::sync::Mutex::new(()),
+            state,
         });
         let mut tenants = BTreeMap::new();
         for (id, tcfg) in &config.tenants {
@@ -81,6 +102,17 @@ impl Hub {
 
     fn start_tenant(&self, config: &HubConfig, tcfg: &crate::config::TenantConfig) -> Arc<Tenant> {
         let t = Tenant::new(tcfg, Arc::new(config.hub.clone()));
+        match &self.state {
+            Some(store) => t.set_pinner(crate::pinning::Pinner::new(
+                tcfg.id.clone(),
+                tcfg.pinning,
+                store.clone(),
+            )),
+            None if tcfg.pinning != crate::config::PinMode::Off => {
+                tracing::warn!(tenant = %tcfg.id, "`pinning.mode = \"{}\"` needs the state store, which this hub did not open at start: restart the hub to pin tools", tcfg.pinning.as_str());
+            }
+            None => {}
+        }
         t.start(&self.tracker, &self.shutdown);
         t
     }

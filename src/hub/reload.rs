@@ -89,6 +89,7 @@ fn needs_restart(old: &HubSettings, new: &HubSettings) -> Vec<String> {
     );
     check("hub.http", old.http != new.http);
     check("hub.admin.listen", old.admin.listen != new.admin.listen);
+    check("hub.state_dir", old.state_dir != new.state_dir);
     out
 }
 

@@ -192,7 +192,9 @@ impl Tenant {
         }
         *self.servers.write_now() = Arc::new(servers);
         self.quota.set_limits(new.limits);
+        let pin_mode = new.pinning;
         *self.config.write_now() = Arc::new(new);
+        self.apply_pin_mode(pin_mode).await;
         if !self.is_stopped() {
             for up in to_start.into_iter().filter(|u| u.cfg.enabled) {
                 self.supervise(up.clone());

@@ -7,12 +7,14 @@
 //! - [`notify`]: who gets which notification (list changes, logs, resource updates, task status).
 //! - [`relay`]: server-to-client requests, routed to the session whose call caused them.
 //! - [`subscriptions`]: resource subscription counts and the upstreams' log level.
+//! - [`pins`]: the tenant's pinned tools, listed and approved (the pinning itself is [`crate::pinning`]).
 //! - [`control`]: servers started, stopped and restarted at runtime, and a new config applied as a diff.
 //! - The MRTR bridge (both directions) lives in [`crate::bridge`].
 
 mod control;
 mod notify;
 mod own;
+mod pins;
 mod relay;
 mod sessions;
 mod subscriptions;
@@ -73,6 +75,8 @@ pub struct Tenant {
     own: DashMap<(u64, ServerName), own::Own>,
     /// Where the tenant's tasks run, and what stops them (set by `start`).
     runtime: OnceLock<crate::tasks::Tasks>,
+    /// The tenant's pins, when the hub has a state store (set before `start`).
+    pinner: OnceLock<Arc<crate::pinning::Pinner>>,
     me: Weak<Tenant>,
 }
 
@@ -165,6 +169,7 @@ impl Tenant {
             subs: subscriptions::Subscriptions::default(),
             own: DashMap::new(),
             runtime: OnceLock::new(),
+            pinner: OnceLock::new(),
             me: me.clone(),
         })
     }
@@ -204,6 +209,7 @@ impl Tenant {
             }),
             settings: self.settings.clone(),
             shutdown: stop.clone(),
+            pinning: self.pinner().cloned(),
         };
         let old = self
             .controls

@@ -46,7 +46,13 @@ impl Tenant {
         let Some(conn) = up.conn() else { return };
         for &kind in kinds {
             match handshake::list_all(&conn, kind, up.cfg.request_timeout).await {
-                Ok(items) => up.update_offer(|o| *o.list_mut(kind) = items),
+                Ok(items) => match (kind, self.pinner()) {
+                    (ListKind::Tools, Some(p)) => {
+                        p.filter(&server, items, |v| up.update_offer(|o| o.tools = v))
+                            .await
+                    }
+                    _ => up.update_offer(|o| *o.list_mut(kind) = items),
+                },
                 Err(e) => {
                     tracing::warn!(tenant = %self.id, server = %server, "could not re-read `{}`: {e}", kind.method())
                 }

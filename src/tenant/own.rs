@@ -57,6 +57,8 @@ impl Tenant {
                         on_change: Arc::new(|| {}),
                         settings: self.settings.clone(),
                         shutdown: stop.clone(),
+                        // The catalog is the shared connection's, pinned there.
+                        pinning: None,
                     }
                     .run(),
                 );

@@ -16,11 +16,15 @@ use crate::hub::{ReloadError, ReloadSource};
 use crate::jsonrpc;
 use crate::tenant::{ControlError, Tenant};
 
-type ApiResult = Result<Json<Value>, ApiError>;
-type S = State<Arc<ApiState>>;
+pub(super) type ApiResult = Result<Json<Value>, ApiError>;
+pub(super) type S = State<Arc<ApiState>>;
 
 /// The tenant `name`, when the caller may see it (else 404, as if it did not exist).
-fn visible(state: &ApiState, caller: &Caller, name: &str) -> Result<Arc<Tenant>, ApiError> {
+pub(super) fn visible(
+    state: &ApiState,
+    caller: &Caller,
+    name: &str,
+) -> Result<Arc<Tenant>, ApiError> {
     state
         .hub
         .tenant(name)
@@ -28,7 +32,7 @@ fn visible(state: &ApiState, caller: &Caller, name: &str) -> Result<Arc<Tenant>,
         .ok_or_else(|| ApiError::not_found(&format!("tenant `{name}`")))
 }
 
-fn audit(caller: &Caller, what: &str, outcome: &str) {
+pub(super) fn audit(caller: &Caller, what: &str, outcome: &str) {
     tracing::info!(target: "audit", who = %caller.who(), "{what}: {outcome}");
 }
 

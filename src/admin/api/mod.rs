@@ -5,6 +5,7 @@
 //! - this file: the routes, who may call them ([`Caller`]), and the one error shape.
 //! - [`views`]: the JSON of the hub, a tenant, a server.
 //! - [`handlers`]: what each route does.
+//! - [`pins`]: the tenant's pinned and quarantined tools, and approval.
 //! - [`openapi`]: the OpenAPI 3.1 document of all of it (`GET /api/openapi.json`).
 //!
 //! Keys: `[hub.admin] api_keys` may do everything; a tenant's key may read and act on its own
@@ -13,6 +14,7 @@
 
 mod handlers;
 pub mod openapi;
+mod pins;
 mod views;
 
 use std::sync::Arc;
@@ -193,6 +195,11 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route(
             "/api/tenants/{tenant}/tools/{tool}/call",
             post(h::tenant_call),
+        )
+        .route("/api/tenants/{tenant}/pins", get(pins::list))
+        .route(
+            "/api/tenants/{tenant}/pins/{tool}/approve",
+            post(pins::approve),
         )
         .route("/api/servers", get(h::servers))
         .route("/api/servers/{tenant}/{server}", get(h::server))

@@ -25,6 +25,51 @@ fn op(summary: &str, schema: &str, errors: &[&str], params: &[&str]) -> Value {
 }
 
 pub fn document() -> Value {
+    let mut doc = base_document();
+    if let (Some(p), Some(c)) = (
+        doc["paths"].as_object_mut(),
+        pin_paths().as_object().cloned(),
+    ) {
+        p.extend(c);
+    }
+    if let (Some(s), Some(c)) = (
+        doc["components"]["schemas"].as_object_mut(),
+        pin_schemas().as_object().cloned(),
+    ) {
+        s.extend(c);
+    }
+    doc
+}
+
+/// The routes of pinning (`json!` has a recursion limit, so they are added to the document).
+fn pin_paths() -> Value {
+    json!({
+            "/api/tenants/{tenant}/pins": {"get": op("The tenant's pinned tools, and the tools held back by `pinning.mode = \"quarantine\"` with what changed", "Pins", &["404", "503"], &["tenant"])},
+            "/api/tenants/{tenant}/pins/{tool}/approve": {"post": op("Approve a quarantined tool (its exposed name): pin what the upstream offers now and serve it", "PinApproval", &["403", "404", "409", "503"], &["tenant", "tool"])},
+    })
+}
+
+fn pin_schemas() -> Value {
+    json!({
+            "Pins": {"type": "object", "required": ["tenant", "mode", "pins", "quarantined"], "properties": {
+                "tenant": {"type": "string"}, "mode": {"type": "string", "enum": ["off", "warn", "quarantine"]},
+                "store": {"type": ["string", "null"]}, "writable": {"type": "boolean"},
+                "pins": {"type": "array", "items": {"type": "object", "required": ["name", "server", "tool", "digest", "pinned_at"], "properties": {
+                    "name": {"type": "string"}, "server": {"type": "string"}, "tool": {"type": "string"}, "digest": {"type": "string"}, "pinned_at": {"type": "string"}}}},
+                "quarantined": {"type": "array", "items": {"type": "object", "required": ["name", "server", "tool", "reason", "digest", "description", "changes"], "properties": {
+                    "name": {"type": "string"}, "server": {"type": "string"}, "tool": {"type": "string"},
+                    "reason": {"type": "string", "enum": ["changed", "new"]}, "digest": {"type": "string"},
+                    "pinned_digest": {"type": "string"}, "pinned_at": {"type": "string"},
+                    "description": {"type": "object", "properties": {"old": {}, "new": {}}},
+                    "changes": {"type": "array", "items": {"type": "object", "required": ["path"], "properties": {"path": {"type": "string"}, "old": {}, "new": {}}}}}}}}},
+            "PinApproval": {"type": "object", "required": ["tenant", "approved", "visible"], "properties": {
+                "tenant": {"type": "string"}, "visible": {"type": "boolean"},
+                "approved": {"type": "object", "required": ["name", "server", "tool", "digest"], "properties": {
+                    "name": {"type": "string"}, "server": {"type": "string"}, "tool": {"type": "string"}, "digest": {"type": "string"}}}}},
+    })
+}
+
+fn base_document() -> Value {
     let obj = json!({"type": "object"});
     let any_obj = json!({"type": "object", "additionalProperties": true});
     let mut call = op(
@@ -121,7 +166,7 @@ pub fn document() -> Value {
                     "generation": {"type": "integer"}, "changed": {"type": "boolean"},
                     "tenants_added": {"type": "array", "items": {"type": "string"}}, "tenants_removed": {"type": "array", "items": {"type": "string"}},
                     "tenants": {"type": "object"}, "needs_restart": {"type": "array", "items": {"type": "string"}}, "took_ms": {"type": "number"}}},
-                "History": {"type": "object", "required": ["running", "generations"], "properties": {"running": {"type": "integer"}, "generations": {"type": "array", "items": {"type": "object"}}}},
+                                "History": {"type": "object", "required": ["running", "generations"], "properties": {"running": {"type": "integer"}, "generations": {"type": "array", "items": {"type": "object"}}}},
             }
         }
     })

@@ -10,8 +10,13 @@
 # `exec`s the hub, which runs as uid 1000. HEALTHCHECK runs `mcp-hub health` (needs
 # `--format docker` with podman/buildah: the OCI format has no HEALTHCHECK).
 
+# Where the binary comes from: `source` (default) compiles it in the stage below; `prebuilt`
+# takes dist/mcp-hub, built beforehand on a Debian 12 (glibc 2.36) machine, e.g. by
+# `MCP_HUB_BINARY=target/release/mcp-hub scripts/image.sh build`. The unused stage is skipped.
+ARG BINARY_FROM=source
+
 # ---------------------------------------------------------------- build: the binary from source
-FROM rust:1-slim-bookworm AS build
+FROM rust:1-slim-bookworm AS from-source
 # CI builds without a network, from the crates already on the machine (scripts/image.sh).
 ARG CARGO_NET_OFFLINE=false
 WORKDIR /src
@@ -23,6 +28,13 @@ COPY benches ./benches
 RUN cargo build --release --locked --bin mcp-hub \
     && cp target/release/mcp-hub /usr/local/bin/mcp-hub \
     && strip /usr/local/bin/mcp-hub
+
+FROM debian:bookworm-slim AS from-prebuilt
+COPY dist/mcp-hub /usr/local/bin/mcp-hub
+
+# DL3006: a stage of this file, not an image: it has no tag.
+# hadolint ignore=DL3006
+FROM from-${BINARY_FROM} AS binary
 
 # ---------------------------------------------------------------- runtime
 FROM debian:bookworm-slim
@@ -54,7 +66,7 @@ RUN set -eux; \
     useradd --uid 1000 --user-group --create-home --home-dir /home/mcp-hub \
         --shell /usr/sbin/nologin mcp-hub; \
     install -d -o 1000 -g 1000 /var/lib/mcp-hub
-COPY --from=build /usr/local/bin/mcp-hub /usr/local/bin/mcp-hub
+COPY --from=binary /usr/local/bin/mcp-hub /usr/local/bin/mcp-hub
 COPY docker/entrypoint.sh /usr/local/bin/mcp-hub-entrypoint
 # The built-in config: the demo MCP server built into the binary. Mount yours over it, read-only.
 COPY docker/hub.toml /etc/mcp-hub/hub.toml

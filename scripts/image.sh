@@ -9,18 +9,20 @@
 #                             (--network none; the host's Rust toolchain and crate registry are
 #                             mounted into the build stage, target/ is kept in target/image so a
 #                             second build is incremental, and an unchanged tree is a cache hit)
+#                             With MCP_HUB_BINARY=PATH: no build stage, the image takes that binary
+#                             (built on a Debian 12 machine, e.g. target/release/mcp-hub)
 #   scripts/image.sh env      print the `export` lines that point the podman CLI at the same store
 #
 # No registry is reachable: no image is ever pulled. The base images are made locally and tagged
 # with the public names the Dockerfile uses, so the same Dockerfile builds with `docker build .`
 # anywhere else. The store is scripts/podman.sh's scratch folder (.test-deps/podman, gitignored),
-# which also caches the base images between runs. Concurrent runs are serialised by a lock.
-# Env: IMAGE (default localhost/mcp-hub:ci), PODMAN_DIR (default .test-deps/podman),
+# which also caches the base images between runs. Concurrent runs for one image are serialised by a lock.
+# Env: HUB_IMAGE (default localhost/mcp-hub:ci), PODMAN_DIR (default .test-deps/podman),
 #      RUSTUP_HOME, CARGO_HOME (default ~/.rustup, ~/.cargo: rustup's places).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-IMAGE="${IMAGE:-localhost/mcp-hub:ci}"
+IMAGE="${HUB_IMAGE:-localhost/mcp-hub:ci}"
 PODMAN_DIR="${PODMAN_DIR:-$ROOT/.test-deps/podman}"
 RUSTUP_HOME="${RUSTUP_HOME:-$HOME/.rustup}"
 CARGO_HOME="${CARGO_HOME:-$HOME/.cargo}"
@@ -100,22 +102,32 @@ bases() {
 }
 
 build() {
-    [ -x "$CARGO_HOME/bin/cargo" ] || die "no Rust toolchain at $CARGO_HOME/bin (install rustup, or set CARGO_HOME/RUSTUP_HOME)"
-    [ -d "$RUSTUP_HOME/toolchains" ] || die "no rustup toolchains under $RUSTUP_HOME"
-    bases
-    mkdir -p "$ROOT/target/image" "$CARGO_HOME/registry"
-    local started=$SECONDS log
+    local started=$SECONDS log args
+    if [ -n "${MCP_HUB_BINARY:-}" ]; then
+        # A binary built on this (Debian 12) machine: no build stage, no builder base.
+        [ -x "$MCP_HUB_BINARY" ] || die "MCP_HUB_BINARY=$MCP_HUB_BINARY is not an executable file"
+        make_base "$SLIM" ca-certificates "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+        mkdir -p "$ROOT/dist"
+        cp "$MCP_HUB_BINARY" "$ROOT/dist/mcp-hub"
+        args=(--build-arg BINARY_FROM=prebuilt)
+        say "building $IMAGE from $MCP_HUB_BINARY (podman build --network none) ..."
+    else
+        [ -x "$CARGO_HOME/bin/cargo" ] || die "no Rust toolchain at $CARGO_HOME/bin (install rustup, or set CARGO_HOME/RUSTUP_HOME)"
+        [ -d "$RUSTUP_HOME/toolchains" ] || die "no rustup toolchains under $RUSTUP_HOME"
+        bases
+        mkdir -p "$ROOT/target/image" "$CARGO_HOME/registry"
+        # The host's crate registry is mounted read-write (cargo takes its lock there); --locked
+        # with CARGO_NET_OFFLINE=true: every crate must already be in it (any cargo build of the
+        # tree fetched them).
+        args=(-v "$RUSTUP_HOME:/usr/local/rustup:ro"
+            -v "$CARGO_HOME/bin:/usr/local/cargo/bin:ro"
+            -v "$CARGO_HOME/registry:/usr/local/cargo/registry"
+            -v "$ROOT/target/image:/src/target"
+            --build-arg CARGO_NET_OFFLINE=true)
+        say "building $IMAGE (podman build --network none; the first build compiles the hub in release mode: minutes) ..."
+    fi
     log="$PODMAN_DIR/build.log"
-    say "building $IMAGE (podman build --network none; the first build compiles the hub in release mode: minutes) ..."
-    # The host's crate registry is mounted read-write (cargo takes its lock there); --locked with
-    # CARGO_NET_OFFLINE=true: every crate must already be in it (any cargo build of the tree
-    # fetched them).
-    if ! podman build --pull=never --network none --format docker \
-        -v "$RUSTUP_HOME:/usr/local/rustup:ro" \
-        -v "$CARGO_HOME/bin:/usr/local/cargo/bin:ro" \
-        -v "$CARGO_HOME/registry:/usr/local/cargo/registry" \
-        -v "$ROOT/target/image:/src/target" \
-        --build-arg CARGO_NET_OFFLINE=true \
+    if ! podman build --pull=never --network none --format docker "${args[@]}" \
         -t "$IMAGE" "$ROOT" >"$log" 2>&1; then
         tail -n 40 "$log" >&2
         die "podman build failed (the end of its log is above; all of it in $log)"
@@ -127,10 +139,11 @@ cmd="${1:-}"
 case "$cmd" in
     bases | build)
         podman_env
-        exec 9>"$PODMAN_DIR/image.lock"
-        flock -w 3600 9 || die "another image.sh held $PODMAN_DIR/image.lock for an hour"
+        lock="$PODMAN_DIR/image-$(printf '%s' "$IMAGE" | tr -c 'A-Za-z0-9._-' _).lock"
+        exec 9>"$lock"
+        flock -w 3600 9 || die "another image.sh held $lock for an hour"
         "$cmd"
         ;;
     env) "$ROOT/scripts/podman.sh" env "$PODMAN_DIR" ;;
-    *) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+    *) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

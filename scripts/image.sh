@@ -126,7 +126,7 @@ build() {
             --build-arg CARGO_NET_OFFLINE=true)
         say "building $IMAGE (podman build --network none; the first build compiles the hub in release mode: minutes) ..."
     fi
-    log="$PODMAN_DIR/build.log"
+    log="$PODMAN_DIR/build-$(printf '%s' "$IMAGE" | tr -c 'A-Za-z0-9._-' _).log"
     if ! podman build --pull=never --network none --format docker "${args[@]}" \
         -t "$IMAGE" "$ROOT" >"$log" 2>&1; then
         tail -n 40 "$log" >&2

@@ -25,8 +25,23 @@ case "$1" in
     *) exec mcp-hub "$@" ;;
 esac
 
+# The file the hub will read: `--config` among the arguments, else MCP_HUB_CONFIG.
+config="${MCP_HUB_CONFIG:-/etc/mcp-hub/hub.toml}"
+next=no
+for arg in "$@"; do
+    if [ "$next" = yes ]; then
+        config="$arg"
+        next=no
+        continue
+    fi
+    case "$arg" in
+        --config) next=yes ;;
+        --config=*) config="${arg#--config=}" ;;
+    esac
+done
+
 status=0
-mcp-hub check >&2 || status=$?
+mcp-hub --config "$config" check >&2 || status=$?
 if [ "$status" -ne 0 ]; then
     echo "mcp-hub-entrypoint: the config is not valid (\`mcp-hub check\` exited $status); not starting" >&2
     [ "$status" -eq 64 ] || status=64

@@ -22,8 +22,9 @@ ARG CARGO_NET_OFFLINE=false
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
-COPY examples ./examples
-COPY benches ./benches
+# Only the Rust files Cargo.toml names (so editing an example config is no rebuild).
+COPY examples/*.rs ./examples/
+COPY benches/*.rs ./benches/
 # target/ may be a cache mount (scripts/image.sh mounts one): the binary is copied out of it.
 RUN cargo build --release --locked --bin mcp-hub \
     && cp target/release/mcp-hub /usr/local/bin/mcp-hub \

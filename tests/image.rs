@@ -455,7 +455,10 @@ fn the_image_size_is_reported() {
             .parse()
             .unwrap()
     };
-    let (total, base) = (size(&image.name), size("docker.io/library/debian:bookworm-slim"));
+    let (total, base) = (
+        size(&image.name),
+        size("docker.io/library/debian:bookworm-slim"),
+    );
     let binary = image.ok(&[
         "run",
         "--rm",

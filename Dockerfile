@@ -13,6 +13,8 @@
 # Where the binary comes from: `source` (default) compiles it in the stage below; `prebuilt`
 # takes dist/mcp-hub, built beforehand on a Debian 12 (glibc 2.36) machine, e.g. by
 # `MCP_HUB_BINARY=target/release/mcp-hub scripts/image.sh build`. The unused stage is skipped.
+# podman/buildah 4.3 need it given explicitly (`--build-arg BINARY_FROM=source`): their stage
+# skipping does not see this default.
 ARG BINARY_FROM=source
 
 # ---------------------------------------------------------------- build: the binary from source

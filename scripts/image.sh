@@ -123,7 +123,10 @@ build() {
             -v "$CARGO_HOME/bin:/usr/local/cargo/bin:ro"
             -v "$CARGO_HOME/registry:/usr/local/cargo/registry"
             -v "$ROOT/target/image:/src/target"
-            --build-arg CARGO_NET_OFFLINE=true)
+            --build-arg CARGO_NET_OFFLINE=true
+            # Explicit: podman 4.3's stage skipping does not see the default of an ARG used in
+            # FROM, and fails with `from-source: image not known`.
+            --build-arg BINARY_FROM=source)
         say "building $IMAGE (podman build --network none; the first build compiles the hub in release mode: minutes) ..."
     fi
     log="$PODMAN_DIR/build-$(printf '%s' "$IMAGE" | tr -c 'A-Za-z0-9._-' _).log"

@@ -1,49 +1,88 @@
 # syntax=docker/dockerfile:1
-# mcp-hub in a container. Build it from the repository root:
-#   docker build -t mcp-hub .                                                     # the hub only
-#   docker build --build-arg WITH_NODE=1 --build-arg WITH_UV=1 -t mcp-hub:full .  # plus node/npm and uv
-# Run it (MCP over stdin/stdout, logs on stderr):
-#   docker run -i --rm --init mcp-hub                                             # the built-in demo config
-#   docker run -i --rm --init -v $PWD/examples/first-hub.toml:/etc/mcp-hub/hub.toml:ro mcp-hub:full
-# Upstreams run inside the container, so the image must hold their runtimes:
-#   WITH_NODE=1  Debian's nodejs and npm, for `npx` servers
-#   WITH_UV=1    python3 and uv (installed with pip), for `uvx` servers
-# --init (or tini) reaps what upstream launchers leave behind when the hub is PID 1.
+# mcp-hub in a container: one image, two modes. docs/container.md says everything; in short:
+#   docker build -t mcp-hub .                                          # the hub only
+#   docker build --build-arg WITH_NODE=1 -t mcp-hub:node .             # + node and npm (npx servers)
+#   docker build --build-arg WITH_UV=1 -t mcp-hub:uv .                 # + python3 and uv (uvx servers)
+#   docker run -i --rm mcp-hub                                         # MCP over stdin/stdout
+#   docker run --rm -p 8080:8080 -v ./hub.toml:/etc/mcp-hub/hub.toml:ro \
+#       -e MCP_HUB_ADMIN_KEY -e MCP_HUB_API_KEY mcp-hub serve --listen 0.0.0.0:8080
+# The entrypoint validates the config first (exit 64 with `mcp-hub check`'s messages), then
+# `exec`s the hub, which runs as uid 1000. HEALTHCHECK runs `mcp-hub health` (needs
+# `--format docker` with podman/buildah: the OCI format has no HEALTHCHECK).
 
-FROM rust:1-slim-bookworm AS build
+# Where the binary comes from: `source` (default) compiles it in the stage below; `prebuilt`
+# takes dist/mcp-hub, built beforehand on a Debian 12 (glibc 2.36) machine, e.g. by
+# `MCP_HUB_BINARY=target/release/mcp-hub scripts/image.sh build`. The unused stage is skipped.
+# podman/buildah 4.3 need it given explicitly (`--build-arg BINARY_FROM=source`): their stage
+# skipping does not see this default.
+ARG BINARY_FROM=source
+
+# ---------------------------------------------------------------- build: the binary from source
+FROM rust:1-slim-bookworm AS from-source
+# CI builds without a network, from the crates already on the machine (scripts/image.sh).
+ARG CARGO_NET_OFFLINE=false
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
-COPY examples ./examples
-COPY benches ./benches
-RUN cargo build --release --locked --bin mcp-hub
+# Only the Rust files Cargo.toml names (so editing an example config is no rebuild).
+COPY examples/*.rs ./examples/
+COPY benches/*.rs ./benches/
+# target/ may be a cache mount (scripts/image.sh mounts one): the binary is copied out of it.
+RUN cargo build --release --locked --bin mcp-hub \
+    && cp target/release/mcp-hub /usr/local/bin/mcp-hub \
+    && strip /usr/local/bin/mcp-hub
 
+FROM debian:bookworm-slim AS from-prebuilt
+COPY dist/mcp-hub /usr/local/bin/mcp-hub
+
+# DL3006: a stage of this file, not an image: it has no tag.
+# hadolint ignore=DL3006
+FROM from-${BINARY_FROM} AS binary
+
+# ---------------------------------------------------------------- runtime
 FROM debian:bookworm-slim
 ARG WITH_NODE=0
 ARG WITH_UV=0
+# uv's version for WITH_UV=1 (from PyPI, pinned).
+ARG UV_VERSION=0.13.8
+SHELL ["/bin/bash", "-o", "pipefail", "-c"]
+# Packages come from Debian's archive, whatever it serves for bookworm (security updates
+# included); only packages the base lacks are installed, so a base that has them builds offline.
+# DL3008/DL3013: apt and pip versions float on purpose (security updates; uv is pinned by UV_VERSION).
+# SC2086: $missing is split into package names on purpose.
+# hadolint ignore=DL3008,DL3013,SC2086
 RUN set -eux; \
-    pkgs="ca-certificates"; \
-    if [ "$WITH_NODE" = 1 ]; then pkgs="$pkgs nodejs npm"; fi; \
-    if [ "$WITH_UV" = 1 ]; then pkgs="$pkgs python3 python3-pip"; fi; \
-    apt-get update; \
-    apt-get install -y --no-install-recommends $pkgs; \
+    want="ca-certificates"; \
+    if [ "$WITH_NODE" = 1 ]; then want="$want nodejs npm"; fi; \
+    if [ "$WITH_UV" = 1 ]; then want="$want python3 python3-pip"; fi; \
+    missing=""; \
+    for p in $want; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done; \
+    if [ -n "$missing" ]; then \
+        apt-get update; \
+        apt-get install -y --no-install-recommends $missing; \
+        rm -rf /var/lib/apt/lists/*; \
+    fi; \
     if [ "$WITH_UV" = 1 ]; then \
-        pip3 install --no-cache-dir --break-system-packages uv; \
+        pip3 install --no-cache-dir --break-system-packages "uv==${UV_VERSION}"; \
         uv --version; \
     fi; \
-    rm -rf /var/lib/apt/lists/*; \
-    useradd --uid 1000 --create-home --home-dir /home/mcp-hub --shell /usr/sbin/nologin mcp-hub
-COPY --from=build /src/target/release/mcp-hub /usr/local/bin/mcp-hub
-# The built-in config: the demo MCP server, which is part of the mcp-hub binary.
-# Mount your own config over this file to serve other upstreams.
-COPY <<'TOML' /etc/mcp-hub/hub.toml
-[tenants.default.servers.demo]
-command = "/usr/local/bin/mcp-hub"
-args = ["demo-server"]
-TOML
+    useradd --uid 1000 --user-group --create-home --home-dir /home/mcp-hub \
+        --shell /usr/sbin/nologin mcp-hub; \
+    install -d -o 1000 -g 1000 /var/lib/mcp-hub
+COPY --from=binary /usr/local/bin/mcp-hub /usr/local/bin/mcp-hub
+COPY docker/entrypoint.sh /usr/local/bin/mcp-hub-entrypoint
+# The built-in config: the demo MCP server built into the binary. Mount yours over it, read-only.
+COPY docker/hub.toml /etc/mcp-hub/hub.toml
 ENV MCP_HUB_CONFIG=/etc/mcp-hub/hub.toml \
+    MCP_HUB_STATE_DIR=/var/lib/mcp-hub \
     HOME=/home/mcp-hub
-USER 1000
+VOLUME ["/var/lib/mcp-hub"]
+USER 1000:1000
 WORKDIR /home/mcp-hub
-ENTRYPOINT ["mcp-hub"]
+EXPOSE 8080
+# `mcp-hub health` probes `/health` on `hub.http.listen` (127.0.0.1:8080 unless set): in HTTP
+# mode the listener, in stdio mode the health-only listener the entrypoint opens there.
+HEALTHCHECK --interval=30s --timeout=6s --start-period=10s --retries=3 \
+    CMD ["mcp-hub", "health"]
+ENTRYPOINT ["mcp-hub-entrypoint"]
 CMD ["stdio"]

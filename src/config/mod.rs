@@ -2,6 +2,7 @@
 //!
 //! Config knows no runtime: it imports nothing else of the crate.
 
+mod container;
 mod expand;
 mod hub;
 mod operate;
@@ -25,6 +26,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use container::{
+    parse_window, ContainerConfig, ContainerSettings, Network, Pull, Strategy, Volume, Window,
+};
 pub use report::{ConfigErrors, ConfigWarnings, Location, Problem};
 pub use schema::json_schema;
 pub use suggest::edit_distance;
@@ -95,6 +99,8 @@ pub struct HubSettings {
     pub admin: AdminSettings,
     /// Defaults for every tenant's `limits`.
     pub limits: Limits,
+    /// `[hub.containers]`: the engine and container defaults.
+    pub containers: ContainerSettings,
 }
 
 /// `[hub.admin]`: the REST admin API.
@@ -265,6 +271,8 @@ pub struct ServerConfig {
     pub name: ServerName,
     /// A remote server; `command` is empty then.
     pub remote: Option<RemoteConfig>,
+    /// A container server (`[….container]`); `command` is empty then.
+    pub container: Option<ContainerConfig>,
     pub command: String,
     pub args: Vec<String>,
     pub env: BTreeMap<String, String>,

@@ -105,7 +105,6 @@ impl Supervisor {
                 Outcome::Parked => {
                     attempt = 0;
                     up.set_restarts(0);
-                    up.set_state(State::Idle, None);
                     (self.on_change)();
                     if !up
                         .cfg
@@ -284,6 +283,8 @@ impl Supervisor {
                     if idle_now || !self.in_window() {
                         tracing::info!(tenant = %self.tenant, server = %up.name, "stopping the container: {}", if idle_now { "idle" } else { "outside its schedule" });
                         up.set_conn(None);
+                        // Idle before the stop: a call arriving meanwhile asks for a new start.
+                        up.set_state(State::Idle, None);
                         conn.close("was stopped (idle or outside its schedule)".into());
                         link.stop(grace).await;
                         return Outcome::Parked;

@@ -268,13 +268,17 @@ impl Upstream {
         *self.container.locked() = name;
     }
 
-    /// An on-demand container that has run once: stopped, its catalog is still offered.
+    /// An on-demand container that has run once: while stopped (or stopping, or starting again)
+    /// its catalog is still offered, and a call starts it.
     pub fn remembers_offer(&self) -> bool {
         self.cfg
             .container
             .as_ref()
             .is_some_and(|k| k.strategy == crate::config::Strategy::OnDemand)
-            && self.status().state == State::Idle
+            && matches!(
+                self.status().state,
+                State::Idle | State::Starting | State::Up | State::Backoff
+            )
             && !self.offer().server_info.is_null()
     }
 

@@ -40,6 +40,10 @@ pub fn server_summary(tenant: &Tenant, u: &Upstream) -> Value {
     if let Some(why) = tenant.left_out().get(&u.name) {
         v["left_out"] = json!(why);
     }
+    if let Some(k) = &u.cfg.container {
+        v["container"] =
+            json!({"image": k.image, "strategy": k.strategy.as_str(), "name": u.container()});
+    }
     v
 }
 
@@ -48,6 +52,7 @@ pub fn server_detail(tenant: &Tenant, u: &Upstream) -> Value {
     let mut v = server_summary(tenant, u);
     let offer = u.offer();
     match &u.cfg.remote {
+        _ if u.cfg.container.is_some() => v["transport"] = json!("container"),
         Some(r) => {
             v["transport"] = json!(r.transport.as_str());
             v["url"] = json!(r.public_url());

@@ -428,3 +428,161 @@ pull = "never"
     assert!(status.success(), "{log}");
     assert!(engine.containers(&label(&inst)).is_empty());
 }
+
+#[test]
+fn the_docker_routes_show_and_control_the_hubs_containers() {
+    use harness::{api, api_ok, wait_until, Config, ServedHub};
+    let engine = Engine::shared();
+    let inst = instance("api");
+    let servers = format!(
+        "{}{}",
+        demo("t", "always", "strategy = \"always-on\"\nmemory = \"128m\""),
+        demo("t", "lazy", "idle_timeout = \"1s\"")
+    );
+    let hub = ServedHub::start(Config::new(&config(&engine, &inst, &servers)));
+    let port = hub.addr.port();
+    let get = |path: &str| api_ok(port, "GET", path, None, "");
+    assert!(
+        wait_until(Duration::from_secs(30), Duration::from_millis(100), || {
+            get("/api/docker/containers/t/always")["running"] == true
+        }),
+        "{}",
+        get("/api/docker/containers")
+    );
+
+    let status = get("/api/docker/status");
+    assert_eq!(status["reachable"], true, "{status}");
+    assert_eq!(status["instance"], inst.as_str(), "{status}");
+    assert_eq!(status["servers"], 2, "{status}");
+    assert!(status["version"].is_string(), "{status}");
+
+    let list = get("/api/docker/containers");
+    let rows = list["containers"].as_array().unwrap();
+    assert_eq!(rows.len(), 2, "{list}");
+    let always = &rows.iter().find(|r| r["server"] == "always").unwrap();
+    assert_eq!(always["strategy"], "always-on");
+    assert_eq!(always["state"], "up");
+    assert_eq!(always["limits"]["memory"], 128 * 1024 * 1024);
+    assert_eq!(always["limits"]["network"], "none");
+    assert!(always["container"]
+        .as_str()
+        .unwrap()
+        .starts_with(&format!("mcp-hub-{inst}-t-always-")));
+
+    // The on-demand server, never called: stopped after its first run; /health degraded, 200.
+    assert!(
+        wait_until(Duration::from_secs(20), Duration::from_millis(100), || {
+            get("/api/docker/containers/t/lazy")["state"] == "idle"
+        }),
+        "{}",
+        get("/api/docker/containers/t/lazy")
+    );
+    let health = api(port, "GET", "/health", None, "");
+    assert_eq!(health.status, 200, "{:?}", health.json);
+    assert_eq!(health.json["status"], "degraded", "{}", health.json);
+    assert_eq!(
+        health.json["components"]["containers"]["stopped_on_demand"],
+        1
+    );
+    assert_eq!(
+        health.json["upstreams"]["t/lazy"]["container"]["strategy"],
+        "on-demand"
+    );
+
+    // Stop, then start again, through the API.
+    let stopped = api_ok(
+        port,
+        "POST",
+        "/api/docker/containers/t/always/stop",
+        None,
+        "",
+    );
+    assert_eq!(stopped["stopped"], true, "{stopped}");
+    assert!(
+        engine.wait(Duration::from_secs(10), |e| running(
+            &e.containers(&label(&inst))
+        ) == 0),
+        "{:?}",
+        engine.containers(&label(&inst))
+    );
+    let started = api_ok(
+        port,
+        "POST",
+        "/api/docker/containers/t/always/start",
+        None,
+        "",
+    );
+    assert_eq!(started["started"], true, "{started}");
+    assert!(engine.wait(Duration::from_secs(20), |e| running(
+        &e.containers(&label(&inst))
+    ) == 1));
+    let nope = api(
+        port,
+        "POST",
+        "/api/docker/containers/t/always/explode",
+        None,
+        "",
+    );
+    assert_eq!(nope.status, 404);
+    let nope = api(port, "GET", "/api/docker/containers/t/missing", None, "");
+    assert_eq!(nope.status, 404);
+
+    // No registry here: a pull fails, and says so per image.
+    let pull = api_ok(
+        port,
+        "POST",
+        "/api/docker/images/pull",
+        None,
+        r#"{"image": "localhost/no-such:1"}"#,
+    );
+    assert_eq!(pull["failed"][0]["image"], "localhost/no-such:1", "{pull}");
+    let bad = api(
+        port,
+        "POST",
+        "/api/docker/images/pull",
+        None,
+        r#"{"image": 3}"#,
+    );
+    assert_eq!(bad.status, 400);
+
+    // Cleanup removes a stopped container of this instance, not the running one, nor others.
+    let out = engine.podman(&[
+        "create",
+        "--label",
+        &label(&inst),
+        "--name",
+        &format!("orphan-{inst}"),
+        HOSTROOT,
+        "/usr/bin/true",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let other = engine.podman(&[
+        "create",
+        "--name",
+        &format!("other-{inst}"),
+        HOSTROOT,
+        "/usr/bin/true",
+    ]);
+    assert!(other.status.success());
+    let cleaned = api_ok(port, "POST", "/api/docker/cleanup", None, "");
+    assert_eq!(
+        cleaned["removed"],
+        json!([format!("orphan-{inst}")]),
+        "{cleaned}"
+    );
+    assert_eq!(running(&engine.containers(&label(&inst))), 1);
+    let _ = engine.podman(&["rm", "-f", &format!("other-{inst}")]);
+
+    drop(hub);
+    assert!(
+        engine.wait(Duration::from_secs(10), |e| e
+            .containers(&label(&inst))
+            .is_empty()),
+        "{:?}",
+        engine.containers(&label(&inst))
+    );
+}

@@ -377,6 +377,14 @@ pub(super) fn container(
         );
     }
     let pool = int_in(c, &format!("{path}.pool"), r.pool, 1, 1, 64) as usize;
+    if pool > 1 {
+        // Not built yet: one connection per server is all the tenant routes to today.
+        c.push(
+            format!("{path}.pool"),
+            "pools of more than one container are not supported yet",
+            Some("use `pool = 1` (one container kept ready), or run several servers"),
+        );
+    }
     if r.pool.is_some() && strategy != Strategy::PreWarmed {
         c.push(
             format!("{path}.pool"),
@@ -478,6 +486,13 @@ pub(super) fn container(
     let port = r
         .port
         .map(|p| int_in(c, &format!("{path}.port"), Some(p), 0, 1, 65_535) as u16);
+    if port.is_some() {
+        c.push(
+            format!("{path}.port"),
+            "Streamable HTTP inside a container is not supported yet",
+            Some("remove `port`: the hub speaks to the container over its stdin and stdout"),
+        );
+    }
     if port.is_some() && network == Network::None {
         c.push(
             format!("{path}.port"),
@@ -575,6 +590,95 @@ pub(super) fn settings(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::HubConfig;
+
+    fn problems(toml: &str) -> String {
+        match HubConfig::from_str_at(toml, Path::new("/etc/mcp-hub/hub.toml"), &|_| None) {
+            Ok(_) => String::new(),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn a_container_server_is_checked_key_by_key() {
+        let ok = HubConfig::from_str_at(
+            r#"
+[hub.containers]
+image_prefix = "registry.local/"
+memory = "256m"
+[tenants.t.servers.git.container]
+image = "mcp-git:1"
+args = ["serve"]
+env = { TOKEN = "x" }
+cpus = 0.5
+labels = { team = "a" }
+"#,
+            Path::new("/etc/mcp-hub/hub.toml"),
+            &|_| None,
+        )
+        .unwrap();
+        let s = &ok.tenants["t"].servers["git"];
+        let k = s.container.as_ref().unwrap();
+        assert_eq!(k.image, "registry.local/mcp-git:1");
+        assert_eq!(k.strategy, Strategy::OnDemand);
+        assert_eq!(
+            s.start,
+            crate::config::StartMode::Lazy,
+            "on-demand waits for a call"
+        );
+        assert_eq!(k.memory, Some(256 << 20), "the hub's default limit");
+        assert_eq!(k.cpus, Some(0.5));
+        assert_eq!(k.network, Network::None);
+        assert!(k.read_only);
+        assert_eq!(k.idle_timeout, Duration::from_secs(300));
+        assert_eq!(
+            ok.hub.containers.instance.len(),
+            12,
+            "a hash of the config's path"
+        );
+        assert!(ok.hub.containers.cleanup_on_shutdown);
+
+        let bad = problems(
+            r#"
+[tenants.t.servers.a]
+command = "x"
+[tenants.t.servers.a.container]
+image = "i"
+[tenants.t.servers.b.container]
+strategy = "sometimes"
+memory = "lots"
+cpus = -1
+network = "no net"
+pull = "often"
+volumes = ["relative-only", "./nowhere:/data:ro"]
+labels = { "io.mcp-hub.tenant" = "x" }
+[tenants.t.servers.c.container]
+image = "i"
+strategy = "scheduled"
+schedule = ["Mon-Fri 18:00-09:00"]
+[tenants.t.servers.d.container]
+image = "i"
+strategy = "pre-warmed"
+pool = 3
+"#,
+        );
+        for want in [
+            "tenants.t.servers.a: has more than one of `command`, `url` and `container`",
+            "tenants.t.servers.b.container.image: is missing",
+            "tenants.t.servers.b.container.strategy: `sometimes` is not a strategy",
+            "tenants.t.servers.b.container.memory: `lots` is not a size",
+            "tenants.t.servers.b.container.cpus: -1 is out of range",
+            "tenants.t.servers.b.container.network: `no net` is not a network",
+            "tenants.t.servers.b.container.pull: `often` is not a pull policy",
+            "tenants.t.servers.b.container.volumes[0]: `relative-only` is not a volume",
+            "tenants.t.servers.b.container.volumes[1]: `./nowhere` does not exist",
+            "tenants.t.servers.b.container.labels.io.mcp-hub.tenant",
+            "tenants.t.servers.c.container.schedule[0]: `Mon-Fri 18:00-09:00` is not a window",
+            "tenants.t.servers.d.container.pool: pools of more than one container are not supported yet",
+        ] {
+            assert!(bad.contains(want), "missing `{want}` in:\n{bad}");
+        }
+    }
 
     #[test]
     fn windows_read_days_hours_and_offsets() {

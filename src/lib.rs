@@ -9,8 +9,10 @@
 //! - [`jsonrpc`], [`protocol`]: JSON-RPC framing and codes; MCP revisions, `_meta` keys, list kinds.
 //! - [`mux`]: one upstream connection's multiplexer: ids, progress, timeouts, cancellation. It sees
 //!   no tenant: it reaches the tenant through [`mux::ConnHooks`] and is told what to rewrite.
-//! - [`upstream`]: upstream state, the stdio and remote transports, the handshake in either era.
-//! - [`supervisor`]: start, health, restart with backoff, stop.
+//! - [`upstream`]: upstream state, the stdio, remote and container transports (the Docker Engine
+//!   API through bollard), the handshake in either era.
+//! - [`supervisor`]: start, health, restart with backoff, stop; a container's strategy (on-demand
+//!   idle stop, scheduled windows).
 //! - [`tenant`]: upstreams + catalog + sessions of one tenant: notifications, relays, subscriptions,
 //!   `share = "session"` connections, runtime control and config diffs.
 //! - [`bridge`]: the MRTR bridge, both directions (2026-07-28 clients, 2026-07-28 upstreams).

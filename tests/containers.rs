@@ -407,10 +407,11 @@ fn a_node_server_runs_in_an_on_demand_container() {
             r#"
 [tenants.t.servers.everything.container]
 image = "{HOSTROOT}"
-args = ["/usr/bin/node", "{everything}", "stdio"]
+args = ["{node}", "{everything}", "stdio"]
 volumes = {volumes}
 pull = "never"
 "#,
+            node = deps.node().display(),
             everything = deps.everything().display(),
             volumes = hostroot_volumes()
         ),

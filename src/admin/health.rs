@@ -26,7 +26,12 @@ pub fn report(hub: &Hub, draining: bool, sessions: usize) -> (StatusCode, Value)
     for (tid, t) in hub.tenants().iter() {
         for u in t.upstreams().values() {
             let s = u.status();
-            if u.remembers_offer() && s.state == State::Idle {
+            let on_demand = u
+                .cfg
+                .container
+                .as_ref()
+                .is_some_and(|k| k.strategy == crate::config::Strategy::OnDemand);
+            if on_demand && s.state == State::Idle {
                 parked += 1;
             }
             // Stopped: by the operator (or with the hub, which is then draining anyway).

@@ -74,7 +74,7 @@ fn view(t: &Tenant, u: &Upstream, engine_rows: &[bollard::models::ContainerSumma
         "running": running,
         "health": health,
         "uptime_seconds": if running { row.and_then(|c| c.created).map(|c| (now_secs() - c).max(0)) } else { None },
-        "idle_timeout_seconds": (k.strategy == crate::config::Strategy::OnDemand).then(|| k.idle_timeout.as_secs()),
+        "idle_timeout_seconds": (k.strategy == crate::config::Strategy::OnDemand).then_some(k.idle_timeout.as_secs()),
         "last_used_seconds_ago": u.last_used().map(since),
         "limits": {
             "memory": k.memory, "cpus": k.cpus, "pids_limit": k.pids_limit,

@@ -230,10 +230,34 @@ impl Engine {
         &self,
         instance: &str,
     ) -> Result<Vec<bollard::models::ContainerSummary>, EngineError> {
-        let filters = HashMap::from([(
-            "label".to_string(),
-            vec![format!("{LABEL_INSTANCE}={instance}")],
-        )]);
+        self.list_labelled(vec![format!("{LABEL_INSTANCE}={instance}")])
+            .await
+    }
+
+    /// Removes the stopped containers of one server of this instance (what a restarted engine
+    /// or a failed remove left), before its next container is created.
+    pub async fn sweep_server(&self, instance: &str, tenant: &TenantId, server: &str) {
+        let labels = vec![
+            format!("{LABEL_INSTANCE}={instance}"),
+            format!("{LABEL_TENANT}={tenant}"),
+            format!("{LABEL_SERVER}={server}"),
+        ];
+        for c in self.list_labelled(labels).await.unwrap_or_default() {
+            let running = matches!(
+                c.state,
+                Some(bollard::models::ContainerSummaryStateEnum::RUNNING)
+            );
+            if let (false, Some(id)) = (running, &c.id) {
+                self.remove(id).await;
+            }
+        }
+    }
+
+    async fn list_labelled(
+        &self,
+        labels: Vec<String>,
+    ) -> Result<Vec<bollard::models::ContainerSummary>, EngineError> {
+        let filters = HashMap::from([("label".to_string(), labels)]);
         Ok(self
             .docker
             .list_containers(Some(ListContainersOptions {

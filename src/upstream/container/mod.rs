@@ -104,6 +104,9 @@ pub async fn spawn(
     let slot = Slot::take(tenant, settings.max_containers).map_err(|e| err(&e))?;
     let engine = Engine::connect(settings).map_err(|e| err(&e))?;
     engine.ping().await.map_err(|e| err(&e))?;
+    engine
+        .sweep_server(&settings.instance, tenant, cfg.name.as_str())
+        .await;
     if let (Some(net), crate::config::Network::Named(n)) = (&settings.network, &k.network) {
         if net == n {
             engine

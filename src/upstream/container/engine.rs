@@ -218,10 +218,19 @@ impl Engine {
             v: true,
             ..Default::default()
         };
-        match self.docker.remove_container(id, Some(opts)).await {
-            Ok(()) => {}
-            Err(e) if is_gone(&e) => {}
-            Err(e) => tracing::warn!(container = id, "could not remove the container: {e}"),
+        // The engine may still be cleaning up after the process's exit (409, 500): try again.
+        for attempt in 1..=5 {
+            match self.docker.remove_container(id, Some(opts.clone())).await {
+                Ok(()) => return,
+                Err(e) if is_gone(&e) => return,
+                Err(e) if attempt == 5 => {
+                    tracing::warn!(container = id, "could not remove the container: {e}")
+                }
+                Err(e) => {
+                    tracing::debug!(container = id, "remove: {e}; trying again");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            }
         }
     }
 

@@ -252,7 +252,19 @@ pub async fn pull(State(s): S, headers: HeaderMap, body: Bytes) -> ApiResult {
         }
     };
     let update = req.get("update").and_then(Value::as_bool).unwrap_or(false);
-    let engine = engine_of(&s)?;
+    let engine = match engine_of(&s) {
+        Ok(e) => e,
+        // Each image failed, and says why.
+        Err(e) => {
+            let failed: Vec<Value> = images
+                .iter()
+                .map(|i| json!({"image": i, "error": e.message}))
+                .collect();
+            return Ok(Json(
+                json!({"pulled": [], "failed": failed, "restarted": []}),
+            ));
+        }
+    };
     let mut pulled = Vec::new();
     let mut failed = Vec::new();
     let mut restarted = Vec::new();
@@ -296,7 +308,14 @@ pub async fn pull(State(s): S, headers: HeaderMap, body: Bytes) -> ApiResult {
 pub async fn cleanup(State(s): S, headers: HeaderMap) -> ApiResult {
     let caller = authenticate(&s.hub, &headers)?;
     caller.require_admin()?;
-    let engine = engine_of(&s)?;
+    let engine = match engine_of(&s) {
+        Ok(e) => e,
+        // No container server and no engine: nothing of this hub can be there.
+        Err(_) if !crate::upstream::container::configured(&s.hub.config()) => {
+            return Ok(Json(json!({ "removed": [] })))
+        }
+        Err(e) => return Err(e),
+    };
     let instance = s.hub.config().hub.containers.instance.clone();
     let known: BTreeSet<String> = container_servers(&s, &caller)
         .iter()

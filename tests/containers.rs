@@ -312,7 +312,11 @@ fn a_sigkilled_hubs_containers_are_swept_by_its_next_start() {
     assert!(
         now.iter()
             .all(|c| !left.contains(&c["Id"].as_str().unwrap_or_default().to_string())),
-        "the killed hub's containers are still there: {now:?}"
+        "the killed hub's containers are still there: {:?}\n{}",
+        now.iter()
+            .map(|c| (&c["Names"][0], &c["State"], &c["Status"]))
+            .collect::<Vec<_>>(),
+        hub.log()
     );
     assert_eq!(running(&now), 5);
     let (status, log) = hub.finish();

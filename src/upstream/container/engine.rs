@@ -285,21 +285,34 @@ impl Engine {
         only_stopped: bool,
     ) -> Result<Vec<String>, EngineError> {
         let mut removed = Vec::new();
-        for c in self.list_own(instance).await? {
-            let running = matches!(
-                c.state,
-                Some(bollard::models::ContainerSummaryStateEnum::RUNNING)
-            );
-            if only_stopped && running {
-                continue;
+        // A container whose process is exiting right now can survive a remove (the engine's
+        // own clean-up races it): look again, a few times.
+        for _pass in 0..3 {
+            let mut any = false;
+            for c in self.list_own(instance).await? {
+                let running = matches!(
+                    c.state,
+                    Some(bollard::models::ContainerSummaryStateEnum::RUNNING)
+                );
+                if only_stopped && running {
+                    continue;
+                }
+                let Some(id) = c.id else { continue };
+                let name = c
+                    .names
+                    .and_then(|n| n.into_iter().next())
+                    .unwrap_or_else(|| id.clone());
+                self.stop_and_remove(&id, Duration::from_secs(1)).await;
+                let name = name.trim_start_matches('/').to_string();
+                if !removed.contains(&name) {
+                    removed.push(name);
+                }
+                any = true;
             }
-            let Some(id) = c.id else { continue };
-            let name = c
-                .names
-                .and_then(|n| n.into_iter().next())
-                .unwrap_or_else(|| id.clone());
-            self.stop_and_remove(&id, Duration::from_secs(1)).await;
-            removed.push(name.trim_start_matches('/').to_string());
+            if !any {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
         }
         Ok(removed)
     }

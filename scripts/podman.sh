@@ -11,6 +11,12 @@
 #   scripts/podman.sh env [DIR]        print `export` lines: DOCKER_HOST, CONTAINERS_CONF,
 #                                      CONTAINERS_STORAGE_CONF (for the podman CLI on the same store)
 #   scripts/podman.sh busybox [DIR]    import localhost/bb:latest (busybox-static rootfs) if missing
+#   scripts/podman.sh hostroot [DIR]   import localhost/hostroot:latest if missing: an almost empty
+#                                      rootfs (bin, lib, lib64, sbin → usr/…; passwd with uid 1000)
+#                                      meant to run with `-v /usr:/usr:ro` (the host's programs)
+#
+# PODMAN_SERVICE_TIME=N (start): the service exits after N seconds without a connection (default
+# 0: never), so a test run that cannot stop it by its PID leaves nothing running.
 #
 # Facts this relies on (../shared/CONTAINERS.md in the workspace): the service needs
 # CONTAINERS_CONF in its own environment; its socket is root-only (0600); no registry is
@@ -94,7 +100,7 @@ start() {
     fi
     rm -f "$SOCK"
     CONTAINERS_CONF="$DIR/containers.conf" CONTAINERS_STORAGE_CONF="$DIR/storage.conf" \
-        setsid podman system service --time=0 "unix://$SOCK" >"$DIR/service.log" 2>&1 </dev/null &
+        setsid podman system service --time="${PODMAN_SERVICE_TIME:-0}" "unix://$SOCK" >"$DIR/service.log" 2>&1 </dev/null &
     echo $! >"$PIDFILE"
     for _ in $(seq 1 100); do
         if answering; then
@@ -137,11 +143,26 @@ busybox_image() {
     rm -rf "$rootfs" "$rootfs.tar"
 }
 
+hostroot_image() {
+    eval "$(envs)"
+    if podman image exists localhost/hostroot:latest; then return 0; fi
+    local rootfs
+    rootfs="$(mktemp -d)"
+    mkdir -p "$rootfs/usr" "$rootfs/etc" "$rootfs/tmp" "$rootfs/proc" "$rootfs/sys" "$rootfs/dev"
+    for d in bin lib lib64 sbin; do ln -s "usr/$d" "$rootfs/$d"; done
+    printf 'root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:user:/tmp:/bin/sh\n' >"$rootfs/etc/passwd"
+    printf 'root:x:0:\nuser:x:1000:\n' >"$rootfs/etc/group"
+    tar -C "$rootfs" -cf "$rootfs.tar" .
+    podman import -q --change 'ENV PATH=/usr/local/bin:/usr/bin:/bin' "$rootfs.tar" localhost/hostroot:latest >/dev/null
+    rm -rf "$rootfs" "$rootfs.tar"
+}
+
 case "$cmd" in
     install) install ;;
     start) start ;;
     stop) stop ;;
     env) envs ;;
     busybox) install; write_conf; busybox_image ;;
-    *) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+    hostroot) install; write_conf; hostroot_image ;;
+    *) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

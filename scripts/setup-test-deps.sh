@@ -113,6 +113,10 @@ install_venv py1 "$PINS/py1-requirements.txt"
 install_venv api "$PINS/api-requirements.txt"
 install_venv lint "$PINS/lint-requirements.txt"
 
+# The container engine for tests/containers.rs (podman's Docker API service, pinned Debian
+# packages; the tests start the service themselves). Fast when installed.
+"$ROOT/scripts/podman.sh" install
+
 # ---------------------------------------------------------------- smoke test
 if [ "$installed" = 1 ] || [ "$check" = 1 ]; then
     echo "setup-test-deps: checking that every peer works ..." >&2

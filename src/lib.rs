@@ -14,8 +14,10 @@
 //! - [`jsonrpc`], [`protocol`]: JSON-RPC framing and codes; MCP revisions, `_meta` keys, list kinds.
 //! - [`mux`]: one upstream connection's multiplexer: ids, progress, timeouts, cancellation. It sees
 //!   no tenant: it reaches the tenant through [`mux::ConnHooks`] and is told what to rewrite.
-//! - [`upstream`]: upstream state, the stdio and remote transports, the handshake in either era.
-//! - [`supervisor`]: start, health, restart with backoff, stop.
+//! - [`upstream`]: upstream state, the stdio, remote and container transports (the Docker Engine
+//!   API through bollard), the handshake in either era.
+//! - [`supervisor`]: start, health, restart with backoff, stop; a container's strategy (on-demand
+//!   idle stop, scheduled windows).
 //! - [`pinning`]: each tool list checked against its pins before the catalog sees it (pure
 //!   digest, diff and decision; the tenant's pinner). [`state`]: the SQLite state store they live in.
 //! - [`tenant`]: upstreams + catalog + sessions of one tenant: notifications, relays, subscriptions,

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{HubSettings, RestartMode, RestartPolicy, StartMode, TenantId};
+use crate::config::{HubSettings, RestartMode, RestartPolicy, StartMode, Strategy, TenantId};
 use crate::mux::{Conn, ConnHooks, Era};
 use crate::upstream::{handshake, Link, State, Upstream};
 
@@ -37,6 +37,9 @@ enum Outcome {
         permanent: bool,
     },
     Shutdown,
+    /// An on-demand container idle for `idle_timeout`, or a scheduled one outside its windows:
+    /// stopped, to start again on the next call (or window).
+    Parked,
 }
 
 /// Logs at INFO every few seconds while an upstream is starting, so a slow first start (a
@@ -86,15 +89,38 @@ impl Supervisor {
         let policy = up.cfg.restart.clone();
         let mut attempt = 0u32;
         loop {
+            if !self.wait_for_window().await {
+                up.set_state(State::Stopped, None);
+                return;
+            }
             up.set_state(State::Starting, None);
             let started = Instant::now();
             let outcome = self.run_once().await;
             up.set_pid(None);
+            up.set_container(None);
             let (reason, clean, was_up, permanent) = match outcome {
                 Outcome::Shutdown => {
                     up.set_state(State::Stopped, None);
                     (self.on_change)();
                     return;
+                }
+                Outcome::Parked => {
+                    attempt = 0;
+                    up.set_restarts(0);
+                    (self.on_change)();
+                    if !up
+                        .cfg
+                        .container
+                        .as_ref()
+                        .is_some_and(|k| k.strategy == Strategy::OnDemand)
+                    {
+                        continue;
+                    }
+                    tokio::select! {
+                        _ = up.start_requested.notified() => {}
+                        _ = self.shutdown.cancelled() => { up.set_state(State::Stopped, None); return; }
+                    }
+                    continue;
                 }
                 Outcome::Died {
                     reason,
@@ -160,7 +186,19 @@ impl Supervisor {
         let cfg = &up.cfg;
         let grace = self.settings.shutdown_grace;
         let (conn, outgoing) = Conn::new(up.name.clone(), self.hooks.clone());
-        let mut link = match Link::spawn(cfg, &self.tenant, &conn, outgoing, &self.tasks) {
+        let spawned = Link::spawn(
+            cfg,
+            &self.settings,
+            &self.tenant,
+            &conn,
+            outgoing,
+            &self.tasks,
+        );
+        let spawned = tokio::select! {
+            r = spawned => r,
+            _ = self.shutdown.cancelled() => return Outcome::Shutdown,
+        };
+        let mut link = match spawned {
             Ok(l) => l,
             Err(e) => {
                 return Outcome::Died {
@@ -172,6 +210,7 @@ impl Supervisor {
             }
         };
         up.set_pid(link.pid());
+        up.set_container(link.container_name().map(str::to_string));
         let span =
             tracing::info_span!(parent: None, "upstream", tenant = %self.tenant, server = %up.name);
         self.tasks.spawn(span.clone(), conn.clone().run_sweeper());
@@ -246,8 +285,24 @@ impl Supervisor {
         let interval = self.settings.health_interval;
         let mut health = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
         let mut misses = 0u32;
+        up.touch();
+        let (idle, tick) = self.parking();
+        let mut park = tokio::time::interval_at(tokio::time::Instant::now() + tick, tick);
         loop {
             tokio::select! {
+                _ = park.tick(), if idle.is_some() || self.is_scheduled() => {
+                    let idle_now = idle.is_some_and(|limit| conn.in_flight() == 0
+                        && up.last_used().and_then(|t| t.elapsed().ok()).is_some_and(|e| e >= limit));
+                    if idle_now || !self.in_window() {
+                        tracing::info!(tenant = %self.tenant, server = %up.name, "stopping the container: {}", if idle_now { "idle" } else { "outside its schedule" });
+                        up.set_conn(None);
+                        // Idle before the stop: a call arriving meanwhile asks for a new start.
+                        up.set_state(State::Idle, None);
+                        conn.close("was stopped (idle or outside its schedule)".into());
+                        link.stop(grace).await;
+                        return Outcome::Parked;
+                    }
+                }
                 reason = link.closed() => {
                     up.set_conn(None);
                     link.sweep(grace).await;
@@ -276,6 +331,59 @@ impl Supervisor {
                     }
                 }
             }
+        }
+    }
+}
+
+impl Supervisor {
+    fn is_scheduled(&self) -> bool {
+        self.up
+            .cfg
+            .container
+            .as_ref()
+            .is_some_and(|k| k.strategy == Strategy::Scheduled)
+    }
+
+    /// Whether a scheduled container may run now (always true for the others).
+    fn in_window(&self) -> bool {
+        match &self.up.cfg.container {
+            Some(k) if k.strategy == Strategy::Scheduled => {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs() as i64)
+                    .unwrap_or(0);
+                k.schedule.iter().any(|w| w.contains(now))
+            }
+            _ => true,
+        }
+    }
+
+    /// Waits until a scheduled container's window opens (at once for the others); false: shutdown.
+    async fn wait_for_window(&self) -> bool {
+        let mut logged = false;
+        while !self.in_window() {
+            if !logged {
+                logged = true;
+                self.up.set_state(State::Idle, None);
+                (self.on_change)();
+                tracing::info!(tenant = %self.tenant, server = %self.up.name, "outside its schedule: waiting for the next window");
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(15)) => {}
+                _ = self.shutdown.cancelled() => return false,
+            }
+        }
+        true
+    }
+
+    /// An on-demand container's idle limit, and how often idleness and windows are checked.
+    fn parking(&self) -> (Option<Duration>, Duration) {
+        match &self.up.cfg.container {
+            Some(k) if k.strategy == Strategy::OnDemand => (
+                Some(k.idle_timeout),
+                (k.idle_timeout / 4).clamp(Duration::from_millis(50), Duration::from_secs(5)),
+            ),
+            _ => (None, Duration::from_secs(15)),
         }
     }
 }

@@ -6,6 +6,9 @@
 //!   failed for good); the rest of the catalog works. 200.
 //! - `unhealthy`: the hub is draining, or every upstream that should run is down. 503.
 //!
+//! A stopped on-demand container (it starts on the next call) makes the hub `degraded` at
+//! worst, never `unhealthy`: it is counted under `components.containers.stopped_on_demand`.
+//!
 //! `/ready` is 200 once every eager upstream has finished its first start attempt and the
 //! listener is up, and 503 while starting or draining.
 
@@ -19,10 +22,18 @@ use crate::upstream::State;
 /// The health document and its status code.
 pub fn report(hub: &Hub, draining: bool, sessions: usize) -> (StatusCode, Value) {
     let mut upstreams = Map::new();
-    let (mut wanted, mut up) = (0usize, 0usize);
+    let (mut wanted, mut up, mut parked) = (0usize, 0usize, 0usize);
     for (tid, t) in hub.tenants().iter() {
         for u in t.upstreams().values() {
             let s = u.status();
+            let on_demand = u
+                .cfg
+                .container
+                .as_ref()
+                .is_some_and(|k| k.strategy == crate::config::Strategy::OnDemand);
+            if on_demand && s.state == State::Idle {
+                parked += 1;
+            }
             // Stopped: by the operator (or with the hub, which is then draining anyway).
             if !matches!(s.state, State::Disabled | State::Idle | State::Stopped) {
                 wanted += 1;
@@ -37,12 +48,16 @@ pub fn report(hub: &Hub, draining: bool, sessions: usize) -> (StatusCode, Value)
                 let (own, own_up) = t.own_connections(&u.name);
                 entry["session_connections"] = json!({"total": own, "up": own_up});
             }
+            if let Some(k) = &u.cfg.container {
+                entry["container"] =
+                    json!({"strategy": k.strategy.as_str(), "name": u.container()});
+            }
             upstreams.insert(format!("{tid}/{}", u.name), entry);
         }
     }
     let status = if draining || (wanted > 0 && up == 0) {
         "unhealthy"
-    } else if up < wanted {
+    } else if up < wanted || parked > 0 {
         "degraded"
     } else {
         "healthy"
@@ -57,6 +72,7 @@ pub fn report(hub: &Hub, draining: bool, sessions: usize) -> (StatusCode, Value)
         "components": {
             "listener": if draining { "draining" } else { "up" },
             "upstreams": {"up": up, "wanted": wanted},
+            "containers": {"running": crate::upstream::container::running(), "stopped_on_demand": parked},
             "sessions": sessions,
         },
         "upstreams": upstreams,

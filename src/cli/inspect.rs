@@ -217,13 +217,23 @@ pub(super) async fn status(hub: Arc<Hub>, id: TenantId) -> u8 {
     let mut out = std::io::stdout().lock();
     for up in tenant.upstreams().values() {
         let s = up.status();
-        if s.state != crate::upstream::State::Up && s.state != crate::upstream::State::Disabled {
+        // A stopped on-demand container is where it should be: it starts on the next call.
+        if s.state != crate::upstream::State::Up
+            && s.state != crate::upstream::State::Disabled
+            && !up.remembers_offer()
+        {
             all_up = false;
         }
+        let container = up
+            .cfg
+            .container
+            .as_ref()
+            .map(|k| format!("container {} ", k.strategy.as_str()))
+            .unwrap_or_default();
         let offer = up.offer();
         let _ = writeln!(
             out,
-            "{id}/{:<20} {:<9} tools={:<3} prompts={:<3} resources={:<3} {}",
+            "{id}/{:<20} {:<9} tools={:<3} prompts={:<3} resources={:<3} {container}{}",
             up.name.as_str(),
             s.state.as_str(),
             offer.tools.len(),

@@ -127,7 +127,13 @@ pub(super) async fn status(url: &str, key: Option<&str>, tenant: Option<&str>) -
     {
         let get = |k: &str| s.get(k).and_then(Value::as_str).unwrap_or("");
         let state = get("state");
-        if s.get("enabled") == Some(&Value::Bool(true)) && state != "up" {
+        let strategy = s
+            .pointer("/container/strategy")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        // A stopped on-demand container is where it should be: it starts on the next call.
+        let parked = strategy == "on-demand" && state == "idle";
+        if s.get("enabled") == Some(&Value::Bool(true)) && state != "up" && !parked {
             all_up = false;
         }
         let count = |k: &str| {
@@ -145,10 +151,12 @@ pub(super) async fn status(url: &str, key: Option<&str>, tenant: Option<&str>) -
             count("tools"),
             count("prompts"),
             count("resources"),
-            s.get("last_error")
-                .and_then(Value::as_str)
-                .map(|e| format!("last error: {e}"))
-                .unwrap_or_default()
+            match (strategy, s.get("last_error").and_then(Value::as_str)) {
+                ("", None) => String::new(),
+                ("", Some(e)) => format!("last error: {e}"),
+                (k, None) => format!("container {k}"),
+                (k, Some(e)) => format!("container {k}; last error: {e}"),
+            }
         );
         for h in s
             .get("hidden")

@@ -57,6 +57,8 @@ pub(super) fn hub_settings(
         http: http_settings(c, h.http.as_ref()),
         admin: super::operate::admin(c, h.admin.as_ref()),
         limits: super::operate::limits(c, "hub.limits", h.limits.as_ref()),
+        // Needs the file's path for its instance id: `validate::parse` fills it in.
+        containers: ContainerSettings::default(),
         state_dir: super::operate::state_dir(c, h.state_dir.as_deref(), base, env),
         log: log_settings(c, h.log.as_ref()),
     }

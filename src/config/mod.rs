@@ -5,6 +5,7 @@
 pub mod clients;
 pub mod edit;
 mod catalog;
+mod container;
 mod expand;
 mod hub;
 mod operate;
@@ -30,6 +31,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use catalog::{glob, CatalogConfig, CatalogMode, Patterns, Rules, ServerShape, ToolOverride};
+pub use container::{
+    parse_window, ContainerConfig, ContainerSettings, Network, Pull, Strategy, Volume, Window,
+};
 pub use report::{ConfigErrors, ConfigWarnings, Location, Problem};
 pub use schema::json_schema;
 pub use settings::{hub_keys, variables as env_variables, Given, Origin, Setting};
@@ -104,6 +108,8 @@ pub struct HubSettings {
     pub admin: AdminSettings,
     /// Defaults for every tenant's `limits`.
     pub limits: Limits,
+    /// `[hub.containers]`: the engine and container defaults.
+    pub containers: ContainerSettings,
     pub log: LogSettings,
     /// `hub.state_dir`: where the state store lives (`None`: no default could be found, no
     /// `$XDG_STATE_HOME` nor `$HOME`; only a problem when a tenant turns pinning on).
@@ -315,6 +321,8 @@ pub struct ServerConfig {
     pub name: ServerName,
     /// A remote server; `command` is empty then.
     pub remote: Option<RemoteConfig>,
+    /// A container server (`[….container]`); `command` is empty then.
+    pub container: Option<ContainerConfig>,
     pub command: String,
     pub args: Vec<String>,
     pub env: BTreeMap<String, String>,

@@ -35,6 +35,49 @@ pub struct RawHub {
     pub log: Option<RawLog>,
     /// Where the hub keeps its state (the pinning database); default `$XDG_STATE_HOME/mcp-hub`.
     pub state_dir: Option<String>,
+    pub containers: Option<RawContainers>,
+}
+
+/// `[hub.containers]`: the engine, and the defaults of every container server.
+#[derive(Debug, Default, Deserialize)]
+pub struct RawContainers {
+    pub socket: Option<String>,
+    pub network: Option<String>,
+    pub image_prefix: Option<String>,
+    pub max_containers: Option<i64>,
+    pub cleanup_on_shutdown: Option<bool>,
+    pub instance: Option<String>,
+    pub memory: Option<String>,
+    pub cpus: Option<f64>,
+    pub pids_limit: Option<i64>,
+}
+
+/// `[tenants.<t>.servers.<s>.container]`: the server runs as a container.
+#[derive(Debug, Default, Deserialize)]
+pub struct RawContainer {
+    pub image: Option<String>,
+    pub strategy: Option<String>,
+    pub idle_timeout: Option<RawDuration>,
+    pub pool: Option<i64>,
+    #[serde(default)]
+    pub schedule: Vec<String>,
+    #[serde(default)]
+    pub args: Vec<String>,
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    #[serde(default)]
+    pub volumes: Vec<String>,
+    pub workdir: Option<String>,
+    pub user: Option<String>,
+    pub network: Option<String>,
+    pub memory: Option<String>,
+    pub cpus: Option<f64>,
+    pub pids_limit: Option<i64>,
+    pub read_only: Option<bool>,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    pub pull: Option<String>,
+    pub port: Option<i64>,
 }
 
 /// `[hub.log]`: the hub's own log (stderr).
@@ -182,6 +225,7 @@ pub struct RawPinning {
 pub struct RawServer {
     pub command: Option<String>,
     pub url: Option<String>,
+    pub container: Option<RawContainer>,
     pub transport: Option<String>,
     #[serde(default)]
     pub headers: BTreeMap<String, String>,

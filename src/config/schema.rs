@@ -96,5 +96,14 @@ mod tests {
             s["properties"]["hub"]["properties"]["admin"]["properties"]["api_keys"]["type"],
             "array"
         );
+        let container = &server["properties"]["container"];
+        assert_eq!(container["properties"]["image"]["type"], "string");
+        assert_eq!(container["properties"]["volumes"]["type"], "array");
+        assert_eq!(container["additionalProperties"], false);
+        assert_eq!(
+            s["properties"]["hub"]["properties"]["containers"]["properties"]["max_containers"]
+                ["type"],
+            "integer"
+        );
     }
 }

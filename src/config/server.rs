@@ -168,17 +168,24 @@ pub(super) fn server(
         );
     }
     let remote = remote(c, spath, &rs);
+    let kinds = [
+        rs.command.is_some(),
+        rs.url.is_some(),
+        rs.container.is_some(),
+    ];
+    if kinds.iter().filter(|k| **k).count() > 1 {
+        c.push(
+            spath,
+            "has more than one of `command`, `url` and `container`",
+            Some("a server is a process (`command`), remote (`url`) or a container (`[…container]`): keep one"),
+        );
+    }
+    let container = rs.container.map(|rc| {
+        super::container::container(c, &format!("{spath}.container"), rc, &hub.containers, base)
+    });
     let command = match (rs.command, &rs.url) {
-        (Some(_), Some(_)) => {
-            c.push(
-                spath,
-                "has both `command` and `url`",
-                Some("a server is either a process (`command`) or remote (`url`)"),
-            );
-            String::new()
-        }
         (Some(cmd), None) if !cmd.trim().is_empty() => cmd,
-        (Some(_), None) => {
+        (Some(_), None) if container.is_none() => {
             c.push(
                 format!("{spath}.command"),
                 "must not be empty",
@@ -186,11 +193,11 @@ pub(super) fn server(
             );
             String::new()
         }
-        (None, Some(_)) => String::new(),
-        (None, None) => {
-            c.push(format!("{spath}.command"), "is missing", Some("set it to the program that starts the server, e.g. `command = \"npx\"`, or give a remote server's `url`"));
+        (None, None) if container.is_none() => {
+            c.push(format!("{spath}.command"), "is missing", Some("set it to the program that starts the server, e.g. `command = \"npx\"`, give a remote server's `url`, or a `[…container]` table"));
             String::new()
         }
+        _ => String::new(),
     };
     for k in rs.env.keys() {
         if !is_env_name(k) {
@@ -217,6 +224,13 @@ pub(super) fn server(
         }
     };
     let start = match rs.start.as_deref() {
+        // A container's strategy says when it starts: on-demand and scheduled ones wait.
+        None if container
+            .as_ref()
+            .is_some_and(|k| k.strategy == Strategy::OnDemand) =>
+        {
+            StartMode::Lazy
+        }
         None | Some("eager") => StartMode::Eager,
         Some("lazy") => StartMode::Lazy,
         Some(o) => {
@@ -255,9 +269,24 @@ pub(super) fn server(
             ProtocolPref::Auto
         }
     };
+    let mut restart = restart(
+        c,
+        &format!("{spath}.restart"),
+        rs.restart.as_ref(),
+        Some(&hub.restart),
+    );
+    // An always-on container is restarted whatever its exit code, unless a policy is written.
+    if container
+        .as_ref()
+        .is_some_and(|k| k.strategy != Strategy::OnDemand)
+        && rs.restart.as_ref().is_none_or(|r| r.policy.is_none())
+    {
+        restart.mode = RestartMode::Always;
+    }
     Some(ServerConfig {
         name: ServerName::new(sname),
         remote,
+        container,
         command,
         args: rs.args,
         env: rs.env,
@@ -279,12 +308,7 @@ pub(super) fn server(
             hub.startup_timeout,
         ),
         protocol,
-        restart: restart(
-            c,
-            &format!("{spath}.restart"),
-            rs.restart.as_ref(),
-            Some(&hub.restart),
-        ),
+        restart,
         kind: rs.kind,
         metadata: rs.metadata,
     })

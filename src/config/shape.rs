@@ -69,6 +69,11 @@ impl<'de> de::Deserializer<'de> for Tracer<'_> {
         *self.out = Shape::Int;
         v.visit_u64(0)
     }
+    /// A float (`cpus = 0.5`): any number is fine by the schema; serde checks the type.
+    fn deserialize_f64<V: Visitor<'de>>(self, v: V) -> Result<V::Value, Error> {
+        *self.out = Shape::Any;
+        v.visit_f64(0.0)
+    }
     fn deserialize_str<V: Visitor<'de>>(self, v: V) -> Result<V::Value, Error> {
         *self.out = Shape::Str;
         v.visit_str("")
@@ -127,7 +132,7 @@ impl<'de> de::Deserializer<'de> for Tracer<'_> {
     }
 
     serde::forward_to_deserialize_any! {
-        i8 i16 i32 i128 u8 u16 u32 u128 f32 f64 char bytes byte_buf unit unit_struct
+        i8 i16 i32 i128 u8 u16 u32 u128 f32 char bytes byte_buf unit unit_struct
         tuple tuple_struct enum identifier ignored_any
     }
 }

@@ -189,7 +189,8 @@ pub(super) fn parse(
     } else {
         base
     };
-    let hub = super::hub::hub_settings(&raw, &mut c, &base, env);
+    let mut hub = super::hub::hub_settings(&raw, &mut c, &base, env);
+    hub.containers = super::container::settings(&mut c, raw.hub.containers.as_ref(), file);
     let mut tenants = BTreeMap::new();
     if raw.tenants.is_empty() {
         c.push(

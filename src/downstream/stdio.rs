@@ -48,6 +48,13 @@ impl Unanswered {
         }
     }
 
+    fn remove(&self, id: &Value) {
+        let mut ids = self.ids.locked();
+        if ids.remove(&id.to_string()) {
+            self.count.send_replace(ids.len());
+        }
+    }
+
     fn is_empty(&self) -> bool {
         *self.count.borrow() == 0
     }
@@ -122,6 +129,9 @@ where
             Ok(msg) => {
                 if jsonrpc::classify(&msg) == Kind::Request {
                     unanswered.add(&msg["id"]);
+                } else if msg["method"] == "notifications/cancelled" {
+                    // A cancelled request is never answered: the drain must not wait for it.
+                    unanswered.remove(&msg["params"]["requestId"]);
                 }
                 session.handle_message(msg);
             }

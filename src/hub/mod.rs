@@ -91,6 +91,14 @@ impl Hub {
             }
         }
         *hub.tenants.write_now() = Arc::new(tenants);
+        if crate::upstream::container::configured(&config) {
+            // Containers an earlier run of this instance left (every container start waits for it).
+            let settings = config.hub.containers.clone();
+            hub.tasks()
+                .spawn(tracing::info_span!("container-sweep"), async move {
+                    crate::upstream::container::startup_sweep(&settings).await
+                });
+        }
         hub.remember(1, ReloadSource::Start, text);
         hub.tracker.close();
         hub
@@ -182,6 +190,18 @@ impl Hub {
                 "some upstreams did not stop within {}",
                 humantime::format_duration(limit)
             );
+        }
+        let config = self.config();
+        if config.hub.containers.cleanup_on_shutdown
+            && crate::upstream::container::configured(&config)
+        {
+            let sweep = crate::upstream::container::shutdown_sweep(&config.hub.containers);
+            if tokio::time::timeout(limit, sweep).await.is_err() {
+                tracing::warn!(
+                    "the container cleanup did not finish within {}",
+                    humantime::format_duration(limit)
+                );
+            }
         }
     }
 }

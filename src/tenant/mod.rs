@@ -355,7 +355,12 @@ impl Tenant {
         let mut total = 0usize;
         let mut left_out = BTreeMap::new();
         let mut offers = Vec::new();
-        for u in self.upstreams().values().filter(|u| u.conn().is_some()) {
+        // A stopped on-demand container keeps its tools listed: a call starts it.
+        for u in self
+            .upstreams()
+            .values()
+            .filter(|u| u.conn().is_some() || u.remembers_offer())
+        {
             let offer = u.offer();
             match max {
                 Some(m) if total + offer.tools.len() > m => {

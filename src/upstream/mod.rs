@@ -2,6 +2,7 @@
 //!
 //! An `Upstream` outlives its connections: the supervisor replaces `conn` on every restart.
 
+pub mod container;
 pub mod handshake;
 pub mod orphans;
 pub mod remote;
@@ -143,6 +144,10 @@ pub struct Upstream {
     pid: std::sync::atomic::AtomicU32,
     /// The client capabilities to declare instead of the hub's (a session's own connection).
     pub declare: Option<Value>,
+    /// When a request last went to it (ms since the epoch): an on-demand container's idle clock.
+    last_used: std::sync::atomic::AtomicU64,
+    /// The running container's name (container upstreams).
+    container: Mutex<Option<String>>,
 }
 
 impl Upstream {
@@ -173,6 +178,8 @@ impl Upstream {
             start_requested: Notify::new(),
             pid: std::sync::atomic::AtomicU32::new(0),
             declare,
+            last_used: std::sync::atomic::AtomicU64::new(0),
+            container: Mutex::new(None),
         })
     }
 
@@ -201,8 +208,17 @@ impl Upstream {
         self.status.locked().restarts = n;
     }
 
-    /// Marks a lazy upstream as wanted and unsettled until its first attempt finishes.
+    /// Marks a lazy upstream (or a stopped on-demand container) as wanted and unsettled until its
+    /// attempt finishes. A scheduled container starts with its window, not on request.
     pub fn request_start(&self) {
+        if self
+            .cfg
+            .container
+            .as_ref()
+            .is_some_and(|k| k.strategy == crate::config::Strategy::Scheduled)
+        {
+            return;
+        }
         let mut s = self.status.locked();
         if s.state == State::Idle {
             s.state = State::Starting;
@@ -225,6 +241,45 @@ impl Upstream {
                 return;
             }
         }
+    }
+
+    /// Records a request to it now (an on-demand container's idle clock starts again).
+    pub fn touch(&self) {
+        let now = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        self.last_used
+            .store(now, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// When a request last went to it; `None`: never.
+    pub fn last_used(&self) -> Option<SystemTime> {
+        let ms = self.last_used.load(std::sync::atomic::Ordering::Relaxed);
+        (ms != 0).then(|| SystemTime::UNIX_EPOCH + std::time::Duration::from_millis(ms))
+    }
+
+    /// The running container's name (container upstreams).
+    pub fn container(&self) -> Option<String> {
+        self.container.locked().clone()
+    }
+
+    pub fn set_container(&self, name: Option<String>) {
+        *self.container.locked() = name;
+    }
+
+    /// An on-demand container that has run once: while stopped (or stopping, or starting again)
+    /// its catalog is still offered, and a call starts it.
+    pub fn remembers_offer(&self) -> bool {
+        self.cfg
+            .container
+            .as_ref()
+            .is_some_and(|k| k.strategy == crate::config::Strategy::OnDemand)
+            && matches!(
+                self.status().state,
+                State::Idle | State::Starting | State::Up | State::Backoff
+            )
+            && !self.offer().server_info.is_null()
     }
 
     /// The running process's id, for the admin API.
@@ -262,24 +317,39 @@ impl Upstream {
     }
 }
 
-/// The transport under a connection: a child process or a remote server.
+/// The transport under a connection: a child process, a remote server or a container.
 pub enum Link {
     Stdio(stdio::StdioLink),
     Remote(remote::RemoteLink),
+    Container(container::ContainerLink),
 }
 
 impl Link {
-    /// Starts the transport for `cfg` and wires it to `conn`.
-    pub fn spawn(
+    /// Starts the transport for `cfg` and wires it to `conn` (`settings` for containers: the engine).
+    pub async fn spawn(
         cfg: &ServerConfig,
+        settings: &crate::config::HubSettings,
         tenant: &crate::config::TenantId,
         conn: &Arc<Conn>,
         outgoing: crate::mux::Outgoing,
         tasks: &crate::tasks::Tasks,
     ) -> Result<Self, UpstreamError> {
+        if cfg.container.is_some() {
+            return container::spawn(cfg, &settings.containers, tenant, conn, outgoing, tasks)
+                .await
+                .map(Link::Container);
+        }
         match cfg.remote {
             Some(_) => remote::spawn(cfg, tenant, conn, outgoing, tasks).map(Link::Remote),
             None => stdio::spawn(cfg, tenant, conn, outgoing, tasks).map(Link::Stdio),
+        }
+    }
+
+    /// The container's name, for a container upstream.
+    pub fn container_name(&self) -> Option<&str> {
+        match self {
+            Link::Container(l) => Some(&l.name),
+            _ => None,
         }
     }
 
@@ -287,6 +357,7 @@ impl Link {
     pub async fn closed(&mut self) -> CloseReason {
         match self {
             Link::Stdio(l) => l.closed().await,
+            Link::Container(l) => l.closed().await,
             Link::Remote(l) => CloseReason {
                 text: l.closed().await,
                 exit_code: None,
@@ -299,6 +370,7 @@ impl Link {
         match self {
             Link::Stdio(l) => l.stop(grace).await,
             Link::Remote(l) => l.stop(grace).await,
+            Link::Container(l) => l.stop(grace).await,
         }
     }
 
@@ -307,6 +379,7 @@ impl Link {
     pub async fn stderr_tail(&self) -> Option<String> {
         match self {
             Link::Stdio(l) => l.stderr_tail().await,
+            Link::Container(l) => l.stderr_tail().await,
             Link::Remote(_) => None,
         }
     }
@@ -315,14 +388,16 @@ impl Link {
     pub fn pid(&self) -> Option<u32> {
         match self {
             Link::Stdio(l) => Some(l.pid()),
-            Link::Remote(_) => None,
+            Link::Remote(_) | Link::Container(_) => None,
         }
     }
 
     /// Ends what a dead process left in its group.
     pub async fn sweep(&self, grace: std::time::Duration) {
-        if let Link::Stdio(l) = self {
-            l.sweep_group(grace).await;
+        match self {
+            Link::Stdio(l) => l.sweep_group(grace).await,
+            Link::Container(l) => l.sweep().await,
+            Link::Remote(_) => {}
         }
     }
 }

@@ -27,14 +27,14 @@ const STDERR_LINE_MAX: usize = 300;
 
 /// The last lines a process wrote to stderr, and whether its stderr has ended.
 #[derive(Default)]
-struct StderrTail {
+pub(super) struct StderrTail {
     lines: std::sync::Mutex<std::collections::VecDeque<String>>,
     ended: tokio::sync::Notify,
     ended_flag: std::sync::atomic::AtomicBool,
 }
 
 impl StderrTail {
-    fn push(&self, line: &str) {
+    pub(super) fn push(&self, line: &str) {
         let line = line.trim();
         if line.is_empty() {
             return;
@@ -46,10 +46,20 @@ impl StderrTail {
         lines.push_back(truncate(line, STDERR_LINE_MAX).to_string());
     }
 
-    fn end(&self) {
+    pub(super) fn end(&self) {
         self.ended_flag
             .store(true, std::sync::atomic::Ordering::Release);
         self.ended.notify_waiters();
+    }
+
+    /// The last lines joined with ` | `, once the stream has ended (or after `wait`).
+    pub(super) async fn tail(&self, wait: Duration) -> Option<String> {
+        let ended = self.ended.notified();
+        if !self.ended_flag.load(std::sync::atomic::Ordering::Acquire) {
+            let _ = tokio::time::timeout(wait, ended).await;
+        }
+        let lines = self.lines.locked();
+        (!lines.is_empty()).then(|| lines.iter().cloned().collect::<Vec<_>>().join(" | "))
     }
 }
 
@@ -340,16 +350,7 @@ impl StdioLink {
 
     /// The last lines of stderr joined with ` | `, once stderr has ended (or after 300 ms).
     pub async fn stderr_tail(&self) -> Option<String> {
-        let ended = self.stderr.ended.notified();
-        if !self
-            .stderr
-            .ended_flag
-            .load(std::sync::atomic::Ordering::Acquire)
-        {
-            let _ = tokio::time::timeout(Duration::from_millis(300), ended).await;
-        }
-        let lines = self.stderr.lines.locked();
-        (!lines.is_empty()).then(|| lines.iter().cloned().collect::<Vec<_>>().join(" | "))
+        self.stderr.tail(Duration::from_millis(300)).await
     }
 
     /// The process id of the server (also its process group id).

@@ -9,6 +9,7 @@
 //! - [`http`]: a raw HTTP/1.1 client (one-shot and keep-alive) and SSE parsing.
 //! - [`api`]: the REST admin API with a bearer key, stateless 2026-07-28 calls, waits on server
 //!   states and config generations.
+//! - [`engine`]: the container engine (podman's Docker API service) and local images.
 //! - [`clients`]: the Python/TypeScript SDK client scripts of tests/clients, the Inspector CLI,
 //!   server-everything over HTTP.
 //!
@@ -22,6 +23,7 @@
 pub mod api;
 pub mod clients;
 pub mod deps;
+pub mod engine;
 pub mod http;
 pub mod hub;
 pub mod proc;

@@ -12,6 +12,7 @@
 //! tenant only and gets 404 for any other (their existence is not revealed). With no admin key
 //! the API is served on loopback only (checked when the listener starts).
 
+mod docker;
 mod handlers;
 pub mod openapi;
 mod pins;
@@ -213,6 +214,18 @@ pub fn router(state: Arc<ApiState>) -> Router {
         .route("/api/reload/rollback", post(h::rollback))
         .route("/api/config", get(h::config))
         .route("/api/config/history", get(h::history))
+        .route("/api/docker/status", get(docker::status))
+        .route("/api/docker/containers", get(docker::containers))
+        .route(
+            "/api/docker/containers/{tenant}/{server}",
+            get(docker::container),
+        )
+        .route(
+            "/api/docker/containers/{tenant}/{server}/{action}",
+            post(docker::action),
+        )
+        .route("/api/docker/images/pull", post(docker::pull))
+        .route("/api/docker/cleanup", post(docker::cleanup))
         .fallback(h::not_found)
         .with_state(state)
 }

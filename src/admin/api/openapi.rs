@@ -101,7 +101,7 @@ fn base_document() -> Value {
     );
     action["parameters"][2]["schema"] =
         json!({"type": "string", "enum": ["start", "stop", "restart"]});
-    json!({
+    let mut doc = json!({
         "openapi": "3.1.0",
         "info": {"title": "mcp-hub admin API", "version": env!("CARGO_PKG_VERSION")},
         "paths": {
@@ -169,5 +169,59 @@ fn base_document() -> Value {
                                 "History": {"type": "object", "required": ["running", "generations"], "properties": {"running": {"type": "integer"}, "generations": {"type": "array", "items": {"type": "object"}}}},
             }
         }
-    })
+    });
+    let (paths, schemas) = docker_parts();
+    for (part, key) in [(paths, "/paths"), (schemas, "/components/schemas")] {
+        if let (Some(into), Value::Object(from)) =
+            (doc.pointer_mut(key).and_then(Value::as_object_mut), part)
+        {
+            into.extend(from);
+        }
+    }
+    doc
+}
+
+/// The `/api/docker/*` routes and their schemas (apart: one `json!` of everything is too deep).
+fn docker_parts() -> (Value, Value) {
+    let mut docker_action = op(
+        "Start, stop or restart one container server",
+        "ContainerAction",
+        &["404", "409"],
+        &["tenant", "server", "action"],
+    );
+    docker_action["parameters"][2]["schema"] =
+        json!({"type": "string", "enum": ["start", "stop", "restart"]});
+    let mut pull = op(
+        "Pull one image (`image`) or every configured one; `update: true` restarts the servers whose image changed",
+        "PullReport",
+        &["400", "403", "503"],
+        &[],
+    );
+    pull["requestBody"] = json!({"required": false, "content": {"application/json": {"schema": {"type": "object", "properties": {"image": {"type": "string"}, "update": {"type": "boolean"}}}}}});
+    let paths = json!({
+        "/api/docker/status": {"get": op("The container engine: reachable, version, this hub's containers", "DockerStatus", &["403"], &[])},
+        "/api/docker/containers": {"get": op("Every container server the caller may see, with its container", "ContainerList", &[], &[])},
+        "/api/docker/containers/{tenant}/{server}": {"get": op("One container server", "Container", &["404"], &["tenant", "server"])},
+        "/api/docker/containers/{tenant}/{server}/{action}": {"post": docker_action},
+        "/api/docker/images/pull": {"post": pull},
+        "/api/docker/cleanup": {"post": op("Remove this hub's stopped and orphaned containers", "CleanupReport", &["403", "503"], &[])},
+    });
+    let schemas = json!({
+                "DockerStatus": {"type": "object", "required": ["instance", "reachable", "servers", "running"], "properties": {
+                    "instance": {"type": "string"}, "reachable": {"type": "boolean"}, "socket": {"type": "string"}, "error": {"type": "string"},
+                    "version": {"type": ["string", "null"]}, "api_version": {"type": ["string", "null"]}, "engine": {"type": "string"},
+                    "servers": {"type": "integer"}, "running": {"type": "integer"}, "max_containers": {"type": ["integer", "null"]},
+                    "containers": {"type": "object", "properties": {"total": {"type": "integer"}, "running": {"type": "integer"}, "stopped": {"type": "integer"}}}}},
+                "Container": {"type": "object", "required": ["tenant", "server", "image", "strategy", "state", "running", "limits"], "properties": {
+                    "tenant": {"type": "string"}, "server": {"type": "string"}, "image": {"type": "string"},
+                    "strategy": {"type": "string", "enum": ["on-demand", "always-on", "pre-warmed", "scheduled"]},
+                    "state": {"type": "string"}, "last_error": {"type": ["string", "null"]}, "container": {"type": ["string", "null"]}, "id": {"type": ["string", "null"]},
+                    "running": {"type": "boolean"}, "health": {"type": ["string", "null"]}, "uptime_seconds": {"type": ["integer", "null"]},
+                    "idle_timeout_seconds": {"type": ["integer", "null"]}, "last_used_seconds_ago": {"type": ["integer", "null"]}, "limits": {"type": "object"}}},
+                "ContainerList": {"type": "object", "required": ["containers"], "properties": {"containers": {"type": "array", "items": {"$ref": "#/components/schemas/Container"}}}},
+                "ContainerAction": {"type": "object", "properties": {"started": {"type": "boolean"}, "stopped": {"type": "boolean"}, "restarted": {"type": "boolean"}, "container": {"$ref": "#/components/schemas/Container"}}},
+                "PullReport": {"type": "object", "required": ["pulled", "failed", "restarted"], "properties": {"pulled": {"type": "array", "items": {"type": "object"}}, "failed": {"type": "array", "items": {"type": "object"}}, "restarted": {"type": "array", "items": {"type": "string"}}}},
+                "CleanupReport": {"type": "object", "required": ["removed"], "properties": {"removed": {"type": "array", "items": {"type": "string"}}}},
+    });
+    (paths, schemas)
 }

@@ -49,6 +49,10 @@ pub fn server_summary(tenant: &Tenant, u: &Upstream) -> Value {
         .filter(|c| c.hidden_from == u.name)
         .map(crate::catalog::Collision::to_json)
         .collect::<Vec<_>>());
+    if let Some(k) = &u.cfg.container {
+        v["container"] =
+            json!({"image": k.image, "strategy": k.strategy.as_str(), "name": u.container()});
+    }
     v
 }
 
@@ -57,6 +61,7 @@ pub fn server_detail(tenant: &Tenant, u: &Upstream) -> Value {
     let mut v = server_summary(tenant, u);
     let offer = u.offer();
     match &u.cfg.remote {
+        _ if u.cfg.container.is_some() => v["transport"] = json!("container"),
         Some(r) => {
             v["transport"] = json!(r.transport.as_str());
             v["url"] = json!(r.public_url());

@@ -40,6 +40,11 @@ impl Session {
         };
         let own = self.tenant.own_upstream(&up, self.id);
         let up = own.as_ref().unwrap_or(&up);
+        up.touch();
+        if up.conn().is_none() {
+            // A stopped on-demand container starts for this call (no-op for the others).
+            up.request_start();
+        }
         let Some(conn) = up.conn() else {
             let st = up.status();
             if !st.settled {

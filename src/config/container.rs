@@ -1,0 +1,710 @@
+//! `[tenants.<t>.servers.<s>.container]` and `[hub.containers]`: a server run as a container,
+//! its strategy, limits and secure defaults, every value checked (knows no engine).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use sha2::Digest;
+
+use super::expand::is_env_name;
+use super::raw::{RawContainer, RawContainers};
+use super::validate::{duration, int_in, Collector};
+
+/// How a container server is run.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Strategy {
+    /// Started on the first call that needs it, stopped after `idle_timeout` without calls; its
+    /// catalog is remembered from its last run.
+    OnDemand,
+    /// Started with the hub, restarted with backoff.
+    AlwaysOn,
+    /// `pool` containers kept ready, calls spread over them.
+    PreWarmed,
+    /// Running inside its windows only; outside them its tools are hidden from the catalog.
+    Scheduled,
+}
+
+impl Strategy {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Strategy::OnDemand => "on-demand",
+            Strategy::AlwaysOn => "always-on",
+            Strategy::PreWarmed => "pre-warmed",
+            Strategy::Scheduled => "scheduled",
+        }
+    }
+}
+
+/// When an image is pulled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pull {
+    /// Only when the engine does not have it (the default).
+    Missing,
+    Always,
+    /// Never: a missing image is an error naming it.
+    Never,
+}
+
+/// The container's network.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Network {
+    /// Only loopback (the default).
+    None,
+    Bridge,
+    Host,
+    /// A named network (created when missing when it is `hub.containers.network`).
+    Named(String),
+}
+
+impl Network {
+    /// The engine's `NetworkMode`.
+    pub fn mode(&self) -> &str {
+        match self {
+            Network::None => "none",
+            Network::Bridge => "bridge",
+            Network::Host => "host",
+            Network::Named(n) => n,
+        }
+    }
+}
+
+/// A bind mount: `host:container[:ro]`, the host path resolved against the config's folder.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Volume {
+    pub host: PathBuf,
+    pub container: String,
+    pub read_only: bool,
+}
+
+impl Volume {
+    /// As the engine's `Binds` takes it.
+    pub fn bind(&self) -> String {
+        let ro = if self.read_only { ":ro" } else { "" };
+        format!("{}:{}{ro}", self.host.display(), self.container)
+    }
+}
+
+/// A weekly window in a fixed UTC offset: days (0 = Monday) and minutes of the day.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Window {
+    pub days: [bool; 7],
+    pub from_minute: u32,
+    pub to_minute: u32,
+    pub offset_minutes: i32,
+}
+
+impl Window {
+    /// Whether the window is open at `unix_secs` (seconds since the epoch, UTC).
+    pub fn contains(&self, unix_secs: i64) -> bool {
+        let local = unix_secs + i64::from(self.offset_minutes) * 60;
+        let days = local.div_euclid(86_400);
+        // 1970-01-01 was a Thursday (3, Monday being 0).
+        let weekday = (days + 3).rem_euclid(7) as usize;
+        let minute = (local.rem_euclid(86_400) / 60) as u32;
+        self.days[weekday] && minute >= self.from_minute && minute < self.to_minute
+    }
+}
+
+/// A server's `container` table, checked.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ContainerConfig {
+    /// The image, `hub.containers.image_prefix` applied.
+    pub image: String,
+    pub strategy: Strategy,
+    pub idle_timeout: Duration,
+    pub pool: usize,
+    pub schedule: Vec<Window>,
+    /// The command inside the image (its `CMD` when empty).
+    pub args: Vec<String>,
+    pub env: BTreeMap<String, String>,
+    pub volumes: Vec<Volume>,
+    pub workdir: Option<String>,
+    pub user: Option<String>,
+    pub network: Network,
+    pub memory: Option<i64>,
+    pub cpus: Option<f64>,
+    pub pids_limit: Option<i64>,
+    pub read_only: bool,
+    pub labels: BTreeMap<String, String>,
+    pub pull: Pull,
+    /// Streamable HTTP inside the container on this port (stdio when `None`).
+    pub port: Option<u16>,
+}
+
+/// `[hub.containers]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ContainerSettings {
+    /// The engine's socket (`unix:///…` or a path); `None`: `DOCKER_HOST`, then the usual paths.
+    pub socket: Option<String>,
+    /// A network of the hub's own, created when missing and removed by cleanup if the hub made it.
+    pub network: Option<String>,
+    pub image_prefix: Option<String>,
+    /// Containers running at once, hub-wide.
+    pub max_containers: Option<usize>,
+    pub cleanup_on_shutdown: bool,
+    /// This hub's label value: `hub.containers.instance`, or a hash of the config file's path.
+    pub instance: String,
+    pub memory: Option<i64>,
+    pub cpus: Option<f64>,
+    pub pids_limit: Option<i64>,
+}
+
+impl Default for ContainerSettings {
+    fn default() -> Self {
+        Self {
+            socket: None,
+            network: None,
+            image_prefix: None,
+            max_containers: None,
+            cleanup_on_shutdown: true,
+            instance: String::new(),
+            memory: None,
+            cpus: None,
+            pids_limit: None,
+        }
+    }
+}
+
+/// `512m`, `1g`, `256MiB`, `1048576`: bytes.
+fn bytes(c: &mut Collector, path: &str, v: Option<&str>) -> Option<i64> {
+    let s = v?.trim();
+    let split = s.find(|ch: char| !ch.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let mult: i64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        _ => 0,
+    };
+    match num.parse::<i64>() {
+        Ok(n) if mult > 0 && n > 0 && n.checked_mul(mult).is_some_and(|b| b >= 6 << 20) => {
+            Some(n * mult)
+        }
+        Ok(n) if mult > 0 && n > 0 => {
+            c.push(
+                path,
+                format!("`{s}` is below the engines' minimum of 6 MiB"),
+                Some("e.g. `256m`"),
+            );
+            None
+        }
+        _ => {
+            c.push(
+                path,
+                format!("`{s}` is not a size"),
+                Some("a number and a unit, e.g. `512m` or `1g`"),
+            );
+            None
+        }
+    }
+}
+
+fn cpus(c: &mut Collector, path: &str, v: Option<f64>) -> Option<f64> {
+    let n = v?;
+    if n > 0.0 && n <= 1024.0 {
+        Some(n)
+    } else {
+        c.push(
+            path,
+            format!("{n} is out of range"),
+            Some("a number of CPUs above 0, e.g. `0.5` or `2`"),
+        );
+        None
+    }
+}
+
+fn pids(c: &mut Collector, path: &str, v: Option<i64>) -> Option<i64> {
+    v.map(|n| int_in(c, path, Some(n), 0, 1, 1 << 22))
+}
+
+const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+
+fn hhmm(s: &str) -> Option<u32> {
+    let (h, m) = s.split_once(':')?;
+    let (h, m) = (h.parse::<u32>().ok()?, m.parse::<u32>().ok()?);
+    (h <= 24 && m < 60 && h * 60 + m <= 24 * 60).then_some(h * 60 + m)
+}
+
+fn offset(s: &str) -> Option<i32> {
+    let rest = s.strip_prefix("UTC").unwrap_or(s);
+    if rest.is_empty() {
+        return Some(0);
+    }
+    let (sign, hm) = match rest.split_at(1) {
+        ("+", r) => (1, r),
+        ("-", r) => (-1, r),
+        _ => return None,
+    };
+    let m = hhmm(hm).filter(|m| *m <= 14 * 60)?;
+    Some(sign * m as i32)
+}
+
+/// `Mon-Fri 09:00-18:00 [UTC+01:00]`: days (a range, a list, or `daily`), a time range, an offset.
+pub fn parse_window(s: &str) -> Option<Window> {
+    let parts: Vec<&str> = s.split_whitespace().collect();
+    let (days_s, time_s, off_s) = match parts.as_slice() {
+        [d, t] => (*d, *t, "UTC"),
+        [d, t, o] => (*d, *t, *o),
+        _ => return None,
+    };
+    let mut days = [false; 7];
+    let day = |x: &str| DAYS.iter().position(|d| x.eq_ignore_ascii_case(d));
+    if days_s.eq_ignore_ascii_case("daily") {
+        days = [true; 7];
+    } else {
+        for part in days_s.split(',') {
+            match part.split_once('-') {
+                Some((a, b)) => {
+                    let (a, b) = (day(a)?, day(b)?);
+                    let mut i = a;
+                    loop {
+                        days[i] = true;
+                        if i == b {
+                            break;
+                        }
+                        i = (i + 1) % 7;
+                    }
+                }
+                None => days[day(part)?] = true,
+            }
+        }
+    }
+    let (from, to) = time_s.split_once('-')?;
+    let (from_minute, to_minute) = (hhmm(from)?, hhmm(to)?);
+    if from_minute >= to_minute {
+        return None;
+    }
+    Some(Window {
+        days,
+        from_minute,
+        to_minute,
+        offset_minutes: offset(off_s)?,
+    })
+}
+
+fn volume(c: &mut Collector, path: &str, s: &str, base: &Path) -> Option<Volume> {
+    let parts: Vec<&str> = s.split(':').collect();
+    let (host, inside, read_only) = match parts.as_slice() {
+        [h, i] => (*h, *i, false),
+        [h, i, "ro"] => (*h, *i, true),
+        [h, i, "rw"] => (*h, *i, false),
+        _ => {
+            c.push(
+                path,
+                format!("`{s}` is not a volume"),
+                Some("write `host:container` or `host:container:ro`"),
+            );
+            return None;
+        }
+    };
+    if host.is_empty() || !inside.starts_with('/') {
+        c.push(
+            path,
+            format!("`{s}` is not a volume"),
+            Some("the path inside the container is absolute, e.g. `./data:/data:ro`"),
+        );
+        return None;
+    }
+    let host_path = base.join(host);
+    if !host_path.exists() {
+        c.push(
+            path,
+            format!(
+                "`{host}` does not exist (resolved to `{}`)",
+                host_path.display()
+            ),
+            Some("relative host paths are taken from the config file's folder"),
+        );
+    }
+    Some(Volume {
+        host: host_path,
+        container: inside.to_string(),
+        read_only,
+    })
+}
+
+/// A server's `container` table; `path` is `tenants.<t>.servers.<s>.container`.
+pub(super) fn container(
+    c: &mut Collector,
+    path: &str,
+    r: RawContainer,
+    hub: &ContainerSettings,
+    base: &Path,
+) -> ContainerConfig {
+    let image = match r.image.as_deref().map(str::trim) {
+        Some(i) if !i.is_empty() && !i.contains(char::is_whitespace) => match &hub.image_prefix {
+            Some(p) if !i.contains('/') => format!("{p}{i}"),
+            _ => i.to_string(),
+        },
+        Some(i) => {
+            c.push(
+                format!("{path}.image"),
+                format!("`{i}` is not an image name"),
+                Some("e.g. `image = \"ghcr.io/acme/mcp-git:1.2\"`"),
+            );
+            String::new()
+        }
+        None => {
+            c.push(
+                format!("{path}.image"),
+                "is missing",
+                Some("name the image to run, e.g. `image = \"mcp/git:latest\"`"),
+            );
+            String::new()
+        }
+    };
+    let strategy = match r.strategy.as_deref() {
+        None | Some("on-demand") => Strategy::OnDemand,
+        Some("always-on") => Strategy::AlwaysOn,
+        Some("pre-warmed") => Strategy::PreWarmed,
+        Some("scheduled") => Strategy::Scheduled,
+        Some(o) => {
+            c.push(
+                format!("{path}.strategy"),
+                format!("`{o}` is not a strategy"),
+                Some("use `on-demand`, `always-on`, `pre-warmed` or `scheduled`"),
+            );
+            Strategy::OnDemand
+        }
+    };
+    if r.idle_timeout.is_some() && strategy != Strategy::OnDemand {
+        c.push(
+            format!("{path}.idle_timeout"),
+            "only applies to `strategy = \"on-demand\"`",
+            Some("remove it, or make the server on-demand"),
+        );
+    }
+    let pool = int_in(c, &format!("{path}.pool"), r.pool, 1, 1, 64) as usize;
+    if pool > 1 {
+        // Not built yet: one connection per server is all the tenant routes to today.
+        c.push(
+            format!("{path}.pool"),
+            "pools of more than one container are not supported yet",
+            Some("use `pool = 1` (one container kept ready), or run several servers"),
+        );
+    }
+    if r.pool.is_some() && strategy != Strategy::PreWarmed {
+        c.push(
+            format!("{path}.pool"),
+            "only applies to `strategy = \"pre-warmed\"`",
+            Some("remove it, or make the server pre-warmed"),
+        );
+    }
+    let mut schedule = Vec::new();
+    for (i, w) in r.schedule.iter().enumerate() {
+        match parse_window(w) {
+            Some(x) => schedule.push(x),
+            None => c.push(format!("{path}.schedule[{i}]"), format!("`{w}` is not a window"), Some("write days, hours and an optional UTC offset, e.g. `Mon-Fri 09:00-18:00 UTC+01:00` or `daily 00:00-06:00`")),
+        }
+    }
+    match (
+        strategy == Strategy::Scheduled,
+        schedule.is_empty() && r.schedule.is_empty(),
+    ) {
+        (true, true) => c.push(
+            format!("{path}.schedule"),
+            "is missing",
+            Some(
+                "a scheduled server needs its windows, e.g. `schedule = [\"Mon-Fri 09:00-18:00\"]`",
+            ),
+        ),
+        (false, false) => c.push(
+            format!("{path}.schedule"),
+            "only applies to `strategy = \"scheduled\"`",
+            Some("remove it, or make the server scheduled"),
+        ),
+        _ => {}
+    }
+    for k in r.env.keys() {
+        if !is_env_name(k) {
+            c.push(
+                format!("{path}.env.{k}"),
+                format!("`{k}` is not a valid environment variable name"),
+                Some("use letters, digits and `_`, not starting with a digit"),
+            );
+        }
+    }
+    let volumes = r
+        .volumes
+        .iter()
+        .enumerate()
+        .filter_map(|(i, v)| volume(c, &format!("{path}.volumes[{i}]"), v, base))
+        .collect();
+    if let Some(w) = &r.workdir {
+        if !w.starts_with('/') {
+            c.push(
+                format!("{path}.workdir"),
+                format!("`{w}` is not an absolute path"),
+                Some("the working directory inside the container, e.g. `/work`"),
+            );
+        }
+    }
+    let network = match r.network.as_deref() {
+        None | Some("none") => Network::None,
+        Some("bridge") => Network::Bridge,
+        Some("host") => Network::Host,
+        Some(n)
+            if !n.is_empty()
+                && n.chars()
+                    .all(|ch| ch.is_ascii_alphanumeric() || "_.-".contains(ch)) =>
+        {
+            Network::Named(n.to_string())
+        }
+        Some(n) => {
+            c.push(
+                format!("{path}.network"),
+                format!("`{n}` is not a network"),
+                Some("use `none` (the default), `bridge`, `host` or a network's name"),
+            );
+            Network::None
+        }
+    };
+    for k in r.labels.keys() {
+        if k.starts_with("io.mcp-hub.") {
+            c.push(
+                format!("{path}.labels.{k}"),
+                "the `io.mcp-hub.` labels are the hub's own",
+                Some("choose another key"),
+            );
+        }
+    }
+    let pull = match r.pull.as_deref() {
+        None | Some("missing") => Pull::Missing,
+        Some("always") => Pull::Always,
+        Some("never") => Pull::Never,
+        Some(o) => {
+            c.push(
+                format!("{path}.pull"),
+                format!("`{o}` is not a pull policy"),
+                Some("use `missing` (the default), `always` or `never`"),
+            );
+            Pull::Missing
+        }
+    };
+    let port = r
+        .port
+        .map(|p| int_in(c, &format!("{path}.port"), Some(p), 0, 1, 65_535) as u16);
+    if port.is_some() {
+        c.push(
+            format!("{path}.port"),
+            "Streamable HTTP inside a container is not supported yet",
+            Some("remove `port`: the hub speaks to the container over its stdin and stdout"),
+        );
+    }
+    if port.is_some() && network == Network::None {
+        c.push(
+            format!("{path}.port"),
+            "needs a network: with `network = \"none\"` the hub cannot reach the port",
+            Some("set `network = \"bridge\"`"),
+        );
+    }
+    ContainerConfig {
+        image,
+        idle_timeout: duration(
+            c,
+            &format!("{path}.idle_timeout"),
+            r.idle_timeout.as_ref(),
+            Duration::from_secs(300),
+        ),
+        strategy,
+        pool,
+        schedule,
+        args: r.args,
+        env: r.env,
+        volumes,
+        workdir: r.workdir,
+        user: r.user,
+        network,
+        memory: bytes(c, &format!("{path}.memory"), r.memory.as_deref()).or(hub.memory),
+        cpus: cpus(c, &format!("{path}.cpus"), r.cpus).or(hub.cpus),
+        pids_limit: pids(c, &format!("{path}.pids_limit"), r.pids_limit).or(hub.pids_limit),
+        read_only: r.read_only.unwrap_or(true),
+        labels: r.labels,
+        pull,
+        port,
+    }
+}
+
+/// `[hub.containers]`; the instance id defaults to a hash of the config file's absolute path,
+/// so two hubs with different configs on one engine never sweep each other's containers.
+pub(super) fn settings(
+    c: &mut Collector,
+    r: Option<&RawContainers>,
+    file: &Path,
+) -> ContainerSettings {
+    let d = RawContainers::default();
+    let r = r.unwrap_or(&d);
+    let instance = match &r.instance {
+        Some(i)
+            if !i.is_empty()
+                && i.len() <= 32
+                && i.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '-') =>
+        {
+            i.clone()
+        }
+        Some(i) => {
+            c.push(
+                "hub.containers.instance",
+                format!("`{i}` is not an instance id"),
+                Some("use 1 to 32 letters, digits or `-`"),
+            );
+            String::new()
+        }
+        None => {
+            let abs = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
+            let digest = sha2::Sha256::digest(abs.to_string_lossy().as_bytes());
+            digest.iter().take(6).map(|b| format!("{b:02x}")).collect()
+        }
+    };
+    if let Some(n) = &r.network {
+        if n.is_empty()
+            || !n
+                .chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || "_.-".contains(ch))
+            || matches!(n.as_str(), "none" | "bridge" | "host")
+        {
+            c.push(
+                "hub.containers.network",
+                format!("`{n}` cannot be the hub's own network"),
+                Some("name a network of the hub's own, e.g. `mcp-hub`"),
+            );
+        }
+    }
+    ContainerSettings {
+        socket: r.socket.clone(),
+        network: r.network.clone(),
+        image_prefix: r.image_prefix.clone(),
+        max_containers: r
+            .max_containers
+            .map(|n| int_in(c, "hub.containers.max_containers", Some(n), 0, 1, 10_000) as usize),
+        cleanup_on_shutdown: r.cleanup_on_shutdown.unwrap_or(true),
+        instance,
+        memory: bytes(c, "hub.containers.memory", r.memory.as_deref()),
+        cpus: cpus(c, "hub.containers.cpus", r.cpus),
+        pids_limit: pids(c, "hub.containers.pids_limit", r.pids_limit),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::HubConfig;
+
+    fn problems(toml: &str) -> String {
+        match HubConfig::from_str_at(toml, Path::new("/etc/mcp-hub/hub.toml"), &|_| None) {
+            Ok(_) => String::new(),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn a_container_server_is_checked_key_by_key() {
+        let ok = HubConfig::from_str_at(
+            r#"
+[hub.containers]
+image_prefix = "registry.local/"
+memory = "256m"
+[tenants.t.servers.git.container]
+image = "mcp-git:1"
+args = ["serve"]
+env = { TOKEN = "x" }
+cpus = 0.5
+labels = { team = "a" }
+"#,
+            Path::new("/etc/mcp-hub/hub.toml"),
+            &|_| None,
+        )
+        .unwrap();
+        let s = &ok.tenants["t"].servers["git"];
+        let k = s.container.as_ref().unwrap();
+        assert_eq!(k.image, "registry.local/mcp-git:1");
+        assert_eq!(k.strategy, Strategy::OnDemand);
+        assert_eq!(
+            s.start,
+            crate::config::StartMode::Lazy,
+            "on-demand waits for a call"
+        );
+        assert_eq!(k.memory, Some(256 << 20), "the hub's default limit");
+        assert_eq!(k.cpus, Some(0.5));
+        assert_eq!(k.network, Network::None);
+        assert!(k.read_only);
+        assert_eq!(k.idle_timeout, Duration::from_secs(300));
+        assert_eq!(
+            ok.hub.containers.instance.len(),
+            12,
+            "a hash of the config's path"
+        );
+        assert!(ok.hub.containers.cleanup_on_shutdown);
+
+        let bad = problems(
+            r#"
+[tenants.t.servers.a]
+command = "x"
+[tenants.t.servers.a.container]
+image = "i"
+[tenants.t.servers.b.container]
+strategy = "sometimes"
+memory = "lots"
+cpus = -1
+network = "no net"
+pull = "often"
+volumes = ["relative-only", "./nowhere:/data:ro"]
+labels = { "io.mcp-hub.tenant" = "x" }
+[tenants.t.servers.c.container]
+image = "i"
+strategy = "scheduled"
+schedule = ["Mon-Fri 18:00-09:00"]
+[tenants.t.servers.d.container]
+image = "i"
+strategy = "pre-warmed"
+pool = 3
+"#,
+        );
+        for want in [
+            "tenants.t.servers.a: has more than one of `command`, `url` and `container`",
+            "tenants.t.servers.b.container.image: is missing",
+            "tenants.t.servers.b.container.strategy: `sometimes` is not a strategy",
+            "tenants.t.servers.b.container.memory: `lots` is not a size",
+            "tenants.t.servers.b.container.cpus: -1 is out of range",
+            "tenants.t.servers.b.container.network: `no net` is not a network",
+            "tenants.t.servers.b.container.pull: `often` is not a pull policy",
+            "tenants.t.servers.b.container.volumes[0]: `relative-only` is not a volume",
+            "tenants.t.servers.b.container.volumes[1]: `./nowhere` does not exist",
+            "tenants.t.servers.b.container.labels.io.mcp-hub.tenant",
+            "tenants.t.servers.c.container.schedule[0]: `Mon-Fri 18:00-09:00` is not a window",
+            "tenants.t.servers.d.container.pool: pools of more than one container are not supported yet",
+        ] {
+            assert!(bad.contains(want), "missing `{want}` in:\n{bad}");
+        }
+    }
+
+    #[test]
+    fn windows_read_days_hours_and_offsets() {
+        let w = parse_window("Mon-Fri 09:00-18:00 UTC+01:00").unwrap();
+        assert_eq!(w.days, [true, true, true, true, true, false, false]);
+        assert_eq!(
+            (w.from_minute, w.to_minute, w.offset_minutes),
+            (540, 1080, 60)
+        );
+        // 2026-12-01 is a Tuesday; 08:30 UTC is 09:30 at UTC+01:00.
+        let tue_0830_utc = 1_796_113_800;
+        assert!(w.contains(tue_0830_utc));
+        assert!(!w.contains(tue_0830_utc - 3600), "07:30 UTC is 08:30 local");
+        assert!(parse_window("daily 00:00-24:00").unwrap().contains(0));
+        assert!(parse_window("Sat,Sun 10:00-12:00").unwrap().days[6]);
+        assert!(
+            parse_window("Fri-Mon 10:00-12:00").unwrap().days[0],
+            "ranges wrap"
+        );
+        for bad in [
+            "Mon 18:00-09:00",
+            "Funday 09:00-10:00",
+            "Mon 9-10",
+            "Mon 09:00-10:00 CET",
+        ] {
+            assert!(parse_window(bad).is_none(), "{bad}");
+        }
+    }
+}

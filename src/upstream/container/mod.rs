@@ -1,0 +1,387 @@
+//! Container upstreams: a server run by the container engine, attached before it starts, whose
+//! stdout frames are split into lines for the same multiplexer as a stdio upstream; stopped with
+//! a grace period, then killed, then removed. The strategy (when it runs) is the supervisor's.
+
+pub mod engine;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bollard::container::LogOutput;
+use bollard::query_parameters::AttachContainerOptions;
+use futures_util::StreamExt;
+use tokio::io::AsyncWriteExt;
+use tokio_util::sync::CancellationToken;
+
+use super::stdio::StderrTail;
+use super::UpstreamError;
+use crate::config::{ServerConfig, TenantId};
+use crate::mux::{truncate, CloseGuard, Conn};
+use engine::Engine;
+
+/// Longest line accepted from an upstream (as for stdio).
+const MAX_LINE: usize = 16 * 1024 * 1024;
+
+/// Containers this hub runs right now, and per tenant (for `max_containers`).
+static RUNNING: AtomicUsize = AtomicUsize::new(0);
+static PER_TENANT: std::sync::Mutex<Vec<(TenantId, usize)>> = std::sync::Mutex::new(Vec::new());
+
+/// How many containers the hub runs now.
+pub fn running() -> usize {
+    RUNNING.load(Ordering::Relaxed)
+}
+
+/// One running container counted against the limits until dropped.
+struct Slot(TenantId);
+
+impl Slot {
+    fn take(tenant: &TenantId, hub_max: Option<usize>) -> Result<Self, String> {
+        let prev = RUNNING.fetch_add(1, Ordering::AcqRel);
+        if hub_max.is_some_and(|m| prev >= m) {
+            RUNNING.fetch_sub(1, Ordering::AcqRel);
+            return Err(format!(
+                "the hub already runs {prev} containers (`hub.containers.max_containers`)"
+            ));
+        }
+        if let Ok(mut g) = PER_TENANT.lock() {
+            match g.iter_mut().find(|(t, _)| t == tenant) {
+                Some((_, n)) => *n += 1,
+                None => g.push((tenant.clone(), 1)),
+            }
+        }
+        Ok(Slot(tenant.clone()))
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        RUNNING.fetch_sub(1, Ordering::AcqRel);
+        if let Ok(mut g) = PER_TENANT.lock() {
+            if let Some((_, n)) = g.iter_mut().find(|(t, _)| *t == self.0) {
+                *n = n.saturating_sub(1);
+            }
+        }
+    }
+}
+
+/// A running container behind a connection.
+pub struct ContainerLink {
+    engine: Engine,
+    pub id: String,
+    pub name: String,
+    stderr: Arc<StderrTail>,
+    stop_writer: CancellationToken,
+    /// Cancelled when the attach stream has ended (the container's process is gone).
+    ended: CancellationToken,
+    exit_code: Arc<std::sync::OnceLock<Option<i32>>>,
+    conn: Arc<Conn>,
+    _slot: Slot,
+}
+
+fn spawn_error(image: &str, reason: impl std::fmt::Display) -> UpstreamError {
+    UpstreamError::Spawn {
+        command: format!("container {image}"),
+        reason: reason.to_string(),
+    }
+}
+
+/// Creates, attaches (before the start, so nothing the server writes first is lost) and starts
+/// the container, and wires it to `conn`.
+pub async fn spawn(
+    cfg: &ServerConfig,
+    settings: &crate::config::ContainerSettings,
+    tenant: &TenantId,
+    conn: &Arc<Conn>,
+    outgoing: crate::mux::Outgoing,
+    tasks: &crate::tasks::Tasks,
+) -> Result<ContainerLink, UpstreamError> {
+    let Some(k) = &cfg.container else {
+        return Err(spawn_error("?", "not a container server"));
+    };
+    let err = |e: &dyn std::fmt::Display| spawn_error(&k.image, e);
+    startup_sweep(settings).await;
+    let slot = Slot::take(tenant, settings.max_containers).map_err(|e| err(&e))?;
+    let engine = Engine::connect(settings).map_err(|e| err(&e))?;
+    engine.ping().await.map_err(|e| err(&e))?;
+    engine
+        .sweep_server(&settings.instance, tenant, cfg.name.as_str())
+        .await;
+    if let (Some(net), crate::config::Network::Named(n)) = (&settings.network, &k.network) {
+        if net == n {
+            engine
+                .ensure_network(n, &settings.instance)
+                .await
+                .map_err(|e| err(&e))?;
+        }
+    }
+    engine
+        .ensure_image(&k.image, k.pull)
+        .await
+        .map_err(|e| err(&e))?;
+    let name = engine::container_name(&settings.instance, tenant, cfg.name.as_str());
+    let id = engine
+        .create(&name, engine::spec(cfg, k, settings, tenant))
+        .await
+        .map_err(|e| err(&e))?;
+    let attached = engine
+        .docker
+        .attach_container(
+            &id,
+            Some(AttachContainerOptions {
+                stdin: true,
+                stdout: true,
+                stderr: true,
+                stream: true,
+                // Never `logs = true`: podman 4.3's replay frames are one byte short.
+                logs: false,
+                ..Default::default()
+            }),
+        )
+        .await;
+    let attached = match attached {
+        Ok(a) => a,
+        Err(e) => {
+            engine.remove(&id).await;
+            return Err(err(&format!("attach failed: {e}")));
+        }
+    };
+    if let Err(e) = engine.docker.start_container(&id, None).await {
+        engine.remove(&id).await;
+        return Err(err(&format!("start failed: {e}")));
+    }
+    tracing::info!(tenant = %tenant, server = %cfg.name, container = %name, image = %k.image, "started container");
+    let span = tracing::info_span!(parent: None, "upstream", tenant = %tenant, server = %cfg.name, container = %name);
+
+    let stop_writer = tasks.child_token();
+    tasks.spawn(
+        span.clone(),
+        write_loop(attached.input, outgoing, stop_writer.clone(), conn.clone()),
+    );
+
+    let stderr = Arc::new(StderrTail::default());
+    let ended = CancellationToken::new();
+    let exit_code = Arc::new(std::sync::OnceLock::new());
+    let (conn2, tail, ended2, code, eng, id2) = (
+        conn.clone(),
+        stderr.clone(),
+        ended.clone(),
+        exit_code.clone(),
+        engine.clone(),
+        id.clone(),
+    );
+    let (tenant_s, server) = (tenant.clone(), cfg.name.clone());
+    tasks.spawn(span, async move {
+        let guard = CloseGuard::new(conn2.clone(), "reader");
+        let why = read_loop(attached.output, &conn2, &tail, &tenant_s, &server).await;
+        tail.end();
+        let exit = exit_code_of(&eng, &id2).await;
+        let _ = code.set(exit);
+        let reason = match (exit, why) {
+            (Some(c), _) => format!("container exited (code {c})"),
+            (None, Some(e)) => format!("container's attach stream broke: {e}"),
+            (None, None) => "container's output ended".to_string(),
+        };
+        ended2.cancel();
+        conn2.close(reason);
+        guard.disarm();
+    });
+
+    Ok(ContainerLink {
+        engine,
+        id,
+        name,
+        stderr,
+        stop_writer,
+        ended,
+        exit_code,
+        conn: conn.clone(),
+        _slot: slot,
+    })
+}
+
+/// The container's exit code, once its process is gone (`None`: still running, or removed).
+async fn exit_code_of(engine: &Engine, id: &str) -> Option<i32> {
+    for _ in 0..10 {
+        match engine.docker.inspect_container(id, None).await {
+            Ok(i) => {
+                let st = i.state?;
+                if st.running != Some(true) {
+                    return st.exit_code.map(|c| c as i32);
+                }
+            }
+            Err(_) => return None,
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    None
+}
+
+/// Writes frames to the container's stdin; a failed write closes the connection. Ending drops
+/// the attach input, which closes the container's stdin.
+async fn write_loop(
+    mut input: std::pin::Pin<Box<dyn tokio::io::AsyncWrite + Send>>,
+    mut rx: crate::mux::Outgoing,
+    stop: CancellationToken,
+    conn: Arc<Conn>,
+) {
+    let guard = CloseGuard::new(conn.clone(), "writer");
+    let failed = loop {
+        let frame = tokio::select! {
+            biased;
+            _ = stop.cancelled() => break None,
+            f = rx.recv() => match f { Some(f) => f, None => break None },
+        };
+        let mut buf = frame.into_bytes();
+        buf.push(b'\n');
+        while let Ok(f) = rx.try_recv() {
+            buf.extend_from_slice(f.as_bytes());
+            buf.push(b'\n');
+        }
+        if let Err(e) = async {
+            input.write_all(&buf).await?;
+            input.flush().await
+        }
+        .await
+        {
+            break Some(e);
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(1), input.shutdown()).await;
+    drop(input);
+    if let Some(e) = failed {
+        conn.close(format!("container's stdin broke: {e}"));
+    }
+    guard.disarm();
+}
+
+/// Splits the stdout frames into lines (a frame is one write of the process, not a line) and
+/// logs stderr; returns the stream's error, if any.
+async fn read_loop(
+    mut output: std::pin::Pin<
+        Box<dyn futures_util::Stream<Item = Result<LogOutput, bollard::errors::Error>> + Send>,
+    >,
+    conn: &Arc<Conn>,
+    tail: &StderrTail,
+    tenant: &TenantId,
+    server: &crate::config::ServerName,
+) -> Option<String> {
+    let mut out: Vec<u8> = Vec::with_capacity(4096);
+    let mut err: Vec<u8> = Vec::new();
+    while let Some(item) = output.next().await {
+        match item {
+            Ok(LogOutput::StdOut { message }) | Ok(LogOutput::Console { message }) => {
+                out.extend_from_slice(&message);
+                while let Some(pos) = out.iter().position(|b| *b == b'\n') {
+                    let line: Vec<u8> = out.drain(..=pos).collect();
+                    let line = String::from_utf8_lossy(&line);
+                    let line = line.trim_end_matches(['\n', '\r']);
+                    if !line.trim().is_empty() {
+                        conn.handle_incoming(line);
+                    }
+                }
+                if out.len() > MAX_LINE {
+                    tracing::warn!(server = %conn.server, "upstream wrote a line longer than {MAX_LINE} bytes; dropping the connection");
+                    return Some("wrote a line longer than 16 MiB".into());
+                }
+            }
+            Ok(LogOutput::StdErr { message }) => {
+                err.extend_from_slice(&message);
+                while let Some(pos) = err.iter().position(|b| *b == b'\n') {
+                    let line: Vec<u8> = err.drain(..=pos).collect();
+                    let line = String::from_utf8_lossy(&line);
+                    tracing::info!(target: "upstream", tenant = %tenant, server = %server, "{}", truncate(line.trim_end(), 2000));
+                    tail.push(&line);
+                }
+                if err.len() > 64 * 1024 {
+                    err.clear();
+                }
+            }
+            Ok(LogOutput::StdIn { .. }) => {}
+            Err(e) => return Some(e.to_string()),
+        }
+    }
+    None
+}
+
+impl ContainerLink {
+    /// Resolves with the reason once the connection has closed.
+    pub async fn closed(&mut self) -> super::CloseReason {
+        self.conn.closed().await;
+        // The reader sets the exit code just before it closes; a writer-side close has none.
+        super::CloseReason {
+            text: self.conn.close_reason().unwrap_or("closed").to_string(),
+            exit_code: self.exit_code.get().copied().flatten(),
+        }
+    }
+
+    /// The last lines of stderr, once it has ended (or after 300 ms).
+    pub async fn stderr_tail(&self) -> Option<String> {
+        self.stderr.tail(Duration::from_millis(300)).await
+    }
+
+    /// Stops the container: close its stdin, wait `grace`, then the engine's stop (SIGTERM,
+    /// `grace`, SIGKILL), then remove it. 404 anywhere is "already gone".
+    pub async fn stop(self, grace: Duration) {
+        self.stop_writer.cancel();
+        let _ = tokio::time::timeout(grace, self.ended.cancelled()).await;
+        self.engine.stop_and_remove(&self.id, grace).await;
+    }
+
+    /// Removes what is left once the container's process is gone.
+    pub async fn sweep(&self) {
+        self.engine.remove(&self.id).await;
+    }
+}
+
+/// The sweep of what an earlier run of this hub instance left, once per process: every
+/// container spawn waits for it, so it never removes a container of this run.
+static SWEPT: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
+
+/// Removes the containers an earlier run of this instance left behind (a SIGKILLed hub's),
+/// once; later calls wait for the first. Never touches a container without this instance's label.
+pub async fn startup_sweep(settings: &crate::config::ContainerSettings) {
+    SWEPT
+        .get_or_init(|| async {
+            let engine = match Engine::connect(settings) {
+                Ok(e) => e,
+                Err(e) => return tracing::warn!("container sweep skipped: {e}"),
+            };
+            match engine.sweep(&settings.instance, false).await {
+                Ok(v) if v.is_empty() => {}
+                Ok(v) => tracing::info!(instance = %settings.instance, "removed {} container(s) an earlier run left: {}", v.len(), v.join(", ")),
+                Err(e) => tracing::warn!("container sweep failed: {e}"),
+            }
+        })
+        .await;
+}
+
+/// At shutdown (`cleanup_on_shutdown`): removes every container of this instance still there,
+/// and the hub's network when this run created it.
+pub async fn shutdown_sweep(settings: &crate::config::ContainerSettings) {
+    let Ok(engine) = Engine::connect(settings) else {
+        return;
+    };
+    match engine.sweep(&settings.instance, false).await {
+        Ok(v) if v.is_empty() => {}
+        Ok(v) => tracing::info!(
+            "removed {} container(s) at shutdown: {}",
+            v.len(),
+            v.join(", ")
+        ),
+        Err(e) => tracing::warn!("container cleanup at shutdown failed: {e}"),
+    }
+    if let Some(net) = &settings.network {
+        if engine::created_network(net) {
+            engine.remove_network(net).await;
+        }
+    }
+}
+
+/// Whether the config runs any container server.
+pub fn configured(config: &crate::config::HubConfig) -> bool {
+    config
+        .tenants
+        .values()
+        .any(|t| t.servers.values().any(|s| s.container.is_some()))
+}

@@ -12,7 +12,8 @@ use crate::naming::Namer;
 
 /// The rewrite of every answer from `server`: its URIs and task ids namespaced.
 pub fn namespacing(namer: Arc<Namer>, server: ServerName) -> Rewrite {
-    Arc::new(move |result: &mut Value| {
+    // Everything below changes values under `uri` and `taskId` only (it reads the other keys).
+    Rewrite::new(&["uri", "taskId"], move |result: &mut Value| {
         namespace_result_uris(result, &namer, server.as_str());
         namespace_task_ids(result, &namer, server.as_str());
     })
@@ -97,7 +98,7 @@ mod tests {
             "task": {"taskId": "7"},
             "structuredContent": {"uri": "kept"}
         });
-        namespacing(Arc::new(namer), ServerName::new("srv"))(&mut r);
+        namespacing(Arc::new(namer), ServerName::new("srv")).apply(&mut r);
         assert_eq!(r["contents"][0]["uri"], "test://srv__static/1");
         assert_eq!(r["content"][0]["uri"], "file://srv__/a");
         assert_eq!(r["content"][0]["x-vendor"], 1);

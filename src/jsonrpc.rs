@@ -359,8 +359,33 @@ pub fn classify(v: &Value) -> Kind {
     }
 }
 
+/// A message written straight to text: the envelope's keys in the order JSON-RPC writes them,
+/// the parts serialized in place (no intermediate JSON tree).
+fn frame(id: Option<&Value>, method: Option<&str>, body: Option<(&str, &Value)>) -> String {
+    let mut out = Vec::with_capacity(128);
+    out.extend_from_slice(br#"{"jsonrpc":"2.0""#);
+    // Writing a `Value` or a `str` into a `Vec` cannot fail.
+    if let Some(id) = id {
+        out.extend_from_slice(br#","id":"#);
+        let _ = serde_json::to_writer(&mut out, id);
+    }
+    if let Some(m) = method {
+        out.extend_from_slice(br#","method":"#);
+        let _ = serde_json::to_writer(&mut out, m);
+    }
+    if let Some((key, v)) = body {
+        out.extend_from_slice(b",\"");
+        out.extend_from_slice(key.as_bytes());
+        out.extend_from_slice(b"\":");
+        let _ = serde_json::to_writer(&mut out, v);
+    }
+    out.push(b'}');
+    // serde_json writes UTF-8 only.
+    String::from_utf8(out).unwrap_or_default()
+}
+
 pub fn result(id: &Value, result: Value) -> String {
-    json!({"jsonrpc": "2.0", "id": id, "result": result}).to_string()
+    frame(Some(id), None, Some(("result", &result)))
 }
 
 pub fn error(id: &Value, code: i64, message: impl Into<String>, data: Option<Value>) -> String {
@@ -381,17 +406,15 @@ pub fn error_value(
 }
 
 pub fn notification(method: &str, params: Option<Value>) -> String {
-    match params {
-        Some(p) => json!({"jsonrpc": "2.0", "method": method, "params": p}).to_string(),
-        None => json!({"jsonrpc": "2.0", "method": method}).to_string(),
-    }
+    frame(None, Some(method), params.as_ref().map(|p| ("params", p)))
 }
 
 pub fn request(id: &Value, method: &str, params: Option<Value>) -> String {
-    match params {
-        Some(p) => json!({"jsonrpc": "2.0", "id": id, "method": method, "params": p}).to_string(),
-        None => json!({"jsonrpc": "2.0", "id": id, "method": method}).to_string(),
-    }
+    frame(
+        Some(id),
+        Some(method),
+        params.as_ref().map(|p| ("params", p)),
+    )
 }
 
 /// The `_meta` object of a request's params, created when absent.
@@ -404,6 +427,37 @@ pub fn meta_mut(params: &mut Value) -> Option<&mut serde_json::Map<String, Value
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn frames_are_the_json_of_their_parts() {
+        let p = json!({"name": "t", "arguments": {"b": 1, "a": "\u{2028}\"x"}});
+        for (text, want) in [
+            (
+                request(&json!(7), "tools/call", Some(p.clone())),
+                json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": p}),
+            ),
+            (
+                request(&json!("a\"b"), "ping", None),
+                json!({"jsonrpc": "2.0", "id": "a\"b", "method": "ping"}),
+            ),
+            (
+                notification("n/x", None),
+                json!({"jsonrpc": "2.0", "method": "n/x"}),
+            ),
+            (
+                result(&json!(null), json!({})),
+                json!({"jsonrpc": "2.0", "id": null, "result": {}}),
+            ),
+        ] {
+            assert_eq!(
+                serde_json::from_str::<Value>(&text).unwrap(),
+                want,
+                "{text}"
+            );
+        }
+        // Key order as given (the upstream sees the client's argument order).
+        assert!(request(&json!(1), "m", Some(p)).contains(r#"{"name":"t","arguments":{"b":1,"a":"#));
+    }
 
     #[test]
     fn a_slow_reader_loses_progress_first_and_overflows_only_on_an_answer() {

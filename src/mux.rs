@@ -11,6 +11,7 @@
 //!
 //! - this file: the connection, its pending calls, requests and forwarding, timeouts, closing.
 //! - [`incoming`]: what the upstream sends: answers, notifications, requests, malformed input.
+//! - [`raw`]: answers and progress that pass with only their id or token spliced in.
 //! - [`park`]: calls parked for the MRTR bridge while their client supplies input.
 //! - [`reply`]: where an answer goes and what it is given on its way (id, rewrite, permit).
 //! - [`error`], [`guard`]: why a call failed; closing the connection when a task dies.
@@ -36,6 +37,7 @@ mod error;
 mod guard;
 mod incoming;
 mod park;
+mod raw;
 mod reply;
 
 pub use error::CallError;
@@ -122,7 +124,8 @@ pub struct Conn {
     pub server: ServerName,
     outgoing: mpsc::Sender<String>,
     next_id: AtomicU64,
-    pending: DashMap<u64, Pending>,
+    /// Keyed by the hub's own ids: FxHash, not SipHash (no peer chooses these keys).
+    pending: DashMap<u64, Pending, rustc_hash::FxBuildHasher>,
     closed: CancellationToken,
     close_reason: OnceLock<String>,
     era: OnceLock<Era>,
@@ -137,7 +140,7 @@ impl Conn {
             server,
             outgoing: tx,
             next_id: AtomicU64::new(0),
-            pending: DashMap::new(),
+            pending: DashMap::with_hasher(rustc_hash::FxBuildHasher),
             closed: CancellationToken::new(),
             close_reason: OnceLock::new(),
             era: OnceLock::new(),

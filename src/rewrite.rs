@@ -14,7 +14,8 @@ use crate::naming::Namer;
 /// are without one) and its task ids by its name.
 pub fn namespacing(namer: Arc<Namer>, server: ServerName, prefix: &str) -> Rewrite {
     let prefix = prefix.to_string();
-    Arc::new(move |result: &mut Value| {
+    // Everything below changes values under `uri` and `taskId` only (it reads the other keys).
+    Rewrite::new(&["uri", "taskId"], move |result: &mut Value| {
         if !prefix.is_empty() {
             namespace_result_uris(result, &namer, &prefix);
         }
@@ -101,7 +102,7 @@ mod tests {
             "task": {"taskId": "7"},
             "structuredContent": {"uri": "kept"}
         });
-        namespacing(Arc::new(namer), ServerName::new("srv"), "srv")(&mut r);
+        namespacing(Arc::new(namer), ServerName::new("srv"), "srv").apply(&mut r);
         assert_eq!(r["contents"][0]["uri"], "test://srv__static/1");
         assert_eq!(r["content"][0]["uri"], "file://srv__/a");
         assert_eq!(r["content"][0]["x-vendor"], 1);

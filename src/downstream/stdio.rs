@@ -35,7 +35,8 @@ pub async fn serve(tenant: Arc<Tenant>, shutdown: CancellationToken) -> std::io:
 /// (which adds) and the writer (which removes as it writes each answer).
 #[derive(Default)]
 struct Unanswered {
-    ids: Mutex<HashSet<String>>,
+    /// Each id as JSON text (as serde_json writes it, which is how every answer carries it).
+    ids: Mutex<HashSet<String, rustc_hash::FxBuildHasher>>,
     /// The number of unanswered requests, watched by the drain.
     count: watch::Sender<usize>,
 }
@@ -62,8 +63,9 @@ impl Unanswered {
     /// Called by the writer for every frame while requests are unanswered.
     fn saw_frame(&self, frame: &str) {
         #[derive(Deserialize)]
-        struct Envelope {
-            id: Option<Value>,
+        struct Envelope<'a> {
+            #[serde(borrow)]
+            id: Option<&'a serde_json::value::RawValue>,
             method: Option<serde::de::IgnoredAny>,
         }
         let Ok(Envelope {
@@ -74,7 +76,7 @@ impl Unanswered {
             return;
         };
         let mut ids = self.ids.locked();
-        if ids.remove(&id.to_string()) {
+        if ids.remove(id.get()) {
             self.count.send_replace(ids.len());
         }
     }
@@ -120,7 +122,7 @@ where
             tracing::warn!("client sent a line longer than 16 MiB; closing the session");
             break;
         }
-        let line = String::from_utf8_lossy(&buf);
+        let line = crate::upstream::stdio::utf8(&buf);
         let line = line.trim();
         if line.is_empty() {
             continue;

@@ -12,6 +12,9 @@ impl Conn {
     /// One message that arrived on the answer stream of call `related` (Streamable HTTP), so a
     /// request in it belongs to that call (SEP-2260 association).
     pub fn handle_incoming_on(self: &Arc<Self>, line: &str, related: Option<u64>) {
+        if self.pass_through(line) {
+            return;
+        }
         let msg: Value = match serde_json::from_str(line) {
             Ok(v) => v,
             Err(_) => {

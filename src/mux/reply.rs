@@ -5,7 +5,42 @@ use super::*;
 
 /// A change the caller wants made to a result on its way downstream (namespacing its URIs and
 /// task ids): given as a value, so the mux knows nothing of naming.
-pub type Rewrite = Arc<dyn Fn(&mut Value) + Send + Sync>;
+#[derive(Clone)]
+pub struct Rewrite {
+    apply: Arc<dyn Fn(&mut Value) + Send + Sync>,
+    /// The object keys the rewrite reads: a result whose text names none of them passes as is.
+    keys: &'static [&'static str],
+}
+
+impl Rewrite {
+    /// `apply` changes only values under the object keys `keys` (it may read others).
+    pub fn new(
+        keys: &'static [&'static str],
+        apply: impl Fn(&mut Value) + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            apply: Arc::new(apply),
+            keys,
+        }
+    }
+
+    pub fn apply(&self, result: &mut Value) {
+        (self.apply)(result)
+    }
+
+    /// Whether the rewrite may change the result whose JSON text is `text`: `false` only when
+    /// no key it reads appears in it, as written (a `\u` escape could spell one: then `true`).
+    pub fn may_touch(&self, text: &str) -> bool {
+        if memchr::memmem::find(text.as_bytes(), b"\\u").is_some() {
+            return true;
+        }
+        self.keys.iter().any(|k| {
+            let b = text.as_bytes();
+            memchr::memmem::find_iter(b, k.as_bytes())
+                .any(|i| i > 0 && b[i - 1] == b'"' && b.get(i + k.len()) == Some(&b'"'))
+        })
+    }
+}
 
 /// What to do to a result on its way downstream.
 #[derive(Clone, Default)]
@@ -74,7 +109,7 @@ pub(super) fn deliver_error(reply: Reply, err: CallError) {
 /// `resultType` and cache hints for 2026-07-28 clients.
 pub fn finish_result(result: &mut Value, finish: &Finish) {
     if let Some(rewrite) = &finish.rewrite {
-        rewrite(result);
+        rewrite.apply(result);
     }
     if finish.stateless {
         if let Some(o) = result.as_object_mut() {

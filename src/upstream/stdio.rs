@@ -313,7 +313,7 @@ async fn read_loop(stdout: tokio::process::ChildStdout, conn: &Arc<Conn>) -> Opt
                 return Some("wrote a line longer than 16 MiB".into());
             }
             Ok(_) => {
-                let line = String::from_utf8_lossy(&buf);
+                let line = utf8(&buf);
                 let line = line.trim_end_matches(['\n', '\r']);
                 if !line.trim().is_empty() {
                     conn.handle_incoming(line);
@@ -321,6 +321,15 @@ async fn read_loop(stdout: tokio::process::ChildStdout, conn: &Arc<Conn>) -> Opt
             }
             Err(e) => return Some(e.to_string()),
         }
+    }
+}
+
+/// A line as text: borrowed when it is valid UTF-8 (the common case, checked at memory speed),
+/// else with U+FFFD for each invalid sequence.
+pub(crate) fn utf8(buf: &[u8]) -> std::borrow::Cow<'_, str> {
+    match std::str::from_utf8(buf) {
+        Ok(s) => std::borrow::Cow::Borrowed(s),
+        Err(_) => String::from_utf8_lossy(buf),
     }
 }
 

@@ -249,37 +249,32 @@ impl Session {
             .get("uri")
             .and_then(Value::as_str)
             .map(str::to_string);
-        let routed = route::route(
-            &cat,
-            &tenant.namer,
-            |s| servers.contains_key(s),
-            &method,
-            params.clone(),
-        );
-        let r = match routed {
-            Ok(r) => r,
-            Err(e) if e.may_appear() && !settled => {
+        // The params are kept for a second try only while the tenant is still starting.
+        let (routed, kept) = if settled {
+            let routed = route::route(
+                &cat,
+                &tenant.namer,
+                |s| servers.contains_key(s),
+                &method,
+                params,
+            );
+            (routed, None)
+        } else {
+            let routed = route::route(
+                &cat,
+                &tenant.namer,
+                |s| servers.contains_key(s),
+                &method,
+                params.clone(),
+            );
+            (routed, Some(params))
+        };
+        let r = match (routed, kept) {
+            (Ok(r), _) => r,
+            (Err(e), Some(params)) if e.may_appear() => {
                 return self.after_settled(move |s| s.route(id, ctx, method, params));
             }
-            Err(RouteError::NotRouted(m)) => {
-                return ctx.fail(
-                    &id,
-                    jsonrpc::METHOD_NOT_FOUND,
-                    format!("Method not found: `{m}` is not supported by mcp-hub"),
-                )
-            }
-            Err(e @ (RouteError::UnknownTool(_) | RouteError::UnknownPrompt(_))) => {
-                let name = params
-                    .get("name")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default();
-                let msg = match self.down_server_hint(name) {
-                    Some(hint) => format!("{e}: {hint}"),
-                    None => e.to_string(),
-                };
-                return ctx.fail(&id, jsonrpc::INVALID_PARAMS, msg);
-            }
-            Err(e) => return ctx.fail(&id, jsonrpc::INVALID_PARAMS, e.to_string()),
+            (Err(e), _) => return self.refuse(&id, &ctx, e),
         };
         if let (Some(uri), "resources/subscribe" | "resources/unsubscribe") = (uri, method.as_str())
         {
@@ -304,6 +299,25 @@ impl Session {
             r.namespace_answer,
             permit,
         );
+    }
+
+    /// The answer to a request that has nowhere to go.
+    fn refuse(&self, id: &Value, ctx: &Ctx, e: RouteError) {
+        match e {
+            RouteError::NotRouted(m) => ctx.fail(
+                id,
+                jsonrpc::METHOD_NOT_FOUND,
+                format!("Method not found: `{m}` is not supported by mcp-hub"),
+            ),
+            RouteError::UnknownTool(ref name) | RouteError::UnknownPrompt(ref name) => {
+                let msg = match self.down_server_hint(name) {
+                    Some(hint) => format!("{e}: {hint}"),
+                    None => e.to_string(),
+                };
+                ctx.fail(id, jsonrpc::INVALID_PARAMS, msg)
+            }
+            e => ctx.fail(id, jsonrpc::INVALID_PARAMS, e.to_string()),
+        }
     }
 
     /// When a name looks like it belongs to a server that is down, say so.

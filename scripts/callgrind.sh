@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Instructions per forwarded `tools/call`, counted by valgrind's callgrind, in the hub process
+# and in a byte relay (socat) between the same pipes, against the same upstream
+# (examples/demo_server, which runs natively: only the middle process is counted).
+#
+# Method: each middle process is run twice, with 200 and with 1,200 `tools/call echo` requests
+# piped on its stdin (after initialize); the difference of the two totals divided by 1,000 is
+# the cost of one call, so start-up and shutdown cancel out. Counts are instructions, not time:
+# they repeat for the same binary and input whatever else the machine does.
+#
+# Usage: scripts/callgrind.sh            (builds the release hub and demo server first)
+# Needs: valgrind and socat (installed with apt when missing, as root).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+WORK="$(mktemp -d)"
+trap 'rm -rf "$WORK"' EXIT
+
+need=()
+command -v valgrind >/dev/null || need+=(valgrind)
+command -v socat >/dev/null || need+=(socat)
+if [ "${#need[@]}" -gt 0 ]; then
+    [ "$(id -u)" = 0 ] || { echo "callgrind.sh: needs ${need[*]} (apt-get install ${need[*]})" >&2; exit 1; }
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+cargo build --release --quiet --bin mcp-hub --example demo_server
+HUB="$ROOT/target/release/mcp-hub"
+DEMO="$ROOT/target/release/examples/demo_server"
+
+cat >"$WORK/hub.toml" <<EOF
+[hub]
+shutdown_grace = "1s"
+[tenants.default.servers.demo]
+command = "$DEMO"
+EOF
+
+# initialize, initialized, then N calls of `tool`, all written at once (the middle answers every
+# request read before stdin's end, then exits).
+input() {
+    local n="$1" tool="$2"
+    printf '%s\n' '{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"callgrind","version":"1"}}}'
+    printf '%s\n' '{"jsonrpc":"2.0","method":"notifications/initialized"}'
+    for ((i = 1; i <= n; i++)); do
+        printf '{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":"%s","arguments":{"message":"hello"}}}\n' "$i" "$tool"
+    done
+}
+
+# total instructions of one run of the middle process
+count() {
+    local n="$1" tool="$2"; shift 2
+    local out="$WORK/cg.$n.$tool"
+    input "$n" "$tool" >"$WORK/in"
+    # The hub exits at stdin's end once every call is answered; socat needs a moment for the
+    # last answers (-t), then exits.
+    valgrind --tool=callgrind --callgrind-out-file="$out" "$@" <"$WORK/in" >"$WORK/out.$n" 2>"$WORK/err.$n"
+    local answered
+    answered="$(grep -c '"result"' "$WORK/out.$n" || true)"
+    if [ "$answered" -ne $((n + 1)) ]; then
+        echo "callgrind.sh: $* answered $answered of $((n + 1)) requests; its stderr:" >&2
+        tail -n 20 "$WORK/err.$n" >&2
+        exit 1
+    fi
+    grep -E '^(summary|totals):' "$out" | head -1 | awk '{print $2}'
+}
+
+per_call() {
+    local tool="$1"; shift
+    local a b
+    a="$(count 200 "$tool" "$@")"
+    b="$(count 1200 "$tool" "$@")"
+    echo $(((b - a) / 1000))
+}
+
+hub="$(per_call demo__echo "$HUB" --config "$WORK/hub.toml" --log-level warn stdio)"
+relay="$(per_call echo socat -t 5 - "EXEC:$DEMO")"
+echo "instructions per forwarded tools/call (callgrind, 1,200 minus 200 calls, /1,000):"
+printf '  hub (stdio)   %8d\n' "$hub"
+printf '  relay (socat) %8d\n' "$relay"
+awk -v h="$hub" -v r="$relay" 'BEGIN { printf "  hub / relay   %8.1fx\n", h / r }'

@@ -2,10 +2,10 @@
 //!
 //! Config knows no runtime: it imports nothing else of the crate.
 
-pub mod clients;
-pub mod edit;
 mod catalog;
+pub mod clients;
 mod container;
+pub mod edit;
 mod expand;
 mod hub;
 mod operate;

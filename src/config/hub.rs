@@ -51,6 +51,8 @@ pub(super) fn hub_settings(raw: &RawFile, c: &mut Collector) -> HubSettings {
         http: http_settings(c, h.http.as_ref()),
         admin: super::operate::admin(c, h.admin.as_ref()),
         limits: super::operate::limits(c, "hub.limits", h.limits.as_ref()),
+        telemetry: super::telemetry::telemetry(c, h.telemetry.as_ref()),
+        log: super::telemetry::log(c, h.log.as_ref()),
     }
 }
 

@@ -13,6 +13,7 @@ mod server;
 mod shape;
 mod spans;
 mod suggest;
+mod telemetry;
 #[cfg(test)]
 mod tests;
 mod typecheck;
@@ -95,6 +96,27 @@ pub struct HubSettings {
     pub admin: AdminSettings,
     /// Defaults for every tenant's `limits`.
     pub limits: Limits,
+    pub telemetry: TelemetrySettings,
+    pub log: LogSettings,
+}
+
+/// `[hub.telemetry]`: what the hub reports about itself.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TelemetrySettings {
+    /// Record the Prometheus metrics served at `/metrics` (default on).
+    pub metrics: bool,
+    /// Export spans by OTLP/HTTP (JSON) to `{endpoint}/v1/traces`; `None`: no spans are made.
+    pub otlp_endpoint: Option<url::Url>,
+    /// `service.name` of the exported spans.
+    pub service_name: String,
+}
+
+/// `[hub.log]`: what the file says of the log (`None`: not set there).
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct LogSettings {
+    pub level: Option<String>,
+    /// `text` or `json`.
+    pub format: Option<String>,
 }
 
 /// `[hub.admin]`: the REST admin API.

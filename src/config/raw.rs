@@ -32,6 +32,23 @@ pub struct RawHub {
     pub http: Option<RawHttp>,
     pub admin: Option<RawAdmin>,
     pub limits: Option<RawLimits>,
+    pub telemetry: Option<RawTelemetry>,
+    pub log: Option<RawLog>,
+}
+
+/// `[hub.telemetry]`: Prometheus metrics and OTLP traces.
+#[derive(Debug, Default, Deserialize)]
+pub struct RawTelemetry {
+    pub metrics: Option<bool>,
+    pub otlp_endpoint: Option<String>,
+    pub service_name: Option<String>,
+}
+
+/// `[hub.log]`: the log on stderr (the command line's `--log-level` and `--log-format` win).
+#[derive(Debug, Default, Deserialize)]
+pub struct RawLog {
+    pub level: Option<String>,
+    pub format: Option<String>,
 }
 
 /// `[hub.admin]`: who may use the REST admin API, and where it is served.

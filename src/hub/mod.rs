@@ -71,6 +71,7 @@ impl Hub {
         }
         *hub.tenants.write_now() = Arc::new(tenants);
         hub.remember(1, ReloadSource::Start, text);
+        crate::observe::start_exporter(&hub.tasks());
         hub.tracker.close();
         hub
     }

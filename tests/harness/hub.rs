@@ -144,12 +144,26 @@ impl StdioHub {
         hub
     }
 
+    /// [`StdioHub::start`] with more arguments to `stdio` (`--health-listen ADDR`).
+    pub fn start_args(toml: &str, args: &[&str]) -> Self {
+        let mut hub = Self::start_uninitialized_args(toml, args);
+        let init = hub.request("initialize", json!({"protocolVersion":"2025-11-25","capabilities":{"sampling":{}},"clientInfo":{"name":"faults","version":"1"}}));
+        assert_eq!(init["result"]["protocolVersion"], "2025-11-25");
+        hub.send(json!({"jsonrpc":"2.0","method":"notifications/initialized"}));
+        hub
+    }
+
     /// A hub whose client has not sent `initialize` (a 2026-07-28 client never does).
     pub fn start_uninitialized(toml: &str) -> Self {
+        Self::start_uninitialized_args(toml, &[])
+    }
+
+    fn start_uninitialized_args(toml: &str, args: &[&str]) -> Self {
         let config = Config::new(toml);
         let dir = config.dir().to_path_buf();
         let mut child = Command::new(HUB_BIN)
             .args(["--config", &path_str(&config.path), "stdio"])
+            .args(args)
             .env("RUST_LOG", "info")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

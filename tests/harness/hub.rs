@@ -335,13 +335,14 @@ impl Drop for StdioHub {
 pub const HUB_START_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The address of the hub's ready line, `… mcp-hub listening on http://127.0.0.1:PORT`: only a
-/// line that says `listening` counts, and the address is what follows its `http://`.
+/// line that says `listening` counts, and the address is what follows its `http://` (up to a
+/// space, `/` or the `"` that ends it in a JSON log line).
 pub fn ready_addr(line: &str) -> Option<std::net::SocketAddr> {
     let rest = &line[line.find("listening")?..];
     let rest = &rest[rest.find("http://")? + "http://".len()..];
     let authority: String = rest
         .chars()
-        .take_while(|c| !c.is_whitespace() && *c != '/')
+        .take_while(|c| !c.is_whitespace() && !matches!(c, '/' | '"'))
         .collect();
     authority.parse().ok()
 }

@@ -89,6 +89,8 @@ fn needs_restart(old: &HubSettings, new: &HubSettings) -> Vec<String> {
     );
     check("hub.http", old.http != new.http);
     check("hub.admin.listen", old.admin.listen != new.admin.listen);
+    check("hub.telemetry", old.telemetry != new.telemetry);
+    check("hub.log", old.log != new.log);
     out
 }
 

@@ -1,7 +1,8 @@
 //! What metrics and traces cost: `cargo bench --bench observe`.
 //!
 //! The hub on stdio in front of `examples/demo_server`, `tools/call echo`, run twice per mode,
-//! the modes alternating: OFF (`[hub.telemetry] metrics = false`, no `otlp_endpoint`) and ON
+//! the modes alternating: OFF (`[hub.telemetry] metrics = false`, no `otlp_endpoint`), METRICS
+//! (metrics on, no spans) and ON
 //! (metrics on, spans exported by OTLP/HTTP to a receiver in this process that answers 200).
 //! Per run: sequential latency (p50/p99 of [`SEQ_CALLS`]) and throughput with [`IN_FLIGHT`]
 //! calls outstanding ([`PIPE_CALLS`] calls). Reported: the best run of each mode, the added p50
@@ -299,13 +300,22 @@ fn main() -> Result<()> {
         &on,
         format!("[hub.telemetry]\nmetrics = true\notlp_endpoint = \"http://127.0.0.1:{port}\"\n\n{server}"),
     )?;
+    let metrics_only = dir.path().join("metrics.toml");
+    std::fs::write(
+        &metrics_only,
+        format!("[hub.telemetry]\nmetrics = true\n\n{server}"),
+    )?;
     let log = dir.path().join("hub.log");
-    let (mut offs, mut ons) = (Vec::new(), Vec::new());
+    let (mut offs, mut ons, mut ms) = (Vec::new(), Vec::new(), Vec::new());
     for round in 0..ROUNDS {
-        for (name, cfg, runs) in [("off", &off, &mut offs), ("on", &on, &mut ons)] {
+        for (name, cfg, runs) in [
+            ("off", &off, &mut offs),
+            ("metrics", &metrics_only, &mut ms),
+            ("on", &on, &mut ons),
+        ] {
             let r = run(&hub_bin, cfg, &log)?;
             println!(
-                "round {round} {name:>3}: p50 {:7.1} µs  p99 {:7.1} µs  {:8.0} calls/s ({IN_FLIGHT} in flight)",
+                "round {round} {name:>7}: p50 {:7.1} µs  p99 {:7.1} µs  {:8.0} calls/s ({IN_FLIGHT} in flight)",
                 r.p50, r.p99, r.rps
             );
             runs.push(r);
@@ -317,7 +327,14 @@ fn main() -> Result<()> {
         p99: v.iter().map(|r| r.p99).fold(f64::MAX, f64::min),
         rps: v.iter().map(|r| r.rps).fold(0.0, f64::max),
     };
-    let (a, b) = (best(&offs), best(&ons));
+    let (a, b, m) = (best(&offs), best(&ons), best(&ms));
+    println!(
+        "best metrics only: p50 {:.1} µs, {:.0} calls/s: {:+.1} µs p50, {:+.1}% throughput",
+        m.p50,
+        m.rps,
+        m.p50 - a.p50,
+        (m.rps / a.rps - 1.0) * 100.0
+    );
     let calls = (ROUNDS * (WARMUP + SEQ_CALLS + PIPE_CALLS)) as u64;
     println!(
         "best off: p50 {:.1} µs, p99 {:.1} µs, {:.0} calls/s",

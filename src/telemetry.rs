@@ -1,5 +1,8 @@
-//! Logging: always to stderr (stdout belongs to the protocol), level from `RUST_LOG` or
-//! `--log-level`, as text or as one JSON object per line (`--log-format json`).
+//! Logging: always to stderr (stdout belongs to the protocol), level from `RUST_LOG`, else
+//! `--log-level`, else `hub.log.level`; as text or as one JSON object per line (`--log-format
+//! json`, else `hub.log.format`). Each forwarded request ends with one event at DEBUG, target
+//! `mcp_hub::call` (tenant, server, session, method, tool, request id, duration, outcome): off
+//! at the default INFO, on with `RUST_LOG=info,mcp_hub::call=debug`.
 
 use tracing_subscriber::EnvFilter;
 
@@ -13,7 +16,16 @@ pub enum LogFormat {
     Json,
 }
 
-pub fn init(level: &str, format: LogFormat) {
+/// Starts the log: the command line's `level` and `format` win over the file's `[hub.log]`.
+pub fn init(level: Option<&str>, format: Option<LogFormat>, file: &crate::config::LogSettings) {
+    let level = level.or(file.level.as_deref()).unwrap_or("info");
+    let format = format
+        .or(match file.format.as_deref() {
+            Some("json") => Some(LogFormat::Json),
+            Some("text") => Some(LogFormat::Text),
+            _ => None,
+        })
+        .unwrap_or(LogFormat::Text);
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new(format!("{level},rmcp=warn")));
     let builder = tracing_subscriber::fmt()

@@ -13,7 +13,7 @@ mod harness;
 use std::process::Command;
 use std::time::Duration;
 
-use harness::{run_command, Config, HUB_BIN};
+use harness::{api, mcp_call_2026, run_command, wait_servers, Config, ServedHub, HUB_BIN};
 use serde_json::Value;
 
 #[test]
@@ -63,4 +63,106 @@ fn json_logs_are_one_object_per_line_and_carry_no_secret() {
         !out.stderr.contains("s3cr3t-in-the-env"),
         "a secret reached the log"
     );
+}
+
+/// `[hub.log] level = "debug"`, `format = "json"` from the file alone (no flag, no `RUST_LOG`):
+/// a full workload with every kind of configured secret (a remote server's bearer header, an
+/// env value, admin and tenant keys) logs none of them; each forwarded request ends with one
+/// completion event carrying tenant, server, session, method, request id, duration, outcome.
+#[test]
+fn a_debug_run_from_the_files_log_keys_logs_each_request_and_no_secret() {
+    const ADMIN: &str = "adm1n-s3cr3t-6b1f0e";
+    const TENANT: &str = "t3nant-s3cr3t-93aa1c";
+    const BEARER: &str = "b3arer-s3cr3t-0d7e21";
+    const ENV: &str = "env-s3cr3t-5c2a44";
+    let hub = ServedHub::from_toml(&format!(
+        r#"
+[hub.log]
+level = "debug"
+format = "json"
+
+[hub.admin]
+api_keys = ["{ADMIN}"]
+
+[tenants.t]
+api_keys = ["{TENANT}"]
+
+[tenants.t.servers.demo]
+command = "@DEMO@"
+env = {{ DEMO_TOKEN = "{ENV}" }}
+
+[tenants.t.servers.remote]
+url = "http://127.0.0.1:9/mcp"
+headers = {{ Authorization = "Bearer {BEARER}" }}
+restart = {{ policy = "never" }}
+"#
+    ));
+    let p = hub.port;
+    wait_servers(
+        p,
+        Some(ADMIN),
+        "t",
+        "up",
+        &["remote"],
+        Duration::from_secs(30),
+    );
+    for tool in ["demo__echo", "demo__fail"] {
+        let r = mcp_call_2026(
+            p,
+            "/mcp",
+            Some(TENANT),
+            tool,
+            serde_json::json!({"message": "x"}),
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    let status = api(p, "GET", "/api/tenants/t", Some(ADMIN), "");
+    assert_eq!(status.status, 200);
+    let log = hub.log();
+    let lines: Vec<Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON line ({e}): {l}")))
+        .collect();
+    assert!(
+        lines.iter().any(|l| l["level"] == "DEBUG"),
+        "debug from hub.log.level"
+    );
+    let done: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["fields"]["message"] == "request answered")
+        .collect();
+    assert_eq!(done.len(), 2, "one completion event per call: {log}");
+    for (d, (tool, outcome)) in done
+        .iter()
+        .zip([("demo__echo", "ok"), ("demo__fail", "tool_error")])
+    {
+        let f = &d["fields"];
+        assert_eq!(d["level"], "DEBUG", "{d}");
+        assert_eq!(
+            (
+                f["tenant"].as_str(),
+                f["server"].as_str(),
+                f["method"].as_str(),
+                f["tool"].as_str(),
+                f["outcome"].as_str(),
+                f["request_id"].as_str()
+            ),
+            (
+                Some("t"),
+                Some("demo"),
+                Some("tools/call"),
+                Some(tool),
+                Some(outcome),
+                Some("1")
+            ),
+            "{d}"
+        );
+        assert!(f["session"].is_u64() && f["duration_us"].is_u64(), "{d}");
+    }
+    for secret in [ADMIN, TENANT, BEARER, ENV] {
+        assert!(
+            !log.contains(secret),
+            "secret `{secret}` reached the log:\n{log}"
+        );
+    }
 }

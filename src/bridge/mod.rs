@@ -144,6 +144,11 @@ impl Bridges {
     pub fn is_empty(&self) -> bool {
         self.parked.is_empty()
     }
+
+    /// Calls parked now.
+    pub fn len(&self) -> usize {
+        self.parked.len()
+    }
 }
 
 impl Default for Bridges {

@@ -54,20 +54,14 @@ pub struct Cli {
         default_value = "hub.toml"
     )]
     pub config: PathBuf,
-    /// Log level for stderr (error, warn, info, debug, trace); default: `hub.log.level` (or
-    /// MCP_HUB_LOG_LEVEL), else info. RUST_LOG overrides it.
+    /// Log level for stderr (error, warn, info, debug, trace) [default: `hub.log.level`, else
+    /// info]; RUST_LOG overrides it.
     #[arg(long, global = true)]
     pub log_level: Option<String>,
     /// Log lines as `text` or `json` (one object per line, with the tenant, server and session
-    /// they concern); always on stderr.
-    #[arg(
-        long,
-        global = true,
-        env = "MCP_HUB_LOG_FORMAT",
-        value_enum,
-        default_value = "text"
-    )]
-    pub log_format: crate::telemetry::LogFormat,
+    /// they concern); always on stderr [default: `hub.log.format`, else text].
+    #[arg(long, global = true, env = "MCP_HUB_LOG_FORMAT", value_enum)]
+    pub log_format: Option<crate::telemetry::LogFormat>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -202,7 +196,7 @@ pub fn log_level(cli: &Cli) -> String {
         return l.clone();
     }
     match HubConfig::load(&cli.config) {
-        Ok(c) => c.hub.log.level,
+        Ok(c) => c.hub.log.level.unwrap_or_else(|| "info".into()),
         Err(_) => std::env::var("MCP_HUB_LOG_LEVEL")
             .ok()
             .filter(|l| !l.trim().is_empty())
@@ -218,6 +212,22 @@ fn load(path: &std::path::Path) -> Result<HubConfig, u8> {
 }
 
 pub async fn run(cli: Cli) -> u8 {
+    let no_config = matches!(
+        &cli.command,
+        Command::Health { .. }
+            | Command::Schema
+            | Command::Reload { .. }
+            | Command::DemoServer { .. }
+            | Command::Status { url: Some(_), .. }
+            | Command::Tools { url: Some(_), .. }
+    );
+    if no_config {
+        crate::telemetry::init(
+            cli.log_level.as_deref(),
+            cli.log_format,
+            &Default::default(),
+        );
+    }
     match &cli.command {
         Command::Health { url } => return health(url.as_deref(), &cli.config).await,
         Command::Schema => {
@@ -269,6 +279,11 @@ pub async fn run(cli: Cli) -> u8 {
         Ok(c) => c,
         Err(code) => return code,
     };
+    // The log as the command line, else the file, says (`RUST_LOG` over both).
+    crate::telemetry::init(cli.log_level.as_deref(), cli.log_format, &config.hub.log);
+    if matches!(cli.command, Command::Stdio { .. } | Command::Serve { .. }) {
+        crate::observe::install(&config.hub.telemetry);
+    }
     if !matches!(cli.command, Command::Stdio { .. } | Command::Serve { .. }) {
         // Only a serving hub reloads; the others say so instead of dying on SIGHUP.
         hub::on_hangup(None);

@@ -60,32 +60,8 @@ pub(super) fn hub_settings(
         // Needs the file's path for its instance id: `validate::parse` fills it in.
         containers: ContainerSettings::default(),
         state_dir: super::operate::state_dir(c, h.state_dir.as_deref(), base, env),
-        log: log_settings(c, h.log.as_ref()),
-    }
-}
-
-/// `hub.log.level`: a level, or comma-separated `LEVEL` / `TARGET=LEVEL` directives.
-fn log_settings(c: &mut Collector, raw: Option<&super::raw::RawLog>) -> LogSettings {
-    const LEVELS: [&str; 6] = ["error", "warn", "info", "debug", "trace", "off"];
-    let level = raw
-        .and_then(|r| r.level.clone())
-        .unwrap_or_else(|| "info".into());
-    let ok = !level.trim().is_empty()
-        && level.split(',').all(|d| {
-            let lvl = d.rsplit('=').next().unwrap_or(d).trim();
-            LEVELS.contains(&lvl.to_ascii_lowercase().as_str()) && d.split('=').count() <= 2
-        });
-    if ok {
-        LogSettings { level }
-    } else {
-        c.push(
-            "hub.log.level",
-            format!("`{level}` is not a log level"),
-            Some("use error, warn, info, debug, trace or off, or directives like `info,mcp_hub::upstream=debug`"),
-        );
-        LogSettings {
-            level: "info".into(),
-        }
+        telemetry: super::telemetry::telemetry(c, h.telemetry.as_ref()),
+        log: super::telemetry::log(c, h.log.as_ref()),
     }
 }
 

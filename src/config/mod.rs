@@ -18,6 +18,7 @@ mod settings;
 mod shape;
 mod spans;
 mod suggest;
+mod telemetry;
 #[cfg(test)]
 mod tests;
 mod typecheck;
@@ -110,10 +111,11 @@ pub struct HubSettings {
     pub limits: Limits,
     /// `[hub.containers]`: the engine and container defaults.
     pub containers: ContainerSettings,
-    pub log: LogSettings,
     /// `hub.state_dir`: where the state store lives (`None`: no default could be found, no
     /// `$XDG_STATE_HOME` nor `$HOME`; only a problem when a tenant turns pinning on).
     pub state_dir: Option<PathBuf>,
+    pub telemetry: TelemetrySettings,
+    pub log: LogSettings,
 }
 
 /// `[tenants.<t>.pinning] mode`: what the hub does when an upstream offers a tool definition that
@@ -140,13 +142,23 @@ impl PinMode {
     }
 }
 
-/// `[hub.log]`: the hub's own log, on stderr. Read when the hub starts (a reload does not
-/// change it).
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// `[hub.telemetry]`: what the hub reports about itself.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TelemetrySettings {
+    /// Record the Prometheus metrics served at `/metrics` (default on).
+    pub metrics: bool,
+    /// Export spans by OTLP/HTTP (JSON) to `{endpoint}/v1/traces`; `None`: no spans are made.
+    pub otlp_endpoint: Option<url::Url>,
+    /// `service.name` of the exported spans.
+    pub service_name: String,
+}
+
+/// `[hub.log]`: what the file says of the log (`None`: not set there).
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct LogSettings {
-    /// A level (`info`) or `tracing` directives (`warn,mcp_hub=debug`); `--log-level` wins over
-    /// it and `RUST_LOG` over both.
-    pub level: String,
+    pub level: Option<String>,
+    /// `text` or `json`.
+    pub format: Option<String>,
 }
 
 /// `[hub.admin]`: the REST admin API.

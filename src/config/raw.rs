@@ -32,6 +32,7 @@ pub struct RawHub {
     pub http: Option<RawHttp>,
     pub admin: Option<RawAdmin>,
     pub limits: Option<RawLimits>,
+    pub telemetry: Option<RawTelemetry>,
     pub log: Option<RawLog>,
     /// Where the hub keeps its state (the pinning database); default `$XDG_STATE_HOME/mcp-hub`.
     pub state_dir: Option<String>,
@@ -80,11 +81,19 @@ pub struct RawContainer {
     pub port: Option<i64>,
 }
 
-/// `[hub.log]`: the hub's own log (stderr).
+/// `[hub.telemetry]`: Prometheus metrics and OTLP traces.
+#[derive(Debug, Default, Deserialize)]
+pub struct RawTelemetry {
+    pub metrics: Option<bool>,
+    pub otlp_endpoint: Option<String>,
+    pub service_name: Option<String>,
+}
+
+/// `[hub.log]`: the log on stderr (the command line's `--log-level` and `--log-format` win).
 #[derive(Debug, Default, Deserialize)]
 pub struct RawLog {
-    /// `info`, or directives like `info,mcp_hub::upstream=debug`; `--log-level` and `RUST_LOG` win.
     pub level: Option<String>,
+    pub format: Option<String>,
 }
 
 /// `[hub.admin]`: who may use the REST admin API, and where it is served.

@@ -198,7 +198,15 @@ fn effective(h: &HubSettings, key: &str) -> Option<String> {
         "hub.limits.max_concurrent_calls" => limit(l.max_concurrent_calls),
         "hub.limits.calls_per_minute" => limit(l.calls_per_minute),
         "hub.limits.max_request_bytes" => limit(l.max_request_bytes),
-        "hub.log.level" => h.log.level.clone(),
+        "hub.log.level" => h.log.level.clone().unwrap_or_else(|| "info".into()),
+        "hub.log.format" => h.log.format.clone().unwrap_or_else(|| "text".into()),
+        "hub.telemetry.metrics" => h.telemetry.metrics.to_string(),
+        "hub.telemetry.otlp_endpoint" => h
+            .telemetry
+            .otlp_endpoint
+            .as_ref()
+            .map_or_else(|| "<not set>".into(), ToString::to_string),
+        "hub.telemetry.service_name" => h.telemetry.service_name.clone(),
         _ => return None,
     })
 }

@@ -100,6 +100,7 @@ impl Hub {
                 });
         }
         hub.remember(1, ReloadSource::Start, text);
+        crate::observe::start_exporter(&hub.tasks());
         hub.tracker.close();
         hub
     }

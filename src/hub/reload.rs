@@ -90,6 +90,8 @@ fn needs_restart(old: &HubSettings, new: &HubSettings) -> Vec<String> {
     check("hub.http", old.http != new.http);
     check("hub.admin.listen", old.admin.listen != new.admin.listen);
     check("hub.state_dir", old.state_dir != new.state_dir);
+    check("hub.telemetry", old.telemetry != new.telemetry);
+    check("hub.log", old.log != new.log);
     out
 }
 

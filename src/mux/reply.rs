@@ -54,6 +54,8 @@ pub struct Finish {
     pub origin: Option<Arc<str>>,
     /// 2026-07-28 cache hints for a `resources/read` result (kept when the upstream gave them).
     pub cache_hint: bool,
+    /// The request as observed (metrics, spans, log), told how it ended on delivery.
+    pub call: Option<Arc<crate::observe::Call>>,
 }
 
 impl std::fmt::Debug for Finish {
@@ -86,6 +88,9 @@ pub struct DownstreamReply {
 
 /// An upstream answer, rewritten for its client.
 pub(super) fn deliver(mut msg: Value, r: DownstreamReply) {
+    if let Some(c) = &r.finish.call {
+        c.answered(&msg);
+    }
     msg["id"] = r.id;
     if let Some(result) = msg.get_mut("result") {
         finish_result(result, &r.finish);
@@ -100,6 +105,9 @@ pub(super) fn deliver_error(reply: Reply, err: CallError) {
             let _ = tx.send(Err(err));
         }
         Reply::Downstream(r) => {
+            if let Some(c) = &r.finish.call {
+                c.failed(&err);
+            }
             let _ = r.out.send(err.to_error_value(&r.id).to_string());
         }
     }

@@ -70,6 +70,8 @@ pub struct Tenant {
     lazy_started: AtomicBool,
     /// 2026-07-28 calls parked while their client supplies input (MRTR).
     pub bridges: Bridges,
+    /// The tenant's metric series, resolved once per tool (`crate::observe`).
+    pub series: crate::observe::TenantSeries,
     subs: subscriptions::Subscriptions,
     /// The connections of `share = "session"` servers, per (session, server).
     own: DashMap<(u64, ServerName), own::Own>,
@@ -166,6 +168,7 @@ impl Tenant {
             next_relay: AtomicU64::new(1),
             lazy_started: AtomicBool::new(false),
             bridges: Bridges::new(),
+            series: Default::default(),
             subs: subscriptions::Subscriptions::default(),
             own: DashMap::new(),
             runtime: OnceLock::new(),

@@ -48,6 +48,10 @@ pub struct SessionPeer {
     /// Requests the hub itself asked this client (for a 2026-07-28 upstream's `input_required`).
     pub waiting: DashMap<String, tokio::sync::oneshot::Sender<Value>>,
     state: Mutex<PeerState>,
+    /// When it began (for `mcp_server_session_duration_seconds`).
+    opened: std::time::Instant,
+    /// `stdio` unless the transport said otherwise ([`SessionPeer::set_transport`]).
+    transport: std::sync::OnceLock<&'static str>,
 }
 
 impl SessionPeer {
@@ -61,7 +65,18 @@ impl SessionPeer {
                 client_capabilities: json!({}),
                 ..PeerState::default()
             }),
+            opened: std::time::Instant::now(),
+            transport: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Names the transport the session came by (`streamable_http`, `sse`), for the metrics.
+    pub fn set_transport(&self, transport: &'static str) {
+        let _ = self.transport.set(transport);
+    }
+
+    pub fn transport(&self) -> &'static str {
+        self.transport.get().copied().unwrap_or("stdio")
     }
 
     /// The session's state; held briefly, never across an await.
@@ -108,12 +123,28 @@ impl Tenant {
         self.sessions.len()
     }
 
+    /// Sessions open by (transport, protocol revision; `unnegotiated` before `initialize` and
+    /// for 2026-07-28 clients, which have no handshake).
+    pub fn session_census(&self) -> std::collections::BTreeMap<(&'static str, String), u64> {
+        let mut m = std::collections::BTreeMap::new();
+        for e in self.sessions.iter() {
+            let version = e
+                .state()
+                .version
+                .clone()
+                .unwrap_or_else(|| "unnegotiated".into());
+            *m.entry((e.transport(), version)).or_insert(0) += 1;
+        }
+        m
+    }
+
     /// Forgets a session: its own connections stop, its calls are cancelled upstream, its
     /// subscriptions and log level are released, and relayed requests it never answered fail.
     pub fn end_session(&self, id: u64) {
         let Some((_, peer)) = self.sessions.remove(&id) else {
             return;
         };
+        crate::observe::session_ended(self.id.as_str(), peer.opened.elapsed());
         self.stop_own(id);
         for up in self.upstreams().values() {
             if let Some(conn) = up.conn() {

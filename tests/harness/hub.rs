@@ -155,6 +155,15 @@ impl StdioHub {
         hub
     }
 
+    /// [`StdioHub::start`] with more arguments to `stdio` (`--health-listen ADDR`).
+    pub fn start_args(toml: &str, args: &[&str]) -> Self {
+        let mut hub = Self::start_uninitialized_args(toml, args);
+        let init = hub.request("initialize", json!({"protocolVersion":"2025-11-25","capabilities":{"sampling":{}},"clientInfo":{"name":"faults","version":"1"}}));
+        assert_eq!(init["result"]["protocolVersion"], "2025-11-25");
+        hub.send(json!({"jsonrpc":"2.0","method":"notifications/initialized"}));
+        hub
+    }
+
     /// A hub whose client has not sent `initialize` (a 2026-07-28 client never does).
     pub fn start_uninitialized(toml: &str) -> Self {
         Self::start_uninitialized_with(toml, &[])
@@ -168,6 +177,10 @@ impl StdioHub {
         assert_eq!(init["result"]["protocolVersion"], "2025-11-25");
         hub.send(json!({"jsonrpc":"2.0","method":"notifications/initialized"}));
         hub
+    }
+
+    fn start_uninitialized_args(toml: &str, args: &[&str]) -> Self {
+        Self::start_uninitialized_with(toml, args)
     }
 
     fn start_uninitialized_with(toml: &str, args: &[&str]) -> Self {
@@ -347,13 +360,14 @@ impl Drop for StdioHub {
 pub const HUB_START_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The address of the hub's ready line, `… mcp-hub listening on http://127.0.0.1:PORT`: only a
-/// line that says `listening` counts, and the address is what follows its `http://`.
+/// line that says `listening` counts, and the address is what follows its `http://` (up to a
+/// space, `/` or the `"` that ends it in a JSON log line).
 pub fn ready_addr(line: &str) -> Option<std::net::SocketAddr> {
     let rest = &line[line.find("listening")?..];
     let rest = &rest[rest.find("http://")? + "http://".len()..];
     let authority: String = rest
         .chars()
-        .take_while(|c| !c.is_whitespace() && *c != '/')
+        .take_while(|c| !c.is_whitespace() && !matches!(c, '/' | '"'))
         .collect();
     authority.parse().ok()
 }

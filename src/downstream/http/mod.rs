@@ -163,6 +163,7 @@ impl HttpState {
         let (tx, rx) = crate::jsonrpc::outbox();
         tx.set_label(&id);
         let session = Session::new(tenant.clone(), tx);
+        session.set_transport(if legacy { "sse" } else { "streamable_http" });
         let hs = Arc::new(HttpSession {
             id,
             tenant: tenant.id.clone(),
@@ -303,11 +304,28 @@ pub fn api_state(state: &Arc<HttpState>) -> Arc<crate::admin::api::ApiState> {
     })
 }
 
-/// Only `/health` and `/ready` (`mcp-hub stdio --health-listen`); they check `Host` and `Origin`
+/// Only `/health`, `/ready` and `/metrics` (`mcp-hub stdio --health-listen`); they check `Host` and `Origin`
 /// themselves, so this router is safe on its own too.
 pub fn health_router() -> Router<Arc<HttpState>> {
     use axum::extract::{Request, State};
     Router::new()
+        .route(
+            "/metrics",
+            get(|State(s): State<Arc<HttpState>>, req: Request| async move {
+                if let Err(e) =
+                    guard::check_request(&s.settings, req.version(), req.uri(), req.headers())
+                {
+                    return guard::forbidden(&e);
+                }
+                axum::response::IntoResponse::into_response((
+                    [(
+                        axum::http::header::CONTENT_TYPE,
+                        crate::observe::scrape::CONTENT_TYPE,
+                    )],
+                    crate::observe::scrape::render(&s.hub),
+                ))
+            }),
+        )
         .route(
             "/health",
             get(|State(s): State<Arc<HttpState>>, req: Request| async move {

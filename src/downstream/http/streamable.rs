@@ -145,7 +145,7 @@ async fn post(
             );
         }
     }
-    let msg = match read_body(&state, &tenant, body).await {
+    let mut msg = match read_body(&state, &tenant, body).await {
         Ok(v) => v,
         Err(r) => return r,
     };
@@ -181,6 +181,9 @@ async fn post(
     }
     let kind = jsonrpc::classify(&msg);
     let method = msg["method"].as_str().unwrap_or_default().to_string();
+    if crate::observe::tracing_on() {
+        crate::observe::adopt_traceparent(&mut msg, header(&headers, "traceparent"));
+    }
     let sid = header(&headers, SESSION_HEADER).map(str::to_string);
     let meta = &msg["params"]["_meta"];
     let header_2026 = header(&headers, "mcp-protocol-version") == Some(protocol::STATELESS);
@@ -196,6 +199,7 @@ async fn post(
         }
         let (tx, _rx) = jsonrpc::outbox();
         let session = Session::new(tenant, tx);
+        session.set_transport("streamable_http");
         return answer(&state, session, msg, None, true).await;
     }
     if method == "initialize" && kind == Kind::Request {

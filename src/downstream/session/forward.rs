@@ -25,7 +25,7 @@ impl Session {
         ctx: Ctx,
         server: &ServerName,
         method: &str,
-        params: Value,
+        mut params: Value,
         namespace_answer: bool,
         permit: Option<Permit>,
     ) {
@@ -94,6 +94,10 @@ impl Session {
             && matches!(conn.era(), Some(crate::mux::Era::Stateless { .. }))
             && matches!(method, "tools/call" | "prompts/get" | "resources/read"))
         .then(|| Box::new((method.to_string(), params.clone())));
+        // Observed from here (the series is the catalog's: this request was routed).
+        let call = ctx.observed.as_ref().map(|(received, series)| {
+            crate::observe::Call::start(series.clone(), self.id, &id, *received, &mut params)
+        });
         let reply = DownstreamReply {
             retry,
             out: ctx.out.clone(),
@@ -109,6 +113,7 @@ impl Session {
                 cache_hint: method == "resources/read",
                 origin: origin.clone(),
                 permit,
+                call,
             },
         };
         if bridged_retry {

@@ -31,6 +31,10 @@ pub struct Session {
 struct Ctx {
     stateless: bool,
     out: Outbox,
+    /// When the request came in, if anything observes it (`crate::observe::received`).
+    received: Option<std::time::Instant>,
+    /// Set once routed: when it came in, and its metric series.
+    observed: Option<(std::time::Instant, Arc<crate::observe::series::Series>)>,
 }
 
 impl Ctx {
@@ -65,6 +69,11 @@ impl Session {
             out,
             peer,
         })
+    }
+
+    /// Names the transport the session came by, for the metrics (`stdio` when never named).
+    pub fn set_transport(&self, transport: &'static str) {
+        self.peer.set_transport(transport);
     }
 
     /// One line from the client. Never blocks on an upstream.
@@ -110,6 +119,7 @@ impl Session {
     }
 
     fn on_request(self: &Arc<Self>, mut msg: Value, out: Outbox) {
+        let received = crate::observe::received();
         let id = msg.get("id").cloned().unwrap_or(Value::Null);
         let method = msg
             .get("method")
@@ -124,6 +134,8 @@ impl Session {
             return Ctx {
                 stateless: false,
                 out,
+                received,
+                observed: None,
             }
             .fail(&id, jsonrpc::INVALID_PARAMS, "`params` must be an object");
         }
@@ -146,7 +158,12 @@ impl Session {
                 self.peer.state().client_capabilities = caps.clone();
             }
         }
-        let ctx = Ctx { stateless, out };
+        let ctx = Ctx {
+            stateless,
+            out,
+            received,
+            observed: None,
+        };
         if !matches!(method.as_str(), "initialize" | "server/discover" | "ping") {
             self.tenant.first_use();
         }
@@ -249,6 +266,13 @@ impl Session {
             .get("uri")
             .and_then(Value::as_str)
             .map(str::to_string);
+        // The exposed tool name, for the call's metrics series (only when metrics are on).
+        let observed_tool = ctx
+            .received
+            .is_some()
+            .then(|| params.get("name").and_then(Value::as_str).map(str::to_string))
+            .flatten()
+            .filter(|_| method == "tools/call");
         // The params are kept for a second try only while the tenant is still starting.
         let (routed, kept) = if settled {
             let routed = route::route(
@@ -286,10 +310,22 @@ impl Session {
         let permit = match method.as_str() {
             "tools/call" => match self.tenant.quota.try_call() {
                 Ok(p) => Some(p),
-                Err(e) => return ctx.send(quota_error(&id, &e)),
+                Err(e) => {
+                    crate::observe::quota_refused(self.tenant.id.as_str(), e.limit);
+                    return ctx.send(quota_error(&id, &e));
+                }
             },
             _ => None,
         };
+        // Observed from here on; the tool's series is the catalog's (it was routed), so tool
+        // names stay a bounded set.
+        let observed = ctx.received.map(|t| {
+            let tool = observed_tool.as_deref();
+            let series =
+                (self.tenant.series).get(self.tenant.id.as_str(), r.server.as_str(), &method, tool);
+            (t, series)
+        });
+        let ctx = Ctx { observed, ..ctx };
         self.forward(
             id,
             ctx,

@@ -1,0 +1,203 @@
+//! One forwarded request, observed: made when the session forwards it, told how it ended when
+//! the answer is delivered (`mux::reply`), and recorded once when dropped, in one place: the
+//! operation histogram, the hub's two spans, and the completion event at DEBUG (target
+//! `mcp_hub::call`). A request never answered (cancelled, client gone, `input_required`) is
+//! recorded as `cancelled`.
+
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use serde_json::{json, Value};
+
+use super::metrics::Outcome;
+use super::series::Series;
+use super::trace::{self, Context, Kind, SpanData, TRACEPARENT};
+use crate::mux::CallError;
+
+/// The hub's spans of one request: the server span (client → hub → client) and, inside it, the
+/// client span (hub → upstream → hub), whose id the upstream gets as its parent.
+#[derive(Debug)]
+struct Spans {
+    ctx: Context,
+    /// The client's span, when it sent a `traceparent`.
+    parent: Option<[u8; 8]>,
+    server: [u8; 8],
+    start_ns: u64,
+    /// The upstream's name of what was called.
+    upstream_name: String,
+    upstream_start: Instant,
+}
+
+#[derive(Debug)]
+pub struct Call {
+    series: Arc<Series>,
+    started: Instant,
+    session: u64,
+    id: Value,
+    outcome: AtomicU8,
+    spans: Option<Box<Spans>>,
+}
+
+impl Call {
+    /// Starts observing a routed request, received at `received`, about to be forwarded with
+    /// `params` (the upstream's terms); when traces are on, `params._meta.traceparent` becomes
+    /// the hub's span.
+    pub fn start(
+        series: Arc<Series>,
+        session: u64,
+        id: &Value,
+        received: Instant,
+        params: &mut Value,
+    ) -> Arc<Call> {
+        let o = super::get();
+        let spans = o.tracer.as_ref().map(|_| {
+            let meta = params.get(super::META).filter(|m| m.is_object());
+            let client = meta
+                .and_then(|m| m.get(TRACEPARENT))
+                .and_then(Value::as_str)
+                .and_then(Context::parse);
+            let ctx = client.unwrap_or_else(Context::new_root);
+            let upstream_span = trace::new_span_id();
+            if let Some(p) = params.as_object_mut() {
+                let meta = p.entry(super::META).or_insert_with(|| json!({}));
+                if !meta.is_object() {
+                    *meta = json!({});
+                }
+                meta[TRACEPARENT] = json!(ctx.header_with(upstream_span));
+            }
+            let now = SystemTime::now();
+            Box::new(Spans {
+                ctx: Context {
+                    span_id: upstream_span,
+                    ..ctx
+                },
+                parent: client.map(|c| c.span_id),
+                server: trace::new_span_id(),
+                start_ns: trace::unix_nanos(now - received.elapsed()),
+                upstream_name: params
+                    .get("name")
+                    .or(params.get("uri"))
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string(),
+                upstream_start: Instant::now(),
+            })
+        });
+        Arc::new(Call {
+            series,
+            started: received,
+            session,
+            id: id.clone(),
+            outcome: AtomicU8::new(Outcome::Cancelled as u8),
+            spans,
+        })
+    }
+
+    fn set(&self, o: Outcome) {
+        self.outcome.store(o as u8, Ordering::Relaxed);
+    }
+
+    /// The upstream's answer (a result or an error), on its way to the client.
+    pub fn answered(&self, msg: &Value) {
+        self.set(if msg.get("error").is_some() {
+            Outcome::Error
+        } else if msg
+            .get("result")
+            .and_then(|r| r.get("isError"))
+            .and_then(Value::as_bool)
+            == Some(true)
+        {
+            Outcome::ToolError
+        } else {
+            Outcome::Ok
+        });
+    }
+
+    /// The call failed without an upstream answer.
+    pub fn failed(&self, e: &CallError) {
+        self.set(match e {
+            CallError::Rpc { .. } => Outcome::Error,
+            CallError::Closed { .. } => Outcome::Closed,
+            CallError::Timeout { .. } => Outcome::Timeout,
+        });
+    }
+}
+
+impl Drop for Call {
+    fn drop(&mut self) {
+        let o = super::get();
+        let outcome = Outcome::from_index(self.outcome.load(Ordering::Relaxed));
+        let took = self.started.elapsed();
+        if o.metrics_on {
+            if let Some(h) = self.series.histogram(&o.metrics, outcome) {
+                h.observe(took.as_secs_f64());
+            }
+        }
+        if let (Some(s), Some(tracer)) = (self.spans.take(), o.tracer.as_ref()) {
+            self.send_spans(*s, outcome, tracer);
+        }
+        let s = &self.series;
+        tracing::debug!(
+            target: "mcp_hub::call",
+            tenant = %s.tenant,
+            server = %s.server,
+            session = self.session,
+            method = %s.method,
+            tool = %s.tool,
+            request_id = %self.id,
+            duration_us = took.as_micros() as u64,
+            outcome = outcome.as_str(),
+            "request answered"
+        );
+    }
+}
+
+impl Call {
+    fn send_spans(&self, s: Spans, outcome: Outcome, tracer: &super::otlp::Tracer) {
+        let end_ns = trace::unix_nanos(SystemTime::now());
+        let upstream_ns = s.upstream_start.elapsed().as_nanos() as u64;
+        let error = (outcome != Outcome::Ok).then(|| outcome.as_str());
+        let series = &self.series;
+        let what = if series.tool.is_empty() {
+            &s.upstream_name
+        } else {
+            &*series.tool
+        };
+        let mut attrs = vec![
+            ("mcp.method.name", series.method.to_string()),
+            ("mcp.session.id", self.session.to_string()),
+            ("jsonrpc.request.id", self.id.to_string()),
+            ("mcp_hub.tenant", series.tenant.to_string()),
+            ("mcp_hub.server", series.server.to_string()),
+        ];
+        if !series.tool.is_empty() {
+            attrs.push(("gen_ai.tool.name", series.tool.to_string()));
+        }
+        if let Some(e) = error {
+            attrs.push(("error.type", e.to_string()));
+        }
+        tracer.send(SpanData {
+            trace_id: s.ctx.trace_id,
+            span_id: s.ctx.span_id,
+            parent: Some(s.server),
+            name: format!("{} {}", series.method, s.upstream_name),
+            kind: Kind::Client,
+            start_ns: end_ns.saturating_sub(upstream_ns),
+            end_ns,
+            attributes: attrs.clone(),
+            error,
+        });
+        tracer.send(SpanData {
+            trace_id: s.ctx.trace_id,
+            span_id: s.server,
+            parent: s.parent,
+            name: format!("{} {what}", series.method),
+            kind: Kind::Server,
+            start_ns: s.start_ns,
+            end_ns,
+            attributes: attrs,
+            error,
+        });
+    }
+}

@@ -53,7 +53,9 @@ fn value(shape: &Shape, text: &str) -> toml::Value {
         (Shape::Int, Some(v @ toml::Value::Integer(_)))
         | (Shape::Bool, Some(v @ toml::Value::Boolean(_)))
         | (Shape::Seq(_), Some(v @ toml::Value::Array(_)))
-        | (Shape::Map(_), Some(v @ toml::Value::Table(_))) => v,
+        | (Shape::Map(_), Some(v @ toml::Value::Table(_)))
+        // A float (`cpus`) has no shape of its own: a number is taken as written.
+        | (Shape::Any, Some(v @ (toml::Value::Float(_) | toml::Value::Integer(_)))) => v,
         (Shape::Seq(item), _) => toml::Value::Array(
             text.split(',')
                 .map(str::trim)

@@ -207,6 +207,19 @@ fn effective(h: &HubSettings, key: &str) -> Option<String> {
             .as_ref()
             .map_or_else(|| "<not set>".into(), ToString::to_string),
         "hub.telemetry.service_name" => h.telemetry.service_name.clone(),
+        "hub.state_dir" => h
+            .state_dir
+            .as_ref()
+            .map_or_else(|| "<none>".into(), |d| d.display().to_string()),
+        "hub.containers.socket" => opt(&h.containers.socket),
+        "hub.containers.network" => opt(&h.containers.network),
+        "hub.containers.image_prefix" => opt(&h.containers.image_prefix),
+        "hub.containers.max_containers" => opt(&h.containers.max_containers),
+        "hub.containers.cleanup_on_shutdown" => h.containers.cleanup_on_shutdown.to_string(),
+        "hub.containers.instance" => h.containers.instance.clone(),
+        "hub.containers.memory" => opt(&h.containers.memory),
+        "hub.containers.cpus" => opt(&h.containers.cpus),
+        "hub.containers.pids_limit" => opt(&h.containers.pids_limit),
         _ => return None,
     })
 }
@@ -250,4 +263,10 @@ pub fn variables() -> Vec<(String, String)> {
         .into_iter()
         .map(|p| (format!("hub.{}", p.join(".")), env_name(&p)))
         .collect()
+}
+
+/// An optional setting as `check` shows it.
+fn opt<T: std::fmt::Display>(v: &Option<T>) -> String {
+    v.as_ref()
+        .map_or_else(|| "<not set>".into(), ToString::to_string)
 }

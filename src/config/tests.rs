@@ -140,8 +140,9 @@ fn every_config_under_examples_parses() {
     );
     for f in files {
         let text = std::fs::read_to_string(&f).unwrap();
-        let any_env =
-            |n: &str| (n == "MCP_HUB_EXE" || !n.starts_with("MCP_HUB_")).then(|| "x".to_string());
+        // Every variable is set (long enough for a key), but those that override hub settings.
+        let settings: Vec<String> = super::env_variables().into_iter().map(|(_, v)| v).collect();
+        let any_env = |n: &str| (!settings.iter().any(|v| v == n)).then(|| "x".repeat(32));
         if let Err(e) = HubConfig::from_str_at(&text, &f, &any_env) {
             panic!("{} does not parse:\n{e}", f.display());
         }
@@ -474,6 +475,32 @@ const VARIABLES: &[(&str, &str, &str)] = &[
     ("MCP_HUB_LIMITS_CALLS_PER_MINUTE", "7", "7"),
     ("MCP_HUB_LIMITS_MAX_REQUEST_BYTES", "8192", "8192"),
     ("MCP_HUB_LOG_LEVEL", "debug", "debug"),
+    ("MCP_HUB_LOG_FORMAT", "json", "json"),
+    ("MCP_HUB_TELEMETRY_METRICS", "false", "false"),
+    (
+        "MCP_HUB_TELEMETRY_OTLP_ENDPOINT",
+        "http://127.0.0.1:4318",
+        "http://127.0.0.1:4318/",
+    ),
+    ("MCP_HUB_TELEMETRY_SERVICE_NAME", "hub-a", "hub-a"),
+    ("MCP_HUB_STATE_DIR", "/var/lib/hub-a", "/var/lib/hub-a"),
+    (
+        "MCP_HUB_CONTAINERS_SOCKET",
+        "/run/podman.sock",
+        "/run/podman.sock",
+    ),
+    ("MCP_HUB_CONTAINERS_NETWORK", "hubnet", "hubnet"),
+    (
+        "MCP_HUB_CONTAINERS_IMAGE_PREFIX",
+        "localhost/",
+        "localhost/",
+    ),
+    ("MCP_HUB_CONTAINERS_MAX_CONTAINERS", "12", "12"),
+    ("MCP_HUB_CONTAINERS_CLEANUP_ON_SHUTDOWN", "false", "false"),
+    ("MCP_HUB_CONTAINERS_INSTANCE", "hub-a", "hub-a"),
+    ("MCP_HUB_CONTAINERS_MEMORY", "256m", "268435456"),
+    ("MCP_HUB_CONTAINERS_CPUS", "1.5", "1.5"),
+    ("MCP_HUB_CONTAINERS_PIDS_LIMIT", "64", "64"),
 ];
 
 #[test]

@@ -270,7 +270,12 @@ impl Session {
         let observed_tool = ctx
             .received
             .is_some()
-            .then(|| params.get("name").and_then(Value::as_str).map(str::to_string))
+            .then(|| {
+                params
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            })
             .flatten()
             .filter(|_| method == "tools/call");
         // The params are kept for a second try only while the tenant is still starting.

@@ -81,6 +81,9 @@ impl Conn {
         let Reply::Downstream(r) = p.reply else {
             return false; // `passes` said Downstream
         };
+        if let Some(c) = &r.finish.call {
+            c.answered_result_text(result.get());
+        }
         let _ = r.out.send(splice(line, span(line, id.get()), &r.id));
         true
     }

@@ -114,6 +114,26 @@ impl Call {
         });
     }
 
+    /// A result that passed to the client unparsed (its JSON text): a tool error only when its
+    /// top-level `isError` is `true` (the text is scanned, no tree is built).
+    pub fn answered_result_text(&self, result: &str) {
+        #[derive(serde::Deserialize)]
+        struct Flag {
+            #[serde(rename = "isError")]
+            is_error: Option<bool>,
+        }
+        let tool_error = memchr::memmem::find(result.as_bytes(), b"\"isError\"").is_some()
+            && serde_json::from_str::<Flag>(result)
+                .ok()
+                .and_then(|f| f.is_error)
+                == Some(true);
+        self.set(if tool_error {
+            Outcome::ToolError
+        } else {
+            Outcome::Ok
+        });
+    }
+
     /// The call failed without an upstream answer.
     pub fn failed(&self, e: &CallError) {
         self.set(match e {

@@ -267,14 +267,24 @@ impl Engine {
         labels: Vec<String>,
     ) -> Result<Vec<bollard::models::ContainerSummary>, EngineError> {
         let filters = HashMap::from([("label".to_string(), labels)]);
-        Ok(self
-            .docker
-            .list_containers(Some(ListContainersOptions {
-                all: true,
-                filters: Some(filters),
-                ..Default::default()
-            }))
-            .await?)
+        let options = ListContainersOptions {
+            all: true,
+            filters: Some(filters),
+            ..Default::default()
+        };
+        // podman 4.3 lists a container whose process exited a moment ago as `stopped`, a state
+        // the Docker API (and bollard) does not know, until its clean-up marks it `exited`
+        // (within a second): such a list is read again.
+        let mut tries = 0;
+        loop {
+            match self.docker.list_containers(Some(options.clone())).await {
+                Err(bollard::errors::Error::JsonDataError { .. }) if tries < 20 => {
+                    tries += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+                r => return Ok(r?),
+            }
+        }
     }
 
     /// Removes every container of this hub instance (what a previous run left, or all of them at

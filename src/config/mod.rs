@@ -12,6 +12,7 @@ mod operate;
 mod overlay;
 mod raw;
 mod report;
+mod schedule;
 mod schema;
 mod server;
 mod settings;
@@ -32,10 +33,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use catalog::{glob, CatalogConfig, CatalogMode, Patterns, Rules, ServerShape, ToolOverride};
-pub use container::{
-    parse_window, ContainerConfig, ContainerSettings, Network, Pull, Strategy, Volume, Window,
-};
+pub use container::{ContainerConfig, ContainerSettings, Network, Pull, Strategy, Volume};
 pub use report::{ConfigErrors, ConfigWarnings, Location, Problem};
+pub use schedule::{parse_window, Window};
 pub use schema::json_schema;
 pub use settings::{hub_keys, variables as env_variables, Given, Origin, Setting};
 pub use suggest::edit_distance;

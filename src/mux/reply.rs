@@ -8,8 +8,9 @@ use super::*;
 #[derive(Clone)]
 pub struct Rewrite {
     apply: Arc<dyn Fn(&mut Value) + Send + Sync>,
-    /// The object keys the rewrite reads: a result whose text names none of them passes as is.
-    keys: &'static [&'static str],
+    /// Finders of the object keys the rewrite reads, quoted (`"uri"`), and of `\u`: a result
+    /// whose text holds none of them passes as is. Built once, not per answer.
+    needles: Arc<[memchr::memmem::Finder<'static>]>,
 }
 
 impl Rewrite {
@@ -18,9 +19,16 @@ impl Rewrite {
         keys: &'static [&'static str],
         apply: impl Fn(&mut Value) + Send + Sync + 'static,
     ) -> Self {
+        // A `\u` escape could spell a key: its presence counts as a key's.
+        let needles = std::iter::once(memchr::memmem::Finder::new(b"\\u").into_owned())
+            .chain(
+                keys.iter()
+                    .map(|k| memchr::memmem::Finder::new(&format!("\"{k}\"")).into_owned()),
+            )
+            .collect();
         Self {
             apply: Arc::new(apply),
-            keys,
+            needles,
         }
     }
 
@@ -31,14 +39,9 @@ impl Rewrite {
     /// Whether the rewrite may change the result whose JSON text is `text`: `false` only when
     /// no key it reads appears in it, as written (a `\u` escape could spell one: then `true`).
     pub fn may_touch(&self, text: &str) -> bool {
-        if memchr::memmem::find(text.as_bytes(), b"\\u").is_some() {
-            return true;
-        }
-        self.keys.iter().any(|k| {
-            let b = text.as_bytes();
-            memchr::memmem::find_iter(b, k.as_bytes())
-                .any(|i| i > 0 && b[i - 1] == b'"' && b.get(i + k.len()) == Some(&b'"'))
-        })
+        self.needles
+            .iter()
+            .any(|f| f.find(text.as_bytes()).is_some())
     }
 }
 

@@ -122,7 +122,9 @@ impl Call {
             #[serde(rename = "isError")]
             is_error: Option<bool>,
         }
-        let tool_error = memchr::memmem::find(result.as_bytes(), b"\"isError\"").is_some()
+        static IS_ERROR: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+            std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"\"isError\""));
+        let tool_error = IS_ERROR.find(result.as_bytes()).is_some()
             && serde_json::from_str::<Flag>(result)
                 .ok()
                 .and_then(|f| f.is_error)

@@ -188,22 +188,6 @@ pub enum Command {
     },
 }
 
-/// The log level to start with: `--log-level`, else the config's `hub.log.level` (its variable
-/// `MCP_HUB_LOG_LEVEL` included), else `info`. Read before the command runs, so a config that
-/// does not load yet (the command says why) still gets the variable's level.
-pub fn log_level(cli: &Cli) -> String {
-    if let Some(l) = &cli.log_level {
-        return l.clone();
-    }
-    match HubConfig::load(&cli.config) {
-        Ok(c) => c.hub.log.level.unwrap_or_else(|| "info".into()),
-        Err(_) => std::env::var("MCP_HUB_LOG_LEVEL")
-            .ok()
-            .filter(|l| !l.trim().is_empty())
-            .unwrap_or_else(|| "info".into()),
-    }
-}
-
 fn load(path: &std::path::Path) -> Result<HubConfig, u8> {
     HubConfig::load(path).map_err(|e| {
         eprint!("{e}");

@@ -410,6 +410,23 @@ pub fn notification(method: &str, params: Option<Value>) -> String {
     frame(None, Some(method), params.as_ref().map(|p| ("params", p)))
 }
 
+/// A request whose params are `params` (an object) plus `rest`: members already in JSON text
+/// (`"k":v,…`, see `downstream::split`), written after them unchanged.
+pub fn request_with_rest(id: &Value, method: &str, params: &Value, rest: &str) -> String {
+    let mut f = frame(Some(id), Some(method), Some(("params", params)));
+    if rest.is_empty() || !params.is_object() {
+        return f;
+    }
+    // `f` ends with the params object's `}` and the envelope's `}`.
+    f.truncate(f.len() - 2);
+    if !f.ends_with('{') {
+        f.push(',');
+    }
+    f.push_str(rest);
+    f.push_str("}}");
+    f
+}
+
 pub fn request(id: &Value, method: &str, params: Option<Value>) -> String {
     frame(
         Some(id),

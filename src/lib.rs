@@ -31,6 +31,7 @@
 //! - [`observe`]: Prometheus metrics, OTLP spans and the per-request log event, recorded once per
 //!   forwarded request (when its answer is delivered); `/metrics` reads the rest at scrape time.
 //! - [`hub`]: every tenant, the running config and its reloads, signals, the shutdown.
+//! - [`memory`]: freed heap returned to the system after a burst (glibc's `malloc_trim`).
 //! - [`cli`]: the commands (`import` and `client-config` to and from a client's MCP config). [`demo`]: the demo MCP server, a peer that knows nothing of the hub.
 //!
 //! # The path of a `tools/call`
@@ -53,6 +54,7 @@ pub mod demo;
 pub mod downstream;
 pub mod hub;
 pub mod jsonrpc;
+pub mod memory;
 pub mod mux;
 pub mod naming;
 pub mod observe;

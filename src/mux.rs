@@ -269,11 +269,13 @@ impl Conn {
     }
 
     /// Forwards a downstream request; the answer goes straight to `reply.out`.
-    /// `params` is the client's params with names already rewritten.
+    /// `params` is the client's params with names already rewritten; `rest` more of its members
+    /// as JSON text (`"k":v,…`), passed unread (empty when `params` is whole).
     pub fn forward(
         &self,
         method: &str,
         mut params: Value,
+        rest: &str,
         reply: DownstreamReply,
         timeout: Duration,
     ) -> Result<(), Box<(DownstreamReply, CallError)>> {
@@ -284,7 +286,7 @@ impl Conn {
                 m.insert("progressToken".into(), json!(id));
             }
         }
-        let frame = jsonrpc::request(&json!(id), method, Some(params));
+        let frame = jsonrpc::request_with_rest(&json!(id), method, &params, rest);
         if self.is_closed() {
             return Err(Box::new((reply, self.closed_error())));
         }

@@ -58,7 +58,13 @@ fn str_param<'a>(params: &'a Value, key: &'static str) -> Result<&'a str, RouteE
 
 /// Replaces `params[key]` (an object known to hold it).
 fn set(params: &mut Value, key: &str, value: &str) {
-    if let Some(o) = params.as_object_mut() {
+    if let Some(v) = params.get_mut(key) {
+        // In place: no new key, no new slot in the map.
+        match v {
+            Value::String(s) => value.clone_into(s),
+            v => *v = Value::String(value.to_string()),
+        }
+    } else if let Some(o) = params.as_object_mut() {
         o.insert(key.into(), json!(value));
     }
 }

@@ -1003,6 +1003,7 @@ fn check_upstream(case: UpstreamCase) -> Result<(), String> {
         conn.forward(
             "tools/call",
             params,
+            "",
             downstream_reply(&out, id.clone(), token),
             Duration::from_secs(60),
         )

@@ -99,7 +99,7 @@ impl Tenant {
                 o.insert("requestState".into(), state.clone());
             }
         }
-        if let Err(failed) = conn.forward(&method, retry, reply, timeout) {
+        if let Err(failed) = conn.forward(&method, retry, "", reply, timeout) {
             let (reply, e) = *failed;
             let _ = reply.out.send(e.to_error_value(&reply.id).to_string());
         }

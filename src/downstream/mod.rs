@@ -6,6 +6,7 @@ pub mod era;
 pub mod http;
 pub mod oneshot;
 pub mod session;
+pub mod split;
 pub mod stdio;
 
 pub use session::Session;

@@ -6,13 +6,14 @@
 //! timeout), the answers are flushed, and only then does the session end.
 
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::Deserialize;
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader, BufWriter};
-use tokio::sync::watch;
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::Session;
@@ -37,31 +38,61 @@ pub async fn serve(tenant: Arc<Tenant>, shutdown: CancellationToken) -> std::io:
 struct Unanswered {
     /// Each id as JSON text (as serde_json writes it, which is how every answer carries it).
     ids: Mutex<HashSet<String, rustc_hash::FxBuildHasher>>,
-    /// The number of unanswered requests, watched by the drain.
-    count: watch::Sender<usize>,
+    /// The number of unanswered requests.
+    count: AtomicUsize,
+    /// Told when the last one is answered (the drain waits for it).
+    none_left: Notify,
 }
 
 impl Unanswered {
     fn add(&self, id: &Value) {
         let mut ids = self.ids.locked();
         if ids.insert(id.to_string()) {
-            self.count.send_replace(ids.len());
+            self.count.store(ids.len(), Ordering::Release);
         }
     }
 
     fn remove(&self, id: &Value) {
+        self.remove_text(&id.to_string());
+    }
+
+    fn remove_text(&self, id: &str) {
         let mut ids = self.ids.locked();
-        if ids.remove(&id.to_string()) {
-            self.count.send_replace(ids.len());
+        if ids.remove(id) {
+            self.count.store(ids.len(), Ordering::Release);
+            if ids.is_empty() {
+                self.none_left.notify_waiters();
+            }
         }
     }
 
+    fn len(&self) -> usize {
+        self.count.load(Ordering::Acquire)
+    }
+
     fn is_empty(&self) -> bool {
-        *self.count.borrow() == 0
+        self.len() == 0
+    }
+
+    /// Resolves once every request read so far is answered.
+    async fn all_answered(&self) {
+        loop {
+            let told = self.none_left.notified();
+            tokio::pin!(told);
+            // Registered before the check, so an answer in between is not missed.
+            told.as_mut().enable();
+            if self.is_empty() {
+                return;
+            }
+            told.await;
+        }
     }
 
     /// Called by the writer for every frame while requests are unanswered.
     fn saw_frame(&self, frame: &str) {
+        if let Some(id) = answer_id(frame) {
+            return self.remove_text(id);
+        }
         #[derive(Deserialize)]
         struct Envelope<'a> {
             #[serde(borrow)]
@@ -75,10 +106,7 @@ impl Unanswered {
         else {
             return;
         };
-        let mut ids = self.ids.locked();
-        if ids.remove(id.get()) {
-            self.count.send_replace(ids.len());
-        }
+        self.remove_text(id.get());
     }
 }
 
@@ -127,6 +155,12 @@ where
         if line.is_empty() {
             continue;
         }
+        // A tool call is read split: its arguments pass on as the client wrote them.
+        if let Some(call) = super::split::split_call(line) {
+            unanswered.add(&call.id);
+            session.handle_split(call);
+            continue;
+        }
         match serde_json::from_str::<Value>(line) {
             Ok(msg) => {
                 if jsonrpc::classify(&msg) == Kind::Request {
@@ -159,7 +193,7 @@ async fn drain(
     shutdown: &CancellationToken,
     overflow: &CancellationToken,
 ) {
-    let pending = *unanswered.count.borrow();
+    let pending = unanswered.len();
     tracing::info!("stdin closed; answering the {pending} request(s) already read before stopping");
     let limit = tenant
         .upstreams()
@@ -168,11 +202,10 @@ async fn drain(
         .max()
         .unwrap_or(tenant.settings.request_timeout)
         + DRAIN_SLACK;
-    let mut count = unanswered.count.subscribe();
     tokio::select! {
-        r = tokio::time::timeout(limit, count.wait_for(|n| *n == 0)) => {
+        r = tokio::time::timeout(limit, unanswered.all_answered()) => {
             if r.is_err() {
-                let left = *unanswered.count.borrow();
+                let left = unanswered.len();
                 tracing::warn!("stdin closed; {left} request(s) still unanswered after {}; stopping", humantime::format_duration(limit));
             }
         }
@@ -240,6 +273,44 @@ async fn write_frames<W: AsyncWrite + Unpin>(
     }
 }
 
+/// The id of an answer that starts as the hub's own answers and rmcp's do
+/// (`{"jsonrpc":"2.0","id":…,"result"` or `,"error"`), read without scanning the rest of the
+/// frame; `None` for any other frame (which is then read whole).
+fn answer_id(frame: &str) -> Option<&str> {
+    const HEAD: &str = r#"{"jsonrpc":"2.0","id":"#;
+    let rest = frame.strip_prefix(HEAD)?;
+    let mut de = serde_json::Deserializer::from_str(rest);
+    let id: &serde_json::value::RawValue = serde::Deserialize::deserialize(&mut de).ok()?;
+    // The id's text is a slice of `rest`: what follows it starts where it ends.
+    let end = id.get().as_ptr() as usize - rest.as_ptr() as usize + id.get().len();
+    let after = rest.get(end..)?;
+    (after.starts_with(r#","result""#) || after.starts_with(r#","error""#)).then(|| id.get())
+}
+
 fn is_progress(frame: &str) -> bool {
     frame.len() < 2048 && frame.contains("\"notifications/progress\"")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::answer_id;
+
+    #[test]
+    fn an_answers_id_is_read_from_its_head_and_anything_else_is_left_to_the_full_read() {
+        assert_eq!(
+            answer_id(r#"{"jsonrpc":"2.0","id":7,"result":{"id":8}}"#),
+            Some("7")
+        );
+        assert_eq!(
+            answer_id(r#"{"jsonrpc":"2.0","id":"a,\"b","error":{"code":1}}"#),
+            Some(r#""a,\"b""#)
+        );
+        // A request of the hub's to the client carries an id too, but is no answer.
+        assert_eq!(
+            answer_id(r#"{"jsonrpc":"2.0","id":7,"method":"roots/list"}"#),
+            None
+        );
+        assert_eq!(answer_id(r#"{"result":{},"jsonrpc":"2.0","id":7}"#), None);
+        assert_eq!(answer_id(r#"{"jsonrpc":"2.0","id":"#), None);
+    }
 }

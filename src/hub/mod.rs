@@ -101,6 +101,7 @@ impl Hub {
         }
         hub.remember(1, ReloadSource::Start, text);
         crate::observe::start_exporter(&hub.tasks());
+        crate::memory::start_trimmer(&hub.tasks());
         hub.tracker.close();
         hub
     }

@@ -56,6 +56,7 @@ fn ids_are_remapped_and_answers_find_their_caller() {
     c.forward(
         "tools/call",
         json!({"name":"a"}),
+        "",
         reply(&out, 1, json!(7), None),
         Duration::from_secs(5),
     )
@@ -63,6 +64,7 @@ fn ids_are_remapped_and_answers_find_their_caller() {
     c.forward(
         "tools/call",
         json!({"name":"b"}),
+        "",
         reply(&out, 2, json!(7), None),
         Duration::from_secs(5),
     )
@@ -96,6 +98,7 @@ fn progress_tokens_are_mapped_both_ways_and_reset_the_deadline() {
     c.forward(
         "tools/call",
         params,
+        "",
         reply(&out, 1, json!("r1"), Some(json!("client-tok"))),
         TIMEOUT,
     )
@@ -125,6 +128,7 @@ fn a_timeout_fails_the_call_names_the_server_and_cancels_upstream() {
     c.forward(
         "tools/call",
         json!({"name":"hang"}),
+        "",
         reply(&out, 1, json!(1), None),
         Duration::from_millis(1),
     )
@@ -146,6 +150,7 @@ fn closing_fails_every_pending_call_at_once_with_the_reason() {
         c.forward(
             "tools/call",
             json!({"name":"x"}),
+            "",
             reply(&out, 1, json!(i), None),
             Duration::from_secs(60),
         )
@@ -163,6 +168,7 @@ fn closing_fails_every_pending_call_at_once_with_the_reason() {
         .forward(
             "tools/call",
             json!({}),
+            "",
             reply(&out2, 1, json!(9), None),
             Duration::from_secs(1)
         )
@@ -176,6 +182,7 @@ fn cancellation_by_the_client_is_forwarded_with_the_upstream_id() {
     c.forward(
         "tools/call",
         json!({"name":"x"}),
+        "",
         reply(&out, 4, json!("abc"), None),
         Duration::from_secs(60),
     )
@@ -212,6 +219,7 @@ fn a_request_for_a_parked_call_waits_for_the_clients_retry() {
     c.forward(
         "tools/call",
         json!({"name":"t"}),
+        "",
         reply(&out, 1, json!("first"), None),
         Duration::from_secs(5),
     )
@@ -259,6 +267,7 @@ fn a_parked_call_answered_first_refuses_what_still_waits() {
     c.forward(
         "tools/call",
         json!({"name":"t"}),
+        "",
         reply(&out, 1, json!(1), None),
         Duration::from_secs(5),
     )
@@ -307,6 +316,7 @@ fn a_dropped_reader_guard_fails_every_pending_call_at_once() {
     c.forward(
         "tools/call",
         json!({"name":"x"}),
+        "",
         reply(&out, 1, json!(1), None),
         Duration::from_secs(600),
     )
@@ -357,6 +367,7 @@ fn messages_of_any_shape_from_the_upstream_never_panic_and_answers_still_arrive(
     c.forward(
         "tools/call",
         json!({"name":"slow","_meta":{"progressToken":"tok"}}),
+        "",
         reply(&out, 1, json!("r1"), Some(json!("tok"))),
         Duration::from_secs(60),
     )
@@ -419,6 +430,7 @@ fn a_malformed_result_or_error_reaches_the_client_as_a_proper_error() {
         c.forward(
             "tools/call",
             json!({"name":"x"}),
+            "",
             reply(&out, 1, json!(i), None),
             Duration::from_secs(60),
         )
@@ -470,7 +482,7 @@ fn a_full_upstream_queue_fails_calls_at_once_naming_the_server() {
     }
     let r = reply(&out, 1, json!(5), None);
     let e = c
-        .forward("tools/call", json!({}), r, Duration::from_secs(5))
+        .forward("tools/call", json!({}), "", r, Duration::from_secs(5))
         .expect_err("the queue is full");
     assert_eq!(
         e.1.to_string(),

@@ -124,7 +124,17 @@ impl Call {
         }
         static IS_ERROR: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
             std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"\"isError\""));
-        let tool_error = IS_ERROR.find(result.as_bytes()).is_some()
+        // Read only when some `"isError"` is followed by `true` (at any depth: the read says
+        // whether it is the result's own).
+        let bytes = result.as_bytes();
+        let flagged = IS_ERROR.find_iter(bytes).any(|at| {
+            let after = &bytes[at + b"\"isError\"".len()..];
+            let after = after.trim_ascii_start();
+            after
+                .strip_prefix(b":")
+                .is_some_and(|v| v.trim_ascii_start().starts_with(b"true"))
+        });
+        let tool_error = flagged
             && serde_json::from_str::<Flag>(result)
                 .ok()
                 .and_then(|f| f.is_error)

@@ -22,7 +22,7 @@ impl Session {
     pub(super) fn forward(
         self: &Arc<Self>,
         id: Value,
-        ctx: Ctx,
+        mut ctx: Ctx,
         server: &ServerName,
         method: &str,
         mut params: Value,
@@ -93,7 +93,11 @@ impl Session {
         let retry = (!ctx.stateless
             && matches!(conn.era(), Some(crate::mux::Era::Stateless { .. }))
             && matches!(method, "tools/call" | "prompts/get" | "resources/read"))
-        .then(|| Box::new((method.to_string(), params.clone())));
+        .then(|| {
+            // The bridge retries with every member.
+            params = ctx.join(std::mem::take(&mut params));
+            Box::new((method.to_string(), params.clone()))
+        });
         // Observed from here (the series is the catalog's: this request was routed).
         let call = ctx.observed.as_ref().map(|(received, series)| {
             crate::observe::Call::start(series.clone(), self.id, &id, *received, &mut params)
@@ -130,7 +134,8 @@ impl Session {
             }
             return;
         }
-        if let Err(failed) = conn.forward(method, params, reply, up.cfg.request_timeout) {
+        if let Err(failed) = conn.forward(method, params, &ctx.rest, reply, up.cfg.request_timeout)
+        {
             let (reply, e) = *failed;
             ctx.send(e.to_error_value(&reply.id).to_string());
         }

@@ -35,6 +35,9 @@ struct Ctx {
     received: Option<std::time::Instant>,
     /// Set once routed: when it came in, and its metric series.
     observed: Option<(std::time::Instant, Arc<crate::observe::series::Series>)>,
+    /// Members of the params passed on unread, as JSON text (a split `tools/call`: see
+    /// `downstream::split`); empty when the params are whole.
+    rest: String,
 }
 
 impl Ctx {
@@ -57,6 +60,14 @@ impl Ctx {
 
     fn fail(&self, id: &Value, code: i64, message: impl Into<String>) {
         self.send(jsonrpc::error(id, code, message, None));
+    }
+
+    /// The params whole again, for a way that reads every member.
+    fn join(&mut self, params: Value) -> Value {
+        if self.rest.is_empty() {
+            return params;
+        }
+        super::split::join(params, &std::mem::take(&mut self.rest))
     }
 }
 
@@ -118,8 +129,13 @@ impl Session {
         }
     }
 
+    /// A `tools/call` read split (`downstream::split`), answered on the session's stream.
+    pub fn handle_split(self: &Arc<Self>, call: super::split::SplitCall) {
+        let out = self.out.clone();
+        self.request(call.id, "tools/call".into(), call.params, call.rest, out);
+    }
+
     fn on_request(self: &Arc<Self>, mut msg: Value, out: Outbox) {
-        let received = crate::observe::received();
         let id = msg.get("id").cloned().unwrap_or(Value::Null);
         let method = msg
             .get("method")
@@ -130,12 +146,26 @@ impl Session {
             .get_mut("params")
             .map(Value::take)
             .unwrap_or_else(|| json!({}));
+        self.request(id, method, params, String::new(), out);
+    }
+
+    /// A request's parts; `rest` is more of its params as text (a split `tools/call`).
+    fn request(
+        self: &Arc<Self>,
+        id: Value,
+        method: String,
+        params: Value,
+        rest: String,
+        out: Outbox,
+    ) {
+        let received = crate::observe::received();
         if !params.is_object() {
             return Ctx {
                 stateless: false,
                 out,
                 received,
                 observed: None,
+                rest,
             }
             .fail(&id, jsonrpc::INVALID_PARAMS, "`params` must be an object");
         }
@@ -158,12 +188,15 @@ impl Session {
                 self.peer.state().client_capabilities = caps.clone();
             }
         }
-        let ctx = Ctx {
+        let mut ctx = Ctx {
             stateless,
             out,
             received,
             observed: None,
+            rest,
         };
+        // A 2026-07-28 request may be bridged or retried: every member is read.
+        let params = if stateless { ctx.join(params) } else { params };
         if !matches!(method.as_str(), "initialize" | "server/discover" | "ping") {
             self.tenant.first_use();
         }
@@ -241,7 +274,7 @@ impl Session {
     }
 
     /// A request routed by the name, URI or task id in its params.
-    fn route(self: &Arc<Self>, id: Value, ctx: Ctx, method: String, mut params: Value) {
+    fn route(self: &Arc<Self>, id: Value, mut ctx: Ctx, method: String, mut params: Value) {
         let tenant = &self.tenant;
         // Settled first, then the catalog: an upstream's tools are in the catalog before it
         // counts as settled, so a name missing from a catalog read after a settled tenant is
@@ -251,6 +284,10 @@ impl Session {
         // Search mode: search and describe are answered here; a call through `call_tool`
         // becomes the real call (same id, same `_meta`) and goes on like a direct one.
         if method == "tools/call" {
+            if cat.mode == crate::config::CatalogMode::Search {
+                // `call_tool` reads the call's arguments.
+                params = ctx.join(params);
+            }
             match cat.meta_call(&params) {
                 None => {}
                 Some(MetaCall::Answer(_)) if !settled => {

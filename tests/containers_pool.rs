@@ -191,6 +191,14 @@ pool = 3
         !ids.contains(&busy),
         "the killed container is still a member: {ids:?}"
     );
+    let (code, health) = hub.health().unwrap();
+    assert_eq!(code, 200, "{health}");
+    assert_eq!(
+        health["upstreams"]["t/pool"]["container"]["pool"],
+        json!({"total": 3, "up": 3}),
+        "{health}"
+    );
+    assert_eq!(health["status"], "healthy", "{health}");
 
     drop(hub);
     assert!(

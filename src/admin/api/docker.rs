@@ -322,9 +322,11 @@ pub async fn cleanup(State(s): S, headers: HeaderMap) -> ApiResult {
         Err(e) => return Err(e),
     };
     let instance = s.hub.config().hub.containers.instance.clone();
+    // A pre-warmed pool's other members are their server's too.
     let known: BTreeSet<String> = container_servers(&s, &caller)
         .iter()
-        .filter_map(|(_, u)| u.container())
+        .flat_map(|(t, u)| std::iter::once(u.clone()).chain(t.pool_members(&u.name)))
+        .filter_map(|u| u.container())
         .collect();
     let mut removed = Vec::new();
     for c in engine.list_own(&instance).await.map_err(unreachable)? {

@@ -200,6 +200,32 @@ pool = 3
     );
     assert_eq!(health["status"], "healthy", "{health}");
 
+    // The operator's stop answers once every member's container is gone; a start brings all back.
+    let stopped = api_ok(port, "POST", "/api/docker/containers/t/pool/stop", None, "");
+    assert_eq!(stopped["stopped"], true, "{stopped}");
+    assert_eq!(
+        running(&engine.containers(&label(&inst))),
+        0,
+        "a stop waits for every member: {:?}",
+        engine.containers(&label(&inst))
+    );
+    let started = api_ok(
+        port,
+        "POST",
+        "/api/docker/containers/t/pool/start",
+        None,
+        "",
+    );
+    assert_eq!(started["started"], true, "{started}");
+    assert!(
+        wait_until(Duration::from_secs(30), Duration::from_millis(200), || {
+            all_up(&view()) && running(&engine.containers(&label(&inst))) == 3
+        }),
+        "the pool did not start again: {:#}\n{}",
+        view(),
+        hub.log()
+    );
+
     drop(hub);
     assert!(
         engine.wait(Duration::from_secs(15), |e| e

@@ -231,9 +231,13 @@ impl Tenant {
         if let Some(old) = old {
             old.stop.cancel();
         }
-        self.start_pool(&up, &stop);
+        let pool_stopped = self.start_pool(&up, &stop);
         self.spawn(async move {
             sup.run().await;
+            // A pool's other members stop with the same token; done is when they all have.
+            if let Some(mut rx) = pool_stopped {
+                while rx.recv().await.is_some() {}
+            }
             let _ = done_tx.send(true);
         });
     }

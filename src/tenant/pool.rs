@@ -15,6 +15,7 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::{Hooks, Tenant};
@@ -39,36 +40,46 @@ fn pool_size(up: &Upstream) -> usize {
 
 impl Tenant {
     /// Starts the members of `up`'s pool beyond the first, stopped with `stop` (the server's
-    /// own token: stopping, restarting or replacing the server stops them too).
-    pub(super) fn start_pool(&self, up: &Arc<Upstream>, stop: &CancellationToken) {
+    /// own token: stopping, restarting or replacing the server stops them too). Answers what
+    /// ends once every one of them has stopped (so a stop waits for all of the pool's
+    /// containers, not only the first's); `None` when `up` is no pool.
+    pub(super) fn start_pool(
+        &self,
+        up: &Arc<Upstream>,
+        stop: &CancellationToken,
+    ) -> Option<mpsc::Receiver<()>> {
         let n = pool_size(up);
         if n < 2 || !up.cfg.enabled {
             self.pool.remove(&up.name);
-            return;
+            return None;
         }
-        let Some(tasks) = self.tasks() else { return };
+        let tasks = self.tasks()?;
+        // Each member's task holds a sender: the receiver ends when the last one is dropped.
+        let (alive, all_stopped) = mpsc::channel::<()>(1);
         let others = (2..=n)
             .map(|i| {
                 let mut cfg = up.cfg.clone();
                 cfg.start = StartMode::Eager;
                 let member = Upstream::new(cfg);
-                tracing::debug!(tenant = %self.id, server = %up.name, member = i, "starting a pool member");
-                self.spawn(
-                    Supervisor {
-                        tasks: tasks.clone(),
-                        up: member.clone(),
-                        tenant: self.id.clone(),
-                        hooks: Arc::new(Hooks {
-                            tenant: self.me.clone(),
-                            scope: None,
-                        }),
-                        on_change: self.catalog_from(up, &member),
-                        settings: self.settings.clone(),
-                        shutdown: stop.child_token(),
-                        pinning: None,
-                    }
-                    .run(),
-                );
+                tracing::debug!(tenant = %self.id, server = %up.name, member = i, "pool member");
+                let alive = alive.clone();
+                let sup = Supervisor {
+                    tasks: tasks.clone(),
+                    up: member.clone(),
+                    tenant: self.id.clone(),
+                    hooks: Arc::new(Hooks {
+                        tenant: self.me.clone(),
+                        scope: None,
+                    }),
+                    on_change: self.catalog_from(up, &member),
+                    settings: self.settings.clone(),
+                    shutdown: stop.child_token(),
+                    pinning: None,
+                };
+                self.spawn(async move {
+                    sup.run().await;
+                    drop(alive);
+                });
                 member
             })
             .collect();
@@ -79,6 +90,7 @@ impl Tenant {
                 others,
             },
         );
+        Some(all_stopped)
     }
 
     /// What a member's supervisor does on a change: the catalog is the first member's, but

@@ -1,8 +1,8 @@
 //! Issue #13, pre-warmed pools and per-tenant limits, against a real engine (podman's
 //! Docker-compatible service, started by the harness): a pool of 3 spreads 30 concurrent calls
 //! (told apart by each container's own `HOSTNAME`), a member killed mid-call fails that call at
-//! once naming the server and is replaced; `[tenants.<t>] max_containers` refuses a start
-//! beyond it, naming the key.
+//! once naming the server and is replaced; each member's server-to-client request reaches the
+//! calling session; `[tenants.<t>] max_containers` refuses a start beyond it, naming the key.
 
 #![allow(
     clippy::unwrap_used,
@@ -65,12 +65,10 @@ fn call(port: u16, tool: &str, args: Value) -> Value {
         .unwrap_or_else(|| panic!("no JSON-RPC answer ({}): {}", r.status, r.body))
 }
 
-#[test]
-fn a_pool_of_three_spreads_calls_and_replaces_a_member_killed_mid_call() {
-    let engine = Engine::shared();
-    let inst = instance("pool");
+/// Server `pool`: server-everything in a pre-warmed pool of three `localhost/hostroot` containers.
+fn everything_pool() -> String {
     let deps = harness::Deps::get();
-    let servers = format!(
+    format!(
         r#"
 [tenants.t.servers.pool.container]
 image = "{HOSTROOT}"
@@ -83,15 +81,23 @@ pool = 3
         node = deps.node().display(),
         everything = deps.everything().display(),
         volumes = hostroot_volumes()
-    );
-    let hub = ServedHub::start(Config::new(&config(&engine, &inst, &servers)));
+    )
+}
+
+/// The pool's members, as `/api/docker/containers/{t}/{s}` shows them, are three, up and running.
+fn all_up(view: &Value) -> bool {
+    view["pool"].as_array().is_some_and(|m| {
+        m.len() == 3 && m.iter().all(|m| m["state"] == "up" && m["running"] == true)
+    })
+}
+
+#[test]
+fn a_pool_of_three_spreads_calls_and_replaces_a_member_killed_mid_call() {
+    let engine = Engine::shared();
+    let inst = instance("pool");
+    let hub = ServedHub::start(Config::new(&config(&engine, &inst, &everything_pool())));
     let port = hub.port;
     let view = || api_ok(port, "GET", "/api/docker/containers/t/pool", None, "");
-    let all_up = |v: &Value| {
-        v["pool"].as_array().is_some_and(|m| {
-            m.len() == 3 && m.iter().all(|m| m["state"] == "up" && m["running"] == true)
-        })
-    };
     // Kept ready from the hub's start, each member its own container.
     assert!(
         wait_until(Duration::from_secs(60), Duration::from_millis(200), || {
@@ -279,6 +285,84 @@ policy = "never"
         hub.log()
     );
     assert_eq!(running(&engine.containers(&label(&inst))), 1);
+    let (status, log) = hub.finish();
+    assert!(status.success(), "{log}");
+    assert!(engine.containers(&label(&inst)).is_empty());
+}
+
+#[test]
+fn each_pool_members_sampling_request_reaches_the_calling_session_and_its_answer_goes_back() {
+    let engine = Engine::shared();
+    let inst = instance("poolrelay");
+    let port = harness::free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut hub = StdioHub::start_with(
+        &config(&engine, &inst, &everything_pool()),
+        &["--listen", &addr],
+    );
+    let view = || api_ok(port, "GET", "/api/docker/containers/t/pool", None, "");
+    assert!(
+        wait_until(Duration::from_secs(60), Duration::from_millis(200), || {
+            all_up(&view())
+        }),
+        "the pool did not come up: {:#}\n{}",
+        view(),
+        hub.log()
+    );
+    let tools = hub.tool_names();
+    assert!(
+        tools.contains(&"pool__trigger-sampling-request".to_string()),
+        "{tools:?}"
+    );
+    // Three calls at once, each waiting for its sampling answer: one on each member.
+    let calls: Vec<u64> = (0..3)
+        .map(|i| {
+            hub.send_request(
+                "tools/call",
+                json!({"name": "pool__trigger-sampling-request", "arguments": {"prompt": format!("question {i}"), "maxTokens": 10}}),
+            )
+        })
+        .collect();
+    let mut asks = Vec::new();
+    let until = Instant::now() + Duration::from_secs(20);
+    while asks.len() < 3 && Instant::now() < until {
+        match hub.recv(Duration::from_millis(200)) {
+            Some(v) if v["method"] == "sampling/createMessage" => asks.push(v),
+            Some(v) => hub.notes.push(v),
+            None => {}
+        }
+    }
+    assert_eq!(
+        asks.len(),
+        3,
+        "relayed sampling requests: {asks:?}\n{}",
+        hub.log()
+    );
+    let busy: Vec<u64> = view()["pool"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["in_flight"].as_u64().unwrap_or(0))
+        .collect();
+    assert_eq!(busy, vec![1, 1, 1], "one call on each member: {:#}", view());
+    // Each answer names the prompt it answers: it must come back to the call that asked.
+    for ask in &asks {
+        let prompt = ask["params"]["messages"][0]["content"]["text"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        hub.send(json!({"jsonrpc": "2.0", "id": ask["id"], "result": {"role": "assistant", "model": "test", "content": {"type": "text", "text": format!("answer to <{prompt}>")}}}));
+    }
+    for (i, id) in calls.iter().enumerate() {
+        let done = hub.wait_for(&json!(id), Duration::from_secs(20));
+        let text = done["result"]["content"][0]["text"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(
+            text.contains(&format!("context: question {i}>")),
+            "call {i} got the answer to its own question: {done}"
+        );
+    }
     let (status, log) = hub.finish();
     assert!(status.success(), "{log}");
     assert!(engine.containers(&label(&inst)).is_empty());

@@ -323,13 +323,14 @@ fn each_pool_members_sampling_request_reaches_the_calling_session_and_its_answer
             )
         })
         .collect();
+    // Read from the hub's stdout itself: other messages (notifications) are kept aside.
     let mut asks = Vec::new();
     let until = Instant::now() + Duration::from_secs(20);
     while asks.len() < 3 && Instant::now() < until {
-        match hub.recv(Duration::from_millis(200)) {
-            Some(v) if v["method"] == "sampling/createMessage" => asks.push(v),
-            Some(v) => hub.notes.push(v),
-            None => {}
+        match hub.rx.recv_timeout(Duration::from_millis(200)) {
+            Ok(v) if v["method"] == "sampling/createMessage" => asks.push(v),
+            Ok(v) => hub.notes.push(v),
+            Err(_) => {}
         }
     }
     assert_eq!(

@@ -21,7 +21,7 @@
 //! - [`pinning`]: each tool list checked against its pins before the catalog sees it (pure
 //!   digest, diff and decision; the tenant's pinner). [`state`]: the SQLite state store they live in.
 //! - [`tenant`]: upstreams + catalog + sessions of one tenant: notifications, relays, subscriptions,
-//!   `share = "session"` connections, runtime control and config diffs.
+//!   `share = "session"` connections, pre-warmed container pools, runtime control and config diffs.
 //! - [`bridge`]: the MRTR bridge, both directions (2026-07-28 clients, 2026-07-28 upstreams).
 //! - [`quota`]: calls in flight and calls per minute, per tenant.
 //! - [`downstream`]: the hub as an MCP server: sessions and era negotiation, stdio, HTTP

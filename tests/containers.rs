@@ -324,48 +324,109 @@ fn a_sigkilled_hubs_containers_are_swept_by_its_next_start() {
     assert!(engine.containers(&label(&inst)).is_empty());
 }
 
+/// Sends `n` calls of `add` spread over servers `s1`..`s10` at once (pipelined on the one
+/// stdio session), then checks every answer; `base` makes each call's sum its own.
+fn add_burst(hub: &mut StdioHub, n: u32, base: u32) {
+    let ids: Vec<(u64, u32)> = (0..n)
+        .map(|i| {
+            let s = 1 + (i % 10);
+            let id = hub.send_request(
+                "tools/call",
+                json!({"name": format!("s{s}__add"), "arguments": {"a": base + i, "b": 1}}),
+            );
+            (id, base + i + 1)
+        })
+        .collect();
+    for (id, sum) in ids {
+        let a = hub.wait_for(&json!(id), Duration::from_secs(60));
+        assert_eq!(
+            a["result"]["structuredContent"]["sum"],
+            f64::from(sum),
+            "{a}\n{}",
+            hub.log()
+        );
+    }
+}
+
+/// The leak test: 1,000 calls over 10 on-demand servers with a short idle timeout,
+/// then past it: no container of the hub left, no zombie under the hub or under the
+/// containers' `conmon`s (none of which is left either), and the hub's RSS flat.
 #[test]
 fn many_calls_over_on_demand_containers_leave_nothing_behind() {
     let engine = Engine::shared();
     let inst = instance("leak");
-    let servers: String = (1..=4)
-        .map(|i| demo("t", &format!("s{i}"), "idle_timeout = \"1s\""))
+    let servers: String = (1..=10)
+        .map(|i| demo("t", &format!("s{i}"), "idle_timeout = \"2s\""))
         .collect();
+    let t0 = Instant::now();
     let mut hub = StdioHub::start(&config(&engine, &inst, &servers));
     assert_eq!(
         hub.tool_names()
             .iter()
             .filter(|t| t.ends_with("__echo"))
             .count(),
-        4,
+        10,
         "{}",
         hub.log()
     );
-    let mut peak = 0;
-    for round in 0..3 {
-        for i in 0..100 {
-            let s = 1 + (i % 4);
-            let a = hub.call(&format!("s{s}__add"), json!({"a": i, "b": round}));
-            assert_eq!(
-                a["result"]["structuredContent"]["sum"],
-                f64::from(i + round),
-                "{a}"
-            );
-        }
-        peak = peak.max(engine.containers(&label(&inst)).len());
-        // Past the idle timeout: every container is stopped and removed.
+    // Past the idle timeout: every container is stopped and removed.
+    let all_stopped = |engine: &Engine, when: &str| {
         assert!(
-            engine.wait(Duration::from_secs(10), |e| e
+            engine.wait(Duration::from_secs(20), |e| e
                 .containers(&label(&inst))
                 .is_empty()),
-            "round {round}: left {:?}",
+            "{when}: left {:?}",
             engine.containers(&label(&inst))
         );
+    };
+    // Warm-up: a start, an idle stop and a start again of every server (the first burst starts
+    // them in parallel), so the hub's buffers and tables are at their working size.
+    add_burst(&mut hub, 100, 0);
+    all_stopped(&engine, "after the warm-up");
+    add_burst(&mut hub, 100, 0);
+    let pid = hub.pid();
+    let rss_warm = harness::rss_kib(pid).unwrap();
+    let conmons = || harness::processes_named("conmon", &format!("mcp-hub-{inst}-"));
+    assert_eq!(conmons().len(), 10, "one conmon per running container");
+    // 1,000 calls, the ten containers stopped when idle and started again twice on the way.
+    let mut peak = 0;
+    for round in 0..10 {
+        add_burst(&mut hub, 100, 1000 * (round + 1));
+        peak = peak.max(running(&engine.containers(&label(&inst))));
+        if round == 3 || round == 6 {
+            all_stopped(&engine, &format!("after round {round}"));
+        }
     }
-    assert!(peak <= 4, "at most one container per server: {peak}");
+    let rss_after = harness::rss_kib(pid).unwrap();
+    eprintln!(
+        "hub RSS: {rss_warm} KiB after the warm-up, {rss_after} KiB after 1,000 calls ({:+} KiB); {:?} so far",
+        rss_after as i64 - rss_warm as i64,
+        t0.elapsed()
+    );
+    assert!(peak <= 10, "at most one container per server: {peak}");
+    all_stopped(&engine, "after the 1,000 calls");
+    // The containers' monitors go with them, and nothing is left unreaped.
+    assert!(
+        engine.wait(Duration::from_secs(10), |_| conmons().is_empty()),
+        "conmon processes left: {:?}",
+        conmons()
+    );
+    assert_eq!(
+        harness::zombies_under(pid),
+        Vec::<u32>::new(),
+        "zombies under the hub"
+    );
+    // Flat: 1,000 calls and two stop/start cycles of ten containers add at most 4 MiB to the hub
+    // (a leak of one call's state, ~1 KiB each, would show as 1 MiB; of twenty containers'
+    // connections, attach streams and tasks, several).
+    assert!(
+        rss_after <= rss_warm + 4 * 1024,
+        "the hub's RSS grew from {rss_warm} KiB to {rss_after} KiB over 1,000 calls"
+    );
     let (status, log) = hub.finish();
     assert!(status.success(), "{log}");
     assert!(engine.containers(&label(&inst)).is_empty());
+    eprintln!("leak test wall time: {:?}", t0.elapsed());
 }
 
 #[test]

@@ -8,6 +8,7 @@
 //!
 //! A stopped on-demand container (it starts on the next call) makes the hub `degraded` at
 //! worst, never `unhealthy`: it is counted under `components.containers.stopped_on_demand`.
+//! So does a pre-warmed pool with a member down (`upstreams.<t/s>.container.pool`: total, up).
 //!
 //! `/ready` is 200 once every eager upstream has finished its first start attempt and the
 //! listener is up, and 503 while starting or draining.
@@ -23,6 +24,8 @@ use crate::upstream::State;
 pub fn report(hub: &Hub, draining: bool, sessions: usize) -> (StatusCode, Value) {
     let mut upstreams = Map::new();
     let (mut wanted, mut up, mut parked) = (0usize, 0usize, 0usize);
+    // A pre-warmed pool with a member down (being replaced) serves, with less room: degraded.
+    let mut pool_short = false;
     for (tid, t) in hub.tenants().iter() {
         for u in t.upstreams().values() {
             let s = u.status();
@@ -51,13 +54,19 @@ pub fn report(hub: &Hub, draining: bool, sessions: usize) -> (StatusCode, Value)
             if let Some(k) = &u.cfg.container {
                 entry["container"] =
                     json!({"strategy": k.strategy.as_str(), "name": u.container()});
+                let members = t.pool_members(&u.name);
+                if !members.is_empty() {
+                    let members_up = members.iter().filter(|m| m.conn().is_some()).count();
+                    pool_short |= s.state != State::Stopped && members_up < members.len();
+                    entry["container"]["pool"] = json!({"total": members.len(), "up": members_up});
+                }
             }
             upstreams.insert(format!("{tid}/{}", u.name), entry);
         }
     }
     let status = if draining || (wanted > 0 && up == 0) {
         "unhealthy"
-    } else if up < wanted || parked > 0 {
+    } else if up < wanted || parked > 0 || pool_short {
         "degraded"
     } else {
         "healthy"

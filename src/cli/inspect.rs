@@ -228,7 +228,17 @@ pub(super) async fn status(hub: Arc<Hub>, id: TenantId) -> u8 {
             .cfg
             .container
             .as_ref()
-            .map(|k| format!("container {} ", k.strategy.as_str()))
+            .map(|k| {
+                let members = tenant.pool_members(&up.name);
+                let pool = match members.len() {
+                    0 => String::new(),
+                    n => format!(
+                        "pool {}/{n} up ",
+                        members.iter().filter(|m| m.conn().is_some()).count()
+                    ),
+                };
+                format!("container {} {pool}", k.strategy.as_str())
+            })
             .unwrap_or_default();
         let offer = up.offer();
         let _ = writeln!(

@@ -110,6 +110,8 @@ pub struct ContainerConfig {
     pub pull: Pull,
     /// Streamable HTTP inside the container on this port (stdio when `None`).
     pub port: Option<u16>,
+    /// The tenant's `max_containers` (set with the tenant, not in this table).
+    pub tenant_max_containers: Option<usize>,
 }
 
 /// `[hub.containers]`.
@@ -292,14 +294,6 @@ pub(super) fn container(
         );
     }
     let pool = int_in(c, &format!("{path}.pool"), r.pool, 1, 1, 64) as usize;
-    if pool > 1 {
-        // Not built yet: one connection per server is all the tenant routes to today.
-        c.push(
-            format!("{path}.pool"),
-            "pools of more than one container are not supported yet",
-            Some("use `pool = 1` (one container kept ready), or run several servers"),
-        );
-    }
     if r.pool.is_some() && strategy != Strategy::PreWarmed {
         c.push(
             format!("{path}.pool"),
@@ -439,6 +433,7 @@ pub(super) fn container(
         labels: r.labels,
         pull,
         port,
+        tenant_max_containers: None,
     }
 }
 
@@ -521,6 +516,8 @@ mod tests {
 [hub.containers]
 image_prefix = "registry.local/"
 memory = "256m"
+[tenants.t]
+max_containers = 3
 [tenants.t.servers.git.container]
 image = "mcp-git:1"
 args = ["serve"]
@@ -546,6 +543,7 @@ labels = { team = "a" }
         assert_eq!(k.network, Network::None);
         assert!(k.read_only);
         assert_eq!(k.idle_timeout, Duration::from_secs(300));
+        assert_eq!(k.tenant_max_containers, Some(3), "the tenant's limit");
         assert_eq!(
             ok.hub.containers.instance.len(),
             12,
@@ -555,6 +553,8 @@ labels = { team = "a" }
 
         let bad = problems(
             r#"
+[tenants.t]
+max_containers = 2
 [tenants.t.servers.a]
 command = "x"
 [tenants.t.servers.a.container]
@@ -589,7 +589,7 @@ pool = 3
             "tenants.t.servers.b.container.volumes[1]: `./nowhere` does not exist",
             "tenants.t.servers.b.container.labels.io.mcp-hub.tenant",
             "tenants.t.servers.c.container.schedule[0]: `Mon-Fri 18:00-09:00` is not a window",
-            "tenants.t.servers.d.container.pool: pools of more than one container are not supported yet",
+            "tenants.t.max_containers: 2 is fewer than the 3 containers the tenant's always-on and pre-warmed servers keep running",
         ] {
             assert!(bad.contains(want), "missing `{want}` in:\n{bad}");
         }

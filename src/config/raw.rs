@@ -162,6 +162,8 @@ pub struct RawTenant {
     pub prompts: Option<RawPatterns>,
     pub resources: Option<RawPatterns>,
     pub pinning: Option<RawPinning>,
+    /// Containers this tenant may run at once (every pool member counts).
+    pub max_containers: Option<i64>,
 }
 
 /// `[tenants.<t>.catalog]`: what `tools/list` shows.

@@ -96,6 +96,12 @@ mod tests {
             s["properties"]["hub"]["properties"]["admin"]["properties"]["api_keys"]["type"],
             "array"
         );
+        assert_eq!(
+            s["properties"]["tenants"]["additionalProperties"]["properties"]["max_containers"]
+                ["type"],
+            "integer",
+            "the per-tenant container limit"
+        );
         let container = &server["properties"]["container"];
         assert_eq!(container["properties"]["image"]["type"], "string");
         assert_eq!(container["properties"]["volumes"]["type"], "array");

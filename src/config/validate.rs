@@ -231,6 +231,7 @@ pub(super) fn parse(
             }
         }
         shapes.sort_by(|a, b| (a.0, &a.1.server).cmp(&(b.0, &b.1.server)));
+        tenant_max_containers(&mut c, &tpath, rt.max_containers, &mut servers);
         let shapes = shapes.into_iter().map(|(_, s)| s).collect();
         let catalog = super::catalog::tenant_catalog(&mut c, &tpath, &rt, shapes, &hub);
         super::operate::check_server_count(&mut c, &tpath, servers.len(), &limits);
@@ -343,6 +344,36 @@ pub(super) fn duration(
             );
             default
         }
+    }
+}
+
+/// `[tenants.<t>] max_containers`: checked, given to each of the tenant's container servers
+/// (the limit is taken where a container starts), and refused when the containers the tenant
+/// keeps running from the start (always-on, pre-warmed pools) already exceed it.
+fn tenant_max_containers(
+    c: &mut Collector,
+    tpath: &str,
+    raw: Option<i64>,
+    servers: &mut BTreeMap<super::ServerName, super::ServerConfig>,
+) {
+    let Some(n) = raw else { return };
+    let path = format!("{tpath}.max_containers");
+    let max = int_in(c, &path, Some(n), 0, 1, 10_000) as usize;
+    let mut standing = 0;
+    for k in servers.values_mut().filter_map(|s| s.container.as_mut()) {
+        k.tenant_max_containers = Some(max);
+        standing += match k.strategy {
+            super::Strategy::AlwaysOn => 1,
+            super::Strategy::PreWarmed => k.pool,
+            _ => 0,
+        };
+    }
+    if (1..=10_000).contains(&n) && standing > max {
+        c.push(
+            path,
+            format!("{max} is fewer than the {standing} containers the tenant's always-on and pre-warmed servers keep running"),
+            Some(&format!("raise it to at least {standing}, or make pools smaller")),
+        );
     }
 }
 

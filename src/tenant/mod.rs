@@ -4,6 +4,7 @@
 //!
 //! - [`sessions`]: the session registry, what the tenant knows of each session.
 //! - [`own`]: the connections of `share = "session"` servers, one per session.
+//! - [`pool`]: the members of pre-warmed container pools, and which one a call goes to.
 //! - [`notify`]: who gets which notification (list changes, logs, resource updates, task status).
 //! - [`relay`]: server-to-client requests, routed to the session whose call caused them.
 //! - [`subscriptions`]: resource subscription counts and the upstreams' log level.
@@ -15,13 +16,14 @@ mod control;
 mod notify;
 mod own;
 mod pins;
+mod pool;
 mod relay;
 mod sessions;
 mod subscriptions;
 
 use std::collections::{BTreeMap, HashSet};
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock, Weak};
 use std::time::Duration;
 
@@ -75,6 +77,9 @@ pub struct Tenant {
     subs: subscriptions::Subscriptions,
     /// The connections of `share = "session"` servers, per (session, server).
     own: DashMap<(u64, ServerName), own::Own>,
+    /// The members of pre-warmed pools, per server, and whose turn a tie is.
+    pool: DashMap<ServerName, pool::Pool>,
+    pool_turn: AtomicUsize,
     /// Where the tenant's tasks run, and what stops them (set by `start`).
     runtime: OnceLock<crate::tasks::Tasks>,
     /// The tenant's pins, when the hub has a state store (set before `start`).
@@ -171,6 +176,8 @@ impl Tenant {
             series: Default::default(),
             subs: subscriptions::Subscriptions::default(),
             own: DashMap::new(),
+            pool: DashMap::new(),
+            pool_turn: AtomicUsize::new(0),
             runtime: OnceLock::new(),
             pinner: OnceLock::new(),
             me: me.clone(),
@@ -214,15 +221,23 @@ impl Tenant {
             shutdown: stop.clone(),
             pinning: self.pinner().cloned(),
         };
-        let old = self
-            .controls
-            .locked()
-            .insert(up.name.clone(), control::Control { stop, done });
+        let old = self.controls.locked().insert(
+            up.name.clone(),
+            control::Control {
+                stop: stop.clone(),
+                done,
+            },
+        );
         if let Some(old) = old {
             old.stop.cancel();
         }
+        let pool_stopped = self.start_pool(&up, &stop);
         self.spawn(async move {
             sup.run().await;
+            // A pool's other members stop with the same token; done is when they all have.
+            if let Some(mut rx) = pool_stopped {
+                while rx.recv().await.is_some() {}
+            }
             let _ = done_tx.send(true);
         });
     }

@@ -99,7 +99,8 @@ impl Tenant {
             })
     }
 
-    /// Every live connection that may carry `session`'s calls: the shared ones and its own.
+    /// Every live connection that may carry `session`'s calls: the shared ones, the pools'
+    /// other members and its own.
     pub fn conns_of_session(&self, session: u64) -> Vec<Arc<Conn>> {
         let own = self
             .own
@@ -109,6 +110,7 @@ impl Tenant {
         self.upstreams()
             .values()
             .filter_map(|u| u.conn())
+            .chain(self.pool_conns())
             .chain(own)
             .collect()
     }

@@ -146,10 +146,14 @@ impl Tenant {
         };
         crate::observe::session_ended(self.id.as_str(), peer.opened.elapsed());
         self.stop_own(id);
-        for up in self.upstreams().values() {
-            if let Some(conn) = up.conn() {
-                conn.cancel_session(id, "the client went away");
-            }
+        let pooled = self.pool_conns();
+        for conn in self
+            .upstreams()
+            .values()
+            .filter_map(|u| u.conn())
+            .chain(pooled)
+        {
+            conn.cancel_session(id, "the client went away");
         }
         let (held, had_level) = {
             let mut st = peer.state();

@@ -122,6 +122,10 @@ impl Tenant {
         };
         for up in self.upstreams().values() {
             self.set_upstream_log_level(up, level);
+            // A pre-warmed pool's other members log for the same sessions.
+            for m in self.pool_members(&up.name).iter().skip(1) {
+                self.set_upstream_log_level(m, level);
+            }
         }
     }
 

@@ -269,17 +269,16 @@ impl Upstream {
     }
 
     /// An on-demand container that has run once: while stopped (or stopping, or starting again)
-    /// its catalog is still offered, and a call starts it.
+    /// its catalog is still offered, and a call starts it. So is a pre-warmed pool's, while its
+    /// first member is replaced (the other members carry the calls meanwhile).
     pub fn remembers_offer(&self) -> bool {
-        self.cfg
-            .container
-            .as_ref()
-            .is_some_and(|k| k.strategy == crate::config::Strategy::OnDemand)
-            && matches!(
-                self.status().state,
-                State::Idle | State::Starting | State::Up | State::Backoff
-            )
-            && !self.offer().server_info.is_null()
+        self.cfg.container.as_ref().is_some_and(|k| {
+            k.strategy == crate::config::Strategy::OnDemand
+                || (k.strategy == crate::config::Strategy::PreWarmed && k.pool > 1)
+        }) && matches!(
+            self.status().state,
+            State::Idle | State::Starting | State::Up | State::Backoff
+        ) && !self.offer().server_info.is_null()
     }
 
     /// The running process's id, for the admin API.

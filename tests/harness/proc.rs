@@ -361,6 +361,29 @@ pub fn children_of(pid: u32) -> Vec<u32> {
         .collect()
 }
 
+/// Direct children of `pid` that are zombies (exited, never reaped).
+pub fn zombies_under(pid: u32) -> Vec<u32> {
+    all_pids()
+        .into_iter()
+        .filter(|&p| {
+            stat_fields(p).is_some_and(|f| f.len() > 1 && f[0] == "Z" && f[1] == pid.to_string())
+        })
+        .collect()
+}
+
+/// Processes whose command is `comm` (as /proc/PID/comm has it) and whose command line
+/// contains `needle` (e.g. the `conmon`s of one hub instance's containers).
+pub fn processes_named(comm: &str, needle: &str) -> Vec<u32> {
+    all_pids()
+        .into_iter()
+        .filter(|p| {
+            std::fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.trim() == comm)
+                && std::fs::read(format!("/proc/{p}/cmdline"))
+                    .is_ok_and(|c| String::from_utf8_lossy(&c).contains(needle))
+        })
+        .collect()
+}
+
 /// `VmRSS` of a process in KiB; `None` when it is gone.
 pub fn rss_kib(pid: u32) -> Option<u64> {
     std::fs::read_to_string(format!("/proc/{pid}/status"))

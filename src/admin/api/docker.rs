@@ -62,7 +62,7 @@ fn view(t: &Tenant, u: &Upstream, engine_rows: &[bollard::models::ContainerSumma
         .and_then(|h| h.status.as_ref())
         .map(|s| s.to_string());
     let since = |t: std::time::SystemTime| t.elapsed().map(|d| d.as_secs()).unwrap_or(0);
-    json!({
+    let mut v = json!({
         "tenant": t.id.as_str(),
         "server": u.name.as_str(),
         "image": k.image,
@@ -80,7 +80,12 @@ fn view(t: &Tenant, u: &Upstream, engine_rows: &[bollard::models::ContainerSumma
             "memory": k.memory, "cpus": k.cpus, "pids_limit": k.pids_limit,
             "read_only": k.read_only, "network": k.network.mode(),
         },
-    })
+    });
+    let members = t.pool_members(&u.name);
+    if !members.is_empty() {
+        v["pool"] = super::docker_pool::members(&members, engine_rows);
+    }
+    v
 }
 
 /// Every container server the caller may see, as (tenant, upstream).
@@ -317,9 +322,11 @@ pub async fn cleanup(State(s): S, headers: HeaderMap) -> ApiResult {
         Err(e) => return Err(e),
     };
     let instance = s.hub.config().hub.containers.instance.clone();
+    // A pre-warmed pool's other members are their server's too.
     let known: BTreeSet<String> = container_servers(&s, &caller)
         .iter()
-        .filter_map(|(_, u)| u.container())
+        .flat_map(|(t, u)| std::iter::once(u.clone()).chain(t.pool_members(&u.name)))
+        .filter_map(|u| u.container())
         .collect();
     let mut removed = Vec::new();
     for c in engine.list_own(&instance).await.map_err(unreachable)? {

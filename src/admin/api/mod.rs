@@ -13,6 +13,7 @@
 //! the API is served on loopback only (checked when the listener starts).
 
 mod docker;
+mod docker_pool;
 mod handlers;
 pub mod openapi;
 mod pins;

@@ -217,7 +217,10 @@ fn docker_parts() -> (Value, Value) {
                     "strategy": {"type": "string", "enum": ["on-demand", "always-on", "pre-warmed", "scheduled"]},
                     "state": {"type": "string"}, "last_error": {"type": ["string", "null"]}, "container": {"type": ["string", "null"]}, "id": {"type": ["string", "null"]},
                     "running": {"type": "boolean"}, "health": {"type": ["string", "null"]}, "uptime_seconds": {"type": ["integer", "null"]},
-                    "idle_timeout_seconds": {"type": ["integer", "null"]}, "last_used_seconds_ago": {"type": ["integer", "null"]}, "limits": {"type": "object"}}},
+                    "idle_timeout_seconds": {"type": ["integer", "null"]}, "last_used_seconds_ago": {"type": ["integer", "null"]}, "limits": {"type": "object"},
+                    "pool": {"type": "array", "description": "A pre-warmed pool's members (`pool` > 1), the first (the server's shared connection) first", "items": {"type": "object", "required": ["member", "state", "running", "in_flight"], "properties": {
+                        "member": {"type": "integer"}, "state": {"type": "string"}, "last_error": {"type": ["string", "null"]}, "restarts": {"type": "integer"},
+                        "container": {"type": ["string", "null"]}, "id": {"type": ["string", "null"]}, "running": {"type": "boolean"}, "in_flight": {"type": "integer"}}}}}},
                 "ContainerList": {"type": "object", "required": ["containers"], "properties": {"containers": {"type": "array", "items": {"$ref": "#/components/schemas/Container"}}}},
                 "ContainerAction": {"type": "object", "properties": {"started": {"type": "boolean"}, "stopped": {"type": "boolean"}, "restarted": {"type": "boolean"}, "container": {"$ref": "#/components/schemas/Container"}}},
                 "PullReport": {"type": "object", "required": ["pulled", "failed", "restarted"], "properties": {"pulled": {"type": "array", "items": {"type": "object"}}, "failed": {"type": "array", "items": {"type": "object"}}, "restarted": {"type": "array", "items": {"type": "string"}}}},

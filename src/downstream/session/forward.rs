@@ -38,7 +38,11 @@ impl Session {
                 format!("Unknown server `{server}`"),
             );
         };
-        let own = self.tenant.own_upstream(&up, self.id);
+        // A session's own connection (`share = "session"`), or a pool's least busy member.
+        let own = self
+            .tenant
+            .own_upstream(&up, self.id)
+            .or_else(|| self.tenant.pool_member(&up));
         let up = own.as_ref().unwrap_or(&up);
         up.touch();
         if up.conn().is_none() {

@@ -36,7 +36,30 @@ pub fn running() -> usize {
 struct Slot(TenantId);
 
 impl Slot {
-    fn take(tenant: &TenantId, hub_max: Option<usize>) -> Result<Self, String> {
+    /// Counts one more container, or says which limit refuses it (the tenant's
+    /// `max_containers`, then the hub's).
+    fn take(
+        tenant: &TenantId,
+        hub_max: Option<usize>,
+        tenant_max: Option<usize>,
+    ) -> Result<Self, String> {
+        // The per-tenant count is checked and raised under its lock, so two starts cannot both pass.
+        let mut g = PER_TENANT
+            .lock()
+            .map_err(|_| "the container count is unusable".to_string())?;
+        let i = match g.iter().position(|(t, _)| t == tenant) {
+            Some(i) => i,
+            None => {
+                g.push((tenant.clone(), 0));
+                g.len() - 1
+            }
+        };
+        let mine = g[i].1;
+        if tenant_max.is_some_and(|m| mine >= m) {
+            return Err(format!(
+                "tenant `{tenant}` already runs {mine} containers (`tenants.{tenant}.max_containers`); hint: raise it, or make pools smaller"
+            ));
+        }
         let prev = RUNNING.fetch_add(1, Ordering::AcqRel);
         if hub_max.is_some_and(|m| prev >= m) {
             RUNNING.fetch_sub(1, Ordering::AcqRel);
@@ -44,12 +67,7 @@ impl Slot {
                 "the hub already runs {prev} containers (`hub.containers.max_containers`)"
             ));
         }
-        if let Ok(mut g) = PER_TENANT.lock() {
-            match g.iter_mut().find(|(t, _)| t == tenant) {
-                Some((_, n)) => *n += 1,
-                None => g.push((tenant.clone(), 1)),
-            }
-        }
+        g[i].1 += 1;
         Ok(Slot(tenant.clone()))
     }
 }
@@ -101,7 +119,8 @@ pub async fn spawn(
     };
     let err = |e: &dyn std::fmt::Display| spawn_error(&k.image, e);
     startup_sweep(settings).await;
-    let slot = Slot::take(tenant, settings.max_containers).map_err(|e| err(&e))?;
+    let slot = Slot::take(tenant, settings.max_containers, k.tenant_max_containers)
+        .map_err(|e| err(&e))?;
     let engine = Engine::connect(settings).map_err(|e| err(&e))?;
     engine.ping().await.map_err(|e| err(&e))?;
     engine

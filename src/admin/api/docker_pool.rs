@@ -1,0 +1,46 @@
+//! The members of a pre-warmed pool as `/api/docker/containers` shows them: each member's
+//! container, its state and the calls it carries now (the engine's rows say whether it runs).
+
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+
+use crate::upstream::Upstream;
+
+/// One row per member, the first (the server's shared connection) first.
+pub(super) fn members(
+    members: &[Arc<Upstream>],
+    engine_rows: &[bollard::models::ContainerSummary],
+) -> Value {
+    let rows: Vec<Value> = members
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let st = m.status();
+            let name = m.container();
+            let row = engine_rows.iter().find(|c| {
+                c.names.as_ref().is_some_and(|n| {
+                    n.iter()
+                        .any(|x| Some(x.trim_start_matches('/')) == name.as_deref())
+                })
+            });
+            let running = row.is_some_and(|c| {
+                matches!(
+                    c.state,
+                    Some(bollard::models::ContainerSummaryStateEnum::RUNNING)
+                )
+            });
+            json!({
+                "member": i + 1,
+                "state": st.state.as_str(),
+                "last_error": st.last_error,
+                "restarts": st.restarts,
+                "container": name,
+                "id": row.and_then(|c| c.id.clone()),
+                "running": running,
+                "in_flight": m.conn().map(|c| c.in_flight()).unwrap_or(0),
+            })
+        })
+        .collect();
+    Value::Array(rows)
+}

@@ -1,0 +1,173 @@
+//! Pre-warmed pools (`strategy = "pre-warmed"`, `pool = N`): the members beyond the first, each
+//! a connection of its own with its own supervisor (so a dead member is restarted, the pool
+//! refilled, exactly as a single server is), and which member a call goes to.
+//!
+//! The first member is the server's shared connection: it feeds the catalog, holds the resource
+//! subscriptions and the log level, and answers the stateless requests (lists, tasks). The other
+//! members only carry calls. Their notifications and server-to-client requests reach the tenant
+//! as the shared connection's do (the same hooks, no session scope), and a member's pending calls
+//! fail at once, naming the server, when its container dies (the multiplexer's close).
+//!
+//! **Spread: least in flight, ties by rotation.** A member busy with a slow call gets no more
+//! until the others are as busy, which round robin cannot promise when calls differ in length;
+//! the rotation spreads a burst of equal calls evenly instead of piling them on the first member.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::{Hooks, Tenant};
+use crate::config::{ServerName, StartMode, Strategy};
+use crate::mux::Conn;
+use crate::supervisor::Supervisor;
+use crate::upstream::Upstream;
+
+/// The members of one server's pool: the shared upstream (the first member) and the others.
+pub(super) struct Pool {
+    first: Arc<Upstream>,
+    others: Vec<Arc<Upstream>>,
+}
+
+/// How many containers `up` keeps (1 for anything but a pre-warmed pool).
+fn pool_size(up: &Upstream) -> usize {
+    match &up.cfg.container {
+        Some(k) if k.strategy == Strategy::PreWarmed => k.pool.max(1),
+        _ => 1,
+    }
+}
+
+impl Tenant {
+    /// Starts the members of `up`'s pool beyond the first, stopped with `stop` (the server's
+    /// own token: stopping, restarting or replacing the server stops them too). Answers what
+    /// ends once every one of them has stopped (so a stop waits for all of the pool's
+    /// containers, not only the first's); `None` when `up` is no pool.
+    pub(super) fn start_pool(
+        &self,
+        up: &Arc<Upstream>,
+        stop: &CancellationToken,
+    ) -> Option<mpsc::Receiver<()>> {
+        let n = pool_size(up);
+        if n < 2 || !up.cfg.enabled {
+            self.pool.remove(&up.name);
+            return None;
+        }
+        let tasks = self.tasks()?;
+        // Each member's task holds a sender: the receiver ends when the last one is dropped.
+        let (alive, all_stopped) = mpsc::channel::<()>(1);
+        let others = (2..=n)
+            .map(|i| {
+                let mut cfg = up.cfg.clone();
+                cfg.start = StartMode::Eager;
+                let member = Upstream::new(cfg);
+                tracing::debug!(tenant = %self.id, server = %up.name, member = i, "pool member");
+                let alive = alive.clone();
+                let sup = Supervisor {
+                    tasks: tasks.clone(),
+                    up: member.clone(),
+                    tenant: self.id.clone(),
+                    hooks: Arc::new(Hooks {
+                        tenant: self.me.clone(),
+                        scope: None,
+                    }),
+                    on_change: self.catalog_from(up, &member),
+                    settings: self.settings.clone(),
+                    shutdown: stop.child_token(),
+                    pinning: None,
+                };
+                self.spawn(async move {
+                    sup.run().await;
+                    drop(alive);
+                });
+                member
+            })
+            .collect();
+        self.pool.insert(
+            up.name.clone(),
+            Pool {
+                first: up.clone(),
+                others,
+            },
+        );
+        Some(all_stopped)
+    }
+
+    /// What a member's supervisor does on a change: the catalog is the first member's, but
+    /// while that one has never come up, the first other member that does lends it its lists
+    /// (not with pinning on: pins review the first member's lists only).
+    fn catalog_from(
+        &self,
+        first: &Arc<Upstream>,
+        member: &Arc<Upstream>,
+    ) -> crate::supervisor::OnChange {
+        if self.pinner().is_some() {
+            return Arc::new(|| {});
+        }
+        let (me, first, member) = (
+            self.me.clone(),
+            Arc::downgrade(first),
+            Arc::downgrade(member),
+        );
+        Arc::new(move || {
+            let (Some(t), Some(first), Some(member)) =
+                (me.upgrade(), first.upgrade(), member.upgrade())
+            else {
+                return;
+            };
+            if first.offer().server_info.is_null() && member.conn().is_some() {
+                first.set_offer((*member.offer()).clone());
+                t.rebuild();
+            }
+        })
+    }
+
+    /// The pool member a call to `up` goes to: the live one with the fewest calls in flight,
+    /// ties taken in turn; `None` when `up` is no pool, or no member is up (the caller then
+    /// treats `up` as it treats any server that is down or starting).
+    pub fn pool_member(&self, up: &Arc<Upstream>) -> Option<Arc<Upstream>> {
+        let pool = self.pool.get(&up.name)?;
+        // A pool of a server a reload has since replaced is not this server's.
+        if !Arc::ptr_eq(&pool.first, up) {
+            return None;
+        }
+        let members: Vec<(Arc<Upstream>, Arc<Conn>)> = std::iter::once(&pool.first)
+            .chain(pool.others.iter())
+            .filter_map(|m| m.conn().map(|c| (m.clone(), c)))
+            .collect();
+        drop(pool);
+        let turn = self.pool_turn.fetch_add(1, Ordering::Relaxed);
+        let n = members.len();
+        (0..n)
+            .map(|i| (i + turn) % n.max(1))
+            .filter_map(|i| members.get(i))
+            .min_by_key(|(_, c)| c.in_flight())
+            .map(|(m, _)| m.clone())
+    }
+
+    /// Every member of `server`'s pool, the first (the shared upstream) first; empty when it
+    /// is no pool.
+    pub fn pool_members(&self, server: &ServerName) -> Vec<Arc<Upstream>> {
+        self.pool
+            .get(server)
+            .filter(|p| {
+                self.upstream(server.as_str())
+                    .is_some_and(|u| Arc::ptr_eq(&u, &p.first))
+            })
+            .map(|p| {
+                std::iter::once(p.first.clone())
+                    .chain(p.others.iter().cloned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The live connections of the pool members beyond the first (the first is the server's
+    /// shared connection): where a session's calls may also be in flight.
+    pub fn pool_conns(&self) -> Vec<Arc<Conn>> {
+        self.pool
+            .iter()
+            .flat_map(|p| p.others.iter().filter_map(|m| m.conn()).collect::<Vec<_>>())
+            .collect()
+    }
+}

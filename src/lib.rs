@@ -30,7 +30,8 @@
 //!   the hub's and tenants' own methods.
 //! - [`observe`]: Prometheus metrics, OTLP spans and the per-request log event, recorded once per
 //!   forwarded request (when its answer is delivered); `/metrics` reads the rest at scrape time.
-//! - [`hub`]: every tenant, the running config and its reloads, signals, the shutdown.
+//! - [`hub`]: every tenant, the running config and its reloads, signals, the shutdown, and the
+//!   rule for listening off loopback (`hub::exposure`: keys required, at start and at each reload).
 //! - [`cli`]: the commands (`import` and `client-config` to and from a client's MCP config). [`demo`]: the demo MCP server, a peer that knows nothing of the hub.
 //!
 //! # The path of a `tools/call`

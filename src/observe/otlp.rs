@@ -176,3 +176,45 @@ impl Exporter {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn call(session: u64) -> CallSpans {
+        CallSpans {
+            series: super::super::TenantSeries::default().get("t", "s", "tools/call", None),
+            trace_id: [1; 16],
+            parent: None,
+            server_span: [2; 8],
+            client_span: [3; 8],
+            start_ns: 0,
+            upstream_start_ns: 0,
+            end_ns: 0,
+            session,
+            id: serde_json::json!(session),
+            upstream_name: "x".into(),
+            outcome: super::super::metrics::Outcome::Ok,
+        }
+    }
+
+    /// The buffer is bounded: past [`QUEUE`] calls, spans are dropped and counted, two per call;
+    /// the exporter takes everything at once, in order.
+    #[test]
+    fn a_full_buffer_drops_and_counts_and_a_swap_takes_all() {
+        let metrics = Metrics::default();
+        let url = url::Url::parse("http://127.0.0.1:9").unwrap();
+        let (tracer, exporter) = pipeline(&url, "svc", &metrics);
+        assert_eq!(exporter.url.as_str(), "http://127.0.0.1:9/v1/traces");
+        for i in 0..QUEUE as u64 + 3 {
+            tracer.send(call(i));
+        }
+        assert_eq!(metrics.spans_dropped.get(), 6);
+        let mut taken = Vec::new();
+        std::mem::swap(&mut *exporter.shared.queue.locked(), &mut taken);
+        assert_eq!(taken.len(), QUEUE);
+        assert!(taken.iter().enumerate().all(|(i, c)| c.session == i as u64));
+        tracer.send(call(0));
+        assert_eq!(exporter.shared.queue.locked().len(), 1, "room again");
+    }
+}

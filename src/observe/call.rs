@@ -53,12 +53,17 @@ impl Call {
         params: &mut Value,
     ) -> Arc<Call> {
         let o = super::get();
-        let spans = o.tracer.as_ref().map(|_| {
-            let meta = params.get(super::META).filter(|m| m.is_object());
-            let client = meta
+        let client = o.tracer.as_ref().map(|_| {
+            params
+                .get(super::META)
+                .filter(|m| m.is_object())
                 .and_then(|m| m.get(TRACEPARENT))
                 .and_then(Value::as_str)
-                .and_then(Context::parse);
+                .and_then(Context::parse)
+        });
+        // Not sampled: no spans, and `_meta` goes on as the client sent it.
+        let client = client.filter(|c| trace::sampled(c.as_ref(), o.sample_ratio));
+        let spans = client.map(|client| {
             let ctx = client.unwrap_or_else(Context::new_root);
             let upstream = trace::new_span_id();
             if let Some(p) = params.as_object_mut() {

@@ -76,6 +76,15 @@ impl Context {
     }
 }
 
+/// Head sampling: a request with the client's context follows its sampled flag (W3C); one
+/// without starts a trace with probability `ratio`.
+pub fn sampled(client: Option<&Context>, ratio: f64) -> bool {
+    match client {
+        Some(c) => c.flags & 1 == 1,
+        None => ratio >= 1.0 || (ratio > 0.0 && fastrand::f64() < ratio),
+    }
+}
+
 pub fn new_span_id() -> [u8; 8] {
     fastrand::u64(1..).to_be_bytes()
 }
@@ -294,6 +303,20 @@ mod tests {
         assert!(
             Context::parse("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-xx").is_some()
         );
+    }
+
+    #[test]
+    fn sampling_follows_the_clients_flag_else_the_ratio() {
+        let on = Context::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").unwrap();
+        let off = Context { flags: 0, ..on };
+        for ratio in [0.0, 0.5, 1.0] {
+            assert!(sampled(Some(&on), ratio));
+            assert!(!sampled(Some(&off), ratio));
+        }
+        assert!((0..1000).all(|_| sampled(None, 1.0)));
+        assert!((0..1000).all(|_| !sampled(None, 0.0)));
+        let n = (0..10_000).filter(|_| sampled(None, 0.25)).count();
+        assert!((2_000..3_000).contains(&n), "{n} of 10000 at 0.25");
     }
 
     #[test]

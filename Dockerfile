@@ -16,6 +16,8 @@
 # podman/buildah 4.3 need it given explicitly (`--build-arg BINARY_FROM=source`): their stage
 # skipping does not see this default.
 ARG BINARY_FROM=source
+# The runtime stage's base. scripts/image.sh sets a local one with python3 for WITH_UV=1 offline.
+ARG RUNTIME_BASE=debian:bookworm-slim
 
 # ---------------------------------------------------------------- build: the binary from source
 FROM rust:1-slim-bookworm AS from-source
@@ -40,21 +42,32 @@ COPY dist/mcp-hub /usr/local/bin/mcp-hub
 FROM from-${BINARY_FROM} AS binary
 
 # ---------------------------------------------------------------- runtime
-FROM debian:bookworm-slim
+# DL3006: the default is tagged (`debian:bookworm-slim`); scripts/image.sh names a local base
+# that already has python3 when it builds WITH_UV=1 offline.
+# hadolint ignore=DL3006
+FROM ${RUNTIME_BASE}
 ARG WITH_NODE=0
 ARG WITH_UV=0
-# uv's version for WITH_UV=1 (from PyPI, pinned).
+# uv's version for WITH_UV=1 (pinned): the wheel in docker/wheels/ if one of this version is
+# there (scripts/image.sh puts it there: builds without a network), else from PyPI by pip.
 ARG UV_VERSION=0.13.8
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 # Packages come from Debian's archive, whatever it serves for bookworm (security updates
 # included); only packages the base lacks are installed, so a base that has them builds offline.
+# uv is one static binary: from a local wheel it is unzipped (python3's zipfile), no pip needed.
 # DL3008/DL3013: apt and pip versions float on purpose (security updates; uv is pinned by UV_VERSION).
 # SC2086: $missing is split into package names on purpose.
 # hadolint ignore=DL3008,DL3013,SC2086
-RUN set -eux; \
+RUN --mount=type=bind,source=docker/wheels,target=/tmp/wheels \
+    set -eux; \
     want="ca-certificates"; \
+    uv_wheel=""; \
     if [ "$WITH_NODE" = 1 ]; then want="$want nodejs npm"; fi; \
-    if [ "$WITH_UV" = 1 ]; then want="$want python3 python3-pip"; fi; \
+    if [ "$WITH_UV" = 1 ]; then \
+        uv_wheel="$(find /tmp/wheels -name "uv-${UV_VERSION}-*.whl" | head -n 1)"; \
+        want="$want python3"; \
+        if [ -z "$uv_wheel" ]; then want="$want python3-pip"; fi; \
+    fi; \
     missing=""; \
     for p in $want; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done; \
     if [ -n "$missing" ]; then \
@@ -63,7 +76,14 @@ RUN set -eux; \
         rm -rf /var/lib/apt/lists/*; \
     fi; \
     if [ "$WITH_UV" = 1 ]; then \
-        pip3 install --no-cache-dir --break-system-packages "uv==${UV_VERSION}"; \
+        if [ -n "$uv_wheel" ]; then \
+            python3 -m zipfile -e "$uv_wheel" /tmp/uv-wheel; \
+            install -m 0755 /tmp/uv-wheel/uv-"${UV_VERSION}".data/scripts/uv \
+                /tmp/uv-wheel/uv-"${UV_VERSION}".data/scripts/uvx /usr/local/bin/; \
+            rm -rf /tmp/uv-wheel; \
+        else \
+            pip3 install --no-cache-dir --break-system-packages "uv==${UV_VERSION}"; \
+        fi; \
         uv --version; \
     fi; \
     useradd --uid 1000 --user-group --create-home --home-dir /home/mcp-hub \

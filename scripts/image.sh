@@ -11,6 +11,12 @@
 #                             second build is incremental, and an unchanged tree is a cache hit)
 #                             With MCP_HUB_BINARY=PATH: no build stage, the image takes that binary
 #                             (built on a Debian 12 machine, e.g. target/release/mcp-hub)
+#                             With WITH_UV=1: the uv variant (python3 and uv, for `uvx` servers),
+#                             still offline: uv's wheel is fetched on the host by pip into
+#                             docker/wheels/ (bind-mounted into the build, not copied), and the
+#                             runtime stage starts from a local base that has python3
+#                             (localhost/mcp-hub-base:bookworm-python3). Use another HUB_IMAGE.
+#                             WITH_NODE=1 is passed on as is (node and npm from apt: needs a network)
 #   scripts/image.sh env      print the `export` lines that point the podman CLI at the same store
 #
 # No registry is reachable: no image is ever pulled. The base images are made locally and tagged
@@ -30,6 +36,7 @@ SUITE=bookworm
 # Bump when the recipe of a base image changes: an image with another label is made again.
 BASE_RECIPE=2
 SLIM=docker.io/library/debian:bookworm-slim
+PYTHON_BASE=localhost/mcp-hub-base:bookworm-python3
 BUILDER=docker.io/library/rust:1-slim-bookworm
 
 die() { echo "image.sh: error: $*" >&2; exit 1; }
@@ -101,15 +108,31 @@ bases() {
     [ "$rc" = 0 ] || die "a base image could not be made (see above)"
 }
 
+# WITH_UV=1: uv's wheel in docker/wheels (pip on the host reaches PyPI; the build does not), and
+# the python3 base; adds the build args.
+uv_variant() {
+    local version
+    version="$(sed -n 's/^ARG UV_VERSION=//p' "$ROOT/Dockerfile")"
+    [ -n "$version" ] || die "no \`ARG UV_VERSION=\` in the Dockerfile"
+    if ! compgen -G "$ROOT/docker/wheels/uv-$version-*.whl" >/dev/null; then
+        say "fetching uv $version's wheel into docker/wheels (pip download) ..."
+        python3 -m pip download --quiet --only-binary :all: --no-deps \
+            --dest "$ROOT/docker/wheels" "uv==$version" >&2 \
+            || die "pip could not download uv==$version (a wheel for this machine put in docker/wheels/ works too)"
+    fi
+    make_base "$PYTHON_BASE" ca-certificates,python3 "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+    args+=(--build-arg WITH_UV=1 --build-arg "RUNTIME_BASE=$PYTHON_BASE")
+}
+
 build() {
-    local started=$SECONDS log args
+    local started=$SECONDS log args=()
     if [ -n "${MCP_HUB_BINARY:-}" ]; then
         # A binary built on this (Debian 12) machine: no build stage, no builder base.
         [ -x "$MCP_HUB_BINARY" ] || die "MCP_HUB_BINARY=$MCP_HUB_BINARY is not an executable file"
         make_base "$SLIM" ca-certificates "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
         mkdir -p "$ROOT/dist"
         cp "$MCP_HUB_BINARY" "$ROOT/dist/mcp-hub"
-        args=(--build-arg BINARY_FROM=prebuilt)
+        args+=(--build-arg BINARY_FROM=prebuilt)
         say "building $IMAGE from $MCP_HUB_BINARY (podman build --network none) ..."
     else
         [ -x "$CARGO_HOME/bin/cargo" ] || die "no Rust toolchain at $CARGO_HOME/bin (install rustup, or set CARGO_HOME/RUSTUP_HOME)"
@@ -119,7 +142,7 @@ build() {
         # The host's crate registry is mounted read-write (cargo takes its lock there); --locked
         # with CARGO_NET_OFFLINE=true: every crate must already be in it (any cargo build of the
         # tree fetched them).
-        args=(-v "$RUSTUP_HOME:/usr/local/rustup:ro"
+        args+=(-v "$RUSTUP_HOME:/usr/local/rustup:ro"
             -v "$CARGO_HOME/bin:/usr/local/cargo/bin:ro"
             -v "$CARGO_HOME/registry:/usr/local/cargo/registry"
             -v "$ROOT/target/image:/src/target"
@@ -129,6 +152,8 @@ build() {
             --build-arg BINARY_FROM=source)
         say "building $IMAGE (podman build --network none; the first build compiles the hub in release mode: minutes) ..."
     fi
+    if [ "${WITH_UV:-0}" = 1 ]; then uv_variant; fi
+    if [ "${WITH_NODE:-0}" = 1 ]; then args+=(--build-arg WITH_NODE=1); fi
     log="$PODMAN_DIR/build-$(printf '%s' "$IMAGE" | tr -c 'A-Za-z0-9._-' _).log"
     if ! podman build --pull=never --network none --format docker "${args[@]}" \
         -t "$IMAGE" "$ROOT" >"$log" 2>&1; then

@@ -30,13 +30,15 @@
 //!   the hub's and tenants' own methods.
 //! - [`observe`]: Prometheus metrics, OTLP spans and the per-request log event, recorded once per
 //!   forwarded request (when its answer is delivered); `/metrics` reads the rest at scrape time.
-//! - [`hub`]: every tenant, the running config and its reloads, signals, the shutdown.
+//! - [`hub`]: every tenant, the running config and its reloads, signals, the shutdown, and the
+//!   rule for listening off loopback (`hub::exposure`: keys required, at start and at each reload).
 //! - [`memory`]: freed heap returned to the system after a burst (glibc's `malloc_trim`).
 //! - [`cli`]: the commands (`import` and `client-config` to and from a client's MCP config). [`demo`]: the demo MCP server, a peer that knows nothing of the hub.
 //!
 //! # The path of a `tools/call`
 //! - **received**: a stdin line (`downstream::stdio`) or an HTTP body (`downstream::http`) →
-//!   `Session::handle_message`, where `downstream::era` says which era it belongs to;
+//!   `Session::handle_message` (a `tools/call` read split, `downstream::split`: its arguments pass
+//!   as the client's text), where `downstream::era` says which era it belongs to;
 //! - **routed**: `route::route` finds (server, upstream name) in the tenant's catalog, and the
 //!   tenant's quota gives the call a permit;
 //! - **forwarded**: `Conn::forward` gives it an upstream id (and progress token) and queues the

@@ -394,6 +394,52 @@ fn one_call_is_one_trace_from_client_through_hub_to_upstream() {
     );
 }
 
+/// Head sampling (`sample_ratio = 0`): a call without a client trace and one whose client
+/// trace is not sampled (flag 00) make no spans and reach the upstream with `_meta` as sent; a
+/// call whose client trace is sampled (flag 01) is traced all the same.
+#[test]
+fn sampling_follows_the_clients_flag_and_the_ratio() {
+    let (port, rx) = otlp_receiver();
+    let mut hub = StdioHub::start(&format!(
+        "[hub.telemetry]\notlp_endpoint = \"http://127.0.0.1:{port}\"\nsample_ratio = 0\n\n[tenants.t.servers.f]\ncommand = \"@FAULT@\"\nargs = [\"--log\", \"@TMP@/up.log\"]\n"
+    ));
+    let call = |hub: &mut StdioHub, meta: Value| {
+        let r = hub.request(
+            "tools/call",
+            json!({"name": "f__echo", "arguments": {"message": "s"}, "_meta": meta}),
+        );
+        assert_eq!(first_text(&r), "fault echo: s", "{r}");
+    };
+    let unsampled = format!("00-{TRACE}-{CLIENT_SPAN}-00");
+    call(&mut hub, json!({}));
+    call(&mut hub, json!({"traceparent": unsampled}));
+    call(
+        &mut hub,
+        json!({"traceparent": format!("00-{TRACE}-{CLIENT_SPAN}-01")}),
+    );
+    let spans = spans_until(&rx, Duration::from_secs(15), |s| s.len() >= 2);
+    // Anything more would come in the next batch, a second later.
+    let more = spans_until(&rx, Duration::from_millis(2500), |_| false);
+    assert_eq!(
+        spans.len() + more.len(),
+        2,
+        "only the sampled call: {spans:#?} {more:#?}"
+    );
+    assert!(spans.iter().all(|s| s["traceId"] == TRACE), "{spans:#?}");
+    let client = spans
+        .iter()
+        .find(|s| s["kind"] == 3)
+        .expect("a client span");
+    assert_eq!(
+        upstream_traceparents(&hub.dir.join("up.log")),
+        vec![
+            String::new(),
+            unsampled,
+            format!("00-{TRACE}-{}-01", client["spanId"].as_str().unwrap()),
+        ]
+    );
+}
+
 /// Off (no `otlp_endpoint`), the hub leaves `_meta` as the client sent it.
 #[test]
 fn without_traces_the_clients_traceparent_passes_through_untouched() {

@@ -11,12 +11,14 @@ use crate::admin::api;
 use crate::config::{HubConfig, TenantId};
 use crate::downstream;
 use crate::downstream::http::{self, HttpState};
+use crate::hub::exposure::Listening;
 use crate::hub::{self, Hub};
 
 /// The listeners to open: `main` serves MCP and health, and the admin API too unless
 /// `[hub.admin] listen` gives the API a listener of its own. A listener that serves the API on a
 /// non-loopback address needs an admin key; one that serves MCP there needs every tenant it
-/// serves to have keys. Both problems are reported at once.
+/// serves to have keys (`hub::exposure`). Both problems are reported at once; the hub keeps
+/// the addresses, so a reload that removes such a key is refused.
 fn listeners(
     state: &Arc<HttpState>,
     main: SocketAddr,
@@ -25,16 +27,10 @@ fn listeners(
     let config = hub.config();
     let api = api::router(http::api_state(state));
     let api_at = config.hub.admin.listen.unwrap_or(main);
-    let problems: Vec<String> = [
-        api::check_listener(hub, api_at),
-        check_tenant_keys(hub, main),
-    ]
-    .into_iter()
-    .filter_map(Result::err)
-    .collect();
-    if !problems.is_empty() {
-        return Err(problems.join("\n"));
-    }
+    hub.listen_at(Listening {
+        mcp: Some(main),
+        api: Some(api_at),
+    })?;
     if config.hub.admin.key_digests.is_empty() {
         tracing::info!("the admin API has no key (`[hub.admin] api_keys`): it is served on loopback only, at http://{api_at}/api");
     }
@@ -45,34 +41,6 @@ fn listeners(
             (admin, http::admin_router(state.clone(), api)),
         ],
     })
-}
-
-/// MCP on a non-loopback address: every tenant served there must ask for a key, or anyone who
-/// can reach the address may use its servers (`docker run -p`, a Kubernetes Service).
-fn check_tenant_keys(hub: &Hub, addr: SocketAddr) -> Result<(), String> {
-    if addr.ip().is_loopback() {
-        return Ok(());
-    }
-    let open: Vec<String> = hub
-        .tenants()
-        .iter()
-        .filter(|(_, t)| t.config().api_key_digests.is_empty())
-        .map(|(id, _)| id.to_string())
-        .collect();
-    let Some(first) = open.first() else {
-        return Ok(());
-    };
-    let names: Vec<String> = open.iter().map(|id| format!("`{id}`")).collect();
-    let (who, has) = match names.len() {
-        1 => ("tenant", "has"),
-        _ => ("tenants", "have"),
-    };
-    Err(format!(
-        "refusing to serve MCP on {addr}: {who} {} {has} no key, so anyone who can reach {addr} could use its servers. \
-         Set `[tenants.{first}] api_keys = [\"${{MCP_HUB_API_KEY}}\"]` (a long random token, e.g. `openssl rand -hex 32`; \
-         clients send `Authorization: Bearer <key>`), or listen on a loopback address (`--listen 127.0.0.1:8080`)",
-        names.join(", ")
-    ))
 }
 
 pub(super) async fn stdio(

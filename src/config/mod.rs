@@ -151,6 +151,9 @@ pub struct TelemetrySettings {
     pub otlp_endpoint: Option<url::Url>,
     /// `service.name` of the exported spans.
     pub service_name: String,
+    /// Head sampling: the share of requests without a client trace that get spans (default
+    /// 1.0: all); a client's `traceparent` decides by its own sampled flag.
+    pub sample_ratio: f64,
 }
 
 /// `[hub.log]`: what the file says of the log (`None`: not set there).

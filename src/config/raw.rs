@@ -87,6 +87,7 @@ pub struct RawTelemetry {
     pub metrics: Option<bool>,
     pub otlp_endpoint: Option<String>,
     pub service_name: Option<String>,
+    pub sample_ratio: Option<f64>,
 }
 
 /// `[hub.log]`: the log on stderr (the command line's `--log-level` and `--log-format` win).

@@ -207,6 +207,7 @@ fn effective(h: &HubSettings, key: &str) -> Option<String> {
             .as_ref()
             .map_or_else(|| "<not set>".into(), ToString::to_string),
         "hub.telemetry.service_name" => h.telemetry.service_name.clone(),
+        "hub.telemetry.sample_ratio" => h.telemetry.sample_ratio.to_string(),
         "hub.state_dir" => h
             .state_dir
             .as_ref()

@@ -29,10 +29,19 @@ pub(super) fn telemetry(c: &mut Collector, t: Option<&RawTelemetry>) -> Telemetr
             Some("leave it out for `mcp-hub`"),
         );
     }
+    let sample_ratio = t.sample_ratio.unwrap_or(1.0);
+    if !(0.0..=1.0).contains(&sample_ratio) {
+        c.push(
+            "hub.telemetry.sample_ratio",
+            format!("`{sample_ratio}` is not a ratio"),
+            Some("write a number from 0 (no new traces) to 1 (every request, the default)"),
+        );
+    }
     TelemetrySettings {
         metrics: t.metrics.unwrap_or(true),
         otlp_endpoint,
         service_name,
+        sample_ratio: sample_ratio.clamp(0.0, 1.0),
     }
 }
 
@@ -89,6 +98,9 @@ mod tests {
         assert!(c.hub.telemetry.metrics);
         assert_eq!(c.hub.telemetry.otlp_endpoint, None);
         assert_eq!(c.hub.log.format, None);
+        assert_eq!(c.hub.telemetry.sample_ratio, 1.0);
+        let c = load(&format!("[hub.telemetry]\nsample_ratio = 0.1\n{SERVER}")).unwrap();
+        assert_eq!(c.hub.telemetry.sample_ratio, 0.1);
         let c = load(&format!("[hub.telemetry]\nmetrics = false\notlp_endpoint = \"http://127.0.0.1:4318\"\n[hub.log]\nlevel = \"debug\"\nformat = \"json\"\n{SERVER}")).unwrap();
         assert!(!c.hub.telemetry.metrics);
         assert_eq!(
@@ -103,7 +115,7 @@ mod tests {
 
     #[test]
     fn bad_telemetry_and_log_values_name_their_key_and_the_fix() {
-        let e = load(&format!("[hub.telemetry]\notlp_endpoint = \"localhost:4318\"\n[hub.log]\nlevel = \"loud\"\nformat = \"xml\"\n{SERVER}")).unwrap_err();
+        let e = load(&format!("[hub.telemetry]\notlp_endpoint = \"localhost:4318\"\nsample_ratio = 1.5\n[hub.log]\nlevel = \"loud\"\nformat = \"xml\"\n{SERVER}")).unwrap_err();
         for want in [
             "hub.telemetry.otlp_endpoint",
             "http://127.0.0.1:4318",
@@ -111,6 +123,8 @@ mod tests {
             "`loud` is not a log level",
             "hub.log.format",
             "use `text` or `json`",
+            "hub.telemetry.sample_ratio",
+            "`1.5` is not a ratio",
         ] {
             assert!(e.contains(want), "`{want}` in:\n{e}");
         }

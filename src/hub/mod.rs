@@ -1,11 +1,12 @@
 //! The running hub: its tenants, their supervisors, the config they run on, and one shutdown
 //! for all. [`reload`] applies a new config as a diff ([`watch`]: on a file change; [`signals`]:
-//! on SIGHUP).
+//! on SIGHUP); [`exposure`] is the rule for listening off loopback, at start and at each reload.
 //!
 //! Shutdown order: stop taking requests (the transport ends), cancel the root token, every
 //! supervisor stops its upstream (close stdin, grace, SIGTERM the group, grace, SIGKILL), then
 //! the tracker drains.
 
+pub mod exposure;
 pub mod reload;
 mod signals;
 mod watch;
@@ -43,6 +44,9 @@ pub struct Hub {
     reloading: tokio::sync::Mutex<()>,
     /// The state store (pins), when a tenant pins tools.
     state: Option<Arc<crate::state::Store>>,
+    /// Where the hub listens (once its listeners opened): a reload must keep the keys that
+    /// listening there needs.
+    listening: Mutex<exposure::Listening>,
 }
 
 impl Hub {
@@ -83,6 +87,7 @@ impl Hub {
             history: Mutex::new(VecDeque::new()),
             reloading: tokio::sync::Mutex::new(()),
             state,
+            listening: Mutex::new(exposure::Listening::default()),
         });
         let mut tenants = BTreeMap::new();
         for (id, tcfg) in &config.tenants {
@@ -146,6 +151,20 @@ impl Hub {
         let cfg = self.config();
         let id = cfg.tenant(None).ok()?.id.clone();
         self.tenant(id.as_str())
+    }
+
+    /// Checks `at` against the running config ([`exposure::check`]) and, when it passes,
+    /// remembers it: from then on a reload must pass the same check.
+    pub fn listen_at(&self, at: exposure::Listening) -> Result<(), String> {
+        exposure::check(&self.config(), |id| self.runs(id), at)?;
+        *self.listening.locked() = at;
+        Ok(())
+    }
+
+    /// Whether `config` may run on the hub's listeners ([`exposure::check`]).
+    fn check_exposure(&self, config: &HubConfig) -> Result<(), String> {
+        let at = *self.listening.locked();
+        exposure::check(config, |id| self.runs(id), at)
     }
 
     /// The hub's tasks: spawn through it so that the shutdown waits for them.

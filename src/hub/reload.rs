@@ -1,6 +1,7 @@
 //! A new config applied while the hub runs (file change, SIGHUP, `POST /api/reload`, rollback):
 //! validated exactly like `mcp-hub check`, then applied as a diff. An invalid file changes
-//! nothing. Servers whose definition did not change keep running with their sessions and calls;
+//! nothing, nor does one that the hub's listeners refuse (a key that listening off loopback
+//! needs is gone: [`super::exposure`]). Servers whose definition did not change keep running with their sessions and calls;
 //! changed ones restart; removed servers and tenants stop; added ones start (eager) or wait
 //! (lazy). Hub-wide settings that cannot change live are reported as needing a restart.
 
@@ -59,6 +60,10 @@ pub enum ReloadError {
     Invalid(ConfigErrors),
     #[error("there is no earlier config generation to roll back to")]
     NoHistory,
+    /// The config is valid, but not on the addresses the hub listens on (a key it needs is
+    /// gone): the message is the one a start would give ([`super::exposure`]).
+    #[error("{0}")]
+    Exposed(String),
 }
 
 /// The hub-wide keys that only a restart applies, when they differ.
@@ -141,6 +146,13 @@ impl Hub {
         source: ReloadSource,
     ) -> Result<ReloadReport, ReloadError> {
         let _one_at_a_time = self.reloading.lock().await;
+        if let Err(e) = self.check_exposure(&new) {
+            tracing::error!(
+                "reload refused; the hub keeps running on generation {}:\n{e}",
+                self.generation()
+            );
+            return Err(ReloadError::Exposed(e));
+        }
         let started = Instant::now();
         let old = self.config();
         let mut report = ReloadReport {

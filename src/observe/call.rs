@@ -8,24 +8,26 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::metrics::Outcome;
 use super::series::Series;
-use super::trace::{self, Context, Kind, SpanData, TRACEPARENT};
+use super::trace::{self, CallSpans, Context, TRACEPARENT};
 use crate::mux::CallError;
 
 /// The hub's spans of one request: the server span (client → hub → client) and, inside it, the
 /// client span (hub → upstream → hub), whose id the upstream gets as its parent.
 #[derive(Debug)]
 struct Spans {
-    ctx: Context,
+    trace_id: [u8; 16],
     /// The client's span, when it sent a `traceparent`.
     parent: Option<[u8; 8]>,
     server: [u8; 8],
+    /// The client span: the upstream's parent.
+    upstream: [u8; 8],
     start_ns: u64,
     /// The upstream's name of what was called.
-    upstream_name: String,
+    upstream_name: Box<str>,
     upstream_start: Instant,
 }
 
@@ -36,7 +38,7 @@ pub struct Call {
     session: u64,
     id: Value,
     outcome: AtomicU8,
-    spans: Option<Box<Spans>>,
+    spans: Option<Spans>,
 }
 
 impl Call {
@@ -51,38 +53,48 @@ impl Call {
         params: &mut Value,
     ) -> Arc<Call> {
         let o = super::get();
-        let spans = o.tracer.as_ref().map(|_| {
-            let meta = params.get(super::META).filter(|m| m.is_object());
-            let client = meta
+        let client = o.tracer.as_ref().map(|_| {
+            params
+                .get(super::META)
+                .filter(|m| m.is_object())
                 .and_then(|m| m.get(TRACEPARENT))
                 .and_then(Value::as_str)
-                .and_then(Context::parse);
+                .and_then(Context::parse)
+        });
+        // Not sampled: no spans, and `_meta` goes on as the client sent it.
+        let client = client.filter(|c| trace::sampled(c.as_ref(), o.sample_ratio));
+        let spans = client.map(|client| {
             let ctx = client.unwrap_or_else(Context::new_root);
-            let upstream_span = trace::new_span_id();
+            let upstream = trace::new_span_id();
             if let Some(p) = params.as_object_mut() {
-                let meta = p.entry(super::META).or_insert_with(|| json!({}));
+                let meta = p
+                    .entry(super::META)
+                    .or_insert_with(|| Value::Object(Default::default()));
                 if !meta.is_object() {
-                    *meta = json!({});
+                    *meta = Value::Object(Default::default());
                 }
-                meta[TRACEPARENT] = json!(ctx.header_with(upstream_span));
+                if let Some(m) = meta.as_object_mut() {
+                    m.insert(
+                        TRACEPARENT.to_string(),
+                        Value::String(ctx.header_with(upstream)),
+                    );
+                }
             }
-            let now = SystemTime::now();
-            Box::new(Spans {
-                ctx: Context {
-                    span_id: upstream_span,
-                    ..ctx
-                },
+            Spans {
+                trace_id: ctx.trace_id,
                 parent: client.map(|c| c.span_id),
                 server: trace::new_span_id(),
-                start_ns: trace::unix_nanos(now - received.elapsed()),
+                upstream,
+                start_ns: trace::unix_nanos(SystemTime::now())
+                    .saturating_sub(received.elapsed().as_nanos() as u64),
                 upstream_name: params
                     .get("name")
                     .or(params.get("uri"))
                     .and_then(Value::as_str)
                     .unwrap_or_default()
-                    .to_string(),
+                    .into(),
                 upstream_start: Instant::now(),
-            })
+            }
         });
         Arc::new(Call {
             series,
@@ -166,9 +178,6 @@ impl Drop for Call {
                 h.observe(took.as_secs_f64());
             }
         }
-        if let (Some(s), Some(tracer)) = (self.spans.take(), o.tracer.as_ref()) {
-            self.send_spans(*s, outcome, tracer);
-        }
         let s = &self.series;
         tracing::debug!(
             target: "mcp_hub::call",
@@ -182,54 +191,29 @@ impl Drop for Call {
             outcome = outcome.as_str(),
             "request answered"
         );
+        if let (Some(s), Some(tracer)) = (self.spans.take(), o.tracer.as_ref()) {
+            self.send_spans(s, outcome, tracer);
+        }
     }
 }
 
 impl Call {
-    fn send_spans(&self, s: Spans, outcome: Outcome, tracer: &super::otlp::Tracer) {
+    /// The call's spans, to the exporter (the request id moves there: the call is done).
+    fn send_spans(&mut self, s: Spans, outcome: Outcome, tracer: &super::otlp::Tracer) {
         let end_ns = trace::unix_nanos(SystemTime::now());
-        let upstream_ns = s.upstream_start.elapsed().as_nanos() as u64;
-        let error = (outcome != Outcome::Ok).then(|| outcome.as_str());
-        let series = &self.series;
-        let what = if series.tool.is_empty() {
-            &s.upstream_name
-        } else {
-            &*series.tool
-        };
-        let mut attrs = vec![
-            ("mcp.method.name", series.method.to_string()),
-            ("mcp.session.id", self.session.to_string()),
-            ("jsonrpc.request.id", self.id.to_string()),
-            ("mcp_hub.tenant", series.tenant.to_string()),
-            ("mcp_hub.server", series.server.to_string()),
-        ];
-        if !series.tool.is_empty() {
-            attrs.push(("gen_ai.tool.name", series.tool.to_string()));
-        }
-        if let Some(e) = error {
-            attrs.push(("error.type", e.to_string()));
-        }
-        tracer.send(SpanData {
-            trace_id: s.ctx.trace_id,
-            span_id: s.ctx.span_id,
-            parent: Some(s.server),
-            name: format!("{} {}", series.method, s.upstream_name),
-            kind: Kind::Client,
-            start_ns: end_ns.saturating_sub(upstream_ns),
-            end_ns,
-            attributes: attrs.clone(),
-            error,
-        });
-        tracer.send(SpanData {
-            trace_id: s.ctx.trace_id,
-            span_id: s.server,
+        tracer.send(CallSpans {
+            series: self.series.clone(),
+            trace_id: s.trace_id,
             parent: s.parent,
-            name: format!("{} {what}", series.method),
-            kind: Kind::Server,
-            start_ns: s.start_ns,
+            server_span: s.server,
+            client_span: s.upstream,
+            start_ns: s.start_ns.min(end_ns),
+            upstream_start_ns: end_ns.saturating_sub(s.upstream_start.elapsed().as_nanos() as u64),
             end_ns,
-            attributes: attrs,
-            error,
+            session: self.session,
+            id: std::mem::take(&mut self.id),
+            upstream_name: s.upstream_name,
+            outcome,
         });
     }
 }

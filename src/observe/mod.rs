@@ -35,6 +35,8 @@ pub struct Observe {
     pub metrics: Metrics,
     metrics_on: bool,
     tracer: Option<otlp::Tracer>,
+    /// `hub.telemetry.sample_ratio`.
+    sample_ratio: f64,
 }
 
 static OBSERVE: OnceLock<Observe> = OnceLock::new();
@@ -45,6 +47,7 @@ pub fn get() -> &'static Observe {
         metrics: Metrics::default(),
         metrics_on: true,
         tracer: None,
+        sample_ratio: 1.0,
     })
 }
 
@@ -66,6 +69,7 @@ pub fn install(t: &TelemetrySettings) {
         metrics,
         metrics_on: t.metrics,
         tracer,
+        sample_ratio: t.sample_ratio,
     });
     if installed.is_ok() {
         *EXPORTER.locked() = exporter;

@@ -387,6 +387,13 @@ fn reload_answer(
             }});
             Ok((StatusCode::BAD_REQUEST, Json(body)).into_response())
         }
+        Err(ReloadError::Exposed(message)) => {
+            audit(caller, what, "refused: a key the listeners need is gone");
+            Err(
+                ApiError::new(StatusCode::BAD_REQUEST, "keys_required", message)
+                    .hint("nothing changed: the hub keeps running on its config; put the key back, or restart the hub on a loopback address"),
+            )
+        }
         Err(e @ ReloadError::NoHistory) => {
             audit(caller, what, "refused: no history");
             Err(ApiError::new(

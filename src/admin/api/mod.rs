@@ -173,16 +173,6 @@ pub fn authenticate(hub: &Hub, headers: &HeaderMap) -> Result<Caller, ApiError> 
     ))
 }
 
-/// Whether an API listener on `addr` may start: a non-loopback address needs an admin key.
-pub fn check_listener(hub: &Hub, addr: std::net::SocketAddr) -> Result<(), String> {
-    if !addr.ip().is_loopback() && hub.config().hub.admin.key_digests.is_empty() {
-        return Err(format!(
-            "refusing to serve the admin API on {addr} without an admin key: set `[hub.admin] api_keys = [\"${{MCP_HUB_ADMIN_KEY}}\"]` (a long random token), or set `[hub.admin] listen` to a loopback address to keep the API private"
-        ));
-    }
-    Ok(())
-}
-
 /// The API's routes (`/` and `/api/…`).
 pub fn router(state: Arc<ApiState>) -> Router {
     use handlers as h;

@@ -125,6 +125,7 @@ const VARIABLES: &[(&str, &str, &str)] = &[
         "http://127.0.0.1:4318/",
     ),
     ("MCP_HUB_TELEMETRY_SERVICE_NAME", "hub-a", "hub-a"),
+    ("MCP_HUB_TELEMETRY_SAMPLE_RATIO", "0.25", "0.25"),
     ("MCP_HUB_STATE_DIR", "/var/lib/hub-a", "/var/lib/hub-a"),
     (
         "MCP_HUB_CONTAINERS_SOCKET",

@@ -228,7 +228,15 @@ pub(super) async fn status(hub: Arc<Hub>, id: TenantId) -> u8 {
             .cfg
             .container
             .as_ref()
-            .map(|k| format!("container {} ", k.strategy.as_str()))
+            .map(|k| {
+                let health = up
+                    .container()
+                    .as_deref()
+                    .and_then(crate::upstream::container::health::of)
+                    .map(|h| format!("health={h} "))
+                    .unwrap_or_default();
+                format!("container {} {health}", k.strategy.as_str())
+            })
             .unwrap_or_default();
         let offer = up.offer();
         let _ = writeln!(

@@ -108,8 +108,11 @@ pub struct ContainerConfig {
     pub read_only: bool,
     pub labels: BTreeMap<String, String>,
     pub pull: Pull,
-    /// Streamable HTTP inside the container on this port (stdio when `None`).
+    /// Streamable HTTP inside the container on this port (stdio when `None`), published on a
+    /// loopback port the engine chooses.
     pub port: Option<u16>,
+    /// The MCP endpoint's path on `port` (`/mcp` unless set).
+    pub path: String,
 }
 
 /// `[hub.containers]`.
@@ -401,13 +404,26 @@ pub(super) fn container(
     let port = r
         .port
         .map(|p| int_in(c, &format!("{path}.port"), Some(p), 0, 1, 65_535) as u16);
-    if port.is_some() {
-        c.push(
-            format!("{path}.port"),
-            "Streamable HTTP inside a container is not supported yet",
-            Some("remove `port`: the hub speaks to the container over its stdin and stdout"),
-        );
-    }
+    let http_path = match (&r.path, port) {
+        (None, _) => "/mcp".to_string(),
+        (Some(p), Some(_)) if p.starts_with('/') && !p.contains(char::is_whitespace) => p.clone(),
+        (Some(p), Some(_)) => {
+            c.push(
+                format!("{path}.path"),
+                format!("`{p}` is not an absolute URL path"),
+                Some("the server's MCP endpoint inside the container, e.g. `/mcp`"),
+            );
+            String::new()
+        }
+        (Some(_), None) => {
+            c.push(
+                format!("{path}.path"),
+                "only applies with `port`",
+                Some("remove it, or set `port` (the container serves Streamable HTTP there)"),
+            );
+            String::new()
+        }
+    };
     if port.is_some() && network == Network::None {
         c.push(
             format!("{path}.port"),
@@ -439,6 +455,7 @@ pub(super) fn container(
         labels: r.labels,
         pull,
         port,
+        path: http_path,
     }
 }
 

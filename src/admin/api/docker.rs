@@ -57,10 +57,16 @@ fn view(t: &Tenant, u: &Upstream, engine_rows: &[bollard::models::ContainerSumma
             Some(bollard::models::ContainerSummaryStateEnum::RUNNING)
         )
     });
-    let health = row
-        .and_then(|c| c.health.as_ref())
-        .and_then(|h| h.status.as_ref())
-        .map(|s| s.to_string());
+    // The image's HEALTHCHECK as inspect reads it (the list's own field is newer than API 1.41).
+    let health = name
+        .as_deref()
+        .and_then(crate::upstream::container::health::of)
+        .or_else(|| {
+            row.and_then(|c| c.health.as_ref())
+                .and_then(|h| h.status.as_ref())
+                .map(|s| s.to_string())
+                .filter(|s| !s.is_empty() && s != "none")
+        });
     let since = |t: std::time::SystemTime| t.elapsed().map(|d| d.as_secs()).unwrap_or(0);
     json!({
         "tenant": t.id.as_str(),

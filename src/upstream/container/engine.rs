@@ -424,6 +424,17 @@ pub fn spec(
             "rw,nosuid,nodev,size=64m".to_string(),
         )])),
         network_mode: Some(k.network.mode().to_string()),
+        // `port`: published on a loopback port the engine chooses (`127.0.0.1::port`); with
+        // `network = "host"` the server's port is the host's already.
+        port_bindings: published(k).map(|p| {
+            HashMap::from([(
+                p,
+                Some(vec![bollard::models::PortBinding {
+                    host_ip: Some("127.0.0.1".into()),
+                    host_port: Some(String::new()),
+                }]),
+            )])
+        }),
         init: Some(true),
         auto_remove: Some(false),
         ..Default::default()
@@ -435,13 +446,23 @@ pub fn spec(
         working_dir: k.workdir.clone(),
         user: k.user.clone(),
         labels: Some(labels),
-        attach_stdin: Some(true),
+        exposed_ports: published(k).map(|p| vec![p]),
+        // An HTTP server's stdin is not the hub's channel: it stays closed.
+        attach_stdin: Some(k.port.is_none()),
         attach_stdout: Some(true),
         attach_stderr: Some(true),
-        open_stdin: Some(true),
+        open_stdin: Some(k.port.is_none()),
         stdin_once: Some(false),
         tty: Some(false),
         host_config: Some(host),
         ..Default::default()
+    }
+}
+
+/// The `<port>/tcp` key of the port to publish (`None`: stdio, or the host's network).
+pub fn published(k: &ContainerConfig) -> Option<String> {
+    match (k.port, &k.network) {
+        (_, crate::config::Network::Host) | (None, _) => None,
+        (Some(p), _) => Some(format!("{p}/tcp")),
     }
 }

@@ -154,9 +154,7 @@ fn base_document() -> Value {
                     "since": {"type": "string"}, "restarts": {"type": "integer"}, "last_error": {"type": ["string", "null"]},
                     "counts": {"type": "object"}, "left_out": {"type": "string"},
                     "prefix": {"type": "string", "description": "What the server's names and URIs are exposed under; empty: unchanged."},
-                    "hidden": {"type": "array", "items": {"$ref": "#/components/schemas/Collision"}},
-                    "container": {"type": "object", "description": "A container server: its image, strategy, running container and the image's own health (`starting`, `healthy`, `unhealthy`; null without a HEALTHCHECK).", "properties": {
-                        "image": {"type": "string"}, "strategy": {"type": "string"}, "name": {"type": ["string", "null"]}, "health": {"type": ["string", "null"]}}}}},
+                    "hidden": {"type": "array", "items": {"$ref": "#/components/schemas/Collision"}}}},
                 "ServerList": {"type": "object", "required": ["servers"], "properties": {"servers": {"type": "array", "items": {"$ref": "#/components/schemas/ServerSummary"}}}},
                 "Server": {"allOf": [{"$ref": "#/components/schemas/ServerSummary"}, {"type": "object", "required": ["transport", "capabilities", "tools"], "properties": {
                     "transport": {"type": "string"}, "url": {"type": "string"}, "command": {"type": "string"}, "pid": {"type": ["integer", "null"]},
@@ -172,6 +170,9 @@ fn base_document() -> Value {
             }
         }
     });
+    // A container server's part of `/api/servers` (the image's own health among it).
+    doc["components"]["schemas"]["ServerSummary"]["properties"]["container"] = json!({"type": "object", "description": "A container server: its image, strategy, running container and the image's own health (`starting`, `healthy`, `unhealthy`; null without a HEALTHCHECK).", "properties": {
+        "image": {"type": "string"}, "strategy": {"type": "string"}, "name": {"type": ["string", "null"]}, "health": {"type": ["string", "null"]}}});
     let (paths, schemas) = docker_parts();
     for (part, key) in [(paths, "/paths"), (schemas, "/components/schemas")] {
         if let (Some(into), Value::Object(from)) =

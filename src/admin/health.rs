@@ -51,7 +51,9 @@ pub fn report(hub: &Hub, draining: bool, sessions: usize) -> (StatusCode, Value)
             if let Some(k) = &u.cfg.container {
                 let name = u.container();
                 // The image's own HEALTHCHECK verdict, where it has one.
-                let health = name.as_deref().and_then(crate::upstream::container::health::of);
+                let health = name
+                    .as_deref()
+                    .and_then(crate::upstream::container::health::of);
                 entry["container"] =
                     json!({"strategy": k.strategy.as_str(), "name": name, "health": health});
             }

@@ -532,6 +532,53 @@ mod tests {
     }
 
     #[test]
+    fn port_needs_a_network_and_path_needs_port() {
+        let ok = HubConfig::from_str_at(
+            r#"
+[tenants.t.servers.web.container]
+image = "mcp/web:1"
+network = "bridge"
+port = 8080
+[tenants.t.servers.api.container]
+image = "mcp/api:1"
+network = "bridge"
+port = 3000
+path = "/v1/mcp"
+"#,
+            Path::new("/etc/mcp-hub/hub.toml"),
+            &|_| None,
+        )
+        .unwrap();
+        let web = ok.tenants["t"].servers["web"].container.clone().unwrap();
+        assert_eq!((web.port, web.path.as_str()), (Some(8080), "/mcp"));
+        let api = ok.tenants["t"].servers["api"].container.clone().unwrap();
+        assert_eq!((api.port, api.path.as_str()), (Some(3000), "/v1/mcp"));
+
+        let bad = problems(
+            r#"
+[tenants.t.servers.a.container]
+image = "i"
+port = 8080
+[tenants.t.servers.b.container]
+image = "i"
+path = "/mcp"
+[tenants.t.servers.c.container]
+image = "i"
+network = "bridge"
+port = 8080
+path = "mcp"
+"#,
+        );
+        for want in [
+            "tenants.t.servers.a.container.port: needs a network",
+            "tenants.t.servers.b.container.path: only applies with `port`",
+            "tenants.t.servers.c.container.path: `mcp` is not an absolute URL path",
+        ] {
+            assert!(bad.contains(want), "missing `{want}` in:\n{bad}");
+        }
+    }
+
+    #[test]
     fn a_container_server_is_checked_key_by_key() {
         let ok = HubConfig::from_str_at(
             r#"

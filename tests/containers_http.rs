@@ -1,0 +1,172 @@
+//! Issue #13, `port`: a container that serves Streamable HTTP inside, against the real engine
+//! (podman's Docker-compatible service) and a real server (node server-everything's
+//! `streamableHttp`): published on a loopback port the engine chooses, waited for, driven
+//! through the hub (list, call, progress), stopped when idle and started again by a call; and a
+//! container that never listens fails its start naming the server, the image and the port.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code: a panic is a failed assertion, not a crashed hub"
+)]
+
+mod harness;
+
+use std::time::Duration;
+
+use harness::engine::{hostroot_server, hub_toml, instance_label, test_instance, Engine};
+use harness::{Deps, StdioHub};
+use serde_json::{json, Value};
+
+/// node server-everything over Streamable HTTP on port 3001 inside the container.
+fn everything_http(extra: &str) -> String {
+    let deps = Deps::get();
+    let args = [
+        deps.node().display().to_string(),
+        deps.everything().display().to_string(),
+        "streamableHttp".to_string(),
+    ];
+    hostroot_server(
+        "t",
+        "everything",
+        &args,
+        &format!("network = \"bridge\"\nport = 3001\n{extra}"),
+    )
+}
+
+fn running(engine: &Engine, inst: &str) -> Vec<Value> {
+    engine
+        .containers(&instance_label(inst))
+        .into_iter()
+        .filter(|c| c["State"] == "running")
+        .collect()
+}
+
+#[test]
+fn a_container_serving_streamable_http_on_its_port_is_one_upstream_with_its_strategy() {
+    let engine = Engine::shared();
+    let inst = test_instance("http");
+    let toml = hub_toml(
+        &engine,
+        &inst,
+        "",
+        &everything_http("strategy = \"on-demand\"\nidle_timeout = \"2s\""),
+    );
+    let mut hub = StdioHub::start(&toml);
+    let tools = hub.tool_names();
+    assert!(
+        tools.iter().any(|t| t == "everything__echo"),
+        "{tools:?}\n{}",
+        hub.log()
+    );
+
+    // Published on loopback only, on a port the engine chose.
+    let rows = running(&engine, &inst);
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    let inspected = engine.inspect(rows[0]["Id"].as_str().unwrap());
+    let binding = &inspected["NetworkSettings"]["Ports"]["3001/tcp"][0];
+    assert_eq!(binding["HostIp"], "127.0.0.1", "{inspected}");
+    let host_port: u16 = binding["HostPort"].as_str().unwrap().parse().unwrap();
+    assert!(
+        hub.log().contains(&format!("127.0.0.1:{host_port}/mcp")),
+        "the hub connects to the published port:\n{}",
+        hub.log()
+    );
+
+    let echo = hub.call("everything__echo", json!({"message": "over HTTP in a box"}));
+    assert!(
+        harness::first_text(&echo).contains("over HTTP in a box"),
+        "{echo}\n{}",
+        hub.log()
+    );
+
+    // Progress from the server inside reaches the client.
+    let id = hub.send_request(
+        "tools/call",
+        json!({"name": "everything__trigger-long-running-operation", "arguments": {"duration": 1, "steps": 3}, "_meta": {"progressToken": "h1"}}),
+    );
+    let done = hub.wait_for(&json!(id), Duration::from_secs(20));
+    assert!(done.get("result").is_some(), "{done}\n{}", hub.log());
+    let progress = hub
+        .notes
+        .iter()
+        .filter(|n| n["method"] == "notifications/progress" && n["params"]["progressToken"] == "h1")
+        .count();
+    assert_eq!(progress, 3, "{:?}", hub.notes);
+
+    // The container's own output is in the hub's log.
+    assert!(
+        hub.log()
+            .contains("MCP Streamable HTTP Server listening on port 3001"),
+        "{}",
+        hub.log()
+    );
+
+    // Idle for 2 s: stopped and removed; its tools stay listed; a call starts it again.
+    assert!(
+        engine.wait(Duration::from_secs(15), |e| e
+            .containers(&instance_label(&inst))
+            .is_empty()),
+        "the idle container was not removed: {:?}\n{}",
+        engine.containers(&instance_label(&inst)),
+        hub.log()
+    );
+    assert!(hub.tool_names().iter().any(|t| t == "everything__echo"));
+    let t0 = std::time::Instant::now();
+    let sum = hub.call("everything__get-sum", json!({"a": 2, "b": 3}));
+    assert!(
+        harness::first_text(&sum).contains('5'),
+        "{sum}\n{}",
+        hub.log()
+    );
+    eprintln!(
+        "cold start of an HTTP container to its answer: {:?}",
+        t0.elapsed()
+    );
+    assert_eq!(running(&engine, &inst).len(), 1);
+
+    let (status, log) = hub.finish();
+    assert!(status.success(), "{log}");
+    assert!(
+        engine.containers(&instance_label(&inst)).is_empty(),
+        "containers left after the hub stopped: {:?}",
+        engine.containers(&instance_label(&inst))
+    );
+}
+
+#[test]
+fn a_container_that_never_listens_on_its_port_fails_naming_the_server_image_and_port() {
+    let engine = Engine::shared();
+    let inst = test_instance("deaf");
+    let servers = hostroot_server(
+        "t",
+        "deaf",
+        &["/usr/bin/sleep".to_string(), "60".to_string()],
+        "strategy = \"always-on\"\nnetwork = \"bridge\"\nport = 8080",
+    )
+    .replace("[tenants.t.servers.deaf.container]", "[tenants.t.servers.deaf]\nstartup_timeout = \"2s\"\nrestart = { policy = \"never\" }\n[tenants.t.servers.deaf.container]");
+    let config = harness::Config::new(&hub_toml(&engine, &inst, "", &servers));
+    let out = harness::run_hub(&config.path, &["status"], "", Duration::from_secs(40));
+    assert_eq!(out.code(), Some(1), "{}\n{}", out.stdout, out.stderr);
+    for want in [
+        "deaf",
+        "localhost/hostroot:latest",
+        "did not accept connections on port 8080",
+        "within 2s",
+    ] {
+        assert!(
+            out.stdout.contains(want),
+            "`{want}` missing from:\n{}\n{}",
+            out.stdout,
+            out.stderr
+        );
+    }
+    assert!(
+        engine.wait(Duration::from_secs(10), |e| e
+            .containers(&instance_label(&inst))
+            .is_empty()),
+        "{:?}",
+        engine.containers(&instance_label(&inst))
+    );
+}

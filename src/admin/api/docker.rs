@@ -310,7 +310,9 @@ pub async fn pull(State(s): S, headers: HeaderMap, body: Bytes) -> ApiResult {
     ))
 }
 
-/// Removes this hub's stopped containers (and orphans: a running one no supervisor knows).
+/// Removes this hub's stopped containers (and orphans: a running one no supervisor knows), and
+/// the hub's network (`hub.containers.network`) when the hub created it and no container of its
+/// runs any more (the next container creates it again).
 pub async fn cleanup(State(s): S, headers: HeaderMap) -> ApiResult {
     let caller = authenticate(&s.hub, &headers)?;
     caller.require_admin()?;
@@ -318,7 +320,7 @@ pub async fn cleanup(State(s): S, headers: HeaderMap) -> ApiResult {
         Ok(e) => e,
         // No container server and no engine: nothing of this hub can be there.
         Err(_) if !crate::upstream::container::configured(&s.hub.config()) => {
-            return Ok(Json(json!({ "removed": [] })))
+            return Ok(Json(json!({ "removed": [], "networks": [] })))
         }
         Err(e) => return Err(e),
     };
@@ -328,6 +330,7 @@ pub async fn cleanup(State(s): S, headers: HeaderMap) -> ApiResult {
         .filter_map(|(_, u)| u.container())
         .collect();
     let mut removed = Vec::new();
+    let mut kept = 0usize;
     for c in engine.list_own(&instance).await.map_err(unreachable)? {
         let name = c
             .names
@@ -342,6 +345,7 @@ pub async fn cleanup(State(s): S, headers: HeaderMap) -> ApiResult {
         // A container starting now is not its supervisor's yet: only older ones are orphans.
         let young = c.created.is_some_and(|t| now_secs() - t < 60);
         if running && (known.contains(&name) || young) {
+            kept += 1;
             continue;
         }
         if let Some(id) = &c.id {
@@ -351,6 +355,12 @@ pub async fn cleanup(State(s): S, headers: HeaderMap) -> ApiResult {
             removed.push(name);
         }
     }
-    tracing::info!(target: "audit", who = %caller.who(), "container cleanup: removed {}", removed.len());
-    Ok(Json(json!({ "removed": removed })))
+    let mut networks = Vec::new();
+    if let (Some(net), 0) = (&s.hub.config().hub.containers.network, kept) {
+        if engine.remove_own_network(net, &instance).await {
+            networks.push(net.clone());
+        }
+    }
+    tracing::info!(target: "audit", who = %caller.who(), "container cleanup: removed {} container(s), {} network(s)", removed.len(), networks.len());
+    Ok(Json(json!({ "removed": removed, "networks": networks })))
 }

@@ -224,7 +224,7 @@ fn docker_parts() -> (Value, Value) {
                 "ContainerList": {"type": "object", "required": ["containers"], "properties": {"containers": {"type": "array", "items": {"$ref": "#/components/schemas/Container"}}}},
                 "ContainerAction": {"type": "object", "properties": {"started": {"type": "boolean"}, "stopped": {"type": "boolean"}, "restarted": {"type": "boolean"}, "container": {"$ref": "#/components/schemas/Container"}}},
                 "PullReport": {"type": "object", "required": ["pulled", "failed", "restarted"], "properties": {"pulled": {"type": "array", "items": {"type": "object"}}, "failed": {"type": "array", "items": {"type": "object"}}, "restarted": {"type": "array", "items": {"type": "string"}}}},
-                "CleanupReport": {"type": "object", "required": ["removed"], "properties": {"removed": {"type": "array", "items": {"type": "string"}}}},
+                "CleanupReport": {"type": "object", "required": ["removed"], "properties": {"removed": {"type": "array", "items": {"type": "string"}}, "networks": {"type": "array", "items": {"type": "string"}, "description": "The hub's own network, when it created it and no container of its runs any more"}}},
     });
     (paths, schemas)
 }

@@ -348,9 +348,6 @@ impl Engine {
                     ..Default::default()
                 };
                 self.docker.create_network(req).await?;
-                if let Ok(mut g) = CREATED_NETWORKS.lock() {
-                    g.push(name.to_string());
-                }
                 tracing::info!(network = name, "created the hub's container network");
                 Ok(true)
             }
@@ -359,24 +356,42 @@ impl Engine {
     }
 }
 
-/// Networks this process created (removed by the shutdown's cleanup).
-static CREATED_NETWORKS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
-
-/// Whether this process created network `name`.
-pub fn created_network(name: &str) -> bool {
-    CREATED_NETWORKS
-        .lock()
-        .map(|g| g.iter().any(|n| n == name))
-        .unwrap_or(false)
-}
-
 impl Engine {
-    /// Removes a network; 404 is "already gone".
-    pub async fn remove_network(&self, name: &str) {
+    /// Removes network `name` when it carries this instance's label (the hub created it, in this
+    /// run or an earlier one); a network the hub did not create is left alone. Answers whether
+    /// it removed it; 404 is "already gone".
+    pub async fn remove_own_network(&self, name: &str, instance: &str) -> bool {
+        let inspected = self
+            .docker
+            .inspect_network(
+                name,
+                None::<bollard::query_parameters::InspectNetworkOptions>,
+            )
+            .await;
+        let own = match inspected {
+            Ok(n) => n
+                .labels
+                .is_some_and(|l| l.get(LABEL_INSTANCE).is_some_and(|i| i == instance)),
+            Err(e) if is_gone(&e) => return false,
+            Err(e) => {
+                tracing::warn!(network = name, "could not inspect the network: {e}");
+                return false;
+            }
+        };
+        if !own {
+            tracing::debug!(network = name, "not removing a network the hub did not create");
+            return false;
+        }
         match self.docker.remove_network(name).await {
-            Ok(()) => tracing::info!(network = name, "removed the hub's container network"),
-            Err(e) if is_gone(&e) => {}
-            Err(e) => tracing::warn!(network = name, "could not remove the network: {e}"),
+            Ok(()) => {
+                tracing::info!(network = name, "removed the hub's container network");
+                true
+            }
+            Err(e) if is_gone(&e) => false,
+            Err(e) => {
+                tracing::warn!(network = name, "could not remove the network: {e}");
+                false
+            }
         }
     }
 }

@@ -379,7 +379,7 @@ pub async fn startup_sweep(settings: &crate::config::ContainerSettings) {
 }
 
 /// At shutdown (`cleanup_on_shutdown`): removes every container of this instance still there,
-/// and the hub's network when this run created it.
+/// and the hub's network when the hub created it (it carries the instance's label).
 pub async fn shutdown_sweep(settings: &crate::config::ContainerSettings) {
     let Ok(engine) = Engine::connect(settings) else {
         return;
@@ -394,9 +394,7 @@ pub async fn shutdown_sweep(settings: &crate::config::ContainerSettings) {
         Err(e) => tracing::warn!("container cleanup at shutdown failed: {e}"),
     }
     if let Some(net) = &settings.network {
-        if engine::created_network(net) {
-            engine.remove_network(net).await;
-        }
+        engine.remove_own_network(net, &settings.instance).await;
     }
 }
 

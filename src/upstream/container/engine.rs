@@ -379,7 +379,10 @@ impl Engine {
             }
         };
         if !own {
-            tracing::debug!(network = name, "not removing a network the hub did not create");
+            tracing::debug!(
+                network = name,
+                "not removing a network the hub did not create"
+            );
             return false;
         }
         match self.docker.remove_network(name).await {

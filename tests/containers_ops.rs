@@ -318,3 +318,60 @@ fn health_is_degraded_not_unhealthy_when_only_on_demand_containers_are_stopped()
     let (status, log) = hub.finish();
     assert!(status.success(), "{log}");
 }
+
+#[test]
+fn a_pull_that_cannot_reach_a_registry_fails_naming_the_image_in_cli_api_and_status() {
+    let engine = Engine::shared();
+    let inst = test_instance("pull");
+    let missing = format!("localhost/mcp-hub-missing-{inst}:1");
+    let servers = hostroot_server("t", "gone", &demo_args(), "strategy = \"always-on\"")
+        .replace(HOSTROOT, &missing)
+        .replace("pull = \"never\"", "pull = \"missing\"")
+        .replace(
+            "[tenants.t.servers.gone.container]",
+            "[tenants.t.servers.gone]\nrestart = { policy = \"never\" }\n[tenants.t.servers.gone.container]",
+        );
+    let config = Config::new(&hub_toml(&engine, &inst, "", &servers));
+
+    // `mcp-hub pull` with no image pulls the configured ones; a non-terminal gets plain lines.
+    let out = harness::run_hub(&config.path, &["pull"], "", Duration::from_secs(60));
+    assert_eq!(out.code(), Some(1), "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr
+            .contains(&format!("error: pulling image `{missing}` failed")),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        !out.stderr.contains('\r') && !out.stdout.contains("pulled"),
+        "{}",
+        out.stderr
+    );
+
+    // A server whose image cannot be pulled: `status` says which image.
+    let out = harness::run_hub(&config.path, &["status"], "", Duration::from_secs(60));
+    assert_eq!(out.code(), Some(1), "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout
+            .contains(&format!("pulling image `{missing}` failed")),
+        "{}\n{}",
+        out.stdout,
+        out.stderr
+    );
+
+    // The admin API's pull answers what failed, and why.
+    let hub = ServedHub::start(config);
+    let port = hub.addr.port();
+    let body = json!({ "image": missing }).to_string();
+    let answer = api_ok(port, "POST", "/api/docker/images/pull", None, &body);
+    assert_eq!(answer["pulled"], json!([]), "{answer}");
+    assert_eq!(answer["failed"][0]["image"], missing.as_str(), "{answer}");
+    assert!(
+        answer["failed"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("pulling image `{missing}` failed")),
+        "{answer}"
+    );
+    assert!(engine.containers(&instance_label(&inst)).is_empty());
+}

@@ -137,39 +137,48 @@ impl Engine {
         }
     }
 
-    /// Pulls `image`, logging its progress at most once a second per layer status change.
+    /// Pulls `image`, logging its progress (layers, bytes) at most once a second, and each
+    /// layer as it completes.
     pub async fn pull(&self, image: &str) -> Result<(), EngineError> {
+        tracing::info!(image, "pulling image");
+        let mut last = std::time::Instant::now();
+        self.pull_with(image, |p, change| {
+            let due = last.elapsed() >= Duration::from_secs(1);
+            if change == super::pull::Change::LayerDone
+                || (change != super::pull::Change::Bytes && due)
+            {
+                last = std::time::Instant::now();
+                tracing::info!(image, progress = %p.line(image), "pulling image");
+            }
+        })
+        .await?;
+        tracing::info!(image, "image pulled");
+        Ok(())
+    }
+
+    /// Pulls `image`, telling `on` after every item of the engine's progress stream.
+    pub async fn pull_with(
+        &self,
+        image: &str,
+        mut on: impl FnMut(&super::pull::Progress, super::pull::Change),
+    ) -> Result<(), EngineError> {
         let (name, tag) = split_tag(image);
         let opts = CreateImageOptions {
             from_image: Some(name.to_string()),
             tag: Some(tag.to_string()),
             ..Default::default()
         };
-        tracing::info!(image, "pulling image");
+        let failed = |reason: String| EngineError::Pull {
+            image: image.into(),
+            reason,
+        };
+        let mut progress = super::pull::Progress::default();
         let mut stream = self.docker.create_image(Some(opts), None, None);
-        let mut last = std::time::Instant::now();
         while let Some(item) = stream.next().await {
-            match item {
-                Ok(info) => {
-                    if last.elapsed() >= Duration::from_secs(1) {
-                        last = std::time::Instant::now();
-                        tracing::info!(
-                            image,
-                            status = info.status.as_deref().unwrap_or(""),
-                            layer = info.id.as_deref().unwrap_or(""),
-                            "pulling image"
-                        );
-                    }
-                }
-                Err(e) => {
-                    return Err(EngineError::Pull {
-                        image: image.into(),
-                        reason: e.to_string(),
-                    })
-                }
-            }
+            let info = item.map_err(|e| failed(e.to_string()))?;
+            let change = progress.feed(&info).map_err(failed)?;
+            on(&progress, change);
         }
-        tracing::info!(image, "image pulled");
         Ok(())
     }
 

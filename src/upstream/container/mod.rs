@@ -6,6 +6,7 @@
 pub mod engine;
 pub mod health;
 mod http;
+pub mod pull;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

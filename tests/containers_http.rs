@@ -170,3 +170,26 @@ fn a_container_that_never_listens_on_its_port_fails_naming_the_server_image_and_
         engine.containers(&instance_label(&inst))
     );
 }
+
+#[test]
+fn check_describes_a_container_server_by_its_image_strategy_and_port_not_a_command() {
+    let config = harness::Config::new(
+        r#"
+[tenants.t.servers.web.container]
+image = "mcp/web:1"
+network = "bridge"
+port = 8080
+path = "/v1/mcp"
+env = { TOKEN = "secret-value" }
+"#,
+    );
+    let out = harness::run_hub(&config.path, &["check"], "", Duration::from_secs(20));
+    assert_eq!(out.code(), Some(0), "{}\n{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout.contains("web (lazy): container `mcp/web:1`, on-demand, network `bridge`, Streamable HTTP on port 8080 at `/v1/mcp`; 0 arg(s); env: [TOKEN]"),
+        "{}",
+        out.stdout
+    );
+    assert!(!out.stdout.contains("not found on PATH"), "{}", out.stdout);
+    assert!(!out.stdout.contains("secret-value"), "{}", out.stdout);
+}

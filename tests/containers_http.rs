@@ -193,3 +193,91 @@ env = { TOKEN = "secret-value" }
     assert!(!out.stdout.contains("not found on PATH"), "{}", out.stdout);
     assert!(!out.stdout.contains("secret-value"), "{}", out.stdout);
 }
+
+#[test]
+fn the_hubs_own_binary_serving_http_in_a_container_is_reached_with_the_servers_headers() {
+    let engine = Engine::shared();
+    let inst = test_instance("hubinbox");
+    // The inner hub: `mcp-hub serve` on every address of the container, so its tenant needs a
+    // key; its upstream is the demo server. The outer hub sends the key as the server's header.
+    let inner = tempfile::Builder::new()
+        .prefix("mcp-hub-inner-")
+        .tempdir()
+        .unwrap();
+    std::fs::write(
+        inner.path().join("inner.toml"),
+        r#"
+[hub.admin]
+listen = "127.0.0.1:9000"
+watch = false
+[tenants.inner]
+api_keys = ["${INNER_KEY}"]
+[tenants.inner.servers.demo]
+command = "/hub/mcp-hub"
+args = ["demo-server"]
+"#,
+    )
+    .unwrap();
+    let key = "inner-key-0123456789abcdef0123456789";
+    let args: Vec<String> = [
+        "/hub/mcp-hub",
+        "--config",
+        "/cfg/inner.toml",
+        "serve",
+        "--listen",
+        "0.0.0.0:8080",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let server = hostroot_server(
+        "t",
+        "inner",
+        &args,
+        &format!(
+            "strategy = \"always-on\"\nnetwork = \"bridge\"\nport = 8080\nenv = {{ INNER_KEY = \"{key}\", MCP_HUB_STATE_DIR = \"/tmp/state\" }}"
+        ),
+    )
+    .replace(
+        "volumes = [",
+        &format!("volumes = [\"{}:/cfg:ro\", ", inner.path().display()),
+    )
+    .replace(
+        "[tenants.t.servers.inner.container]",
+        &format!("[tenants.t.servers.inner]\nheaders = {{ Authorization = \"Bearer {key}\" }}\n[tenants.t.servers.inner.container]"),
+    );
+    let mut hub = StdioHub::start(&hub_toml(&engine, &inst, "", &server));
+    let tools = hub.tool_names();
+    assert!(
+        tools.iter().any(|t| t == "inner__demo__echo"),
+        "{tools:?}\n{}",
+        hub.log()
+    );
+    let echo = hub.call("inner__demo__echo", json!({"message": "hub in a box"}));
+    assert!(
+        harness::first_text(&echo).contains("hub in a box"),
+        "{echo}\n{}",
+        hub.log()
+    );
+
+    // Progress from the demo server, through the inner hub, over HTTP, reaches the client.
+    let id = hub.send_request(
+        "tools/call",
+        json!({"name": "inner__demo__slow", "arguments": {"steps": 3, "delay_ms": 50}, "_meta": {"progressToken": "in1"}}),
+    );
+    let done = hub.wait_for(&json!(id), Duration::from_secs(20));
+    assert!(done.get("result").is_some(), "{done}\n{}", hub.log());
+    let progress = hub
+        .notes
+        .iter()
+        .filter(|n| {
+            n["method"] == "notifications/progress" && n["params"]["progressToken"] == "in1"
+        })
+        .count();
+    assert_eq!(progress, 3, "{:?}", hub.notes);
+    assert!(!hub.log().contains(key), "the header's value was logged");
+
+    let (status, log) = hub.finish();
+    assert!(status.success(), "{log}");
+    assert!(engine.containers(&instance_label(&inst)).is_empty());
+}

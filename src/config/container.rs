@@ -113,6 +113,20 @@ pub struct ContainerConfig {
     pub port: Option<u16>,
     /// The MCP endpoint's path on `port` (`/mcp` unless set).
     pub path: String,
+    /// The server's `headers`, sent with every request to `port` (values may be secrets).
+    pub headers: HttpHeaders,
+}
+
+/// HTTP headers whose values may be secrets: `Debug` shows their names only.
+#[derive(Clone, Default, PartialEq)]
+pub struct HttpHeaders(pub Vec<(String, String)>);
+
+impl std::fmt::Debug for HttpHeaders {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.0.iter().map(|(k, _)| k))
+            .finish()
+    }
 }
 
 /// `[hub.containers]`.
@@ -456,6 +470,7 @@ pub(super) fn container(
         pull,
         port,
         path: http_path,
+        headers: HttpHeaders::default(),
     }
 }
 
@@ -535,6 +550,8 @@ mod tests {
     fn port_needs_a_network_and_path_needs_port() {
         let ok = HubConfig::from_str_at(
             r#"
+[tenants.t.servers.web]
+headers = { Authorization = "Bearer s3cret" }
 [tenants.t.servers.web.container]
 image = "mcp/web:1"
 network = "bridge"
@@ -551,6 +568,11 @@ path = "/v1/mcp"
         .unwrap();
         let web = ok.tenants["t"].servers["web"].container.clone().unwrap();
         assert_eq!((web.port, web.path.as_str()), (Some(8080), "/mcp"));
+        assert_eq!(
+            web.headers.0,
+            vec![("Authorization".to_string(), "Bearer s3cret".to_string())]
+        );
+        assert!(!format!("{web:?}").contains("s3cret"), "{web:?}");
         let api = ok.tenants["t"].servers["api"].container.clone().unwrap();
         assert_eq!((api.port, api.path.as_str()), (Some(3000), "/v1/mcp"));
 
@@ -567,12 +589,17 @@ image = "i"
 network = "bridge"
 port = 8080
 path = "mcp"
+[tenants.t.servers.d]
+headers = { Authorization = "Bearer x" }
+[tenants.t.servers.d.container]
+image = "i"
 "#,
         );
         for want in [
             "tenants.t.servers.a.container.port: needs a network",
             "tenants.t.servers.b.container.path: only applies with `port`",
             "tenants.t.servers.c.container.path: `mcp` is not an absolute URL path",
+            "tenants.t.servers.d.headers: only applies to remote servers (`url`) and containers with a `port`",
         ] {
             assert!(bad.contains(want), "missing `{want}` in:\n{bad}");
         }

@@ -122,7 +122,7 @@ pub(super) async fn start(
     http.remote = Some(RemoteConfig {
         url,
         transport: RemoteTransport::StreamableHttp,
-        headers: Vec::new(),
+        headers: k.headers.0.clone(),
         connect_timeout: Duration::from_secs(5),
     });
     let remote = match remote::spawn(&http, tenant, conn, outgoing, tasks) {

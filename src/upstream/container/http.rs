@@ -233,12 +233,14 @@ async fn log_output(
     tenant: &TenantId,
     server: &ServerName,
 ) -> Option<String> {
-    let mut buf: Vec<u8> = Vec::new();
+    // Each stream has its own buffer: a line written in two parts is not split by the other's.
+    let (mut out, mut err): (Vec<u8>, Vec<u8>) = (Vec::new(), Vec::new());
     while let Some(item) = output.next().await {
-        let message = match item {
-            Ok(LogOutput::StdOut { message })
-            | Ok(LogOutput::StdErr { message })
-            | Ok(LogOutput::Console { message }) => message,
+        let (buf, message) = match item {
+            Ok(LogOutput::StdOut { message }) | Ok(LogOutput::Console { message }) => {
+                (&mut out, message)
+            }
+            Ok(LogOutput::StdErr { message }) => (&mut err, message),
             Ok(LogOutput::StdIn { .. }) => continue,
             Err(e) => return Some(e.to_string()),
         };

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use sha2::Digest;
 
+use super::container_http::HttpHeaders;
 use super::expand::is_env_name;
 use super::raw::{RawContainer, RawContainers};
 use super::schedule::{parse_window, Window};
@@ -115,18 +116,6 @@ pub struct ContainerConfig {
     pub path: String,
     /// The server's `headers`, sent with every request to `port` (values may be secrets).
     pub headers: HttpHeaders,
-}
-
-/// HTTP headers whose values may be secrets: `Debug` shows their names only.
-#[derive(Clone, Default, PartialEq)]
-pub struct HttpHeaders(pub Vec<(String, String)>);
-
-impl std::fmt::Debug for HttpHeaders {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_list()
-            .entries(self.0.iter().map(|(k, _)| k))
-            .finish()
-    }
 }
 
 /// `[hub.containers]`.
@@ -415,36 +404,8 @@ pub(super) fn container(
             Pull::Missing
         }
     };
-    let port = r
-        .port
-        .map(|p| int_in(c, &format!("{path}.port"), Some(p), 0, 1, 65_535) as u16);
-    let http_path = match (&r.path, port) {
-        (None, _) => "/mcp".to_string(),
-        (Some(p), Some(_)) if p.starts_with('/') && !p.contains(char::is_whitespace) => p.clone(),
-        (Some(p), Some(_)) => {
-            c.push(
-                format!("{path}.path"),
-                format!("`{p}` is not an absolute URL path"),
-                Some("the server's MCP endpoint inside the container, e.g. `/mcp`"),
-            );
-            String::new()
-        }
-        (Some(_), None) => {
-            c.push(
-                format!("{path}.path"),
-                "only applies with `port`",
-                Some("remove it, or set `port` (the container serves Streamable HTTP there)"),
-            );
-            String::new()
-        }
-    };
-    if port.is_some() && network == Network::None {
-        c.push(
-            format!("{path}.port"),
-            "needs a network: with `network = \"none\"` the hub cannot reach the port",
-            Some("set `network = \"bridge\"`"),
-        );
-    }
+    let (port, http_path) =
+        super::container_http::port_and_path(c, path, r.port, r.path.as_ref(), &network);
     ContainerConfig {
         image,
         idle_timeout: duration(
@@ -543,65 +504,6 @@ mod tests {
         match HubConfig::from_str_at(toml, Path::new("/etc/mcp-hub/hub.toml"), &|_| None) {
             Ok(_) => String::new(),
             Err(e) => e.to_string(),
-        }
-    }
-
-    #[test]
-    fn port_needs_a_network_and_path_needs_port() {
-        let ok = HubConfig::from_str_at(
-            r#"
-[tenants.t.servers.web]
-headers = { Authorization = "Bearer s3cret" }
-[tenants.t.servers.web.container]
-image = "mcp/web:1"
-network = "bridge"
-port = 8080
-[tenants.t.servers.api.container]
-image = "mcp/api:1"
-network = "bridge"
-port = 3000
-path = "/v1/mcp"
-"#,
-            Path::new("/etc/mcp-hub/hub.toml"),
-            &|_| None,
-        )
-        .unwrap();
-        let web = ok.tenants["t"].servers["web"].container.clone().unwrap();
-        assert_eq!((web.port, web.path.as_str()), (Some(8080), "/mcp"));
-        assert_eq!(
-            web.headers.0,
-            vec![("Authorization".to_string(), "Bearer s3cret".to_string())]
-        );
-        assert!(!format!("{web:?}").contains("s3cret"), "{web:?}");
-        let api = ok.tenants["t"].servers["api"].container.clone().unwrap();
-        assert_eq!((api.port, api.path.as_str()), (Some(3000), "/v1/mcp"));
-
-        let bad = problems(
-            r#"
-[tenants.t.servers.a.container]
-image = "i"
-port = 8080
-[tenants.t.servers.b.container]
-image = "i"
-path = "/mcp"
-[tenants.t.servers.c.container]
-image = "i"
-network = "bridge"
-port = 8080
-path = "mcp"
-[tenants.t.servers.d]
-headers = { Authorization = "Bearer x" }
-[tenants.t.servers.d.container]
-image = "i"
-"#,
-        );
-        for want in [
-            "tenants.t.servers.a.container.port: needs a network",
-            "tenants.t.servers.b.container.path: only applies with `port`",
-            "tenants.t.servers.c.container.path: `mcp` is not an absolute URL path",
-            "tenants.t.servers.d.headers: only applies to remote servers (`url`) and containers with a `port`",
-        ] {
-            assert!(bad.contains(want), "missing `{want}` in:\n{bad}");
         }
     }
 

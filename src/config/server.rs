@@ -201,7 +201,7 @@ pub(super) fn server(
             base,
         );
         if k.port.is_some() && rs.url.is_none() {
-            k.headers = super::container::HttpHeaders(headers(c, spath, &rs.headers));
+            k.headers = super::container_http::HttpHeaders(headers(c, spath, &rs.headers));
         }
         k
     });

@@ -1,7 +1,6 @@
 //! A container serving Streamable HTTP: `port` needs a network, `path` needs `port`, and the
 //! server's `headers` go to it (their values hidden from `Debug`).
 
-use super::*;
 use crate::config::HubConfig;
 use std::path::Path;
 

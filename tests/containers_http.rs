@@ -281,3 +281,64 @@ args = ["demo-server"]
     assert!(status.success(), "{log}");
     assert!(engine.containers(&instance_label(&inst)).is_empty());
 }
+
+#[test]
+fn real_sdk_clients_list_call_and_get_progress_from_an_http_container() {
+    use harness::{run_client, Client, CLIENT_TIMEOUT};
+    let engine = Engine::shared();
+    let inst = test_instance("httpsdk");
+    let config = harness::Config::new(&hub_toml(&engine, &inst, "", &everything_http("")));
+    for client in [Client::Py2Auto, Client::Ts] {
+        let basic = run_client(
+            client,
+            &[
+                "--scenario",
+                "basic",
+                "--tool",
+                "everything__get-sum",
+                "--args",
+                r#"{"a": 2, "b": 3}"#,
+            ],
+            &config.stdio_cmd("t"),
+            CLIENT_TIMEOUT,
+        )
+        .unwrap_or_else(|e| panic!("{client:?}: {e:#}"));
+        assert!(
+            harness::strings(&basic, "tools")
+                .iter()
+                .any(|t| t == "everything__echo"),
+            "{client:?}: {basic}"
+        );
+        assert!(
+            harness::text_of(&basic["call"]).contains('5'),
+            "{client:?}: {}",
+            basic["call"]
+        );
+        let progress = run_client(
+            client,
+            &[
+                "--scenario",
+                "progress",
+                "--tool",
+                "everything__trigger-long-running-operation",
+                "--args",
+                r#"{"duration": 1, "steps": 3}"#,
+            ],
+            &config.stdio_cmd("t"),
+            CLIENT_TIMEOUT,
+        )
+        .unwrap_or_else(|e| panic!("{client:?}: {e:#}"));
+        assert_eq!(
+            progress["progress"].as_array().map(Vec::len),
+            Some(3),
+            "{client:?}: {progress}"
+        );
+    }
+    assert!(
+        engine.wait(Duration::from_secs(10), |e| e
+            .containers(&instance_label(&inst))
+            .is_empty()),
+        "{:?}",
+        engine.containers(&instance_label(&inst))
+    );
+}

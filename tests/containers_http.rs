@@ -150,8 +150,8 @@ fn a_container_that_never_listens_on_its_port_fails_naming_the_server_image_and_
     let out = harness::run_hub(&config.path, &["status"], "", Duration::from_secs(40));
     assert_eq!(out.code(), Some(1), "{}\n{}", out.stdout, out.stderr);
     for want in [
-        "deaf",
-        "localhost/hostroot:latest",
+        "server `deaf`'s container",
+        "(image `localhost/hostroot:latest`)",
         "did not accept connections on port 8080",
         "within 2s",
     ] {

@@ -110,7 +110,10 @@ pub(super) async fn start(
     let url = match ready(&engine, &id, k, cfg.startup_timeout, &ended).await {
         Ok(u) => u,
         Err(why) => {
-            let mut reason = format!("container `{name}` (image `{}`) {why}", k.image);
+            let mut reason = format!(
+                "server `{}`'s container `{name}` (image `{}`) {why}",
+                cfg.name, k.image
+            );
             if let Some(t) = tail.tail(Duration::from_millis(300)).await {
                 reason = format!("{reason}; its output ended with: {t}");
             }

@@ -15,7 +15,8 @@
 //! - [`mux`]: one upstream connection's multiplexer: ids, progress, timeouts, cancellation. It sees
 //!   no tenant: it reaches the tenant through [`mux::ConnHooks`] and is told what to rewrite.
 //! - [`upstream`]: upstream state, the stdio, remote and container transports (the Docker Engine
-//!   API through bollard), the handshake in either era.
+//!   API through bollard: MCP over the attach stream, or Streamable HTTP on a published loopback
+//!   port; the image's health; pull progress), the handshake in either era.
 //! - [`supervisor`]: start, health, restart with backoff, stop; a container's strategy (on-demand
 //!   idle stop, scheduled windows).
 //! - [`pinning`]: each tool list checked against its pins before the catalog sees it (pure
@@ -33,7 +34,8 @@
 //! - [`hub`]: every tenant, the running config and its reloads, signals, the shutdown, and the
 //!   rule for listening off loopback (`hub::exposure`: keys required, at start and at each reload).
 //! - [`memory`]: freed heap returned to the system after a burst (glibc's `malloc_trim`).
-//! - [`cli`]: the commands (`import` and `client-config` to and from a client's MCP config). [`demo`]: the demo MCP server, a peer that knows nothing of the hub.
+//! - [`cli`]: the commands (`import` and `client-config` to and from a client's MCP config;
+//!   `pull` for container images). [`demo`]: the demo MCP server, a peer that knows nothing of the hub.
 //!
 //! # The path of a `tools/call`
 //! - **received**: a stdin line (`downstream::stdio`) or an HTTP body (`downstream::http`) →

@@ -52,8 +52,13 @@ pub fn report(hub: &Hub, draining: bool, sessions: usize) -> (StatusCode, Value)
                 entry["session_connections"] = json!({"total": own, "up": own_up});
             }
             if let Some(k) = &u.cfg.container {
+                let name = u.container();
+                // The image's own HEALTHCHECK verdict, where it has one.
+                let health = name
+                    .as_deref()
+                    .and_then(crate::upstream::container::health::of);
                 entry["container"] =
-                    json!({"strategy": k.strategy.as_str(), "name": u.container()});
+                    json!({"strategy": k.strategy.as_str(), "name": name, "health": health});
                 let members = t.pool_members(&u.name);
                 if !members.is_empty() {
                     let members_up = members.iter().filter(|m| m.conn().is_some()).count();

@@ -62,6 +62,23 @@ pub(super) fn check(config: &HubConfig, flags: &[(&str, &str, String)]) -> u8 {
                 );
                 continue;
             }
+            if let Some(k) = &s.container {
+                let env: Vec<&str> = k.env.keys().map(String::as_str).collect();
+                let http = k
+                    .port
+                    .map(|p| format!(", Streamable HTTP on port {p} at `{}`", k.path))
+                    .unwrap_or_default();
+                println!(
+                    "  {} ({mode}): container `{}`, {}, network `{}`{http}; {} arg(s); env: [{}]",
+                    s.name,
+                    k.image,
+                    k.strategy.as_str(),
+                    k.network.mode(),
+                    k.args.len(),
+                    env.join(", ")
+                );
+                continue;
+            }
             let env: Vec<&str> = s.env.keys().map(String::as_str).collect();
             println!(
                 "  {} ({mode}): `{}` with {} arg(s); env: [{}]",

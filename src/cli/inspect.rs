@@ -237,7 +237,13 @@ pub(super) async fn status(hub: Arc<Hub>, id: TenantId) -> u8 {
                         members.iter().filter(|m| m.conn().is_some()).count()
                     ),
                 };
-                format!("container {} {pool}", k.strategy.as_str())
+                let health = up
+                    .container()
+                    .as_deref()
+                    .and_then(crate::upstream::container::health::of)
+                    .map(|h| format!("health={h} "))
+                    .unwrap_or_default();
+                format!("container {} {pool}{health}", k.strategy.as_str())
             })
             .unwrap_or_default();
         let offer = up.offer();

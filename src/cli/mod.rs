@@ -1,7 +1,7 @@
 //! The command line: parsing, dispatch, and the long-running commands (`stdio`, `serve`).
 //! The others live beside it: [`check`], [`health`], [`inspect`] (`tools`, `call`, `status`),
 //! [`import`] and [`client_config`] (to and from a client's MCP config).
-//! [`remote`] and [`pins`] (through a running hub's admin API).
+//! [`remote`] and [`pins`] (through a running hub's admin API); [`pull`] (container images).
 //!
 //! Exit codes: 0 success; 1 runtime failure (a call failed, an upstream is down for `status`);
 //! 2 bad command line; 64 bad config.
@@ -26,6 +26,7 @@ mod health;
 mod import;
 mod inspect;
 mod pins;
+mod pull;
 mod remote;
 mod serving;
 
@@ -136,6 +137,13 @@ pub enum Command {
         /// The admin or tenant key for `--url`.
         #[arg(long, env = "MCP_HUB_API_KEY", hide_env_values = true)]
         key: Option<String>,
+    },
+    /// Pull container images through the engine the config names (`hub.containers.socket`, else
+    /// DOCKER_HOST, else the usual sockets): the images given, or every configured container
+    /// server's; progress on stderr (a line redrawn in place on a terminal); exit 1 if one failed.
+    Pull {
+        /// Images to pull (default: every image of the config's container servers).
+        images: Vec<String>,
     },
     /// Print a JSON Schema of hub.toml (for editor completion, e.g. Taplo / Even Better TOML).
     Schema,
@@ -302,6 +310,7 @@ pub async fn run(cli: Cli) -> u8 {
             .await
         }
         Command::Serve { listen } => serve(config, listen).await,
+        Command::Pull { images } => pull::pull(&config, &images).await,
         Command::Health { .. }
         | Command::DemoServer { .. }
         | Command::Reload { .. }

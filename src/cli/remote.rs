@@ -131,6 +131,11 @@ pub(super) async fn status(url: &str, key: Option<&str>, tenant: Option<&str>) -
             .pointer("/container/strategy")
             .and_then(Value::as_str)
             .unwrap_or("");
+        let health = s
+            .pointer("/container/health")
+            .and_then(Value::as_str)
+            .map(|h| format!(" health={h}"))
+            .unwrap_or_default();
         // A stopped on-demand container is where it should be: it starts on the next call.
         let parked = strategy == "on-demand" && state == "idle";
         if s.get("enabled") == Some(&Value::Bool(true)) && state != "up" && !parked {
@@ -154,8 +159,8 @@ pub(super) async fn status(url: &str, key: Option<&str>, tenant: Option<&str>) -
             match (strategy, s.get("last_error").and_then(Value::as_str)) {
                 ("", None) => String::new(),
                 ("", Some(e)) => format!("last error: {e}"),
-                (k, None) => format!("container {k}"),
-                (k, Some(e)) => format!("container {k}; last error: {e}"),
+                (k, None) => format!("container {k}{health}"),
+                (k, Some(e)) => format!("container {k}{health}; last error: {e}"),
             }
         );
         for h in s

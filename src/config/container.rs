@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use sha2::Digest;
 
+use super::container_http::HttpHeaders;
 use super::expand::is_env_name;
 use super::raw::{RawContainer, RawContainers};
 use super::schedule::{parse_window, Window};
@@ -108,10 +109,15 @@ pub struct ContainerConfig {
     pub read_only: bool,
     pub labels: BTreeMap<String, String>,
     pub pull: Pull,
-    /// Streamable HTTP inside the container on this port (stdio when `None`).
+    /// Streamable HTTP inside the container on this port (stdio when `None`), published on a
+    /// loopback port the engine chooses.
     pub port: Option<u16>,
     /// The tenant's `max_containers` (set with the tenant, not in this table).
     pub tenant_max_containers: Option<usize>,
+    /// The MCP endpoint's path on `port` (`/mcp` unless set).
+    pub path: String,
+    /// The server's `headers`, sent with every request to `port` (values may be secrets).
+    pub headers: HttpHeaders,
 }
 
 /// `[hub.containers]`.
@@ -392,23 +398,8 @@ pub(super) fn container(
             Pull::Missing
         }
     };
-    let port = r
-        .port
-        .map(|p| int_in(c, &format!("{path}.port"), Some(p), 0, 1, 65_535) as u16);
-    if port.is_some() {
-        c.push(
-            format!("{path}.port"),
-            "Streamable HTTP inside a container is not supported yet",
-            Some("remove `port`: the hub speaks to the container over its stdin and stdout"),
-        );
-    }
-    if port.is_some() && network == Network::None {
-        c.push(
-            format!("{path}.port"),
-            "needs a network: with `network = \"none\"` the hub cannot reach the port",
-            Some("set `network = \"bridge\"`"),
-        );
-    }
+    let (port, http_path) =
+        super::container_http::port_and_path(c, path, r.port, r.path.as_ref(), &network);
     ContainerConfig {
         image,
         idle_timeout: duration(
@@ -434,6 +425,8 @@ pub(super) fn container(
         pull,
         port,
         tenant_max_containers: None,
+        path: http_path,
+        headers: HttpHeaders::default(),
     }
 }
 

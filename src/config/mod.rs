@@ -5,6 +5,7 @@
 mod catalog;
 pub mod clients;
 mod container;
+mod container_http;
 pub mod edit;
 mod expand;
 mod hub;
@@ -34,6 +35,7 @@ use std::time::Duration;
 
 pub use catalog::{glob, CatalogConfig, CatalogMode, Patterns, Rules, ServerShape, ToolOverride};
 pub use container::{ContainerConfig, ContainerSettings, Network, Pull, Strategy, Volume};
+pub use container_http::HttpHeaders;
 pub use report::{ConfigErrors, ConfigWarnings, Location, Problem};
 pub use schedule::{parse_window, Window};
 pub use schema::json_schema;

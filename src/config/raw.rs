@@ -79,6 +79,7 @@ pub struct RawContainer {
     pub labels: BTreeMap<String, String>,
     pub pull: Option<String>,
     pub port: Option<i64>,
+    pub path: Option<String>,
 }
 
 /// `[hub.telemetry]`: Prometheus metrics and OTLP traces.

@@ -92,10 +92,12 @@ fn remote(c: &mut Collector, spath: &str, rs: &RawServer) -> Option<RemoteConfig
                 Some("remove it, or give the server a `url`"),
             );
         }
-        if !rs.headers.is_empty() {
+        // A container serving Streamable HTTP (`port`) is sent them too.
+        let http_container = rs.container.as_ref().is_some_and(|k| k.port.is_some());
+        if !rs.headers.is_empty() && !http_container {
             c.push(
                 format!("{spath}.headers"),
-                "only applies to remote servers (`url`)",
+                "only applies to remote servers (`url`) and containers with a `port`",
                 Some("for a process, use `env`"),
             );
         }
@@ -121,8 +123,28 @@ fn remote(c: &mut Collector, spath: &str, rs: &RawServer) -> Option<RemoteConfig
             RemoteTransport::Auto
         }
     };
+    Some(RemoteConfig {
+        url,
+        transport,
+        headers: headers(c, spath, &rs.headers),
+        connect_timeout: duration(
+            c,
+            &format!("{spath}.connect_timeout"),
+            rs.connect_timeout.as_ref(),
+            Duration::from_secs(10),
+        ),
+    })
+}
+
+/// `headers`, each checked as HTTP: sent with every request to a remote server, or to a container
+/// serving Streamable HTTP.
+fn headers(
+    c: &mut Collector,
+    spath: &str,
+    raw: &std::collections::BTreeMap<String, String>,
+) -> Vec<(String, String)> {
     let mut headers = Vec::new();
-    for (k, v) in &rs.headers {
+    for (k, v) in raw {
         if axum::http::HeaderName::from_bytes(k.as_bytes()).is_err()
             || axum::http::HeaderValue::from_str(v).is_err()
         {
@@ -135,17 +157,7 @@ fn remote(c: &mut Collector, spath: &str, rs: &RawServer) -> Option<RemoteConfig
             headers.push((k.clone(), v.clone()));
         }
     }
-    Some(RemoteConfig {
-        url,
-        transport,
-        headers,
-        connect_timeout: duration(
-            c,
-            &format!("{spath}.connect_timeout"),
-            rs.connect_timeout.as_ref(),
-            Duration::from_secs(10),
-        ),
-    })
+    headers
 }
 
 pub(super) fn server(
@@ -181,7 +193,17 @@ pub(super) fn server(
         );
     }
     let container = rs.container.map(|rc| {
-        super::container::container(c, &format!("{spath}.container"), rc, &hub.containers, base)
+        let mut k = super::container::container(
+            c,
+            &format!("{spath}.container"),
+            rc,
+            &hub.containers,
+            base,
+        );
+        if k.port.is_some() && rs.url.is_none() {
+            k.headers = super::container_http::HttpHeaders(headers(c, spath, &rs.headers));
+        }
+        k
     });
     let command = match (rs.command, &rs.url) {
         (Some(cmd), None) if !cmd.trim().is_empty() => cmd,

@@ -429,4 +429,5 @@ command = "x"
     assert_eq!(cat.prefix("github"), "github");
 }
 
+mod container_http;
 mod environment;

@@ -184,3 +184,89 @@ pub fn hostroot_volumes() -> String {
     let deps = super::deps::deps_dir().to_string_lossy().to_string();
     format!("[\"/usr:/usr:ro\", \"{hub_dir}:/hub:ro\", \"{deps}:{deps}:ro\"]")
 }
+
+/// A hub config for the container tests: `[hub]` timeouts, `[hub.containers]` on `engine` with
+/// this test's `instance` (and `extra` keys there), then `servers`.
+pub fn hub_toml(engine: &Engine, instance: &str, extra: &str, servers: &str) -> String {
+    format!(
+        r#"
+[hub]
+shutdown_grace = "1s"
+startup_timeout = "30s"
+request_timeout = "20s"
+
+[hub.containers]
+socket = "{socket}"
+instance = "{instance}"
+{extra}
+
+{servers}
+"#,
+        socket = engine.socket,
+    )
+}
+
+/// A container server `tenant/name` running `args` in `localhost/hostroot`, with `extra` keys.
+pub fn hostroot_server(tenant: &str, name: &str, args: &[String], extra: &str) -> String {
+    format!(
+        r#"
+[tenants.{tenant}.servers.{name}.container]
+image = "{HOSTROOT}"
+args = {args}
+volumes = {volumes}
+pull = "never"
+{extra}
+"#,
+        args = serde_json::to_string(args).unwrap_or_default(),
+        volumes = hostroot_volumes()
+    )
+}
+
+/// This test's instance id (unique per process and test, so tests never sweep each other).
+pub fn test_instance(test: &str) -> String {
+    format!("t{}-{test}", std::process::id())
+}
+
+/// The label filter for an instance's containers.
+pub fn instance_label(instance: &str) -> String {
+    format!("io.mcp-hub.instance={instance}")
+}
+
+impl Engine {
+    /// `GET /containers/{id}/json`.
+    pub fn inspect(&self, id: &str) -> Value {
+        self.get(&format!("/containers/{id}/json"))
+    }
+
+    /// Whether the engine has the network `name`.
+    pub fn has_network(&self, name: &str) -> bool {
+        self.get(&format!("/networks/{name}")).is_object()
+    }
+
+    /// Builds `tag` from a Containerfile (`--format docker`: the OCI format drops HEALTHCHECK),
+    /// offline; panics saying why when it fails.
+    pub fn build(&self, tag: &str, containerfile: &str) {
+        let ctx = self
+            .dir
+            .join(format!("build-{}", tag.replace(['/', ':'], "-")));
+        std::fs::create_dir_all(&ctx).expect("create the build folder");
+        std::fs::write(ctx.join("Containerfile"), containerfile).expect("write the Containerfile");
+        let out = self.podman(&[
+            "build",
+            "--pull=never",
+            "--network",
+            "none",
+            "--format",
+            "docker",
+            "-q",
+            "-t",
+            tag,
+            &ctx.to_string_lossy(),
+        ]);
+        assert!(
+            out.status.success(),
+            "podman build {tag}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}

@@ -57,10 +57,16 @@ fn view(t: &Tenant, u: &Upstream, engine_rows: &[bollard::models::ContainerSumma
             Some(bollard::models::ContainerSummaryStateEnum::RUNNING)
         )
     });
-    let health = row
-        .and_then(|c| c.health.as_ref())
-        .and_then(|h| h.status.as_ref())
-        .map(|s| s.to_string());
+    // The image's HEALTHCHECK as inspect reads it (the list's own field is newer than API 1.41).
+    let health = name
+        .as_deref()
+        .and_then(crate::upstream::container::health::of)
+        .or_else(|| {
+            row.and_then(|c| c.health.as_ref())
+                .and_then(|h| h.status.as_ref())
+                .map(|s| s.to_string())
+                .filter(|s| !s.is_empty() && s != "none")
+        });
     let since = |t: std::time::SystemTime| t.elapsed().map(|d| d.as_secs()).unwrap_or(0);
     let mut v = json!({
         "tenant": t.id.as_str(),
@@ -309,7 +315,9 @@ pub async fn pull(State(s): S, headers: HeaderMap, body: Bytes) -> ApiResult {
     ))
 }
 
-/// Removes this hub's stopped containers (and orphans: a running one no supervisor knows).
+/// Removes this hub's stopped containers (and orphans: a running one no supervisor knows), and
+/// the hub's network (`hub.containers.network`) when the hub created it and no container of its
+/// runs any more (the next container creates it again).
 pub async fn cleanup(State(s): S, headers: HeaderMap) -> ApiResult {
     let caller = authenticate(&s.hub, &headers)?;
     caller.require_admin()?;
@@ -317,7 +325,7 @@ pub async fn cleanup(State(s): S, headers: HeaderMap) -> ApiResult {
         Ok(e) => e,
         // No container server and no engine: nothing of this hub can be there.
         Err(_) if !crate::upstream::container::configured(&s.hub.config()) => {
-            return Ok(Json(json!({ "removed": [] })))
+            return Ok(Json(json!({ "removed": [], "networks": [] })))
         }
         Err(e) => return Err(e),
     };
@@ -329,6 +337,7 @@ pub async fn cleanup(State(s): S, headers: HeaderMap) -> ApiResult {
         .filter_map(|u| u.container())
         .collect();
     let mut removed = Vec::new();
+    let mut kept = 0usize;
     for c in engine.list_own(&instance).await.map_err(unreachable)? {
         let name = c
             .names
@@ -343,6 +352,7 @@ pub async fn cleanup(State(s): S, headers: HeaderMap) -> ApiResult {
         // A container starting now is not its supervisor's yet: only older ones are orphans.
         let young = c.created.is_some_and(|t| now_secs() - t < 60);
         if running && (known.contains(&name) || young) {
+            kept += 1;
             continue;
         }
         if let Some(id) = &c.id {
@@ -352,6 +362,12 @@ pub async fn cleanup(State(s): S, headers: HeaderMap) -> ApiResult {
             removed.push(name);
         }
     }
-    tracing::info!(target: "audit", who = %caller.who(), "container cleanup: removed {}", removed.len());
-    Ok(Json(json!({ "removed": removed })))
+    let mut networks = Vec::new();
+    if let (Some(net), 0) = (&s.hub.config().hub.containers.network, kept) {
+        if engine.remove_own_network(net, &instance).await {
+            networks.push(net.clone());
+        }
+    }
+    tracing::info!(target: "audit", who = %caller.who(), "container cleanup: removed {} container(s), {} network(s)", removed.len(), networks.len());
+    Ok(Json(json!({ "removed": removed, "networks": networks })))
 }

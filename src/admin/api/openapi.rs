@@ -170,6 +170,9 @@ fn base_document() -> Value {
             }
         }
     });
+    // A container server's part of `/api/servers` (the image's own health among it).
+    doc["components"]["schemas"]["ServerSummary"]["properties"]["container"] = json!({"type": "object", "description": "A container server: its image, strategy, running container and the image's own health (`starting`, `healthy`, `unhealthy`; null without a HEALTHCHECK).", "properties": {
+        "image": {"type": "string"}, "strategy": {"type": "string"}, "name": {"type": ["string", "null"]}, "health": {"type": ["string", "null"]}}});
     let (paths, schemas) = docker_parts();
     for (part, key) in [(paths, "/paths"), (schemas, "/components/schemas")] {
         if let (Some(into), Value::Object(from)) =
@@ -224,7 +227,7 @@ fn docker_parts() -> (Value, Value) {
                 "ContainerList": {"type": "object", "required": ["containers"], "properties": {"containers": {"type": "array", "items": {"$ref": "#/components/schemas/Container"}}}},
                 "ContainerAction": {"type": "object", "properties": {"started": {"type": "boolean"}, "stopped": {"type": "boolean"}, "restarted": {"type": "boolean"}, "container": {"$ref": "#/components/schemas/Container"}}},
                 "PullReport": {"type": "object", "required": ["pulled", "failed", "restarted"], "properties": {"pulled": {"type": "array", "items": {"type": "object"}}, "failed": {"type": "array", "items": {"type": "object"}}, "restarted": {"type": "array", "items": {"type": "string"}}}},
-                "CleanupReport": {"type": "object", "required": ["removed"], "properties": {"removed": {"type": "array", "items": {"type": "string"}}}},
+                "CleanupReport": {"type": "object", "required": ["removed"], "properties": {"removed": {"type": "array", "items": {"type": "string"}}, "networks": {"type": "array", "items": {"type": "string"}, "description": "The hub's own network, when it created it and no container of its runs any more"}}},
     });
     (paths, schemas)
 }

@@ -50,8 +50,11 @@ pub fn server_summary(tenant: &Tenant, u: &Upstream) -> Value {
         .map(crate::catalog::Collision::to_json)
         .collect::<Vec<_>>());
     if let Some(k) = &u.cfg.container {
-        v["container"] =
-            json!({"image": k.image, "strategy": k.strategy.as_str(), "name": u.container()});
+        let name = u.container();
+        let health = name
+            .as_deref()
+            .and_then(crate::upstream::container::health::of);
+        v["container"] = json!({"image": k.image, "strategy": k.strategy.as_str(), "name": name, "health": health});
     }
     v
 }

@@ -137,39 +137,48 @@ impl Engine {
         }
     }
 
-    /// Pulls `image`, logging its progress at most once a second per layer status change.
+    /// Pulls `image`, logging its progress (layers, bytes) at most once a second, and each
+    /// layer as it completes.
     pub async fn pull(&self, image: &str) -> Result<(), EngineError> {
+        tracing::info!(image, "pulling image");
+        let mut last = std::time::Instant::now();
+        self.pull_with(image, |p, change| {
+            let due = last.elapsed() >= Duration::from_secs(1);
+            if change == super::pull::Change::LayerDone
+                || (change != super::pull::Change::Bytes && due)
+            {
+                last = std::time::Instant::now();
+                tracing::info!(image, progress = %p.line(image), "pulling image");
+            }
+        })
+        .await?;
+        tracing::info!(image, "image pulled");
+        Ok(())
+    }
+
+    /// Pulls `image`, telling `on` after every item of the engine's progress stream.
+    pub async fn pull_with(
+        &self,
+        image: &str,
+        mut on: impl FnMut(&super::pull::Progress, super::pull::Change),
+    ) -> Result<(), EngineError> {
         let (name, tag) = split_tag(image);
         let opts = CreateImageOptions {
             from_image: Some(name.to_string()),
             tag: Some(tag.to_string()),
             ..Default::default()
         };
-        tracing::info!(image, "pulling image");
+        let failed = |reason: String| EngineError::Pull {
+            image: image.into(),
+            reason,
+        };
+        let mut progress = super::pull::Progress::default();
         let mut stream = self.docker.create_image(Some(opts), None, None);
-        let mut last = std::time::Instant::now();
         while let Some(item) = stream.next().await {
-            match item {
-                Ok(info) => {
-                    if last.elapsed() >= Duration::from_secs(1) {
-                        last = std::time::Instant::now();
-                        tracing::info!(
-                            image,
-                            status = info.status.as_deref().unwrap_or(""),
-                            layer = info.id.as_deref().unwrap_or(""),
-                            "pulling image"
-                        );
-                    }
-                }
-                Err(e) => {
-                    return Err(EngineError::Pull {
-                        image: image.into(),
-                        reason: e.to_string(),
-                    })
-                }
-            }
+            let info = item.map_err(|e| failed(e.to_string()))?;
+            let change = progress.feed(&info).map_err(failed)?;
+            on(&progress, change);
         }
-        tracing::info!(image, "image pulled");
         Ok(())
     }
 
@@ -348,9 +357,6 @@ impl Engine {
                     ..Default::default()
                 };
                 self.docker.create_network(req).await?;
-                if let Ok(mut g) = CREATED_NETWORKS.lock() {
-                    g.push(name.to_string());
-                }
                 tracing::info!(network = name, "created the hub's container network");
                 Ok(true)
             }
@@ -359,24 +365,45 @@ impl Engine {
     }
 }
 
-/// Networks this process created (removed by the shutdown's cleanup).
-static CREATED_NETWORKS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
-
-/// Whether this process created network `name`.
-pub fn created_network(name: &str) -> bool {
-    CREATED_NETWORKS
-        .lock()
-        .map(|g| g.iter().any(|n| n == name))
-        .unwrap_or(false)
-}
-
 impl Engine {
-    /// Removes a network; 404 is "already gone".
-    pub async fn remove_network(&self, name: &str) {
+    /// Removes network `name` when it carries this instance's label (the hub created it, in this
+    /// run or an earlier one); a network the hub did not create is left alone. Answers whether
+    /// it removed it; 404 is "already gone".
+    pub async fn remove_own_network(&self, name: &str, instance: &str) -> bool {
+        let inspected = self
+            .docker
+            .inspect_network(
+                name,
+                None::<bollard::query_parameters::InspectNetworkOptions>,
+            )
+            .await;
+        let own = match inspected {
+            Ok(n) => n
+                .labels
+                .is_some_and(|l| l.get(LABEL_INSTANCE).is_some_and(|i| i == instance)),
+            Err(e) if is_gone(&e) => return false,
+            Err(e) => {
+                tracing::warn!(network = name, "could not inspect the network: {e}");
+                return false;
+            }
+        };
+        if !own {
+            tracing::debug!(
+                network = name,
+                "not removing a network the hub did not create"
+            );
+            return false;
+        }
         match self.docker.remove_network(name).await {
-            Ok(()) => tracing::info!(network = name, "removed the hub's container network"),
-            Err(e) if is_gone(&e) => {}
-            Err(e) => tracing::warn!(network = name, "could not remove the network: {e}"),
+            Ok(()) => {
+                tracing::info!(network = name, "removed the hub's container network");
+                true
+            }
+            Err(e) if is_gone(&e) => false,
+            Err(e) => {
+                tracing::warn!(network = name, "could not remove the network: {e}");
+                false
+            }
         }
     }
 }
@@ -424,6 +451,17 @@ pub fn spec(
             "rw,nosuid,nodev,size=64m".to_string(),
         )])),
         network_mode: Some(k.network.mode().to_string()),
+        // `port`: published on a loopback port the engine chooses (`127.0.0.1::port`); with
+        // `network = "host"` the server's port is the host's already.
+        port_bindings: published(k).map(|p| {
+            HashMap::from([(
+                p,
+                Some(vec![bollard::models::PortBinding {
+                    host_ip: Some("127.0.0.1".into()),
+                    host_port: Some(String::new()),
+                }]),
+            )])
+        }),
         init: Some(true),
         auto_remove: Some(false),
         ..Default::default()
@@ -435,13 +473,23 @@ pub fn spec(
         working_dir: k.workdir.clone(),
         user: k.user.clone(),
         labels: Some(labels),
-        attach_stdin: Some(true),
+        exposed_ports: published(k).map(|p| vec![p]),
+        // An HTTP server's stdin is not the hub's channel: it stays closed.
+        attach_stdin: Some(k.port.is_none()),
         attach_stdout: Some(true),
         attach_stderr: Some(true),
-        open_stdin: Some(true),
+        open_stdin: Some(k.port.is_none()),
         stdin_once: Some(false),
         tty: Some(false),
         host_config: Some(host),
         ..Default::default()
+    }
+}
+
+/// The `<port>/tcp` key of the port to publish (`None`: stdio, or the host's network).
+pub fn published(k: &ContainerConfig) -> Option<String> {
+    match (k.port, &k.network) {
+        (_, crate::config::Network::Host) | (None, _) => None,
+        (Some(p), _) => Some(format!("{p}/tcp")),
     }
 }

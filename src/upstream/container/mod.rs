@@ -1,8 +1,12 @@
 //! Container upstreams: a server run by the container engine, attached before it starts, whose
 //! stdout frames are split into lines for the same multiplexer as a stdio upstream; stopped with
-//! a grace period, then killed, then removed. The strategy (when it runs) is the supervisor's.
+//! a grace period, then killed, then removed. A container with `port` serves Streamable HTTP
+//! instead ([`http`]). The strategy (when it runs) is the supervisor's.
 
 pub mod engine;
+pub mod health;
+mod http;
+pub mod pull;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -94,6 +98,8 @@ pub struct ContainerLink {
     ended: CancellationToken,
     exit_code: Arc<std::sync::OnceLock<Option<i32>>>,
     conn: Arc<Conn>,
+    /// The Streamable HTTP transport, for a container with `port`.
+    remote: Option<super::remote::RemoteLink>,
     _slot: Slot,
 }
 
@@ -143,6 +149,15 @@ pub async fn spawn(
         .create(&name, engine::spec(cfg, k, settings, tenant))
         .await
         .map_err(|e| err(&e))?;
+    if k.port.is_some() {
+        let created = http::Created {
+            engine,
+            id,
+            name,
+            slot,
+        };
+        return http::start(created, cfg, k, tenant, conn, outgoing, tasks).await;
+    }
     let attached = engine
         .docker
         .attach_container(
@@ -180,6 +195,7 @@ pub async fn spawn(
 
     let stderr = Arc::new(StderrTail::default());
     let ended = CancellationToken::new();
+    health::watch(&engine, &id, &name, tasks, ended.clone(), span.clone());
     let exit_code = Arc::new(std::sync::OnceLock::new());
     let (conn2, tail, ended2, code, eng, id2) = (
         conn.clone(),
@@ -215,6 +231,7 @@ pub async fn spawn(
         ended,
         exit_code,
         conn: conn.clone(),
+        remote: None,
         _slot: slot,
     })
 }
@@ -341,9 +358,15 @@ impl ContainerLink {
 
     /// Stops the container: close its stdin, wait `grace`, then the engine's stop (SIGTERM,
     /// `grace`, SIGKILL), then remove it. 404 anywhere is "already gone".
+    /// An HTTP container's session is ended first (`DELETE`), and its stdin is not the signal.
     pub async fn stop(self, grace: Duration) {
         self.stop_writer.cancel();
-        let _ = tokio::time::timeout(grace, self.ended.cancelled()).await;
+        match self.remote {
+            Some(r) => r.stop(grace).await,
+            None => {
+                let _ = tokio::time::timeout(grace, self.ended.cancelled()).await;
+            }
+        }
         self.engine.stop_and_remove(&self.id, grace).await;
     }
 
@@ -376,7 +399,7 @@ pub async fn startup_sweep(settings: &crate::config::ContainerSettings) {
 }
 
 /// At shutdown (`cleanup_on_shutdown`): removes every container of this instance still there,
-/// and the hub's network when this run created it.
+/// and the hub's network when the hub created it (it carries the instance's label).
 pub async fn shutdown_sweep(settings: &crate::config::ContainerSettings) {
     let Ok(engine) = Engine::connect(settings) else {
         return;
@@ -391,9 +414,7 @@ pub async fn shutdown_sweep(settings: &crate::config::ContainerSettings) {
         Err(e) => tracing::warn!("container cleanup at shutdown failed: {e}"),
     }
     if let Some(net) = &settings.network {
-        if engine::created_network(net) {
-            engine.remove_network(net).await;
-        }
+        engine.remove_own_network(net, &settings.instance).await;
     }
 }
 

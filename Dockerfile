@@ -28,7 +28,7 @@ COPY Cargo.toml Cargo.lock ./
 COPY src ./src
 # Only the Rust files Cargo.toml names (so editing an example config is no rebuild).
 COPY examples/*.rs ./examples/
-COPY benches/*.rs ./benches/
+COPY benches ./benches
 # target/ may be a cache mount (scripts/image.sh mounts one): the binary is copied out of it.
 RUN cargo build --release --locked --bin mcp-hub \
     && cp target/release/mcp-hub /usr/local/bin/mcp-hub \

@@ -501,11 +501,10 @@ fn the_image_size_is_reported() {
 /// The uv variant (`WITH_UV=1`), built offline as CI builds the default image (uv's wheel fetched
 /// on the host into docker/wheels, a local base with python3), runs a `uvx` server config with
 /// no network: uvx installs mcp-server-time from wheels mounted into the container, and a real
-/// client lists and calls its tool through the hub. Not in the default run: the first build
-/// makes the python3 base (about 2.5 min here) and the wheels come from PyPI (pip, on the host);
-/// `cargo nextest run --test image --run-ignored only` runs it (about 45 s once the base is made).
+/// client lists and calls its tool through the hub. The first build makes the python3 base
+/// (about 2.5 min here); the wheels come from PyPI (pip, on the host, the pinned set); about
+/// 45 s once the base is made.
 #[test]
-#[ignore = "builds the uv variant: minutes the first time; --run-ignored only"]
 fn the_uv_variant_runs_a_uvx_server_offline() {
     let image = build_image("localhost/mcp-hub:uv".into(), &[("WITH_UV", "1")]);
     let version = image.ok(&[

@@ -17,6 +17,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::config::{CatalogConfig, CatalogMode, ServerName};
+use crate::item::Item;
 use crate::naming::Namer;
 use crate::upstream::Offer;
 
@@ -92,15 +93,16 @@ pub struct Catalog {
     pub generation: u64,
     /// Every exposed tool (in search mode, [`Catalog::list`] shows only the pinned ones and the
     /// meta-tools).
-    pub tools: Vec<Value>,
-    pub prompts: Vec<Value>,
-    pub resources: Vec<Value>,
-    pub templates: Vec<Value>,
+    /// Each item shares its upstream's text ([`Item`]): only its name or URI is its own.
+    pub tools: Vec<Item>,
+    pub prompts: Vec<Item>,
+    pub resources: Vec<Item>,
+    pub templates: Vec<Item>,
     /// Names hidden because an earlier server took them.
     pub collisions: Vec<Collision>,
     pub mode: CatalogMode,
     /// Search mode: what `tools/list` shows.
-    listed: Vec<Value>,
+    listed: Vec<Item>,
     index: crate::search::Index,
     tool_routes: HashMap<String, Route>,
     prompt_routes: HashMap<String, Route>,
@@ -158,9 +160,9 @@ impl Catalog {
             .iter()
             .find(|(s, _)| cfg.prefix(s.as_str()).is_empty())
             .map(|(s, o)| {
-                let names = |l: &[Value]| {
+                let names = |l: &[Item]| {
                     l.iter()
-                        .filter_map(|t| t["name"].as_str().map(str::to_string))
+                        .filter_map(|t| t.key("name").map(|n| n.into_owned()))
                         .collect()
                 };
                 (s.clone(), names(&o.tools), names(&o.prompts))
@@ -189,9 +191,9 @@ impl Catalog {
         offers: &[&(ServerName, Arc<Offer>)],
         prev: Option<&Catalog>,
     ) {
-        let mut by_server: HashMap<&str, Vec<&Value>> = HashMap::new();
+        let mut by_server: HashMap<&str, Vec<&Item>> = HashMap::new();
         for t in &self.tools {
-            let name = t["name"].as_str().unwrap_or_default();
+            let name = t.exposed().unwrap_or_default();
             if let Some(r) = self.tool_routes.get(name) {
                 by_server.entry(r.server.as_str()).or_default().push(t);
             }
@@ -212,10 +214,14 @@ impl Catalog {
                             .names()
                             .iter()
                             .zip(&tools)
-                            .all(|(n, t)| t["name"].as_str() == Some(n.as_ref()))
+                            .all(|(n, t)| t.exposed() == Some(n.as_ref()))
                 })
                 .map(|s| s.segment.clone());
-            let segment = reuse.unwrap_or_else(|| Arc::new(crate::search::Segment::build(tools)));
+            let segment = reuse.unwrap_or_else(|| {
+                // Parsed for the index only while it is built.
+                let values: Vec<Value> = tools.iter().map(|t| t.value()).collect();
+                Arc::new(crate::search::Segment::build(&values))
+            });
             segments.push(IndexedServer {
                 server: server.clone(),
                 offer: offer.clone(),
@@ -250,9 +256,9 @@ impl Catalog {
     }
 
     /// An exposed tool's definition.
-    pub fn tool_definition(&self, name: &str) -> Option<&Value> {
+    pub fn tool_definition(&self, name: &str) -> Option<&Item> {
         self.tools
-            .binary_search_by(|t| t["name"].as_str().unwrap_or_default().cmp(name))
+            .binary_search_by(|t| t.exposed().unwrap_or_default().cmp(name))
             .ok()
             .and_then(|i| self.tools.get(i))
     }
@@ -287,7 +293,7 @@ impl Catalog {
             .map(|s| (s.clone(), uri.to_string()))
     }
 
-    pub fn list(&self, kind: ListKind) -> &[Value] {
+    pub fn list(&self, kind: ListKind) -> &[Item] {
         match kind {
             ListKind::Tools if self.mode == CatalogMode::Search => &self.listed,
             ListKind::Tools => &self.tools,
@@ -304,6 +310,18 @@ impl Catalog {
         cursor: Option<&str>,
         size: usize,
     ) -> Result<(Vec<Value>, Option<String>), String> {
+        let (items, next) = self.page_items(kind, cursor, size)?;
+        Ok((items.iter().map(Item::value).collect(), next))
+    }
+
+    /// [`Catalog::page`] as the catalog's items (shared, not parsed): they serialize as the
+    /// JSON a client reads.
+    pub fn page_items(
+        &self,
+        kind: ListKind,
+        cursor: Option<&str>,
+        size: usize,
+    ) -> Result<(&[Item], Option<String>), String> {
         let items = self.list(kind);
         let start = match cursor {
             None => 0,
@@ -322,7 +340,7 @@ impl Catalog {
         let start = start.min(items.len());
         let end = (start + size).min(items.len());
         let next = (end < items.len()).then(|| encode_cursor(self.generation, end));
-        Ok((items[start..end].to_vec(), next))
+        Ok((&items[start..end], next))
     }
 }
 
@@ -346,7 +364,7 @@ mod tests {
 
     fn offer(tools: &[Value]) -> Arc<Offer> {
         Arc::new(Offer {
-            tools: tools.to_vec(),
+            tools: Item::list(tools),
             ..Default::default()
         })
     }
@@ -366,23 +384,14 @@ mod tests {
             &[(ServerName::new("a"), a), (ServerName::new("b"), b)],
             1,
         );
-        let names: Vec<&str> = cat
-            .tools
-            .iter()
-            .map(|t| t["name"].as_str().unwrap())
-            .collect();
+        let names: Vec<&str> = cat.tools.iter().map(|t| t.exposed().unwrap()).collect();
         assert_eq!(names, ["a__alpha", "a__zeta", "b__alpha"]);
-        assert_eq!(cat.tools[1]["x-extra"], "kept");
-        assert_eq!(cat.tools[1]["execution"]["taskSupport"], "optional");
-        assert_eq!(
-            cat.tools[2]["_meta"]["ui"]["resourceUri"],
-            "ui://b__b/app.html"
-        );
-        assert_eq!(cat.tools[2]["_meta"]["ui"]["visibility"], json!(["app"]));
-        assert_eq!(
-            cat.tools[2]["_meta"]["ui/resourceUri"],
-            "ui://b__b/app.html"
-        );
+        let tools: Vec<Value> = cat.tools.iter().map(Item::value).collect();
+        assert_eq!(tools[1]["x-extra"], "kept");
+        assert_eq!(tools[1]["execution"]["taskSupport"], "optional");
+        assert_eq!(tools[2]["_meta"]["ui"]["resourceUri"], "ui://b__b/app.html");
+        assert_eq!(tools[2]["_meta"]["ui"]["visibility"], json!(["app"]));
+        assert_eq!(tools[2]["_meta"]["ui/resourceUri"], "ui://b__b/app.html");
         assert_eq!(
             cat.tool("b__alpha"),
             Some(&Route {

@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 
 use super::{Catalog, Collision, Route};
 use crate::config::{CatalogConfig, Rules, ServerName};
+use crate::item::Item;
 use crate::naming::{Candidate, Namer};
 use crate::upstream::Offer;
 
@@ -35,27 +36,32 @@ fn rules<'a>(cfg: &'a CatalogConfig, server: &'a str, kind: Kind) -> (&'a str, O
 }
 
 /// Names every tool or prompt across servers, applies the rules, sorts by exposed name.
-pub(super) fn named(
+pub(super) fn named<'a>(
     namer: &Namer,
-    cfg: &CatalogConfig,
-    offers: &Offers<'_>,
+    cfg: &'a CatalogConfig,
+    offers: &Offers<'a>,
     kind: Kind,
     collisions: &mut Vec<Collision>,
-) -> (Vec<Value>, HashMap<String, Route>) {
+) -> (Vec<Item>, HashMap<String, Route>) {
     let tenant_filter = match kind {
         Kind::Tool => &cfg.tools,
         Kind::Prompt => &cfg.prompts,
     };
-    let mut items: Vec<(Candidate<'_>, &Value, Option<&Rules>)> = Vec::new();
-    for (server, offer) in offers.iter().map(|o| (&o.0, &o.1)) {
+    let list_of = |offer: &'a Offer| match kind {
+        Kind::Tool => &offer.tools,
+        Kind::Prompt => &offer.prompts,
+    };
+    // Each name is read once (no parse after an item's first catalog: see `Item::key`).
+    let names_of: Vec<Vec<Option<std::borrow::Cow<'a, str>>>> = offers
+        .iter()
+        .map(|o| list_of(&o.1).iter().map(|i| i.key("name")).collect())
+        .collect();
+    let mut items: Vec<(Candidate<'_>, &Item, Option<&Rules>)> = Vec::new();
+    for ((server, offer), names) in offers.iter().map(|o| (&o.0, &o.1)).zip(&names_of) {
         let (prefix, r) = rules(cfg, server.as_str(), kind);
         let rank = cfg.rank(server.as_str());
-        let list = match kind {
-            Kind::Tool => &offer.tools,
-            Kind::Prompt => &offer.prompts,
-        };
-        for item in list {
-            let Some(name) = item["name"].as_str().filter(|n| !n.is_empty()) else {
+        for (item, name) in list_of(offer).iter().zip(names) {
+            let Some(name) = name.as_deref().filter(|n| !n.is_empty()) else {
                 tracing::warn!(server = %server, "upstream listed an item without a name; skipped");
                 continue;
             };
@@ -82,7 +88,7 @@ pub(super) fn named(
         items.retain(|_| keep.next().unwrap_or(true));
     }
     let names = namer.assign_ranked(&items.iter().map(|i| i.0).collect::<Vec<_>>());
-    let mut out: Vec<(String, Value)> = Vec::with_capacity(items.len());
+    let mut out: Vec<Item> = Vec::with_capacity(items.len());
     let mut routes = HashMap::with_capacity(items.len());
     for ((c, item, r), exposed) in items.iter().zip(&names) {
         let exposed = match exposed {
@@ -100,14 +106,25 @@ pub(super) fn named(
                 continue;
             }
         };
-        let mut v = (*item).clone();
-        if kind == Kind::Tool {
-            if let Some(o) = r.and_then(|r| r.overrides.get(c.name)) {
+        let overrides = r.and_then(|r| r.overrides.get(c.name));
+        let rewritten = (kind == Kind::Tool
+            && (overrides.is_some() || item.mentions("resourceUri")))
+        .then(|| {
+            // Only a tool the rules change is parsed and written anew.
+            let mut v = item.value();
+            if let Some(o) = overrides {
                 apply_override(&mut v, o);
             }
             rewrite_tool_meta(namer, c.prefix, &mut v);
-        }
-        v["name"] = json!(exposed);
+            Item::new(&v)
+        });
+        let Some(v) = rewritten
+            .as_ref()
+            .unwrap_or(item)
+            .exposed_as("name", &exposed)
+        else {
+            continue;
+        };
         routes.insert(
             exposed.clone(),
             Route {
@@ -115,10 +132,10 @@ pub(super) fn named(
                 name: c.name.to_string(),
             },
         );
-        out.push((exposed, v));
+        out.push(v);
     }
-    out.sort_by(|a, b| a.0.cmp(&b.0));
-    (out.into_iter().map(|(_, v)| v).collect(), routes)
+    out.sort_by(|a, b| a.exposed().cmp(&b.exposed()));
+    (out, routes)
 }
 
 fn apply_override(tool: &mut Value, o: &crate::config::ToolOverride) {
@@ -197,9 +214,10 @@ pub(super) fn uris(
             (true, &offer.templates, "uriTemplate"),
         ] {
             for item in list {
-                let Some(u) = item[key].as_str() else {
+                let Some(u) = item.key(key) else {
                     continue;
                 };
+                let u = u.as_ref();
                 let exposed = namer.namespace_uri(prefix, u);
                 if filter.is_some_and(|f| !f.admits(u)) || !cfg.resources.admits(&exposed) {
                     if !is_template {
@@ -221,8 +239,9 @@ pub(super) fn uris(
                     }
                 }
                 taken.insert((is_template, exposed.clone()), server.clone());
-                let mut v = item.clone();
-                v[key] = json!(exposed);
+                let Some(v) = item.exposed_as(key, &exposed) else {
+                    continue;
+                };
                 if prefix.is_empty() {
                     if is_template {
                         cat.uris.plain_templates.push((exposed, server.clone()));

@@ -4,10 +4,14 @@
 //!
 //! Order: tools and prompts sorted by exposed name; resources and templates by the servers'
 //! order in the file, then in the order their upstream gave them (URIs often carry a meaningful
-//! order). The catalog is rebuilt whole on every change and swapped in; readers never see a
-//! half-built one. It knows no sessions and no connections.
+//! order). A new catalog is built on every change and swapped in; readers never see a
+//! half-built one. It takes over from the previous one what did not change: each server's named
+//! tools and prompts ([`named`]), its search segment, and every definition's text ([`Item`]), so
+//! a rebuild after one upstream's change shapes that upstream's items only. It knows no
+//! sessions and no connections.
 
 mod meta;
+mod named;
 mod shape;
 
 pub use crate::protocol::ListKind;
@@ -104,8 +108,10 @@ pub struct Catalog {
     /// Search mode: what `tools/list` shows.
     listed: Vec<Item>,
     index: crate::search::Index,
-    tool_routes: HashMap<String, Route>,
-    prompt_routes: HashMap<String, Route>,
+    /// Where each of `tools` (and `prompts`) leads; each server's part is kept by the next
+    /// catalog while the server does not change.
+    tool_routes: named::Named,
+    prompt_routes: named::Named,
     uris: Uris,
     /// Search mode: each upstream's part of the index, reused while its tools do not change.
     segments: Vec<IndexedServer>,
@@ -147,10 +153,22 @@ impl Catalog {
             ..Default::default()
         };
         let mut collisions = Vec::new();
-        let (tools, tool_routes) =
-            shape::named(namer, cfg, &offers, shape::Kind::Tool, &mut collisions);
-        let (prompts, prompt_routes) =
-            shape::named(namer, cfg, &offers, shape::Kind::Prompt, &mut collisions);
+        let (tools, tool_routes) = named::named(
+            namer,
+            cfg,
+            &offers,
+            shape::Kind::Tool,
+            &mut collisions,
+            prev.map(|p| &p.tool_routes),
+        );
+        let (prompts, prompt_routes) = named::named(
+            namer,
+            cfg,
+            &offers,
+            shape::Kind::Prompt,
+            &mut collisions,
+            prev.map(|p| &p.prompt_routes),
+        );
         cat.tools = tools;
         cat.tool_routes = tool_routes;
         cat.prompts = prompts;
@@ -176,11 +194,11 @@ impl Catalog {
     }
 
     pub fn tool(&self, name: &str) -> Option<&Route> {
-        self.tool_routes.get(name)
+        self.tool_routes.route(&self.tools, name)
     }
 
     pub fn prompt(&self, name: &str) -> Option<&Route> {
-        self.prompt_routes.get(name)
+        self.prompt_routes.route(&self.prompts, name)
     }
 
     /// Builds the search index from one segment per upstream, reusing `prev`'s where the
@@ -192,9 +210,8 @@ impl Catalog {
         prev: Option<&Catalog>,
     ) {
         let mut by_server: HashMap<&str, Vec<&Item>> = HashMap::new();
-        for t in &self.tools {
-            let name = t.exposed().unwrap_or_default();
-            if let Some(r) = self.tool_routes.get(name) {
+        for (i, t) in self.tools.iter().enumerate() {
+            if let Some(r) = self.tool_routes.route_at(i) {
                 by_server.entry(r.server.as_str()).or_default().push(t);
             }
         }
@@ -400,6 +417,48 @@ mod tests {
             })
         );
         assert_eq!(cat.tool("alpha"), None);
+    }
+
+    #[test]
+    fn a_rebuild_after_one_change_is_the_catalog_a_fresh_build_gives() {
+        let namer = Namer::new("__", 64);
+        let cfg: CatalogConfig = {
+            let text = "[tenants.t.servers.a]\ncommand = \"x\"\nprefix = \"\"\ntools.rename = { z = \"p\" }\n[tenants.t.servers.b]\ncommand = \"x\"\nprefix = \"\"\n[tenants.t.servers.c]\ncommand = \"x\"\n";
+            let c = crate::config::HubConfig::from_str_at(
+                text,
+                std::path::Path::new("hub.toml"),
+                &|_| None,
+            )
+            .unwrap_or_else(|e| panic!("{e}"));
+            c.tenants["t"].catalog.clone()
+        };
+        let t = |n: &str| json!({"name": n, "inputSchema": {}});
+        // `z` is renamed onto `p` (a suffix within `a`); `b` collides with `a` on `p`.
+        let a = offer(&[t("p"), t("z"), t("x_y")]);
+        let b = offer(&[t("p"), t("q")]);
+        let c = offer(&[t("r")]);
+        let s = |n: &str| ServerName::new(n);
+        let before = vec![(s("a"), a.clone()), (s("b"), b), (s("c"), c.clone())];
+        let first = Catalog::rebuild(&namer, &cfg, &before, 1, None);
+        for b2 in [
+            offer(&[t("p"), t("q"), t("new")]),
+            offer(&[t("p-2"), t("q")]),
+            offer(&[t("x_y")]),
+        ] {
+            let after = vec![(s("a"), a.clone()), (s("b"), b2), (s("c"), c.clone())];
+            let reused = Catalog::rebuild(&namer, &cfg, &after, 2, Some(&first));
+            let fresh = Catalog::rebuild(&namer, &cfg, &after, 2, None);
+            assert_eq!(reused.tools, fresh.tools);
+            assert_eq!(reused.collisions, fresh.collisions);
+            for t in &fresh.tools {
+                let n = t.exposed().unwrap();
+                assert_eq!(reused.tool(n), fresh.tool(n), "{n}");
+            }
+        }
+        let names: Vec<&str> = first.tools.iter().map(|t| t.exposed().unwrap()).collect();
+        assert_eq!(names, ["c__r", "p", "p-2", "q", "x_y"]);
+        assert_eq!(first.collisions.len(), 1);
+        assert_eq!(first.tool("p").unwrap().server.as_str(), "a");
     }
 
     #[test]

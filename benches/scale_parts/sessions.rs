@@ -207,8 +207,9 @@ pub fn run(reg: &Reg, server: &Path) -> Result<()> {
     std::fs::write(
         &path,
         format!(
-            "[hub.http]\nmax_sessions_per_tenant = {}\n[tenants.default.servers.e]\ncommand = {:?}\nargs = [\"--name\", \"e\"]\n",
+            "[hub.http]\nmax_sessions_per_tenant = {}\nmax_connections = {}\n[tenants.default.servers.e]\ncommand = {:?}\nargs = [\"--name\", \"e\"]\n",
             SESSIONS + STREAMS + FRESH + 100,
+            STREAMS + 1024,
             server.display().to_string()
         ),
     )?;

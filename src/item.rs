@@ -18,9 +18,9 @@ use serde_json::Value;
 #[derive(Clone)]
 pub struct Item {
     text: Arc<str>,
-    /// The exposed key and the byte range of the upstream's key (a JSON string, quotes
-    /// included) it replaces in `text`.
-    exposed: Option<(Box<str>, u32, u32)>,
+    /// The exposed key (shared by the catalogs that follow) and the byte range of the
+    /// upstream's key (a JSON string, quotes included) it replaces in `text`.
+    exposed: Option<(Arc<str>, u32, u32)>,
     /// Where the upstream's key is in `text` (found once: later rebuilds splice without a parse).
     span: OnceLock<(&'static str, Option<(u32, u32)>)>,
 }

@@ -6,7 +6,6 @@
 //! meets a name a server had to suffix (`-2`), or the tenant filters exposed names, the whole
 //! list is named at once, exactly as before (see [`whole`]).
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::shape::{expose, rules, Kind, Offers};
@@ -23,6 +22,8 @@ pub(super) struct Part {
     /// What it was built from (`None`: a whole list, never reused).
     source: Option<(Arc<Offer>, Option<ServerShape>, String, usize)>,
     entries: Vec<(Item, Route)>,
+    /// The entries by exposed name (the merge then joins sorted runs).
+    order: Vec<u32>,
     /// A name took a suffix within the server (its names depend on who else took what).
     suffixed: bool,
 }
@@ -116,8 +117,14 @@ impl Part {
                 entries.push((v, route));
             }
         }
+        let mut order: Vec<u32> = (0..entries.len() as u32).collect();
+        order.sort_by(|&a, &b| {
+            let name = |i: u32| entries.get(i as usize).and_then(|e| e.0.exposed());
+            name(a).cmp(&name(b))
+        });
         Part {
             server: server.clone(),
+            order,
             source: Some((
                 offer.clone(),
                 cfg.shape(server.as_str()).cloned(),
@@ -174,7 +181,8 @@ pub(super) fn named(
         })
         .collect();
     let total: usize = parts.iter().map(|p| p.entries.len()).sum();
-    let mut taken: HashMap<&str, usize> = HashMap::with_capacity(total);
+    let mut taken: rustc_hash::FxHashMap<&str, usize> =
+        rustc_hash::FxHashMap::with_capacity_and_hasher(total, Default::default());
     let mut hidden: Vec<Vec<bool>> = Vec::with_capacity(parts.len());
     let mut found = Vec::new();
     for (pi, p) in parts.iter().enumerate() {
@@ -206,12 +214,14 @@ pub(super) fn named(
     collisions.extend(found);
     let mut out: Vec<(Item, (u32, u32))> = Vec::with_capacity(total);
     for (pi, (p, h)) in parts.iter().zip(&hidden).enumerate() {
-        for (ei, (item, _)) in p.entries.iter().enumerate() {
-            if !h[ei] {
-                out.push((item.clone(), (pi as u32, ei as u32)));
+        for &ei in &p.order {
+            if let (Some((item, _)), Some(false)) = (p.entries.get(ei as usize), h.get(ei as usize))
+            {
+                out.push((item.clone(), (pi as u32, ei)));
             }
         }
     }
+    // Stable sort over one sorted run per server: a merge of the runs.
     out.sort_by(|a, b| a.0.exposed().cmp(&b.0.exposed()));
     let (items, at) = out.into_iter().unzip();
     (items, Named { at, parts })
@@ -297,6 +307,7 @@ fn whole(
     let at = (0..entries.len() as u32).map(|e| (0, e)).collect();
     let part = Part {
         server: ServerName::new(""),
+        order: Vec::new(),
         source: None,
         entries,
         suffixed: false,

@@ -235,9 +235,12 @@ impl Catalog {
                 })
                 .map(|s| s.segment.clone());
             let segment = reuse.unwrap_or_else(|| {
-                // Parsed for the index only while it is built.
-                let values: Vec<Value> = tools.iter().map(|t| t.value()).collect();
-                Arc::new(crate::search::Segment::build(&values))
+                // Read in place from each definition's text (no tree is built).
+                let texts: Vec<std::borrow::Cow<'_, str>> =
+                    tools.iter().map(|t| t.json()).collect();
+                Arc::new(crate::search::Segment::build_texts(
+                    texts.iter().map(|t| t.as_ref()),
+                ))
             });
             segments.push(IndexedServer {
                 server: server.clone(),

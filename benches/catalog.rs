@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use mcp_hub::catalog::{Catalog, MetaCall, SEARCH_TOOLS};
 use mcp_hub::config::{CatalogConfig, CatalogMode, ServerName};
+use mcp_hub::item::Item;
 use mcp_hub::naming::Namer;
 use mcp_hub::upstream::Offer;
 use serde_json::{json, Value};
@@ -72,7 +73,7 @@ fn offers() -> Vec<(ServerName, Arc<Offer>)> {
             (
                 ServerName::new(&format!("srv{s:02}")),
                 Arc::new(Offer {
-                    tools,
+                    tools: Item::list(&tools),
                     ..Default::default()
                 }),
             )
@@ -101,14 +102,15 @@ fn main() {
     builds.sort();
     assert_eq!(cat.tools.len(), SERVERS * PER_SERVER);
     let t = Instant::now();
-    let index = mcp_hub::search::Index::build(&cat.tools);
+    let values: Vec<Value> = cat.tools.iter().map(Item::value).collect();
+    let index = mcp_hub::search::Index::build(&values);
     let index_time = t.elapsed();
     assert_eq!(index.len(), cat.tools.len());
     // One upstream's list changes (one tool more): only its segment is indexed again.
     let mut changed = offers.clone();
     let mut one = (*changed[7].1).clone();
     one.tools
-        .push(json!({"name": "added_tool", "description": "added at run time"}));
+        .push(json!({"name": "added_tool", "description": "added at run time"}).into());
     changed[7].1 = Arc::new(one);
     let t = Instant::now();
     let after = Catalog::rebuild(&namer, &cfg, &changed, 6, Some(&cat));

@@ -19,6 +19,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use mcp_hub::config::PinMode;
+use mcp_hub::item::Item;
 use mcp_hub::pinning::review::review;
 use mcp_hub::state::{pins, Access, PinRow, Store};
 use serde_json::{json, Value};
@@ -64,7 +65,12 @@ fn time(mut f: impl FnMut()) -> Duration {
 
 fn main() {
     let list = tools();
-    let first = review(PinMode::Quarantine, false, &BTreeMap::new(), list.clone());
+    let first = review(
+        PinMode::Quarantine,
+        false,
+        &BTreeMap::new(),
+        Item::list(&list),
+    );
     let pinned: BTreeMap<String, PinRow> = first
         .record
         .iter()
@@ -85,15 +91,20 @@ fn main() {
     changed[500]["description"] = json!("Tool 500, now asking for your SSH key");
 
     let t_first = time(|| {
-        let r = review(PinMode::Quarantine, false, &BTreeMap::new(), list.clone());
+        let r = review(
+            PinMode::Quarantine,
+            false,
+            &BTreeMap::new(),
+            Item::list(&list),
+        );
         assert_eq!(r.record.len(), TOOLS);
     });
     let t_same = time(|| {
-        let r = review(PinMode::Quarantine, true, &pinned, list.clone());
+        let r = review(PinMode::Quarantine, true, &pinned, Item::list(&list));
         assert_eq!(r.visible.len(), TOOLS);
     });
     let t_one = time(|| {
-        let r = review(PinMode::Quarantine, true, &pinned, changed.clone());
+        let r = review(PinMode::Quarantine, true, &pinned, Item::list(&changed));
         assert_eq!(r.held.len(), 1);
         assert_eq!(r.held[0].changes[0].path, "description");
     });

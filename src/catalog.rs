@@ -4,10 +4,14 @@
 //!
 //! Order: tools and prompts sorted by exposed name; resources and templates by the servers'
 //! order in the file, then in the order their upstream gave them (URIs often carry a meaningful
-//! order). The catalog is rebuilt whole on every change and swapped in; readers never see a
-//! half-built one. It knows no sessions and no connections.
+//! order). A new catalog is built on every change and swapped in; readers never see a
+//! half-built one. It takes over from the previous one what did not change: each server's named
+//! tools and prompts ([`named`]), its search segment, and every definition's text ([`Item`]), so
+//! a rebuild after one upstream's change shapes that upstream's items only. It knows no
+//! sessions and no connections.
 
 mod meta;
+mod named;
 mod shape;
 
 pub use crate::protocol::ListKind;
@@ -17,6 +21,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::config::{CatalogConfig, CatalogMode, ServerName};
+use crate::item::Item;
 use crate::naming::Namer;
 use crate::upstream::Offer;
 
@@ -92,18 +97,21 @@ pub struct Catalog {
     pub generation: u64,
     /// Every exposed tool (in search mode, [`Catalog::list`] shows only the pinned ones and the
     /// meta-tools).
-    pub tools: Vec<Value>,
-    pub prompts: Vec<Value>,
-    pub resources: Vec<Value>,
-    pub templates: Vec<Value>,
+    /// Each item shares its upstream's text ([`Item`]): only its name or URI is its own.
+    pub tools: Vec<Item>,
+    pub prompts: Vec<Item>,
+    pub resources: Vec<Item>,
+    pub templates: Vec<Item>,
     /// Names hidden because an earlier server took them.
     pub collisions: Vec<Collision>,
     pub mode: CatalogMode,
     /// Search mode: what `tools/list` shows.
-    listed: Vec<Value>,
+    listed: Vec<Item>,
     index: crate::search::Index,
-    tool_routes: HashMap<String, Route>,
-    prompt_routes: HashMap<String, Route>,
+    /// Where each of `tools` (and `prompts`) leads; each server's part is kept by the next
+    /// catalog while the server does not change.
+    tool_routes: named::Named,
+    prompt_routes: named::Named,
     uris: Uris,
     /// Search mode: each upstream's part of the index, reused while its tools do not change.
     segments: Vec<IndexedServer>,
@@ -145,10 +153,22 @@ impl Catalog {
             ..Default::default()
         };
         let mut collisions = Vec::new();
-        let (tools, tool_routes) =
-            shape::named(namer, cfg, &offers, shape::Kind::Tool, &mut collisions);
-        let (prompts, prompt_routes) =
-            shape::named(namer, cfg, &offers, shape::Kind::Prompt, &mut collisions);
+        let (tools, tool_routes) = named::named(
+            namer,
+            cfg,
+            &offers,
+            shape::Kind::Tool,
+            &mut collisions,
+            prev.map(|p| &p.tool_routes),
+        );
+        let (prompts, prompt_routes) = named::named(
+            namer,
+            cfg,
+            &offers,
+            shape::Kind::Prompt,
+            &mut collisions,
+            prev.map(|p| &p.prompt_routes),
+        );
         cat.tools = tools;
         cat.tool_routes = tool_routes;
         cat.prompts = prompts;
@@ -158,9 +178,9 @@ impl Catalog {
             .iter()
             .find(|(s, _)| cfg.prefix(s.as_str()).is_empty())
             .map(|(s, o)| {
-                let names = |l: &[Value]| {
+                let names = |l: &[Item]| {
                     l.iter()
-                        .filter_map(|t| t["name"].as_str().map(str::to_string))
+                        .filter_map(|t| t.key("name").map(|n| n.into_owned()))
                         .collect()
                 };
                 (s.clone(), names(&o.tools), names(&o.prompts))
@@ -174,11 +194,11 @@ impl Catalog {
     }
 
     pub fn tool(&self, name: &str) -> Option<&Route> {
-        self.tool_routes.get(name)
+        self.tool_routes.route(&self.tools, name)
     }
 
     pub fn prompt(&self, name: &str) -> Option<&Route> {
-        self.prompt_routes.get(name)
+        self.prompt_routes.route(&self.prompts, name)
     }
 
     /// Builds the search index from one segment per upstream, reusing `prev`'s where the
@@ -189,10 +209,9 @@ impl Catalog {
         offers: &[&(ServerName, Arc<Offer>)],
         prev: Option<&Catalog>,
     ) {
-        let mut by_server: HashMap<&str, Vec<&Value>> = HashMap::new();
-        for t in &self.tools {
-            let name = t["name"].as_str().unwrap_or_default();
-            if let Some(r) = self.tool_routes.get(name) {
+        let mut by_server: HashMap<&str, Vec<&Item>> = HashMap::new();
+        for (i, t) in self.tools.iter().enumerate() {
+            if let Some(r) = self.tool_routes.route_at(i) {
                 by_server.entry(r.server.as_str()).or_default().push(t);
             }
         }
@@ -212,10 +231,17 @@ impl Catalog {
                             .names()
                             .iter()
                             .zip(&tools)
-                            .all(|(n, t)| t["name"].as_str() == Some(n.as_ref()))
+                            .all(|(n, t)| t.exposed() == Some(n.as_ref()))
                 })
                 .map(|s| s.segment.clone());
-            let segment = reuse.unwrap_or_else(|| Arc::new(crate::search::Segment::build(tools)));
+            let segment = reuse.unwrap_or_else(|| {
+                // Read in place from each definition's text (no tree is built).
+                let texts: Vec<std::borrow::Cow<'_, str>> =
+                    tools.iter().map(|t| t.json()).collect();
+                Arc::new(crate::search::Segment::build_texts(
+                    texts.iter().map(|t| t.as_ref()),
+                ))
+            });
             segments.push(IndexedServer {
                 server: server.clone(),
                 offer: offer.clone(),
@@ -250,9 +276,9 @@ impl Catalog {
     }
 
     /// An exposed tool's definition.
-    pub fn tool_definition(&self, name: &str) -> Option<&Value> {
+    pub fn tool_definition(&self, name: &str) -> Option<&Item> {
         self.tools
-            .binary_search_by(|t| t["name"].as_str().unwrap_or_default().cmp(name))
+            .binary_search_by(|t| t.exposed().unwrap_or_default().cmp(name))
             .ok()
             .and_then(|i| self.tools.get(i))
     }
@@ -287,7 +313,7 @@ impl Catalog {
             .map(|s| (s.clone(), uri.to_string()))
     }
 
-    pub fn list(&self, kind: ListKind) -> &[Value] {
+    pub fn list(&self, kind: ListKind) -> &[Item] {
         match kind {
             ListKind::Tools if self.mode == CatalogMode::Search => &self.listed,
             ListKind::Tools => &self.tools,
@@ -304,6 +330,18 @@ impl Catalog {
         cursor: Option<&str>,
         size: usize,
     ) -> Result<(Vec<Value>, Option<String>), String> {
+        let (items, next) = self.page_items(kind, cursor, size)?;
+        Ok((items.iter().map(Item::value).collect(), next))
+    }
+
+    /// [`Catalog::page`] as the catalog's items (shared, not parsed): they serialize as the
+    /// JSON a client reads.
+    pub fn page_items(
+        &self,
+        kind: ListKind,
+        cursor: Option<&str>,
+        size: usize,
+    ) -> Result<(&[Item], Option<String>), String> {
         let items = self.list(kind);
         let start = match cursor {
             None => 0,
@@ -322,7 +360,7 @@ impl Catalog {
         let start = start.min(items.len());
         let end = (start + size).min(items.len());
         let next = (end < items.len()).then(|| encode_cursor(self.generation, end));
-        Ok((items[start..end].to_vec(), next))
+        Ok((&items[start..end], next))
     }
 }
 
@@ -346,7 +384,7 @@ mod tests {
 
     fn offer(tools: &[Value]) -> Arc<Offer> {
         Arc::new(Offer {
-            tools: tools.to_vec(),
+            tools: Item::list(tools),
             ..Default::default()
         })
     }
@@ -366,23 +404,14 @@ mod tests {
             &[(ServerName::new("a"), a), (ServerName::new("b"), b)],
             1,
         );
-        let names: Vec<&str> = cat
-            .tools
-            .iter()
-            .map(|t| t["name"].as_str().unwrap())
-            .collect();
+        let names: Vec<&str> = cat.tools.iter().map(|t| t.exposed().unwrap()).collect();
         assert_eq!(names, ["a__alpha", "a__zeta", "b__alpha"]);
-        assert_eq!(cat.tools[1]["x-extra"], "kept");
-        assert_eq!(cat.tools[1]["execution"]["taskSupport"], "optional");
-        assert_eq!(
-            cat.tools[2]["_meta"]["ui"]["resourceUri"],
-            "ui://b__b/app.html"
-        );
-        assert_eq!(cat.tools[2]["_meta"]["ui"]["visibility"], json!(["app"]));
-        assert_eq!(
-            cat.tools[2]["_meta"]["ui/resourceUri"],
-            "ui://b__b/app.html"
-        );
+        let tools: Vec<Value> = cat.tools.iter().map(Item::value).collect();
+        assert_eq!(tools[1]["x-extra"], "kept");
+        assert_eq!(tools[1]["execution"]["taskSupport"], "optional");
+        assert_eq!(tools[2]["_meta"]["ui"]["resourceUri"], "ui://b__b/app.html");
+        assert_eq!(tools[2]["_meta"]["ui"]["visibility"], json!(["app"]));
+        assert_eq!(tools[2]["_meta"]["ui/resourceUri"], "ui://b__b/app.html");
         assert_eq!(
             cat.tool("b__alpha"),
             Some(&Route {
@@ -391,6 +420,48 @@ mod tests {
             })
         );
         assert_eq!(cat.tool("alpha"), None);
+    }
+
+    #[test]
+    fn a_rebuild_after_one_change_is_the_catalog_a_fresh_build_gives() {
+        let namer = Namer::new("__", 64);
+        let cfg: CatalogConfig = {
+            let text = "[tenants.t.servers.a]\ncommand = \"x\"\nprefix = \"\"\ntools.rename = { z = \"p\" }\n[tenants.t.servers.b]\ncommand = \"x\"\nprefix = \"\"\n[tenants.t.servers.c]\ncommand = \"x\"\n";
+            let c = crate::config::HubConfig::from_str_at(
+                text,
+                std::path::Path::new("hub.toml"),
+                &|_| None,
+            )
+            .unwrap_or_else(|e| panic!("{e}"));
+            c.tenants["t"].catalog.clone()
+        };
+        let t = |n: &str| json!({"name": n, "inputSchema": {}});
+        // `z` is renamed onto `p` (a suffix within `a`); `b` collides with `a` on `p`.
+        let a = offer(&[t("p"), t("z"), t("x_y")]);
+        let b = offer(&[t("p"), t("q")]);
+        let c = offer(&[t("r")]);
+        let s = |n: &str| ServerName::new(n);
+        let before = vec![(s("a"), a.clone()), (s("b"), b), (s("c"), c.clone())];
+        let first = Catalog::rebuild(&namer, &cfg, &before, 1, None);
+        for b2 in [
+            offer(&[t("p"), t("q"), t("new")]),
+            offer(&[t("p-2"), t("q")]),
+            offer(&[t("x_y")]),
+        ] {
+            let after = vec![(s("a"), a.clone()), (s("b"), b2), (s("c"), c.clone())];
+            let reused = Catalog::rebuild(&namer, &cfg, &after, 2, Some(&first));
+            let fresh = Catalog::rebuild(&namer, &cfg, &after, 2, None);
+            assert_eq!(reused.tools, fresh.tools);
+            assert_eq!(reused.collisions, fresh.collisions);
+            for t in &fresh.tools {
+                let n = t.exposed().unwrap();
+                assert_eq!(reused.tool(n), fresh.tool(n), "{n}");
+            }
+        }
+        let names: Vec<&str> = first.tools.iter().map(|t| t.exposed().unwrap()).collect();
+        assert_eq!(names, ["c__r", "p", "p-2", "q", "x_y"]);
+        assert_eq!(first.collisions.len(), 1);
+        assert_eq!(first.tool("p").unwrap().server.as_str(), "a");
     }
 
     #[test]

@@ -8,6 +8,8 @@
 //! - [`catalog`]: a tenant's merged tools, prompts, resources and templates under the tenant's
 //!   naming rules (prefix, allow/deny, rename, overrides), collisions, search mode's meta-tools,
 //!   and pagination.
+//! - [`item`]: one list item (tool, prompt, resource, template) stored once as its JSON text,
+//!   shared by the offer, the pinner, the catalog and its pages; parsed only when a rule looks inside.
 //! - [`search`]: ranked full-text search (BM25) over a tool list. Pure.
 //! - [`route`]: where a request goes: exposed name, URI or task id → (server, upstream terms). Pure.
 //! - [`rewrite`]: what changes in an answer on its way back (URIs, task ids). Pure.
@@ -57,6 +59,7 @@ pub mod config;
 pub mod demo;
 pub mod downstream;
 pub mod hub;
+pub mod item;
 pub mod jsonrpc;
 pub mod memory;
 pub mod mux;

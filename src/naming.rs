@@ -74,7 +74,7 @@ impl Namer {
 
     /// The name before uniqueness is enforced: `<prefix><sep><name>`, or the name alone when
     /// the prefix is empty.
-    fn candidate(&self, prefix: &str, name: &str) -> String {
+    pub(crate) fn candidate(&self, prefix: &str, name: &str) -> String {
         let clean: String = name
             .chars()
             .map(|c| if allowed(c) { c } else { '_' })

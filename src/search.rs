@@ -27,6 +27,31 @@ pub struct Segment {
     total_len: u64,
 }
 
+/// The fields of a tool definition the index reads, borrowed from its text.
+#[derive(serde::Deserialize)]
+struct Doc<'a> {
+    #[serde(borrow, default)]
+    name: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow, default)]
+    title: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow, default)]
+    description: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow, default, rename = "inputSchema")]
+    input_schema: Option<Schema<'a>>,
+}
+
+#[derive(serde::Deserialize)]
+struct Schema<'a> {
+    #[serde(borrow, default)]
+    properties: std::collections::BTreeMap<std::borrow::Cow<'a, str>, Arg<'a>>,
+}
+
+#[derive(serde::Deserialize)]
+struct Arg<'a> {
+    #[serde(borrow, default)]
+    description: Option<std::borrow::Cow<'a, str>>,
+}
+
 /// Segments searched together, with the collection's statistics (BM25 needs them whole).
 #[derive(Debug, Default)]
 pub struct Index {
@@ -63,46 +88,104 @@ impl Segment {
     /// Indexes `tools` (MCP tool definitions), each under its `name`.
     pub fn build<'a>(tools: impl IntoIterator<Item = &'a Value>) -> Self {
         let mut seg = Segment::default();
-        for (i, t) in tools.into_iter().enumerate() {
-            let doc = u32::try_from(i).unwrap_or(u32::MAX);
-            let mut len = 0u32;
-            let postings = &mut seg.postings;
-            let mut add = |text: &str, w: u16| {
-                words(text, |word| {
-                    len += u32::from(w);
-                    // Postings are built doc by doc: this doc's entry, if any, is the last.
-                    match postings.get_mut(word.as_str()) {
-                        Some(list) => match list.last_mut() {
-                            Some((d, tf)) if *d == doc => *tf = tf.saturating_add(w),
-                            _ => list.push((doc, w)),
-                        },
-                        None => {
-                            postings.insert(word.into_boxed_str(), vec![(doc, w)]);
-                        }
-                    }
-                });
-            };
+        for t in tools {
             let s = |k: &str| t.get(k).and_then(Value::as_str).unwrap_or_default();
-            add(s("name"), NAME_WEIGHT);
-            add(s("title"), TITLE_WEIGHT);
-            add(s("description"), 1);
-            if let Some(props) = t
+            let props = t
                 .get("inputSchema")
                 .and_then(|s| s.get("properties"))
-                .and_then(Value::as_object)
-            {
-                for (arg, schema) in props {
-                    add(arg, ARG_WEIGHT);
-                    if let Some(d) = schema.get("description").and_then(Value::as_str) {
-                        add(d, 1);
-                    }
-                }
-            }
-            seg.doc_len.push(len);
-            seg.total_len += u64::from(len);
-            seg.names.push(s("name").into());
+                .and_then(Value::as_object);
+            let args = props.into_iter().flatten().map(|(arg, schema)| {
+                (
+                    arg.as_str(),
+                    schema.get("description").and_then(Value::as_str),
+                )
+            });
+            seg.add(s("name"), s("title"), s("description"), args);
         }
         seg
+    }
+
+    /// Indexes tool definitions given as JSON text, read in place (no tree is built); a text
+    /// whose fields do not have the usual types is read as a `Value`.
+    pub fn build_texts<'a>(tools: impl IntoIterator<Item = &'a str>) -> Self {
+        let mut seg = Segment::default();
+        for text in tools {
+            match serde_json::from_str::<Doc<'_>>(text) {
+                Ok(d) => {
+                    let args = d
+                        .input_schema
+                        .into_iter()
+                        .flat_map(|s| s.properties)
+                        .map(|(arg, schema)| (arg, schema.description));
+                    let args: Vec<(std::borrow::Cow<'_, str>, Option<std::borrow::Cow<'_, str>>)> =
+                        args.collect();
+                    seg.add(
+                        d.name.as_deref().unwrap_or_default(),
+                        d.title.as_deref().unwrap_or_default(),
+                        d.description.as_deref().unwrap_or_default(),
+                        args.iter().map(|(a, d)| (a.as_ref(), d.as_deref())),
+                    );
+                }
+                Err(_) => {
+                    let v: Value = serde_json::from_str(text).unwrap_or(Value::Null);
+                    let one = Segment::build([&v]);
+                    seg.absorb(one);
+                }
+            }
+        }
+        seg
+    }
+
+    /// Appends the (one-tool) segment `other`.
+    fn absorb(&mut self, other: Segment) {
+        let base = u32::try_from(self.doc_len.len()).unwrap_or(u32::MAX);
+        for (word, list) in other.postings {
+            let entry = self.postings.entry(word).or_default();
+            entry.extend(list.into_iter().map(|(d, tf)| (d.saturating_add(base), tf)));
+        }
+        self.doc_len.extend(other.doc_len);
+        self.names.extend(other.names);
+        self.total_len += other.total_len;
+    }
+
+    /// Indexes one tool.
+    fn add<'a>(
+        &mut self,
+        name: &str,
+        title: &str,
+        description: &str,
+        args: impl IntoIterator<Item = (&'a str, Option<&'a str>)>,
+    ) {
+        let doc = u32::try_from(self.doc_len.len()).unwrap_or(u32::MAX);
+        let mut len = 0u32;
+        let postings = &mut self.postings;
+        let mut add = |text: &str, w: u16| {
+            words(text, |word| {
+                len += u32::from(w);
+                // Postings are built doc by doc: this doc's entry, if any, is the last.
+                match postings.get_mut(word.as_str()) {
+                    Some(list) => match list.last_mut() {
+                        Some((d, tf)) if *d == doc => *tf = tf.saturating_add(w),
+                        _ => list.push((doc, w)),
+                    },
+                    None => {
+                        postings.insert(word.into_boxed_str(), vec![(doc, w)]);
+                    }
+                }
+            });
+        };
+        add(name, NAME_WEIGHT);
+        add(title, TITLE_WEIGHT);
+        add(description, 1);
+        for (arg, d) in args {
+            add(arg, ARG_WEIGHT);
+            if let Some(d) = d {
+                add(d, 1);
+            }
+        }
+        self.doc_len.push(len);
+        self.total_len += u64::from(len);
+        self.names.push(name.into());
     }
 
     /// The exposed names of the tools, in the order indexed.
@@ -232,6 +315,13 @@ mod tests {
         let time = idx.search("time", 5);
         assert_eq!(time[0].0, "a__get_time", "{time:?}");
         assert_eq!(idx.search("timezone", 5)[0].0, "c__convert");
+        // Read from the definitions' text, the index is the same.
+        let texts: Vec<String> = tools.iter().map(|t| t.to_string()).collect();
+        let from_text = Index::from_segments(vec![Arc::new(Segment::build_texts(
+            texts.iter().map(String::as_str),
+        ))]);
+        assert_eq!(from_text.search("time", 5), idx.search("time", 5));
+        assert_eq!(from_text.search("timezone", 5), idx.search("timezone", 5));
         // The same tools in two segments rank the same.
         let split = Index::from_segments(vec![
             Arc::new(Segment::build(&tools[..2])),

@@ -95,7 +95,9 @@ impl Supervisor {
             }
             up.set_state(State::Starting, None);
             let started = Instant::now();
-            let outcome = self.run_once().await;
+            // Boxed: the connected state (transport, handshake, health loop) takes memory only
+            // while it runs, so a lazy upstream nobody asked for costs a small future.
+            let outcome = Box::pin(self.run_once()).await;
             up.set_pid(None);
             up.set_container(None);
             let (reason, clean, was_up, permanent) = match outcome {

@@ -45,6 +45,7 @@ use mcp_hub::catalog::{Catalog, ListKind};
 use mcp_hub::config::{HubConfig, ServerName};
 use mcp_hub::downstream::http::{router, HttpState};
 use mcp_hub::hub::Hub;
+use mcp_hub::item::Item;
 use mcp_hub::jsonrpc::Outbox;
 use mcp_hub::mux::{Conn, ConnHooks, DownstreamReply, Era, Finish, InFlight};
 use mcp_hub::naming::Namer;
@@ -1090,16 +1091,16 @@ fn offer() -> impl Strategy<Value = Offer> {
         vec(resource, 0..4),
     )
         .prop_map(|(tools, prompts, resources, templates)| Offer {
-            tools,
-            prompts,
-            resources,
+            tools: Item::list(&tools),
+            prompts: Item::list(&prompts),
+            resources: Item::list(&resources),
             templates: templates
                 .into_iter()
                 .map(|mut t| {
                     if let Some(u) = t.get("uri").cloned() {
                         t["uriTemplate"] = u;
                     }
-                    t
+                    Item::new(&t)
                 })
                 .collect(),
             ..Offer::default()
@@ -1156,7 +1157,7 @@ fn check_cursors(
             }
         }
         // From the start, the hub's own cursors go through every item once, in order.
-        let all = cat.list(kind).to_vec();
+        let all: Vec<Value> = cat.list(kind).iter().map(Item::value).collect();
         let mut seen = Vec::new();
         let mut cursor: Option<String> = None;
         for _ in 0..=all.len() + 1 {
@@ -1323,8 +1324,14 @@ fn check_naming(
             (
                 s.clone(),
                 Offer {
-                    tools: pairs.iter().map(|(_, n)| json!({"name": n})).collect(),
-                    prompts: pairs.iter().map(|(_, n)| json!({"name": n})).collect(),
+                    tools: pairs
+                        .iter()
+                        .map(|(_, n)| json!({"name": n}).into())
+                        .collect(),
+                    prompts: pairs
+                        .iter()
+                        .map(|(_, n)| json!({"name": n}).into())
+                        .collect(),
                     ..Offer::default()
                 },
             )
@@ -1831,8 +1838,12 @@ fn corpus_cursors() {
     let offers = vec![(
         "demo".to_string(),
         Offer {
-            tools: (0..7).map(|i| json!({"name": format!("t{i}")})).collect(),
-            resources: (0..3).map(|i| json!({"uri": format!("a://{i}")})).collect(),
+            tools: (0..7)
+                .map(|i| json!({"name": format!("t{i}")}).into())
+                .collect(),
+            resources: (0..3)
+                .map(|i| json!({"uri": format!("a://{i}")}).into())
+                .collect(),
             ..Offer::default()
         },
     )];

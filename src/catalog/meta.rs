@@ -8,6 +8,7 @@ use serde_json::{json, Map, Value};
 
 use super::Catalog;
 use crate::config::{CatalogConfig, CatalogMode};
+use crate::item::Item;
 
 pub const SEARCH_TOOLS: &str = "search_tools";
 pub const DESCRIBE_TOOL: &str = "describe_tool";
@@ -30,8 +31,8 @@ pub enum MetaCall {
 }
 
 /// `tools/list` in search mode: the pinned tools that exist, then the meta-tools.
-pub(super) fn listed(cat: &Catalog, cfg: &CatalogConfig, servers: usize) -> Vec<Value> {
-    let mut out: Vec<Value> = cfg
+pub(super) fn listed(cat: &Catalog, cfg: &CatalogConfig, servers: usize) -> Vec<Item> {
+    let mut out: Vec<Item> = cfg
         .pinned
         .iter()
         .filter_map(|p| cat.tool_definition(p).cloned())
@@ -42,7 +43,7 @@ pub(super) fn listed(cat: &Catalog, cfg: &CatalogConfig, servers: usize) -> Vec<
         if n == 1 { "" } else { "s" },
         if servers == 1 { "" } else { "s" }
     );
-    out.push(json!({
+    out.push(Item::from(json!({
         "name": SEARCH_TOOLS,
         "title": "Search tools",
         "description": format!(
@@ -57,8 +58,8 @@ pub(super) fn listed(cat: &Catalog, cfg: &CatalogConfig, servers: usize) -> Vec<
             "required": ["query"]
         },
         "annotations": {"readOnlyHint": true, "openWorldHint": false}
-    }));
-    out.push(json!({
+    })));
+    out.push(Item::from(json!({
         "name": DESCRIBE_TOOL,
         "title": "Describe a tool",
         "description": format!(
@@ -70,8 +71,8 @@ pub(super) fn listed(cat: &Catalog, cfg: &CatalogConfig, servers: usize) -> Vec<
             "required": ["name"]
         },
         "annotations": {"readOnlyHint": true, "openWorldHint": false}
-    }));
-    out.push(json!({
+    })));
+    out.push(Item::from(json!({
         "name": CALL_TOOL,
         "title": "Call a tool",
         "description": format!(
@@ -85,7 +86,7 @@ pub(super) fn listed(cat: &Catalog, cfg: &CatalogConfig, servers: usize) -> Vec<
             },
             "required": ["name"]
         }
-    }));
+    })));
     out
 }
 
@@ -128,7 +129,7 @@ impl Catalog {
                     "Invalid params: `{DESCRIBE_TOOL}` needs a `name` (a string)"
                 )),
                 Some(n) => MetaCall::Answer(match self.tool_definition(n) {
-                    Some(t) => text_result(t.to_string(), t.clone()),
+                    Some(t) => text_result(t.json().into_owned(), t.value()),
                     None => json!({
                         "content": [{"type": "text", "text": format!("Unknown tool `{n}`; find names with `{SEARCH_TOOLS}`")}],
                         "isError": true
@@ -160,7 +161,7 @@ impl Catalog {
             .search(query, limit)
             .into_iter()
             .filter_map(|(name, score)| {
-                let t = self.tool_definition(name)?;
+                let t = self.tool_definition(name)?.value();
                 let mut h = json!({
                     "name": t["name"],
                     "description": snippet(t["description"].as_str().unwrap_or_default()),

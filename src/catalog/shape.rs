@@ -1,15 +1,16 @@
-//! The catalog's items under the tenant's rules: each server's filters (over upstream names),
-//! renames, prefix and overrides, the tenant's filters (over exposed names), then collisions
-//! (the earlier server in the file keeps a name).
+//! The catalog's items under the tenant's rules: each server's rules, overrides and MCP Apps
+//! URIs applied to one tool ([`expose`]; naming and collisions of tools and prompts are in
+//! `named.rs`), and resources and templates by URI.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde_json::{json, Value};
 
-use super::{Catalog, Collision, Route};
+use super::{Catalog, Collision};
 use crate::config::{CatalogConfig, Rules, ServerName};
-use crate::naming::{Candidate, Namer};
+use crate::item::Item;
+use crate::naming::Namer;
 use crate::upstream::Offer;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -18,10 +19,14 @@ pub(super) enum Kind {
     Prompt,
 }
 
-type Offers<'a> = [&'a (ServerName, Arc<Offer>)];
+pub(super) type Offers<'a> = [&'a (ServerName, Arc<Offer>)];
 
 /// The server's prefix and rules for `kind` (defaults for a server the config does not name).
-fn rules<'a>(cfg: &'a CatalogConfig, server: &'a str, kind: Kind) -> (&'a str, Option<&'a Rules>) {
+pub(super) fn rules<'a>(
+    cfg: &'a CatalogConfig,
+    server: &'a str,
+    kind: Kind,
+) -> (&'a str, Option<&'a Rules>) {
     match cfg.shape(server) {
         Some(s) => (
             s.prefix.as_str(),
@@ -34,91 +39,29 @@ fn rules<'a>(cfg: &'a CatalogConfig, server: &'a str, kind: Kind) -> (&'a str, O
     }
 }
 
-/// Names every tool or prompt across servers, applies the rules, sorts by exposed name.
-pub(super) fn named(
+/// One item under its exposed name: a tool the rules change (overrides, an MCP Apps `ui://`
+/// URI) is parsed and written anew; any other shares the upstream's text.
+pub(super) fn expose(
     namer: &Namer,
-    cfg: &CatalogConfig,
-    offers: &Offers<'_>,
     kind: Kind,
-    collisions: &mut Vec<Collision>,
-) -> (Vec<Value>, HashMap<String, Route>) {
-    let tenant_filter = match kind {
-        Kind::Tool => &cfg.tools,
-        Kind::Prompt => &cfg.prompts,
-    };
-    let mut items: Vec<(Candidate<'_>, &Value, Option<&Rules>)> = Vec::new();
-    for (server, offer) in offers.iter().map(|o| (&o.0, &o.1)) {
-        let (prefix, r) = rules(cfg, server.as_str(), kind);
-        let rank = cfg.rank(server.as_str());
-        let list = match kind {
-            Kind::Tool => &offer.tools,
-            Kind::Prompt => &offer.prompts,
-        };
-        for item in list {
-            let Some(name) = item["name"].as_str().filter(|n| !n.is_empty()) else {
-                tracing::warn!(server = %server, "upstream listed an item without a name; skipped");
-                continue;
-            };
-            if r.is_some_and(|r| !r.filter.admits(name)) {
-                continue;
-            }
-            let c = Candidate {
-                rank,
-                server: server.as_str(),
-                prefix,
-                name,
-                rename: r.and_then(|r| r.rename.get(name)).map(String::as_str),
-            };
-            items.push((c, item, r));
-        }
-    }
-    if !tenant_filter.is_empty() {
-        // The tenant's patterns apply to the names clients would see.
-        let names = namer.assign_ranked(&items.iter().map(|i| i.0).collect::<Vec<_>>());
-        let mut keep = names.iter().map(|n| match n {
-            Ok(n) => tenant_filter.admits(n),
-            Err(_) => true,
-        });
-        items.retain(|_| keep.next().unwrap_or(true));
-    }
-    let names = namer.assign_ranked(&items.iter().map(|i| i.0).collect::<Vec<_>>());
-    let mut out: Vec<(String, Value)> = Vec::with_capacity(items.len());
-    let mut routes = HashMap::with_capacity(items.len());
-    for ((c, item, r), exposed) in items.iter().zip(&names) {
-        let exposed = match exposed {
-            Ok(n) => n.clone(),
-            Err(w) => {
-                let winner = &items[*w].0;
-                let name = names[*w].clone().unwrap_or_default();
-                collisions.push(Collision {
-                    kind: if kind == Kind::Tool { "tool" } else { "prompt" },
-                    name,
-                    kept_by: ServerName::new(winner.server),
-                    hidden_from: ServerName::new(c.server),
-                    upstream_name: c.name.to_string(),
-                });
-                continue;
-            }
-        };
-        let mut v = (*item).clone();
-        if kind == Kind::Tool {
-            if let Some(o) = r.and_then(|r| r.overrides.get(c.name)) {
+    prefix: &str,
+    overrides: Option<&crate::config::ToolOverride>,
+    item: &Item,
+    exposed: &str,
+) -> Option<Item> {
+    let rewritten = (kind == Kind::Tool && (overrides.is_some() || item.mentions("resourceUri")))
+        .then(|| {
+            let mut v = item.value();
+            if let Some(o) = overrides {
                 apply_override(&mut v, o);
             }
-            rewrite_tool_meta(namer, c.prefix, &mut v);
-        }
-        v["name"] = json!(exposed);
-        routes.insert(
-            exposed.clone(),
-            Route {
-                server: ServerName::new(c.server),
-                name: c.name.to_string(),
-            },
-        );
-        out.push((exposed, v));
-    }
-    out.sort_by(|a, b| a.0.cmp(&b.0));
-    (out.into_iter().map(|(_, v)| v).collect(), routes)
+            rewrite_tool_meta(namer, prefix, &mut v);
+            Item::new(&v)
+        });
+    rewritten
+        .as_ref()
+        .unwrap_or(item)
+        .exposed_as("name", exposed)
 }
 
 fn apply_override(tool: &mut Value, o: &crate::config::ToolOverride) {
@@ -197,9 +140,10 @@ pub(super) fn uris(
             (true, &offer.templates, "uriTemplate"),
         ] {
             for item in list {
-                let Some(u) = item[key].as_str() else {
+                let Some(u) = item.key(key) else {
                     continue;
                 };
+                let u = u.as_ref();
                 let exposed = namer.namespace_uri(prefix, u);
                 if filter.is_some_and(|f| !f.admits(u)) || !cfg.resources.admits(&exposed) {
                     if !is_template {
@@ -221,8 +165,9 @@ pub(super) fn uris(
                     }
                 }
                 taken.insert((is_template, exposed.clone()), server.clone());
-                let mut v = item.clone();
-                v[key] = json!(exposed);
+                let Some(v) = item.exposed_as(key, &exposed) else {
+                    continue;
+                };
                 if prefix.is_empty() {
                     if is_template {
                         cat.uris.plain_templates.push((exposed, server.clone()));

@@ -20,17 +20,14 @@ fn tools(names: &[&str]) -> Arc<Offer> {
     Arc::new(Offer {
         tools: names
             .iter()
-            .map(|n| json!({"name": n, "description": format!("does {n}"), "inputSchema": {"type": "object"}}))
+            .map(|n| Item::new(&json!({"name": n, "description": format!("does {n}"), "inputSchema": {"type": "object"}})))
             .collect(),
         ..Default::default()
     })
 }
 
 fn names(cat: &Catalog) -> Vec<&str> {
-    cat.tools
-        .iter()
-        .map(|t| t["name"].as_str().unwrap())
-        .collect()
+    cat.tools.iter().map(|t| t.exposed().unwrap()).collect()
 }
 
 fn build(c: &CatalogConfig, offers: &[(&str, Arc<Offer>)]) -> Catalog {
@@ -162,7 +159,7 @@ annotations = { readOnlyHint = true }
         )],
     );
     assert_eq!(names(&cat), ["my__get_time", "say"]);
-    let t = cat.tool_definition("my__get_time").unwrap();
+    let t = cat.tool_definition("my__get_time").unwrap().value();
     assert_eq!(t["description"], "The time, from the hub's config");
     assert_eq!(t["title"], "Time");
     assert_eq!(t["annotations"]["readOnlyHint"], true);
@@ -197,8 +194,8 @@ prefix = "o"
 "#);
     let offer = |uri: &str, tpl: &str| {
         Arc::new(Offer {
-            resources: vec![json!({"uri": uri, "name": "r"})],
-            templates: vec![json!({"uriTemplate": tpl, "name": "t"})],
+            resources: Item::list(&[json!({"uri": uri, "name": "r"})]),
+            templates: Item::list(&[json!({"uriTemplate": tpl, "name": "t"})]),
             ..Default::default()
         })
     };
@@ -212,12 +209,19 @@ prefix = "o"
             ("other", offer("file:///a", "file:///{path}")),
         ],
     );
-    let uris: Vec<&Value> = cat.resources.iter().map(|r| &r["uri"]).collect();
+    let uris: Vec<Value> = cat
+        .resources
+        .iter()
+        .map(|r| r.value()["uri"].clone())
+        .collect();
     assert_eq!(
         uris,
-        [&json!("test://static/resource/1"), &json!("file://o__/a")]
+        [json!("test://static/resource/1"), json!("file://o__/a")]
     );
-    assert_eq!(cat.templates[0]["uriTemplate"], "test://template/{id}/data");
+    assert_eq!(
+        cat.templates[0].value()["uriTemplate"],
+        "test://template/{id}/data"
+    );
     let namer = Namer::new("__", 64);
     let at = |u: &str| {
         cat.resolve_uri(&namer, u)
@@ -251,17 +255,17 @@ command = "x"
 resources.allow = ["public://*"]
 "#);
     let offer = Arc::new(Offer {
-        resources: vec![
+        resources: Item::list(&[
             json!({"uri": "secret://key", "name": "k"}),
             json!({"uri": "public://a", "name": "a"}),
-        ],
+        ]),
         ..Default::default()
     });
     let cat = build(&c, &[("p", offer.clone()), ("q", offer)]);
-    let uris: Vec<&str> = cat
+    let uris: Vec<Value> = cat
         .resources
         .iter()
-        .map(|r| r["uri"].as_str().unwrap())
+        .map(|r| r.value()["uri"].clone())
         .collect();
     assert_eq!(uris, ["public://a", "public://q__a"]);
     let namer = Namer::new("__", 64);
@@ -281,7 +285,7 @@ command = "x"
 prefix = ""
 "#);
     let r = Arc::new(Offer {
-        resources: vec![json!({"uri": "mem://x", "name": "x"})],
+        resources: Item::list(&[json!({"uri": "mem://x", "name": "x"})]),
         ..Default::default()
     });
     let cat = build(&c, &[("a", r.clone()), ("b", r)]);
@@ -308,13 +312,13 @@ command = "x"
             ("b", tools(&["zebra_crossing"])),
         ],
     );
-    let listed: Vec<&str> = cat
+    let listed: Vec<String> = cat
         .list(ListKind::Tools)
         .iter()
-        .map(|t| t["name"].as_str().unwrap())
+        .map(|t| t.value()["name"].as_str().unwrap().to_string())
         .collect();
     assert_eq!(listed, ["a__alpha", SEARCH_TOOLS, DESCRIBE_TOOL, CALL_TOOL]);
-    let search = &cat.list(ListKind::Tools)[1];
+    let search = &cat.list(ListKind::Tools)[1].value();
     assert!(
         search["description"]
             .as_str()

@@ -60,30 +60,30 @@ pub(super) async fn tools(hub: Arc<Hub>, id: TenantId, as_json: bool, partial: b
                 .to_string()
         };
         let _ = writeln!(out, "tools ({}):", cat.tools.len());
-        for t in &cat.tools {
+        for t in cat.tools.iter().map(|t| t.value()) {
             let _ = writeln!(
                 out,
                 "  {:<40} {}",
                 t["name"].as_str().unwrap_or(""),
-                first_line(t)
+                first_line(&t)
             );
         }
         let _ = writeln!(out, "prompts ({}):", cat.prompts.len());
-        for p in &cat.prompts {
+        for p in cat.prompts.iter().map(|p| p.value()) {
             let _ = writeln!(
                 out,
                 "  {:<40} {}",
                 p["name"].as_str().unwrap_or(""),
-                first_line(p)
+                first_line(&p)
             );
         }
         let _ = writeln!(out, "resources ({}):", cat.resources.len());
         for r in &cat.resources {
-            let _ = writeln!(out, "  {}", r["uri"].as_str().unwrap_or(""));
+            let _ = writeln!(out, "  {}", r.key("uri").unwrap_or_default());
         }
         let _ = writeln!(out, "resource templates ({}):", cat.templates.len());
         for r in &cat.templates {
-            let _ = writeln!(out, "  {}", r["uriTemplate"].as_str().unwrap_or(""));
+            let _ = writeln!(out, "  {}", r.key("uriTemplate").unwrap_or_default());
         }
     }
     let failed = failed_servers(&tenant);
@@ -143,7 +143,7 @@ fn nearest_tools(cat: &crate::catalog::Catalog, wanted: &str, sep: &str) -> Vec<
     let mut scored: Vec<(usize, String)> = cat
         .tools
         .iter()
-        .filter_map(|t| t["name"].as_str())
+        .filter_map(|t| t.exposed())
         .filter_map(|name| {
             let bare = name.split_once(sep).map_or(name, |(_, rest)| rest);
             let d = if bare == wanted {

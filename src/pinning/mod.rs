@@ -20,9 +20,8 @@ pub mod review;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
-use serde_json::Value;
-
 use crate::config::{PinMode, ServerName, TenantId};
+use crate::item::Item;
 use crate::state::{pins, PinRow, StateError, Store};
 use crate::sync::LockExt;
 
@@ -44,7 +43,7 @@ pub enum PinError {
 /// One server's tools as last offered (unfiltered) and those held back from it.
 #[derive(Default)]
 struct ServerView {
-    offered: Vec<Value>,
+    offered: Vec<Item>,
     held: Vec<Difference>,
 }
 
@@ -101,8 +100,8 @@ impl Pinner {
     pub async fn filter(
         &self,
         server: &ServerName,
-        tools: Vec<Value>,
-        apply: impl FnOnce(Vec<Value>),
+        tools: Vec<Item>,
+        apply: impl FnOnce(Vec<Item>),
     ) {
         let _g = self.gate.lock().await;
         let visible = self.review_locked(server, tools).await;
@@ -110,7 +109,7 @@ impl Pinner {
     }
 
     /// Filters the list `server` offered last again (after a mode change), through `apply`.
-    pub async fn refilter(&self, server: &ServerName, apply: impl FnOnce(Vec<Value>)) {
+    pub async fn refilter(&self, server: &ServerName, apply: impl FnOnce(Vec<Item>)) {
         let _g = self.gate.lock().await;
         let Some(tools) = self.servers.locked().get(server).map(|v| v.offered.clone()) else {
             return;
@@ -119,7 +118,7 @@ impl Pinner {
         apply(visible);
     }
 
-    async fn review_locked(&self, server: &ServerName, tools: Vec<Value>) -> Vec<Value> {
+    async fn review_locked(&self, server: &ServerName, tools: Vec<Item>) -> Vec<Item> {
         let mode = self.mode();
         self.servers
             .locked()
@@ -181,9 +180,9 @@ impl Pinner {
         &self,
         server: &ServerName,
         mode: PinMode,
-        tools: Vec<Value>,
+        tools: Vec<Item>,
         e: &StateError,
-    ) -> Vec<Value> {
+    ) -> Vec<Item> {
         if mode == PinMode::Quarantine {
             tracing::error!(tenant = %self.tenant, server = %server, "cannot read the pins ({e}): none of its tools is served until the state store can be read");
             Vec::new()
@@ -235,7 +234,7 @@ impl Pinner {
         &self,
         name: &str,
         matches: impl Fn(&ServerName, &str) -> bool,
-        apply: impl FnOnce(&ServerName, Vec<Value>),
+        apply: impl FnOnce(&ServerName, Vec<Item>),
     ) -> Result<(ServerName, Difference), PinError> {
         let _g = self.gate.lock().await;
         let hits: Vec<(ServerName, Difference)> = self

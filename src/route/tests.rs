@@ -7,17 +7,18 @@ use serde_json::{json, Value};
 use super::{route, RouteError, Routed};
 use crate::catalog::Catalog;
 use crate::config::ServerName;
+use crate::item::Item;
 use crate::naming::Namer;
 use crate::upstream::Offer;
 
 fn catalog(namer: &Namer) -> Catalog {
     let git = Arc::new(Offer {
-        tools: vec![json!({"name": "status", "inputSchema": {"type": "object"}})],
-        prompts: vec![json!({"name": "commit_message"})],
+        tools: Item::list(&[json!({"name": "status", "inputSchema": {"type": "object"}})]),
+        prompts: Item::list(&[json!({"name": "commit_message"})]),
         ..Offer::default()
     });
     let odd = Arc::new(Offer {
-        tools: vec![json!({"name": "has__separator", "inputSchema": {"type": "object"}})],
+        tools: Item::list(&[json!({"name": "has__separator", "inputSchema": {"type": "object"}})]),
         ..Offer::default()
     });
     Catalog::build(

@@ -6,6 +6,7 @@ use serde_json::{json, Map, Value};
 
 use super::{Offer, UpstreamError};
 use crate::config::{ProtocolPref, ServerConfig};
+use crate::item::Item;
 use crate::jsonrpc;
 use crate::mux::{CallError, Conn, Era};
 use crate::protocol::{self, ListKind};
@@ -162,7 +163,7 @@ pub async fn list_all(
     conn: &Conn,
     kind: ListKind,
     timeout: Duration,
-) -> Result<Vec<Value>, CallError> {
+) -> Result<Vec<Item>, CallError> {
     let (method, key) = (kind.method(), kind.key());
     let mut items = Vec::new();
     let mut cursor: Option<String> = None;
@@ -179,7 +180,8 @@ pub async fn list_all(
             Err(e) => return Err(e),
         };
         if let Some(Value::Array(page)) = res.get_mut(key).map(Value::take) {
-            items.extend(page);
+            // Kept as text: the page's `Value`s are dropped here.
+            items.extend(page.iter().map(Item::new));
         }
         match res["nextCursor"].as_str() {
             Some(c) if !c.is_empty() && cursor.as_deref() != Some(c) => {

@@ -15,6 +15,7 @@ use serde_json::Value;
 use tokio::sync::{watch, Notify};
 
 use crate::config::{ServerConfig, ServerName, StartMode};
+use crate::item::Item;
 use crate::mux::Conn;
 use crate::sync::{LockExt, RwLockExt};
 
@@ -112,15 +113,16 @@ pub struct Offer {
     pub server_info: Value,
     pub capabilities: Value,
     pub instructions: Option<String>,
-    pub tools: Vec<Value>,
-    pub prompts: Vec<Value>,
-    pub resources: Vec<Value>,
-    pub templates: Vec<Value>,
+    /// Each definition's text, stored once ([`Item`]) and shared with the catalog.
+    pub tools: Vec<Item>,
+    pub prompts: Vec<Item>,
+    pub resources: Vec<Item>,
+    pub templates: Vec<Item>,
 }
 
 impl Offer {
     /// One of the four lists.
-    pub fn list_mut(&mut self, kind: crate::protocol::ListKind) -> &mut Vec<Value> {
+    pub fn list_mut(&mut self, kind: crate::protocol::ListKind) -> &mut Vec<Item> {
         use crate::protocol::ListKind;
         match kind {
             ListKind::Tools => &mut self.tools,

@@ -217,9 +217,9 @@ pub async fn tools(State(s): S, headers: HeaderMap) -> ApiResult {
     {
         let cat = t.catalog();
         for tool in &cat.tools {
-            let name = tool.get("name").and_then(Value::as_str).unwrap_or_default();
+            let name = tool.exposed().unwrap_or_default();
             let server = cat.tool(name).map(|r| r.server.to_string());
-            let mut v = tool.clone();
+            let mut v = tool.value();
             if let Some(o) = v.as_object_mut() {
                 o.insert("tenant".into(), json!(t.id.as_str()));
                 o.insert("server".into(), json!(server));

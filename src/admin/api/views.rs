@@ -93,7 +93,7 @@ pub fn server_detail(tenant: &Tenant, u: &Upstream) -> Value {
     v["tools"] = json!(offer
         .tools
         .iter()
-        .filter_map(|t| t.get("name").and_then(Value::as_str))
+        .filter_map(|t| t.key("name"))
         .collect::<Vec<_>>());
     v
 }

@@ -3,10 +3,10 @@
 # and in a byte relay (socat) between the same pipes, against the same upstream
 # (examples/demo_server, which runs natively: only the middle process is counted).
 #
-# Method: each middle process is run twice, with 200 and with 1,200 `tools/call echo` requests
-# piped on its stdin (after initialize); the difference of the two totals divided by 1,000 is
+# Method: each middle process is run twice, with 300 and with 3,300 `tools/call echo` requests
+# piped on its stdin (after initialize); the difference of the two totals divided by 3,000 is
 # the cost of one call, so start-up and shutdown cancel out. Counts are instructions, not time:
-# they repeat for the same binary and input whatever else the machine does.
+# they do not depend on what else the machine does (but see ROUNDS below).
 #
 # Usage: scripts/callgrind.sh            (builds the release hub and demo server first)
 # Needs: valgrind and socat (installed with apt when missing, as root).
@@ -65,17 +65,25 @@ count() {
     grep -E '^(summary|totals):' "$out" | head -1 | awk '{print $2}'
 }
 
+# One estimate: (3,300-call run − 300-call run) / 3,000. How the hub's threads interleave under
+# valgrind changes how many messages each read and write carries, so one estimate varies by
+# ±10%: the median of ROUNDS is reported, with the range.
+ROUNDS="${ROUNDS:-5}"
 per_call() {
     local tool="$1"; shift
-    local a b
-    a="$(count 200 "$tool" "$@")"
-    b="$(count 1200 "$tool" "$@")"
-    echo $(((b - a) / 1000))
+    local a b i all=()
+    for ((i = 0; i < ROUNDS; i++)); do
+        a="$(count 300 "$tool" "$@")"
+        b="$(count 3300 "$tool" "$@")"
+        all+=($(((b - a) / 3000)))
+    done
+    printf '%s\n' "${all[@]}" | sort -n | awk '{v[NR]=$1} END {printf "%d %d %d\n", v[int((NR+1)/2)], v[1], v[NR]}'
 }
 
-hub="$(per_call demo__echo "$HUB" --config "$WORK/hub.toml" --log-level warn stdio)"
-relay="$(per_call echo socat -t 5 - "EXEC:$DEMO")"
-echo "instructions per forwarded tools/call (callgrind, 1,200 minus 200 calls, /1,000):"
-printf '  hub (stdio)   %8d\n' "$hub"
-printf '  relay (socat) %8d\n' "$relay"
+read -r hub hub_lo hub_hi < <(per_call demo__echo "$HUB" --config "$WORK/hub.toml" --log-level warn stdio)
+read -r relay relay_lo relay_hi < <(per_call echo socat -t 5 - "EXEC:$DEMO")
+[ -n "${hub:-}" ] && [ -n "${relay:-}" ] || { echo "callgrind.sh: a run failed (above)" >&2; exit 1; }
+echo "instructions per forwarded tools/call (callgrind, (3,300 − 300 calls) / 3,000; median of $ROUNDS, range):"
+printf '  hub (stdio)   %8d   (%d … %d)\n' "$hub" "$hub_lo" "$hub_hi"
+printf '  relay (socat) %8d   (%d … %d)\n' "$relay" "$relay_lo" "$relay_hi"
 awk -v h="$hub" -v r="$relay" 'BEGIN { printf "  hub / relay   %8.1fx\n", h / r }'

@@ -32,10 +32,9 @@ mod harness;
 mod scale_parts;
 
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 
 use scale_parts::procs::{children_count, Reg};
 
@@ -43,36 +42,8 @@ use scale_parts::procs::{children_count, Reg};
 const RUN_DEADLINE: Duration = Duration::from_secs(420);
 
 fn build_examples(root: &std::path::Path) -> Result<()> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    eprintln!("scale bench: cargo build --release --bin mcp-hub --example catalog_server");
-    let mut child = Command::new(cargo)
-        .args([
-            "build",
-            "--release",
-            "--bin",
-            "mcp-hub",
-            "--example",
-            "catalog_server",
-        ])
-        .current_dir(root)
-        .stdin(Stdio::null())
-        .spawn()
-        .context("running cargo build")?;
-    let deadline = Instant::now() + Duration::from_secs(900);
-    loop {
-        if let Some(s) = child.try_wait()? {
-            if s.success() {
-                return Ok(());
-            }
-            bail!("cargo build failed: {s}");
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            bail!("cargo build took too long");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    harness::deps::release_build(root, "catalog_server", Duration::from_secs(900))
+        .map_err(|e| anyhow::anyhow!(e))
 }
 
 fn main() -> Result<()> {

@@ -245,36 +245,7 @@ pub(crate) fn spawn_serve_hub(
 // ---------------------------------------------------------------------------------------------
 
 pub(crate) fn build(root: &Path) -> Result<()> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    eprintln!("forward bench: cargo build --release --bin mcp-hub --example demo_server");
-    let mut child = Command::new(cargo)
-        .args([
-            "build",
-            "--release",
-            "--bin",
-            "mcp-hub",
-            "--example",
-            "demo_server",
-        ])
-        .current_dir(root)
-        .stdin(Stdio::null())
-        .spawn()
-        .context("running cargo build")?;
-    let deadline = Instant::now() + BUILD_DEADLINE;
-    loop {
-        if let Some(status) = child.try_wait()? {
-            if status.success() {
-                return Ok(());
-            }
-            bail!("cargo build failed: {status}");
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            bail!("cargo build took longer than {BUILD_DEADLINE:?}");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    harness::deps::release_build(root, "demo_server", BUILD_DEADLINE).map_err(|e| anyhow!(e))
 }
 
 /// `extra`: more TOML for the top of the file (e.g. a `[hub.http]` table).

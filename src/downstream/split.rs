@@ -66,6 +66,10 @@ impl<'de: 'a, 'a> Deserialize<'de> for Members<'a> {
 /// `line` split when it is a well-formed `tools/call` request whose params are an object;
 /// `None` for anything else (which is then read whole, as before).
 pub fn split_call(line: &str) -> Option<SplitCall> {
+    // Any other message is read once, whole, by the caller: no envelope read first.
+    static METHOD: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(br#""tools/call""#));
+    METHOD.find(line.as_bytes())?;
     let head: Head = serde_json::from_str(line).ok()?;
     if head.jsonrpc.get() != r#""2.0""# || head.method.get() != r#""tools/call""# {
         return None;

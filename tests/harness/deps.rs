@@ -197,3 +197,42 @@ pub fn placeholder(name: &str) -> Option<PathBuf> {
         _ => return None,
     })
 }
+
+/// `cargo build --release` of the hub and `example` (for the benchmarks), bounded by `limit`;
+/// the error says why it failed.
+pub fn release_build(
+    root: &std::path::Path,
+    example: &str,
+    limit: std::time::Duration,
+) -> Result<(), String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    eprintln!("cargo build --release --bin mcp-hub --example {example}");
+    let mut child = std::process::Command::new(cargo)
+        .args([
+            "build",
+            "--release",
+            "--bin",
+            "mcp-hub",
+            "--example",
+            example,
+        ])
+        .current_dir(root)
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        .map_err(|e| format!("running cargo build: {e}"))?;
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        match child.try_wait() {
+            Ok(Some(s)) if s.success() => return Ok(()),
+            Ok(Some(s)) => return Err(format!("cargo build failed: {s}")),
+            Ok(None) => {}
+            Err(e) => return Err(format!("waiting for cargo build: {e}")),
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!("cargo build took longer than {limit:?}"));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}

@@ -38,18 +38,15 @@ fn now_secs() -> i64 {
         .unwrap_or(0)
 }
 
-/// One container server: its config, its supervisor's state, and its container when one runs.
-fn view(t: &Tenant, u: &Upstream, engine_rows: &[bollard::models::ContainerSummary]) -> Value {
-    let Some(k) = &u.cfg.container else {
-        return Value::Null;
-    };
-    let st = u.status();
-    let name = u.container();
+/// The engine's row of the container named `name`, and whether it runs.
+pub(super) fn engine_row<'a>(
+    engine_rows: &'a [bollard::models::ContainerSummary],
+    name: Option<&str>,
+) -> (Option<&'a bollard::models::ContainerSummary>, bool) {
     let row = engine_rows.iter().find(|c| {
-        c.names.as_ref().is_some_and(|n| {
-            n.iter()
-                .any(|x| Some(x.trim_start_matches('/')) == name.as_deref())
-        })
+        c.names
+            .as_ref()
+            .is_some_and(|n| n.iter().any(|x| Some(x.trim_start_matches('/')) == name))
     });
     let running = row.is_some_and(|c| {
         matches!(
@@ -57,6 +54,17 @@ fn view(t: &Tenant, u: &Upstream, engine_rows: &[bollard::models::ContainerSumma
             Some(bollard::models::ContainerSummaryStateEnum::RUNNING)
         )
     });
+    (row, running)
+}
+
+/// One container server: its config, its supervisor's state, and its container when one runs.
+fn view(t: &Tenant, u: &Upstream, engine_rows: &[bollard::models::ContainerSummary]) -> Value {
+    let Some(k) = &u.cfg.container else {
+        return Value::Null;
+    };
+    let st = u.status();
+    let name = u.container();
+    let (row, running) = engine_row(engine_rows, name.as_deref());
     // The image's HEALTHCHECK as inspect reads it (the list's own field is newer than API 1.41).
     let health = name
         .as_deref()

@@ -18,18 +18,7 @@ pub(super) fn members(
         .map(|(i, m)| {
             let st = m.status();
             let name = m.container();
-            let row = engine_rows.iter().find(|c| {
-                c.names.as_ref().is_some_and(|n| {
-                    n.iter()
-                        .any(|x| Some(x.trim_start_matches('/')) == name.as_deref())
-                })
-            });
-            let running = row.is_some_and(|c| {
-                matches!(
-                    c.state,
-                    Some(bollard::models::ContainerSummaryStateEnum::RUNNING)
-                )
-            });
+            let (row, running) = super::docker::engine_row(engine_rows, name.as_deref());
             json!({
                 "member": i + 1,
                 "state": st.state.as_str(),

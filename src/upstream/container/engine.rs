@@ -220,6 +220,37 @@ impl Engine {
         self.remove(id).await;
     }
 
+    /// Attaches to a created container (before its start, so nothing it writes first is lost:
+    /// stdin only when `stdin`), then starts it; on failure the container is removed and the
+    /// error says which step failed.
+    pub async fn attach_and_start(
+        &self,
+        id: &str,
+        stdin: bool,
+    ) -> Result<bollard::container::AttachContainerResults, String> {
+        let opts = bollard::query_parameters::AttachContainerOptions {
+            stdin,
+            stdout: true,
+            stderr: true,
+            stream: true,
+            // Never `logs = true`: podman 4.3's replay frames are one byte short.
+            logs: false,
+            ..Default::default()
+        };
+        let attached = match self.docker.attach_container(id, Some(opts)).await {
+            Ok(a) => a,
+            Err(e) => {
+                self.remove(id).await;
+                return Err(format!("attach failed: {e}"));
+            }
+        };
+        if let Err(e) = self.docker.start_container(id, None).await {
+            self.remove(id).await;
+            return Err(format!("start failed: {e}"));
+        }
+        Ok(attached)
+    }
+
     /// Removes a container, forced; 404 is "already gone".
     pub async fn remove(&self, id: &str) {
         let opts = RemoveContainerOptions {

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bollard::container::LogOutput;
-use bollard::query_parameters::AttachContainerOptions;
 use futures_util::StreamExt;
 use tokio_util::sync::CancellationToken;
 
@@ -50,31 +49,9 @@ pub(super) async fn start(
     } = c;
     let err = |e: &dyn std::fmt::Display| spawn_error(&k.image, e);
     let attached = engine
-        .docker
-        .attach_container(
-            &id,
-            Some(AttachContainerOptions {
-                stdin: false,
-                stdout: true,
-                stderr: true,
-                stream: true,
-                // Never `logs = true`: podman 4.3's replay frames are one byte short.
-                logs: false,
-                ..Default::default()
-            }),
-        )
-        .await;
-    let attached = match attached {
-        Ok(a) => a,
-        Err(e) => {
-            engine.remove(&id).await;
-            return Err(err(&format!("attach failed: {e}")));
-        }
-    };
-    if let Err(e) = engine.docker.start_container(&id, None).await {
-        engine.remove(&id).await;
-        return Err(err(&format!("start failed: {e}")));
-    }
+        .attach_and_start(&id, false)
+        .await
+        .map_err(|e| err(&e))?;
     tracing::info!(tenant = %tenant, server = %cfg.name, container = %name, image = %k.image, port = k.port, "started container (Streamable HTTP)");
     let span = tracing::info_span!(parent: None, "upstream", tenant = %tenant, server = %cfg.name, container = %name);
 

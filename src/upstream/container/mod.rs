@@ -13,7 +13,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bollard::container::LogOutput;
-use bollard::query_parameters::AttachContainerOptions;
 use futures_util::StreamExt;
 use tokio::io::AsyncWriteExt;
 use tokio_util::sync::CancellationToken;
@@ -159,31 +158,9 @@ pub async fn spawn(
         return http::start(created, cfg, k, tenant, conn, outgoing, tasks).await;
     }
     let attached = engine
-        .docker
-        .attach_container(
-            &id,
-            Some(AttachContainerOptions {
-                stdin: true,
-                stdout: true,
-                stderr: true,
-                stream: true,
-                // Never `logs = true`: podman 4.3's replay frames are one byte short.
-                logs: false,
-                ..Default::default()
-            }),
-        )
-        .await;
-    let attached = match attached {
-        Ok(a) => a,
-        Err(e) => {
-            engine.remove(&id).await;
-            return Err(err(&format!("attach failed: {e}")));
-        }
-    };
-    if let Err(e) = engine.docker.start_container(&id, None).await {
-        engine.remove(&id).await;
-        return Err(err(&format!("start failed: {e}")));
-    }
+        .attach_and_start(&id, true)
+        .await
+        .map_err(|e| err(&e))?;
     tracing::info!(tenant = %tenant, server = %cfg.name, container = %name, image = %k.image, "started container");
     let span = tracing::info_span!(parent: None, "upstream", tenant = %tenant, server = %cfg.name, container = %name);
 

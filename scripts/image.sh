@@ -62,6 +62,13 @@ path-exclude /usr/share/linda/*
 path-exclude /usr/share/locale/*
 path-include /usr/share/locale/locale.alias'
 
+unmount_under() { # dir: lazily unmounts every mount below dir (deepest first)
+    local m
+    awk -v d="$1/" 'index($2, d) == 1 { print $2 }' /proc/mounts | sort -r | while read -r m; do
+        umount -l "$m" || die "could not unmount $m (left by debootstrap)"
+    done
+}
+
 make_base() { # image include-packages env-changes...
     local image="$1" include="$2" dir log started
     shift 2
@@ -71,11 +78,25 @@ make_base() { # image include-packages env-changes...
     dir="$(mktemp -d "$PODMAN_DIR/rootfs.XXXXXX")"
     log="$dir.log"
     # shellcheck disable=SC2086
-    if ! debootstrap --variant=minbase ${include:+--include=$include} "$SUITE" "$dir" http://deb.debian.org/debian >"$log" 2>&1; then
+    # One more try on failure: seen once here, ca-certificates failed to configure five times in a
+    # row and the same command passed at once afterwards.
+    local try
+    for try in 1 2; do
+        if debootstrap --variant=minbase ${include:+--include=$include} "$SUITE" "$dir" http://deb.debian.org/debian >"$log" 2>&1; then
+            break
+        fi
         tail -n 30 "$log" >&2
-        rm -rf "$dir"
-        die "debootstrap failed for $image (its log is above)"
-    fi
+        [ -f "$dir/debootstrap/debootstrap.log" ] && tail -n 30 "$dir/debootstrap/debootstrap.log" >&2
+        unmount_under "$dir"
+        rm -rf --one-file-system "$dir"
+        [ "$try" = 2 ] && die "debootstrap failed twice for $image (its logs are above)"
+        say "debootstrap failed for $image; trying once more ..."
+        mkdir -p "$dir"
+    done
+    # debootstrap mounts the target's /proc and means to unmount it on exit; when something held
+    # it busy (seen once: the engine's service starting at the same time), it stays mounted and a
+    # tar of the folder would read the host's /proc (kcore) until the disk is full.
+    unmount_under "$dir"
     printf '%s\n' "$SLIM_EXCLUDES" >"$dir/etc/dpkg/dpkg.cfg.d/docker-slim"
     find "$dir/usr/share/doc" -mindepth 1 -not -name copyright -not -type d -delete 2>/dev/null || true
     find "$dir/usr/share/doc" -mindepth 1 -type d -empty -delete 2>/dev/null || true
@@ -84,8 +105,8 @@ make_base() { # image include-packages env-changes...
     find "$dir/usr/share/locale" -mindepth 1 -maxdepth 1 -not -name locale.alias -exec rm -rf {} + 2>/dev/null || true
     local changes=(--change "LABEL mcp-hub.base-recipe=$BASE_RECIPE" --change 'CMD ["bash"]')
     for c in "$@"; do changes+=(--change "$c"); done
-    tar -C "$dir" -c . | podman import -q "${changes[@]}" - "$image" >/dev/null
-    rm -rf "$dir" "$log"
+    tar -C "$dir" --one-file-system -c . | podman import -q "${changes[@]}" - "$image" >/dev/null
+    rm -rf --one-file-system "$dir" "$log"
     say "made $image in $((SECONDS - started)) s"
 }
 

@@ -125,8 +125,9 @@ impl TaskHomes {
         }
     }
 
-    /// How many tasks are remembered (for tests and the log).
-    pub(super) fn len(&self) -> usize {
+    /// How many tasks are remembered.
+    #[cfg(test)]
+    fn len(&self) -> usize {
         self.inner.locked().0.len()
     }
 
@@ -185,6 +186,11 @@ impl Tenant {
                 up.name
             )),
         }
+    }
+
+    /// Whether `up` is a pool (its `tools/call` answers may create tasks to remember).
+    pub fn is_pool(&self, up: &Arc<Upstream>) -> bool {
+        self.pool_tasks(up).is_some()
     }
 
     /// The rewrite of a task-augmented `tools/call` that `member` of `up`'s pool carries on

@@ -122,9 +122,15 @@ impl Session {
         let mut rewrite = namespace_answer
             .then(|| servers.rewrite(server.as_str()))
             .flatten();
-        if method == "tools/call" && params.get("task").is_some() {
-            // The task the answer creates lives in this member: remembered on the way back.
-            rewrite = self.tenant.pool_task_rewrite(&shared, up, &conn, rewrite);
+        if method == "tools/call" && self.tenant.is_pool(&shared) {
+            // A split call's `task` is in the text passed on unread: read whole when it may be.
+            if ctx.rest.contains("\"task\"") || ctx.rest.contains("\\u") {
+                params = ctx.join(std::mem::take(&mut params));
+            }
+            if params.get("task").is_some() {
+                // The task the answer creates lives in this member: remembered on the way back.
+                rewrite = self.tenant.pool_task_rewrite(&shared, up, &conn, rewrite);
+            }
         }
         let reply = DownstreamReply {
             retry,

@@ -18,7 +18,9 @@ mod harness;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use harness::engine::{hostroot_volumes, hub_toml, instance_label, test_instance, Engine, HOSTROOT};
+use harness::engine::{
+    hostroot_volumes, hub_toml, instance_label, test_instance, Engine, HOSTROOT,
+};
 use harness::{api_ok, wait_until, StdioHub};
 use serde_json::{json, Value};
 
@@ -92,7 +94,10 @@ fn all_up(v: &Value) -> bool {
 
 /// Member `n`'s (1-based) container id.
 fn member_id(v: &Value, n: usize) -> String {
-    v["pool"][n - 1]["id"].as_str().unwrap_or_default().to_string()
+    v["pool"][n - 1]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// What the hub sent the container `id` (its copy of stdin), one message a line.
@@ -163,7 +168,11 @@ fn a_task_is_asked_of_the_member_that_ran_it_and_one_on_a_dead_member_fails_nami
     let mut lost = Vec::new();
     let mut done = Vec::new();
     while lost.len() + done.len() < 3 {
-        assert!(Instant::now() < until, "tasks did not end: lost {lost:?}, done {done:?}\n{}", hub.log());
+        assert!(
+            Instant::now() < until,
+            "tasks did not end: lost {lost:?}, done {done:?}\n{}",
+            hub.log()
+        );
         for (i, t) in tasks.iter().enumerate() {
             if lost.contains(&i) || done.contains(&i) {
                 continue;
@@ -183,17 +192,27 @@ fn a_task_is_asked_of_the_member_that_ran_it_and_one_on_a_dead_member_fails_nami
                 lost.push(i);
                 continue;
             }
-            assert_eq!(g["result"]["taskId"], json!(t), "asked of its own member: {g}");
+            assert_eq!(
+                g["result"]["taskId"],
+                json!(t),
+                "asked of its own member: {g}"
+            );
             if g["result"]["status"] == "completed" {
                 done.push(i);
             }
         }
         std::thread::sleep(Duration::from_millis(300));
     }
-    assert_eq!(lost.len(), 1, "only the dead member's task is lost: {lost:?}");
+    assert_eq!(
+        lost.len(),
+        1,
+        "only the dead member's task is lost: {lost:?}"
+    );
     for &i in &done {
         let res = hub.request("tasks/result", json!({"taskId": tasks[i]}));
-        let text = res["result"]["content"][0]["text"].as_str().unwrap_or_default();
+        let text = res["result"]["content"][0]["text"]
+            .as_str()
+            .unwrap_or_default();
         assert!(
             text.contains(&format!("topic-{i}")),
             "task {i}'s own result, from its own member: {res}"
@@ -217,7 +236,10 @@ fn a_task_is_asked_of_the_member_that_ran_it_and_one_on_a_dead_member_fails_nami
     );
     for &i in &done {
         let g = task_status(&mut hub, &tasks[i]);
-        assert_eq!(g["result"]["status"], "completed", "still asked of its own member: {g}");
+        assert_eq!(
+            g["result"]["status"], "completed",
+            "still asked of its own member: {g}"
+        );
     }
 
     let (status, log) = hub.finish();
@@ -246,7 +268,9 @@ fn a_restarted_member_is_told_the_log_level_again_and_the_first_its_subscription
             (1..=3).all(|n| told(&member_id(&before, n)))
         }),
         "every member is told the level: {:?}",
-        (1..=3).map(|n| sent_to(&logs, &member_id(&before, n))).collect::<Vec<_>>()
+        (1..=3)
+            .map(|n| sent_to(&logs, &member_id(&before, n)))
+            .collect::<Vec<_>>()
     );
 
     // A resource subscription, held on the first member.
@@ -260,7 +284,9 @@ fn a_restarted_member_is_told_the_log_level_again_and_the_first_its_subscription
     let first = member_id(&before, 1);
     let subscribed = |id: &str| sent_to(&logs, id).contains("resources/subscribe");
     assert!(
-        wait_until(Duration::from_secs(5), Duration::from_millis(100), || subscribed(&first)),
+        wait_until(Duration::from_secs(5), Duration::from_millis(100), || {
+            subscribed(&first)
+        }),
         "the first member holds the subscription: {}",
         sent_to(&logs, &first)
     );
@@ -272,7 +298,9 @@ fn a_restarted_member_is_told_the_log_level_again_and_the_first_its_subscription
     assert!(
         wait_until(Duration::from_secs(40), Duration::from_millis(200), || {
             after = view(port);
-            all_up(&after) && member_id(&after, 1) != first && member_id(&after, 3) != member_id(&before, 3)
+            all_up(&after)
+                && member_id(&after, 1) != first
+                && member_id(&after, 3) != member_id(&before, 3)
         }),
         "the members were not replaced: {after:#}\n{}",
         hub.log()
@@ -289,7 +317,8 @@ fn a_restarted_member_is_told_the_log_level_again_and_the_first_its_subscription
     );
     let original = sent_to(&logs, &new_first);
     assert!(
-        original.lines().any(|l| l.contains("resources/subscribe") && l.contains(&format!("\"uri\":\"{}\"", uri_upstream(&uri)))),
+        original.lines().any(|l| l.contains("resources/subscribe")
+            && l.contains(&format!("\"uri\":\"{}\"", uri_upstream(&uri)))),
         "re-subscribed to the server's own URI: {original}"
     );
     assert!(

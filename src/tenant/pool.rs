@@ -179,7 +179,12 @@ impl Tenant {
 
     /// Said once, when member `index` of `first`'s pool has just gone down for good (restart
     /// policy `never` or its budget spent): the pool serves on with fewer members, unreplaced.
-    pub(super) fn warn_if_pool_short(&self, first: &Arc<Upstream>, member: &Upstream, index: usize) {
+    pub(super) fn warn_if_pool_short(
+        &self,
+        first: &Arc<Upstream>,
+        member: &Upstream,
+        index: usize,
+    ) {
         let st = member.status();
         if st.state != State::Failed {
             return;

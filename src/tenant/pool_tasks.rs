@@ -173,12 +173,12 @@ impl Tenant {
             return Ok(Some(up.clone()));
         };
         let members = self.pool_members(&up.name);
-        let live = members.get(member - 1).filter(|m| {
-            match (m.conn(), conn.upgrade()) {
+        let live = members
+            .get(member - 1)
+            .filter(|m| match (m.conn(), conn.upgrade()) {
                 (Some(now), Some(then)) => Arc::ptr_eq(&now, &then),
                 _ => false,
-            }
-        });
+            });
         match live {
             Some(m) => Ok(Some(m.clone())),
             None => Err(format!(
@@ -214,18 +214,24 @@ impl Tenant {
             return rewrite;
         };
         let conn = Arc::downgrade(conn);
-        Some(Rewrite::new(&["uri", "taskId"], move |result: &mut Value| {
-            homes.record(result, index + 1, &conn);
-            if let Some(r) = &rewrite {
-                r.apply(result);
-            }
-        }))
+        Some(Rewrite::new(
+            &["uri", "taskId"],
+            move |result: &mut Value| {
+                homes.record(result, index + 1, &conn);
+                if let Some(r) = &rewrite {
+                    r.apply(result);
+                }
+            },
+        ))
     }
 
     /// Per member of `server`'s pool, in order, how many tasks live in it now (empty when it
     /// is no pool).
     pub fn pool_task_counts(&self, server: &ServerName) -> Vec<usize> {
-        let Some(homes) = self.upstream(server.as_str()).and_then(|u| self.pool_tasks(&u)) else {
+        let Some(homes) = self
+            .upstream(server.as_str())
+            .and_then(|u| self.pool_tasks(&u))
+        else {
             return Vec::new();
         };
         let conns: Vec<Option<Arc<Conn>>> =
@@ -270,7 +276,11 @@ mod tests {
     fn the_map_is_bounded_and_forgets_the_oldest_first() {
         let h = homes();
         for i in 0..MAX_TASKS_PER_POOL + 10 {
-            h.record(&json!({"task": {"taskId": format!("t{i}")}}), 1, &Weak::new());
+            h.record(
+                &json!({"task": {"taskId": format!("t{i}")}}),
+                1,
+                &Weak::new(),
+            );
         }
         assert_eq!(h.len(), MAX_TASKS_PER_POOL);
         assert!(h.find("t0").is_none(), "the oldest went first");

@@ -136,9 +136,19 @@ pub(super) async fn status(url: &str, key: Option<&str>, tenant: Option<&str>) -
             .and_then(Value::as_str)
             .map(|h| format!(" health={h}"))
             .unwrap_or_default();
+        // A pre-warmed pool: `pool k/N up` (a member down for good is not replaced).
+        let pool = s.pointer("/container/pool").map(|p| {
+            let n = |k: &str| p.get(k).and_then(Value::as_u64).unwrap_or(0);
+            (n("up"), n("total"))
+        });
+        let health = match pool {
+            Some((up, total)) => format!(" pool {up}/{total} up{health}"),
+            None => health,
+        };
         // A stopped on-demand container is where it should be: it starts on the next call.
         let parked = strategy == "on-demand" && state == "idle";
-        if s.get("enabled") == Some(&Value::Bool(true)) && state != "up" && !parked {
+        let short = pool.is_some_and(|(up, total)| up < total);
+        if s.get("enabled") == Some(&Value::Bool(true)) && (state != "up" || short) && !parked {
             all_up = false;
         }
         let count = |k: &str| {

@@ -5,6 +5,7 @@
 //! - [`sessions`]: the session registry, what the tenant knows of each session.
 //! - [`own`]: the connections of `share = "session"` servers, one per session.
 //! - [`pool`]: the members of pre-warmed container pools, and which one a call goes to.
+//! - [`pool_tasks`]: which pool member each task lives in.
 //! - [`notify`]: who gets which notification (list changes, logs, resource updates, task status).
 //! - [`relay`]: server-to-client requests, routed to the session whose call caused them.
 //! - [`subscriptions`]: resource subscription counts and the upstreams' log level.
@@ -17,6 +18,7 @@ mod notify;
 mod own;
 mod pins;
 mod pool;
+mod pool_tasks;
 mod relay;
 mod sessions;
 mod subscriptions;
@@ -201,7 +203,8 @@ impl Tenant {
         let Some(tasks) = self.tasks() else {
             return;
         };
-        let me = Arc::downgrade(self);
+        let (me, weak_up) = (Arc::downgrade(self), Arc::downgrade(&up));
+        let restored = subscriptions::Restored::default();
         let stop = tasks.child_token();
         let (done_tx, done) = tokio::sync::watch::channel(false);
         let sup = Supervisor {
@@ -215,6 +218,11 @@ impl Tenant {
             on_change: Arc::new(move || {
                 if let Some(t) = me.upgrade() {
                     t.rebuild();
+                    if let Some(up) = weak_up.upgrade() {
+                        // A new connection (a restart) knows neither the log level nor the subscriptions.
+                        t.restore(&up, &restored, true);
+                        t.warn_if_pool_short(&up, &up, 1);
+                    }
                 }
             }),
             settings: self.settings.clone(),

@@ -115,6 +115,18 @@ impl Tenant {
             .collect()
     }
 
+    /// The names of every container this tenant's connections run now: the servers' own,
+    /// their pools' other members and the sessions' own (`share = "session"`).
+    pub fn container_names(&self) -> Vec<String> {
+        let own: Vec<Arc<Upstream>> = self.own.iter().map(|e| e.up.clone()).collect();
+        self.upstreams()
+            .values()
+            .flat_map(|u| std::iter::once(u.clone()).chain(self.pool_members(&u.name)))
+            .chain(own)
+            .filter_map(|u| u.container())
+            .collect()
+    }
+
     /// Sets a session's own connections to the log level the session asked for.
     pub fn apply_own_log_level(&self, session: u64) {
         let Some(level) = self

@@ -3,10 +3,17 @@
 //! refilled, exactly as a single server is), and which member a call goes to.
 //!
 //! The first member is the server's shared connection: it feeds the catalog, holds the resource
-//! subscriptions and the log level, and answers the stateless requests (lists, tasks). The other
-//! members only carry calls. Their notifications and server-to-client requests reach the tenant
+//! subscriptions and answers the stateless requests (lists, and tasks it does not know of). The
+//! other members carry calls; a task lives in the member that ran its call ([`super::pool_tasks`]).
+//! Every member is told the log level the tenant's sessions asked for, again after each restart
+//! (`super::subscriptions`). Their notifications and server-to-client requests reach the tenant
 //! as the shared connection's do (the same hooks, no session scope), and a member's pending calls
 //! fail at once, naming the server, when its container dies (the multiplexer's close).
+//!
+//! **A member that stays down** (restart policy `never`, or its restart budget spent) is not
+//! replaced: the pool serves with fewer members, said once in the log (warning, naming the server
+//! and `k/N` members up), in `/api/docker/containers` (`pool_up`), `mcp-hub status` and `/health`
+//! (`degraded`).
 //!
 //! **Spread: least in flight, ties by rotation.** A member busy with a slow call gets no more
 //! until the others are as busy, which round robin cannot promise when calls differ in length;
@@ -18,16 +25,20 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::pool_tasks::TaskHomes;
+use super::subscriptions::Restored;
 use super::{Hooks, Tenant};
 use crate::config::{ServerName, StartMode, Strategy};
 use crate::mux::Conn;
 use crate::supervisor::Supervisor;
-use crate::upstream::Upstream;
+use crate::upstream::{State, Upstream};
 
 /// The members of one server's pool: the shared upstream (the first member) and the others.
 pub(super) struct Pool {
     first: Arc<Upstream>,
     others: Vec<Arc<Upstream>>,
+    /// Which member each task lives in.
+    tasks: Arc<TaskHomes>,
 }
 
 /// How many containers `up` keeps (1 for anything but a pre-warmed pool).
@@ -71,7 +82,7 @@ impl Tenant {
                         tenant: self.me.clone(),
                         scope: None,
                     }),
-                    on_change: self.catalog_from(up, &member),
+                    on_change: self.member_changed(up, &member, i),
                     settings: self.settings.clone(),
                     shutdown: stop.child_token(),
                     pinning: None,
@@ -88,22 +99,24 @@ impl Tenant {
             Pool {
                 first: up.clone(),
                 others,
+                tasks: TaskHomes::new(self.id.clone(), up.name.clone()),
             },
         );
         Some(all_stopped)
     }
 
-    /// What a member's supervisor does on a change: the catalog is the first member's, but
-    /// while that one has never come up, the first other member that does lends it its lists
-    /// (not with pinning on: pins review the first member's lists only).
-    fn catalog_from(
+    /// What member `index`'s supervisor does on a change: a new connection is told
+    /// the log level; a member down for good is said in the log; and the catalog is the first
+    /// member's, but while that one has never come up, the first other member that does lends
+    /// it its lists (not with pinning on: pins review the first member's lists only).
+    fn member_changed(
         &self,
         first: &Arc<Upstream>,
         member: &Arc<Upstream>,
+        index: usize,
     ) -> crate::supervisor::OnChange {
-        if self.pinner().is_some() {
-            return Arc::new(|| {});
-        }
+        let lend = self.pinner().is_none();
+        let restored = Restored::default();
         let (me, first, member) = (
             self.me.clone(),
             Arc::downgrade(first),
@@ -115,10 +128,12 @@ impl Tenant {
             else {
                 return;
             };
-            if first.offer().server_info.is_null() && member.conn().is_some() {
+            if lend && first.offer().server_info.is_null() && member.conn().is_some() {
                 first.set_offer((*member.offer()).clone());
                 t.rebuild();
             }
+            t.restore(&member, &restored, false);
+            t.warn_if_pool_short(&first, &member, index);
         })
     }
 
@@ -160,6 +175,39 @@ impl Tenant {
                     .collect()
             })
             .unwrap_or_default()
+    }
+
+    /// Said once, when member `index` of `first`'s pool has just gone down for good (restart
+    /// policy `never` or its budget spent): the pool serves on with fewer members, unreplaced.
+    pub(super) fn warn_if_pool_short(
+        &self,
+        first: &Arc<Upstream>,
+        member: &Upstream,
+        index: usize,
+    ) {
+        let st = member.status();
+        if st.state != State::Failed {
+            return;
+        }
+        let Some((up, size)) = self.pool_up(&first.name) else {
+            return;
+        };
+        tracing::warn!(tenant = %self.id, server = %first.name, member = index, "pool `{}` serves with {up}/{size} members: member {index} is down for good and is not replaced ({}); hint: restart the server (`POST /api/docker/containers/{}/{}/restart`) or raise `restart.max_retries`", first.name, st.last_error.unwrap_or_default(), self.id, first.name);
+    }
+
+    /// The task map of `up`'s pool; `None` when `up` is no pool (or a reload replaced it).
+    pub(super) fn pool_tasks(&self, up: &Arc<Upstream>) -> Option<Arc<TaskHomes>> {
+        let pool = self.pool.get(&up.name)?;
+        Arc::ptr_eq(&pool.first, up).then(|| pool.tasks.clone())
+    }
+
+    /// How many of `server`'s pool members are up, and how many it has; `None` when it is no pool.
+    pub fn pool_up(&self, server: &ServerName) -> Option<(usize, usize)> {
+        let members = self.pool_members(server);
+        (!members.is_empty()).then(|| {
+            let up = members.iter().filter(|m| m.conn().is_some()).count();
+            (up, members.len())
+        })
     }
 
     /// The live connections of the pool members beyond the first (the first is the server's

@@ -1,13 +1,15 @@
 //! Counts that several sessions share on one upstream: resource subscriptions (the upstream
 //! hears the first subscribe and the last unsubscribe) and the log level (the most verbose any
-//! session asked for).
+//! session asked for). A new connection (an upstream's start or restart, a pool member's
+//! replacement) is told both again: a restarted process knows neither.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 
 use serde_json::json;
 
 use super::Tenant;
+use crate::mux::Conn;
 use crate::sync::LockExt;
 use crate::upstream::Upstream;
 
@@ -36,7 +38,67 @@ pub(super) struct Subscriptions {
     upstream_log_level: Mutex<Option<u8>>,
 }
 
+/// The connection of one upstream that was last told the log level and subscriptions (so a
+/// supervisor's change hook tells each connection once).
+#[derive(Default)]
+pub(super) struct Restored(Mutex<Weak<Conn>>);
+
+impl Restored {
+    /// Whether `conn` is new here (and remembers it).
+    fn is_new(&self, conn: &Arc<Conn>) -> bool {
+        let mut last = self.0.locked();
+        if std::ptr::eq(last.as_ptr(), Arc::as_ptr(conn)) {
+            return false;
+        }
+        *last = Arc::downgrade(conn);
+        true
+    }
+}
+
 impl Tenant {
+    /// Called on every change of `up`'s supervisor: when `up` has a connection not yet told,
+    /// it is sent the log level the sessions asked for and, when it holds the server's
+    /// subscriptions (`subscriptions`: the shared connection, a pool's first member), a
+    /// `resources/subscribe` for every URI of the server a session or listen still holds.
+    pub(super) fn restore(&self, up: &Arc<Upstream>, restored: &Restored, subscriptions: bool) {
+        let Some(conn) = up.conn() else { return };
+        if !restored.is_new(&conn) {
+            return;
+        }
+        let level = *self.subs.upstream_log_level.locked();
+        if let Some(l) = level {
+            self.set_upstream_log_level(up, LOG_LEVELS[l as usize]);
+        }
+        if !subscriptions || up.offer().capabilities.get("resources").is_none() {
+            return;
+        }
+        let cat = self.catalog();
+        let uris: Vec<String> = self
+            .subs
+            .counts
+            .locked()
+            .keys()
+            .filter_map(|uri| cat.resolve_uri(&self.namer, uri))
+            .filter(|(server, _)| *server == up.name)
+            .map(|(_, original)| original)
+            .collect();
+        if uris.is_empty() {
+            return;
+        }
+        tracing::info!(tenant = %self.id, server = %up.name, "subscribing the new connection again to {} resource(s)", uris.len());
+        let (timeout, tenant, server) = (up.cfg.request_timeout, self.id.clone(), up.name.clone());
+        self.spawn(async move {
+            for uri in uris {
+                if let Err(e) = conn
+                    .request("resources/subscribe", Some(json!({"uri": uri})), timeout)
+                    .await
+                {
+                    tracing::info!(tenant = %tenant, server = %server, "`resources/subscribe` for `{uri}` failed: {e}");
+                }
+            }
+        });
+    }
+
     /// Counts a subscription to `uri`; true when the upstream must hear of it (the first).
     pub fn subscribe(&self, uri: &str, fresh: bool) -> bool {
         if !fresh {

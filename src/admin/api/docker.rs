@@ -97,7 +97,9 @@ fn view(t: &Tenant, u: &Upstream, engine_rows: &[bollard::models::ContainerSumma
     });
     let members = t.pool_members(&u.name);
     if !members.is_empty() {
-        v["pool"] = super::docker_pool::members(&members, engine_rows);
+        let tasks = t.pool_task_counts(&u.name);
+        v["pool"] = super::docker_pool::members(&members, &tasks, engine_rows);
+        v["pool_up"] = super::docker_pool::up(&members);
     }
     v
 }
@@ -323,9 +325,13 @@ pub async fn pull(State(s): S, headers: HeaderMap, body: Bytes) -> ApiResult {
     ))
 }
 
-/// Removes this hub's stopped containers (and orphans: a running one no supervisor knows), and
-/// the hub's network (`hub.containers.network`) when the hub created it and no container of its
-/// runs any more (the next container creates it again).
+/// Removes this hub's stopped containers, and its orphans: running containers of this instance
+/// that nothing of this hub process owns. Owned are the containers of every tenant's live
+/// connections (servers, pool members, sessions' own with `share = "session"`), whatever the
+/// caller may see, and every container the process is still creating or starting
+/// (`container::owned`); so no age is needed to spare a container being started, and an orphan
+/// goes at once. Then the hub's network (`hub.containers.network`) when the hub created it and
+/// no container of its runs any more (the next container creates it again).
 pub async fn cleanup(State(s): S, headers: HeaderMap) -> ApiResult {
     let caller = authenticate(&s.hub, &headers)?;
     caller.require_admin()?;
@@ -338,12 +344,10 @@ pub async fn cleanup(State(s): S, headers: HeaderMap) -> ApiResult {
         Err(e) => return Err(e),
     };
     let instance = s.hub.config().hub.containers.instance.clone();
-    // A pre-warmed pool's other members are their server's too.
-    let known: BTreeSet<String> = container_servers(&s, &caller)
-        .iter()
-        .flat_map(|(t, u)| std::iter::once(u.clone()).chain(t.pool_members(&u.name)))
-        .filter_map(|u| u.container())
-        .collect();
+    let mut owned = crate::upstream::container::owned();
+    for t in s.hub.tenants().values() {
+        owned.extend(t.container_names());
+    }
     let mut removed = Vec::new();
     let mut kept = 0usize;
     for c in engine.list_own(&instance).await.map_err(unreachable)? {
@@ -357,11 +361,12 @@ pub async fn cleanup(State(s): S, headers: HeaderMap) -> ApiResult {
             c.state,
             Some(bollard::models::ContainerSummaryStateEnum::RUNNING)
         );
-        // A container starting now is not its supervisor's yet: only older ones are orphans.
-        let young = c.created.is_some_and(|t| now_secs() - t < 60);
-        if running && (known.contains(&name) || young) {
+        if owned.contains(&name) {
             kept += 1;
             continue;
+        }
+        if running {
+            tracing::warn!(container = %name, "removing an orphaned container of this hub's instance (no connection of this hub owns it)");
         }
         if let Some(id) = &c.id {
             engine

@@ -172,7 +172,8 @@ fn base_document() -> Value {
     });
     // A container server's part of `/api/servers` (the image's own health among it).
     doc["components"]["schemas"]["ServerSummary"]["properties"]["container"] = json!({"type": "object", "description": "A container server: its image, strategy, running container and the image's own health (`starting`, `healthy`, `unhealthy`; null without a HEALTHCHECK).", "properties": {
-        "image": {"type": "string"}, "strategy": {"type": "string"}, "name": {"type": ["string", "null"]}, "health": {"type": ["string", "null"]}}});
+        "image": {"type": "string"}, "strategy": {"type": "string"}, "name": {"type": ["string", "null"]}, "health": {"type": ["string", "null"]},
+        "pool": {"type": "object", "description": "A pre-warmed pool: its members up, of how many", "properties": {"up": {"type": "integer"}, "total": {"type": "integer"}}}}});
     let (paths, schemas) = docker_parts();
     for (part, key) in [(paths, "/paths"), (schemas, "/components/schemas")] {
         if let (Some(into), Value::Object(from)) =
@@ -207,7 +208,7 @@ fn docker_parts() -> (Value, Value) {
         "/api/docker/containers/{tenant}/{server}": {"get": op("One container server", "Container", &["404"], &["tenant", "server"])},
         "/api/docker/containers/{tenant}/{server}/{action}": {"post": docker_action},
         "/api/docker/images/pull": {"post": pull},
-        "/api/docker/cleanup": {"post": op("Remove this hub's stopped and orphaned containers", "CleanupReport", &["403", "503"], &[])},
+        "/api/docker/cleanup": {"post": op("Remove this hub's stopped containers and its orphans (running containers of this instance that no live connection of the hub owns: servers, pool members, sessions' own)", "CleanupReport", &["403", "503"], &[])},
     });
     let schemas = json!({
                 "DockerStatus": {"type": "object", "required": ["instance", "reachable", "servers", "running"], "properties": {
@@ -223,7 +224,9 @@ fn docker_parts() -> (Value, Value) {
                     "idle_timeout_seconds": {"type": ["integer", "null"]}, "last_used_seconds_ago": {"type": ["integer", "null"]}, "limits": {"type": "object"},
                     "pool": {"type": "array", "description": "A pre-warmed pool's members (`pool` > 1), the first (the server's shared connection) first", "items": {"type": "object", "required": ["member", "state", "running", "in_flight"], "properties": {
                         "member": {"type": "integer"}, "state": {"type": "string"}, "last_error": {"type": ["string", "null"]}, "restarts": {"type": "integer"},
-                        "container": {"type": ["string", "null"]}, "id": {"type": ["string", "null"]}, "running": {"type": "boolean"}, "in_flight": {"type": "integer"}}}}}},
+                        "container": {"type": ["string", "null"]}, "id": {"type": ["string", "null"]}, "running": {"type": "boolean"}, "in_flight": {"type": "integer"},
+                        "tasks": {"type": "integer", "description": "Tasks (MCP `tasks`) that live in this member now: `tasks/*` for them are asked of it"}}}},
+                    "pool_up": {"type": "string", "pattern": "^[0-9]+/[0-9]+$", "description": "A pre-warmed pool's members up, of how many (`2/3`): a member down for good (restart policy `never`, or its budget spent) is not replaced"}}},
                 "ContainerList": {"type": "object", "required": ["containers"], "properties": {"containers": {"type": "array", "items": {"$ref": "#/components/schemas/Container"}}}},
                 "ContainerAction": {"type": "object", "properties": {"started": {"type": "boolean"}, "stopped": {"type": "boolean"}, "restarted": {"type": "boolean"}, "container": {"$ref": "#/components/schemas/Container"}}},
                 "PullReport": {"type": "object", "required": ["pulled", "failed", "restarted"], "properties": {"pulled": {"type": "array", "items": {"type": "object"}}, "failed": {"type": "array", "items": {"type": "object"}}, "restarted": {"type": "array", "items": {"type": "string"}}}},

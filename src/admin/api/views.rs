@@ -55,6 +55,10 @@ pub fn server_summary(tenant: &Tenant, u: &Upstream) -> Value {
             .as_deref()
             .and_then(crate::upstream::container::health::of);
         v["container"] = json!({"image": k.image, "strategy": k.strategy.as_str(), "name": name, "health": health});
+        // A pre-warmed pool: how many members are up (one down for good is not replaced).
+        if let Some((up, total)) = tenant.pool_up(&u.name) {
+            v["container"]["pool"] = json!({"up": up, "total": total});
+        }
     }
     v
 }

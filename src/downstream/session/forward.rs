@@ -1,5 +1,5 @@
 //! A routed request on its way to its upstream connection: the session's own connection
-//! (`share = "session"`) or the shared one, waiting while it starts; what the answer needs on
+//! (`share = "session"`), a pool's member (the task's own for `tasks/*`) or the shared one, waiting while it starts; what the answer needs on
 //! its way back (the client's id and progress token, the rewrite, the quota permit); and the
 //! MRTR bridge's retries.
 
@@ -38,11 +38,24 @@ impl Session {
                 format!("Unknown server `{server}`"),
             );
         };
-        // A session's own connection (`share = "session"`), or a pool's least busy member.
-        let own = self
-            .tenant
-            .own_upstream(&up, self.id)
-            .or_else(|| self.tenant.pool_member(&up));
+        // A task's own pool member; a session's own connection (`share = "session"`); or a
+        // pool's least busy member.
+        let own = match self.tenant.pool_task_member(&up, method, &params) {
+            Ok(Some(member)) => Some(member),
+            Ok(None) => self
+                .tenant
+                .own_upstream(&up, self.id)
+                .or_else(|| self.tenant.pool_member(&up)),
+            Err(msg) => {
+                return ctx.send(jsonrpc::error(
+                    &id,
+                    jsonrpc::UPSTREAM_FAILED,
+                    msg,
+                    Some(json!({"server": server.as_str()})),
+                ))
+            }
+        };
+        let shared = up.clone();
         let up = own.as_ref().unwrap_or(&up);
         up.touch();
         if up.conn().is_none() {
@@ -106,6 +119,19 @@ impl Session {
         let call = ctx.observed.as_ref().map(|(received, series)| {
             crate::observe::Call::start(series.clone(), self.id, &id, *received, &mut params)
         });
+        let mut rewrite = namespace_answer
+            .then(|| servers.rewrite(server.as_str()))
+            .flatten();
+        if method == "tools/call" && self.tenant.is_pool(&shared) {
+            // A split call's `task` is in the text passed on unread: read whole when it may be.
+            if ctx.rest.contains("\"task\"") || ctx.rest.contains("\\u") {
+                params = ctx.join(std::mem::take(&mut params));
+            }
+            if params.get("task").is_some() {
+                // The task the answer creates lives in this member: remembered on the way back.
+                rewrite = self.tenant.pool_task_rewrite(&shared, up, &conn, rewrite);
+            }
+        }
         let reply = DownstreamReply {
             retry,
             out: ctx.out.clone(),
@@ -114,9 +140,7 @@ impl Session {
             progress,
             id,
             finish: Finish {
-                rewrite: namespace_answer
-                    .then(|| servers.rewrite(server.as_str()))
-                    .flatten(),
+                rewrite,
                 stateless: ctx.stateless,
                 cache_hint: method == "resources/read",
                 origin: origin.clone(),

@@ -65,12 +65,22 @@ impl Session {
         }
     }
 
-    /// `tasks/list`: every upstream that has tasks, merged, ids namespaced (one page).
+    /// `tasks/list`: every upstream that has tasks (every member of a pool), merged, ids
+    /// namespaced (one page).
     pub(super) fn list_tasks(&self, id: Value, ctx: Ctx, params: Value) {
         let tenant = self.tenant.clone();
         self.tenant.spawn(async move {
             let mut all = Vec::new();
-            for up in tenant.upstreams().values() {
+            let servers = tenant.upstreams();
+            let members = servers.values().flat_map(|u| {
+                let pool = tenant.pool_members(&u.name);
+                if pool.is_empty() {
+                    vec![u.clone()]
+                } else {
+                    pool
+                }
+            });
+            for up in members {
                 let Some(conn) = up.conn() else { continue };
                 if up.offer().capabilities.get("tasks").is_none() {
                     continue;

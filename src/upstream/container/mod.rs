@@ -35,8 +35,19 @@ pub fn running() -> usize {
     RUNNING.load(Ordering::Relaxed)
 }
 
-/// One running container counted against the limits until dropped.
-struct Slot(TenantId);
+/// The names of the containers this process created and has not let go yet (being created,
+/// starting, running, stopping): `POST /api/docker/cleanup` never takes one for an orphan. One
+/// entry per [`Slot`], so it is bounded by the containers the hub runs.
+static OWNED: std::sync::Mutex<std::collections::BTreeSet<String>> =
+    std::sync::Mutex::new(std::collections::BTreeSet::new());
+
+/// The names of the containers this process owns now (see [`OWNED`]).
+pub fn owned() -> std::collections::BTreeSet<String> {
+    OWNED.lock().map(|g| g.clone()).unwrap_or_default()
+}
+
+/// One running container counted against the limits (and its name owned) until dropped.
+struct Slot(TenantId, Option<String>);
 
 impl Slot {
     /// Counts one more container, or says which limit refuses it (the tenant's
@@ -71,12 +82,25 @@ impl Slot {
             ));
         }
         g[i].1 += 1;
-        Ok(Slot(tenant.clone()))
+        Ok(Slot(tenant.clone(), None))
+    }
+}
+
+impl Slot {
+    /// The container this slot counts is named `name` (from before its creation).
+    fn own(&mut self, name: &str) {
+        if let Ok(mut g) = OWNED.lock() {
+            g.insert(name.to_string());
+        }
+        self.1 = Some(name.to_string());
     }
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
+        if let (Some(name), Ok(mut g)) = (&self.1, OWNED.lock()) {
+            g.remove(name);
+        }
         RUNNING.fetch_sub(1, Ordering::AcqRel);
         if let Ok(mut g) = PER_TENANT.lock() {
             if let Some((_, n)) = g.iter_mut().find(|(t, _)| *t == self.0) {
@@ -124,7 +148,7 @@ pub async fn spawn(
     };
     let err = |e: &dyn std::fmt::Display| spawn_error(&k.image, e);
     startup_sweep(settings).await;
-    let slot = Slot::take(tenant, settings.max_containers, k.tenant_max_containers)
+    let mut slot = Slot::take(tenant, settings.max_containers, k.tenant_max_containers)
         .map_err(|e| err(&e))?;
     let engine = Engine::connect(settings).map_err(|e| err(&e))?;
     engine.ping().await.map_err(|e| err(&e))?;
@@ -144,6 +168,7 @@ pub async fn spawn(
         .await
         .map_err(|e| err(&e))?;
     let name = engine::container_name(&settings.instance, tenant, cfg.name.as_str());
+    slot.own(&name);
     let id = engine
         .create(&name, engine::spec(cfg, k, settings, tenant))
         .await

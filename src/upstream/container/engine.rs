@@ -284,8 +284,16 @@ impl Engine {
     }
 
     /// Removes the stopped containers of one server of this instance (what a restarted engine
-    /// or a failed remove left), before its next container is created.
-    pub async fn sweep_server(&self, instance: &str, tenant: &TenantId, server: &str) {
+    /// or a failed remove left), before its next container is created. `owned` names the
+    /// containers this process holds (created, starting, running): a pool's other members
+    /// create theirs at the same time, and one created but not yet started is not a leftover.
+    pub async fn sweep_server(
+        &self,
+        instance: &str,
+        tenant: &TenantId,
+        server: &str,
+        owned: &std::collections::BTreeSet<String>,
+    ) {
         let labels = vec![
             format!("{LABEL_INSTANCE}={instance}"),
             format!("{LABEL_TENANT}={tenant}"),
@@ -296,7 +304,9 @@ impl Engine {
                 c.state,
                 Some(bollard::models::ContainerSummaryStateEnum::RUNNING)
             );
-            if let (false, Some(id)) = (running, &c.id) {
+            let name = c.names.as_ref().and_then(|n| n.first());
+            let held = name.is_some_and(|n| owned.contains(n.trim_start_matches('/')));
+            if let (false, false, Some(id)) = (running, held, &c.id) {
                 self.remove(id).await;
             }
         }

@@ -153,7 +153,7 @@ pub async fn spawn(
     let engine = Engine::connect(settings).map_err(|e| err(&e))?;
     engine.ping().await.map_err(|e| err(&e))?;
     engine
-        .sweep_server(&settings.instance, tenant, cfg.name.as_str())
+        .sweep_server(&settings.instance, tenant, cfg.name.as_str(), &owned())
         .await;
     if let (Some(net), crate::config::Network::Named(n)) = (&settings.network, &k.network) {
         if net == n {

@@ -104,12 +104,13 @@ impl Engine {
         }
     }
 
-    /// `podman` CLI on this engine's store (exec into a container, kill one).
+    /// `podman` CLI on this engine's store and registries (exec into a container, kill one, push).
     pub fn podman(&self, args: &[&str]) -> std::process::Output {
         Command::new("podman")
             .args(args)
             .env("CONTAINERS_CONF", self.dir.join("containers.conf"))
             .env("CONTAINERS_STORAGE_CONF", self.dir.join("storage.conf"))
+            .env("CONTAINERS_REGISTRIES_CONF", self.dir.join("registries.conf"))
             .output()
             .expect("run podman")
     }

@@ -304,11 +304,7 @@ const LOG_EVERY: Duration = Duration::from_secs(1);
 impl Lead {
     async fn run(self, engine: &Engine) {
         let image = self.image.as_str();
-        let inspect = |engine: &Engine| async move {
-            let i = engine.docker.inspect_image(image).await.ok();
-            i.map(|i| (i.id, i.size)).unwrap_or_default()
-        };
-        let (before, _) = inspect(engine).await;
+        let (before, _) = inspect(engine, image).await;
         tracing::info!(image, "pulling image");
         let mut logged = Instant::now();
         let mut last = Progress::default();
@@ -326,7 +322,7 @@ impl Lead {
             .await;
         match result {
             Ok(()) => {
-                let (after, size) = inspect(engine).await;
+                let (after, size) = inspect(engine, image).await;
                 last.finish(after.as_deref());
                 tracing::info!(image, changed = before != after, "image pulled");
                 self.tx.send_modify(|v| {
@@ -347,6 +343,12 @@ impl Lead {
             }
         }
     }
+}
+
+/// The image's id and size, when the engine has it.
+async fn inspect(engine: &Engine, image: &str) -> (Option<String>, Option<i64>) {
+    let i = engine.docker.inspect_image(image).await.ok();
+    i.map(|i| (i.id, i.size)).unwrap_or_default()
 }
 
 fn show(v: &mut ImageView, p: &Progress, image: &str) {

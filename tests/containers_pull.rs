@@ -43,7 +43,10 @@ fn push(engine: &Engine, local: &str, remote: &str) {
         String::from_utf8_lossy(&out.stderr)
     );
     let _ = engine.podman(&["rmi", "-f", remote]);
-    assert!(!has_image(engine, remote), "{remote} is still in the engine");
+    assert!(
+        !has_image(engine, remote),
+        "{remote} is still in the engine"
+    );
 }
 
 fn has_image(engine: &Engine, image: &str) -> bool {
@@ -60,7 +63,9 @@ fn image_id(engine: &Engine, image: &str) -> String {
 
 /// Builds `tag` from `containerfile` with `files` in its context (offline).
 fn build(engine: &Engine, tag: &str, containerfile: &str, files: &[(&str, &[u8])]) {
-    let ctx = engine.dir.join(format!("ctx-{}", tag.replace(['/', ':'], "-")));
+    let ctx = engine
+        .dir
+        .join(format!("ctx-{}", tag.replace(['/', ':'], "-")));
     std::fs::create_dir_all(&ctx).unwrap();
     std::fs::write(ctx.join("Containerfile"), containerfile).unwrap();
     for (name, data) in files {
@@ -68,7 +73,14 @@ fn build(engine: &Engine, tag: &str, containerfile: &str, files: &[(&str, &[u8])
     }
     let ctx = ctx.to_string_lossy().to_string();
     let out = engine.podman(&[
-        "build", "--pull=never", "--network", "none", "-q", "-t", tag, &ctx,
+        "build",
+        "--pull=never",
+        "--network",
+        "none",
+        "-q",
+        "-t",
+        tag,
+        &ctx,
     ]);
     assert!(
         out.status.success(),
@@ -126,7 +138,8 @@ fn a_pull_job_fetches_a_registry_image_and_update_restarts_its_server_on_the_new
     // A server on that image, which the engine does not have: it cannot start yet.
     let servers = format!(
         "{}\n[tenants.t.servers.srv.restart]\ninitial_backoff = \"5s\"\nmax_backoff = \"5s\"\n",
-        hostroot_server("t", "srv", &demo_args(), "strategy = \"always-on\"").replace(HOSTROOT, &image)
+        hostroot_server("t", "srv", &demo_args(), "strategy = \"always-on\"")
+            .replace(HOSTROOT, &image)
     );
     let hub = ServedHub::start(Config::new(&hub_toml(
         &engine,
@@ -160,7 +173,7 @@ fn a_pull_job_fetches_a_registry_image_and_update_restarts_its_server_on_the_new
 
     // (c) the server runs on the pulled image and answers.
     wait_servers(port, None, "t", "up", &[], Duration::from_secs(30));
-    assert_eq!(call_text(port, "srv__echo", "pulled"), "pulled");
+    assert_eq!(call_text(port, "srv__echo", "pulled"), "Echo: pulled");
     let first = container_id(port);
     assert!(!first.is_empty());
 
@@ -171,21 +184,29 @@ fn a_pull_job_fetches_a_registry_image_and_update_restarts_its_server_on_the_new
     assert_eq!(container_id(port), first);
 
     // (d) a changed image under the same tag: `changed`, and the server runs a new container on it.
-    build(&engine, "localhost/hostroot-v2:latest", &format!("FROM {HOSTROOT}\nLABEL version=2\n"), &[]);
+    build(
+        &engine,
+        "localhost/hostroot-v2:latest",
+        &format!("FROM {HOSTROOT}\nLABEL version=2\n"),
+        &[],
+    );
     push(&engine, "localhost/hostroot-v2:latest", &image);
     let job = pull_and_wait(port, None, &body, PULL_LIMIT);
     assert_eq!(job["images"][0]["changed"], true, "{job}");
     assert_eq!(job["restarted"], json!(["t/srv"]), "{job}");
     wait_servers(port, None, "t", "up", &[], Duration::from_secs(30));
     let second = container_id(port);
-    assert!(!second.is_empty() && second != first, "{first} then {second}");
+    assert!(
+        !second.is_empty() && second != first,
+        "{first} then {second}"
+    );
     let runs_on = engine.inspect(&second)["Image"]
         .as_str()
         .unwrap_or_default()
         .trim_start_matches("sha256:")
         .to_string();
     assert_eq!(runs_on, image_id(&engine, &image));
-    assert_eq!(call_text(port, "srv__echo", "updated"), "updated");
+    assert_eq!(call_text(port, "srv__echo", "updated"), "Echo: updated");
 }
 
 /// Reads a response to `request` on 127.0.0.1:`port` until its body holds one whole line;
@@ -209,12 +230,15 @@ fn first_line(port: u16, request: &str) -> Value {
             }
         }
     }
-    panic!("no first line within 10 s: {}", String::from_utf8_lossy(&raw))
+    panic!(
+        "no first line within 10 s: {}",
+        String::from_utf8_lossy(&raw)
+    )
 }
 
 #[test]
-fn the_stream_tells_progress_and_a_summary_a_left_stream_goes_on_and_a_second_pull_joins_the_first(
-) {
+fn the_stream_tells_progress_and_a_summary_a_left_stream_goes_on_and_a_second_pull_joins_the_first()
+{
     let dir = scratch("stream");
     let engine = Engine::private(dir.path());
     let registry = Registry::start(dir.path());
@@ -231,7 +255,13 @@ fn the_stream_tells_progress_and_a_summary_a_left_stream_goes_on_and_a_second_pu
     let body = json!({ "image": image }).to_string();
 
     // (b) the stream form: the job first, progress, the finished job last.
-    let a = api(port, "POST", "/api/docker/images/pull?stream=true", None, &body);
+    let a = api(
+        port,
+        "POST",
+        "/api/docker/images/pull?stream=true",
+        None,
+        &body,
+    );
     assert_eq!(a.status, 200, "{}", a.raw.body);
     assert_eq!(a.header("content-type"), Some("application/x-ndjson"));
     let lines: Vec<Value> = a
@@ -248,7 +278,10 @@ fn the_stream_tells_progress_and_a_summary_a_left_stream_goes_on_and_a_second_pu
     assert_eq!(last["job"], id.as_str());
     assert_eq!(last["state"], "done", "{last}");
     assert_eq!(last["images"][0]["state"], "done", "{last}");
-    assert!(last["images"][0]["bytes_total"].as_i64().unwrap() > 30 << 20, "{last}");
+    assert!(
+        last["images"][0]["bytes_total"].as_i64().unwrap() > 30 << 20,
+        "{last}"
+    );
     for p in &lines[1..lines.len() - 1] {
         assert_eq!(p["job"], id.as_str(), "{p}");
         assert_eq!(p["image"], image.as_str(), "{p}");
@@ -287,18 +320,31 @@ fn the_stream_tells_progress_and_a_summary_a_left_stream_goes_on_and_a_second_pu
         .map(|j| &j["images"][0]["joined"])
         .filter(|j| !j.is_null())
         .collect();
-    assert_eq!(joined.len(), 1, "exactly one job joined the other:\n{j1}\n{j2}");
-    assert!(*joined[0] == json!(id1) || *joined[0] == json!(id2), "{j1}\n{j2}");
+    assert_eq!(
+        joined.len(),
+        1,
+        "exactly one job joined the other:\n{j1}\n{j2}"
+    );
+    assert!(
+        *joined[0] == json!(id1) || *joined[0] == json!(id2),
+        "{j1}\n{j2}"
+    );
     for j in [&j1, &j2] {
         assert_eq!(j["state"], "done", "{j}");
         assert_eq!(j["images"][0]["changed"], true, "{j}");
     }
-    assert_eq!(j1["images"][0]["bytes_total"], j2["images"][0]["bytes_total"]);
+    assert_eq!(
+        j1["images"][0]["bytes_total"],
+        j2["images"][0]["bytes_total"]
+    );
 
     // An unknown job is a 404 with a hint.
     let nope = api(port, "GET", "/api/docker/images/pull/no-such-job", None, "");
     assert_eq!(nope.status, 404, "{}", nope.raw.body);
-    assert!(nope.json["error"]["hint"].as_str().unwrap().contains("POST /api/docker/images/pull"));
+    assert!(nope.json["error"]["hint"]
+        .as_str()
+        .unwrap()
+        .contains("POST /api/docker/images/pull"));
 }
 
 #[test]
@@ -308,13 +354,13 @@ fn a_missing_tag_fails_the_job_naming_the_image_and_bad_bodies_name_the_key() {
     let registry = Registry::start(dir.path());
     push(&engine, HOSTROOT, &registry.image("hostroot:1"));
     assert_eq!(registry.tags("hostroot"), vec!["1".to_string()]);
-    let admin = "adm-pull-5e1f0c";
+    let admin = "adm-pull-5e1f0c9a3b7d2e44";
     let config = Config::new(&hub_toml(
         &engine,
         &test_instance("pull-missing"),
         "",
         &format!(
-            "[hub.admin]\napi_keys = [\"{admin}\"]\n[tenants.t]\napi_keys = [\"k-tenant-pull\"]\n{}",
+            "[hub.admin]\napi_keys = [\"{admin}\"]\n[tenants.t]\napi_keys = [\"k-tenant-pull-7c2a9e13f0\"]\n{}",
             hostroot_server("t", "srv", &demo_args(), "")
         ),
     ));
@@ -324,13 +370,22 @@ fn a_missing_tag_fails_the_job_naming_the_image_and_bad_bodies_name_the_key() {
     let good = registry.image("hostroot:1");
     let out = harness::run_hub(&config.path, &["pull", &good], "", PULL_LIMIT);
     assert_eq!(out.code(), Some(0), "{}\n{}", out.stdout, out.stderr);
-    assert!(out.stdout.contains(&format!("pulled {good}")), "{}", out.stdout);
-    assert!(out.stderr.contains(&format!("{good}:")), "progress: {}", out.stderr);
+    assert!(
+        out.stdout.contains(&format!("pulled {good}")),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stderr.contains(&format!("{good}:")),
+        "progress: {}",
+        out.stderr
+    );
     assert!(has_image(&engine, &good));
     let out = harness::run_hub(&config.path, &["pull", &missing], "", PULL_LIMIT);
     assert_eq!(out.code(), Some(1), "{}\n{}", out.stdout, out.stderr);
     assert!(
-        out.stderr.contains(&format!("error: pulling image `{missing}` failed")),
+        out.stderr
+            .contains(&format!("error: pulling image `{missing}` failed")),
         "{}",
         out.stderr
     );
@@ -343,7 +398,10 @@ fn a_missing_tag_fails_the_job_naming_the_image_and_bad_bodies_name_the_key() {
     assert_eq!(job["state"], "failed", "{job}");
     assert_eq!(job["images"][0]["state"], "failed", "{job}");
     let error = job["images"][0]["error"].as_str().unwrap();
-    assert!(error.contains(&format!("pulling image `{missing}` failed")), "{error}");
+    assert!(
+        error.contains(&format!("pulling image `{missing}` failed")),
+        "{error}"
+    );
     assert!(error.contains("manifest unknown"), "{error}");
 
     // Bad bodies name the key; a tenant's key gets the admin-only answer; no key, 401.
@@ -355,14 +413,33 @@ fn a_missing_tag_fails_the_job_naming_the_image_and_bad_bodies_name_the_key() {
     ] {
         let a = api(port, "POST", "/api/docker/images/pull", Some(admin), bad);
         assert_eq!(a.status, 400, "{bad}: {}", a.raw.body);
-        assert!(a.json["error"]["message"].as_str().unwrap().contains(key), "{bad}: {}", a.raw.body);
+        assert!(
+            a.json["error"]["message"].as_str().unwrap().contains(key),
+            "{bad}: {}",
+            a.raw.body
+        );
     }
-    let a = api(port, "POST", "/api/docker/images/pull?stream=perhaps", Some(admin), &body);
+    let a = api(
+        port,
+        "POST",
+        "/api/docker/images/pull?stream=perhaps",
+        Some(admin),
+        &body,
+    );
     assert_eq!(a.status, 400, "{}", a.raw.body);
-    let a = api(port, "POST", "/api/docker/images/pull", Some("k-tenant-pull"), &body);
+    let a = api(
+        port,
+        "POST",
+        "/api/docker/images/pull",
+        Some("k-tenant-pull-7c2a9e13f0"),
+        &body,
+    );
     assert_eq!((a.status, a.code()), (403, "admin_only"), "{}", a.raw.body);
     let id = job["job"].as_str().unwrap();
     let path = format!("/api/docker/images/pull/{id}");
-    assert_eq!(api(port, "GET", &path, Some("k-tenant-pull"), "").status, 403);
+    assert_eq!(
+        api(port, "GET", &path, Some("k-tenant-pull-7c2a9e13f0"), "").status,
+        403
+    );
     assert_eq!(api(port, "GET", &path, None, "").status, 401);
 }

@@ -166,7 +166,11 @@ pub fn refused(a: &ApiAnswer, status: u16, code: &str) {
 #[track_caller]
 pub fn pull_and_wait(port: u16, key: Option<&str>, body: &str, limit: Duration) -> Value {
     let started = api(port, "POST", "/api/docker/images/pull", key, body);
-    assert_eq!(started.status, 202, "POST /api/docker/images/pull: {}", started.raw.body);
+    assert_eq!(
+        started.status, 202,
+        "POST /api/docker/images/pull: {}",
+        started.raw.body
+    );
     let id = started.json["job"].as_str().unwrap_or_default().to_string();
     let location = format!("/api/docker/images/pull/{id}");
     assert_eq!(started.header("location"), Some(location.as_str()));

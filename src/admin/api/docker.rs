@@ -103,7 +103,10 @@ fn view(t: &Tenant, u: &Upstream, engine_rows: &[bollard::models::ContainerSumma
 }
 
 /// Every container server the caller may see, as (tenant, upstream).
-pub(super) fn container_servers(s: &ApiState, caller: &Caller) -> Vec<(Arc<Tenant>, Arc<Upstream>)> {
+pub(super) fn container_servers(
+    s: &ApiState,
+    caller: &Caller,
+) -> Vec<(Arc<Tenant>, Arc<Upstream>)> {
     let mut out = Vec::new();
     for t in s.hub.tenants().values() {
         if !caller.sees(t.id.as_str()) {

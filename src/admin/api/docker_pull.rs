@@ -29,8 +29,9 @@ struct Ask {
 }
 
 fn bad(message: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, "bad_request", message)
-        .hint("send `{\"image\": \"name:tag\", \"update\": false}`, or `{}` for every configured image")
+    ApiError::new(StatusCode::BAD_REQUEST, "bad_request", message).hint(
+        "send `{\"image\": \"name:tag\", \"update\": false}`, or `{}` for every configured image",
+    )
 }
 
 /// The body (`{"image"?, "update"?}`), `?stream=` and `Accept: application/x-ndjson`.
@@ -106,10 +107,16 @@ pub async fn start(
             .collect(),
     };
     if images.is_empty() {
-        return Err(bad("nothing to pull: no container server is configured and no `image` given"));
+        return Err(bad(
+            "nothing to pull: no container server is configured and no `image` given",
+        ));
     }
     let job = s.pulls.create(&images).map_err(|e| {
-        ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_pulls", e.to_string())
+        ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_pulls",
+            e.to_string(),
+        )
     })?;
     tracing::info!(target: "audit", who = %caller.who(), "pull job {}: {} (update: {})", job.id(), images.join(", "), ask.update);
     spawn(&s, job.clone(), ask.update);
@@ -177,7 +184,11 @@ async fn run(s: &ApiState, job: &Job, update: bool) {
             continue;
         }
         for (t, u) in container_servers(s, &Caller::Admin { key: None }) {
-            if u.cfg.container.as_ref().is_none_or(|k| k.image != pulled.image) {
+            if u.cfg
+                .container
+                .as_ref()
+                .is_none_or(|k| k.image != pulled.image)
+            {
                 continue;
             }
             match t.restart_server(u.name.as_str()).await {
@@ -219,8 +230,12 @@ mod tests {
 
     #[test]
     fn a_bad_body_names_the_key() {
-        assert!(asked(r#"{"image": 3}"#, None).unwrap_err().contains("`image`"));
-        assert!(asked(r#"{"image": " "}"#, None).unwrap_err().contains("`image`"));
+        assert!(asked(r#"{"image": 3}"#, None)
+            .unwrap_err()
+            .contains("`image`"));
+        assert!(asked(r#"{"image": " "}"#, None)
+            .unwrap_err()
+            .contains("`image`"));
         assert!(asked(r#"{"update": "yes"}"#, None)
             .unwrap_err()
             .contains("`update`"));

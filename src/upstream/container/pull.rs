@@ -261,8 +261,13 @@ mod tests {
     #[test]
     fn a_finished_pull_has_every_layer_done() {
         let mut p = Progress::default();
-        p.feed(&item(Some("aaaaaaaaaaaa"), "Downloading", Some(10), Some(40)))
-            .unwrap();
+        p.feed(&item(
+            Some("aaaaaaaaaaaa"),
+            "Downloading",
+            Some(10),
+            Some(40),
+        ))
+        .unwrap();
         p.feed(&item(Some("bbbbbbbbbbbb"), "Download complete", None, None))
             .unwrap();
         p.feed(&item(Some("cccccccccccc"), "Download complete", None, None))

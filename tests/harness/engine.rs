@@ -135,6 +135,9 @@ impl Drop for Engine {
     fn drop(&mut self) {
         if self.private {
             self.stop();
+            // podman mounts its overlay store on itself; unmounted, the scratch folder can go.
+            let overlay = self.dir.join("storage/overlay");
+            let _ = Command::new("umount").arg(&overlay).output();
         }
     }
 }

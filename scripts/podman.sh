@@ -9,7 +9,8 @@
 #                                      Idempotent: a service already answering on DIR is kept.
 #   scripts/podman.sh stop [DIR]       stop the service this script started (by its PID file)
 #   scripts/podman.sh env [DIR]        print `export` lines: DOCKER_HOST, CONTAINERS_CONF,
-#                                      CONTAINERS_STORAGE_CONF (for the podman CLI on the same store)
+#                                      CONTAINERS_STORAGE_CONF, CONTAINERS_REGISTRIES_CONF (for the
+#                                      podman CLI on the same store and registries)
 #   scripts/podman.sh busybox [DIR]    import localhost/bb:latest (busybox-static rootfs) if missing
 #   scripts/podman.sh hostroot [DIR]   import localhost/hostroot:latest if missing: an almost empty
 #                                      rootfs (bin, lib, lib64, sbin → usr/…; passwd with uid 1000)
@@ -20,7 +21,9 @@
 #
 # Facts this relies on (../shared/CONTAINERS.md in the workspace): the service needs
 # CONTAINERS_CONF in its own environment; its socket is root-only (0600); no registry is
-# reachable, so every image is built or imported locally.
+# reachable, so every image is built or imported locally. A registry on loopback (Debian's
+# docker-registry, started by a test) is plain HTTP: registries.conf marks 127.0.0.1 and
+# localhost, any port, insecure.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -39,6 +42,7 @@ PKGS=(
     containernetworking-plugins=1.1.1+ds1-3+b5
     busybox-static=1:1.35.0-4+deb12u1+b1
     debootstrap=1.0.128+nmu2+deb12u2
+    docker-registry=2.8.2+ds1-1
     uidmap iptables
 )
 
@@ -46,7 +50,8 @@ die() { echo "podman.sh: error: $*" >&2; exit 1; }
 
 install() {
     if command -v podman >/dev/null && command -v runc >/dev/null && command -v busybox >/dev/null \
-        && command -v debootstrap >/dev/null && [ -x /usr/libexec/podman/catatonit ] \
+        && command -v debootstrap >/dev/null && command -v docker-registry >/dev/null \
+        && [ -x /usr/libexec/podman/catatonit ] \
         && [ -x /usr/lib/cni/bridge ]; then
         return 0
     fi
@@ -75,6 +80,18 @@ cgroup_manager = "cgroupfs"
 [network]
 network_config_dir = "$DIR/networks"
 EOF
+    # The system's registries (search lists, mirrors) and, added, the loopback registries as
+    # insecure (plain HTTP): a test's own registry on 127.0.0.1:<port> or localhost:<port> (an
+    # entry without a port matches every port).
+    { [ -f /etc/containers/registries.conf ] && cat /etc/containers/registries.conf; cat <<EOF
+[[registry]]
+location = "localhost"
+insecure = true
+[[registry]]
+location = "127.0.0.1"
+insecure = true
+EOF
+    } >"$DIR/registries.conf"
     cat >"$DIR/storage.conf" <<EOF
 [storage]
 driver = "overlay"
@@ -87,6 +104,7 @@ envs() {
     echo "export DOCKER_HOST=unix://$SOCK"
     echo "export CONTAINERS_CONF=$DIR/containers.conf"
     echo "export CONTAINERS_STORAGE_CONF=$DIR/storage.conf"
+    echo "export CONTAINERS_REGISTRIES_CONF=$DIR/registries.conf"
 }
 
 answering() { curl -sf --max-time 2 --unix-socket "$SOCK" http://d/_ping >/dev/null 2>&1; }
@@ -100,7 +118,7 @@ start() {
     fi
     rm -f "$SOCK"
     CONTAINERS_CONF="$DIR/containers.conf" CONTAINERS_STORAGE_CONF="$DIR/storage.conf" \
-        setsid podman system service --time="${PODMAN_SERVICE_TIME:-0}" "unix://$SOCK" >"$DIR/service.log" 2>&1 </dev/null &
+        CONTAINERS_REGISTRIES_CONF="$DIR/registries.conf" setsid podman system service --time="${PODMAN_SERVICE_TIME:-0}" "unix://$SOCK" >"$DIR/service.log" 2>&1 </dev/null &
     echo $! >"$PIDFILE"
     for _ in $(seq 1 100); do
         if answering; then
@@ -164,5 +182,5 @@ case "$cmd" in
     env) envs ;;
     busybox) install; write_conf; busybox_image ;;
     hostroot) install; write_conf; hostroot_image ;;
-    *) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+    *) sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

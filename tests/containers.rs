@@ -594,14 +594,14 @@ fn the_docker_routes_show_and_control_the_hubs_containers() {
     assert_eq!(nope.status, 404);
 
     // No registry here: a pull fails, and says so per image.
-    let pull = api_ok(
+    let pull = harness::pull_and_wait(
         port,
-        "POST",
-        "/api/docker/images/pull",
         None,
         r#"{"image": "localhost/no-such:1"}"#,
+        Duration::from_secs(30),
     );
-    assert_eq!(pull["failed"][0]["image"], "localhost/no-such:1", "{pull}");
+    assert_eq!(pull["state"], "failed", "{pull}");
+    assert_eq!(pull["images"][0]["image"], "localhost/no-such:1", "{pull}");
     let bad = api(
         port,
         "POST",

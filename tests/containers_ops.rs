@@ -363,11 +363,12 @@ fn a_pull_that_cannot_reach_a_registry_fails_naming_the_image_in_cli_api_and_sta
     let hub = ServedHub::start(config);
     let port = hub.addr.port();
     let body = json!({ "image": missing }).to_string();
-    let answer = api_ok(port, "POST", "/api/docker/images/pull", None, &body);
-    assert_eq!(answer["pulled"], json!([]), "{answer}");
-    assert_eq!(answer["failed"][0]["image"], missing.as_str(), "{answer}");
+    let answer = harness::pull_and_wait(port, None, &body, Duration::from_secs(30));
+    assert_eq!(answer["state"], "failed", "{answer}");
+    assert_eq!(answer["images"][0]["image"], missing.as_str(), "{answer}");
+    assert_eq!(answer["images"][0]["state"], "failed", "{answer}");
     assert!(
-        answer["failed"][0]["error"]
+        answer["images"][0]["error"]
             .as_str()
             .unwrap()
             .contains(&format!("pulling image `{missing}` failed")),

@@ -160,3 +160,32 @@ pub fn refused(a: &ApiAnswer, status: u16, code: &str) {
         a.raw.body
     );
 }
+
+/// `POST /api/docker/images/pull` with `body` (asserting 202, a job and its `Location`), then
+/// that job polled until it has finished, at most `limit`; the finished job.
+#[track_caller]
+pub fn pull_and_wait(port: u16, key: Option<&str>, body: &str, limit: Duration) -> Value {
+    let started = api(port, "POST", "/api/docker/images/pull", key, body);
+    assert_eq!(
+        started.status, 202,
+        "POST /api/docker/images/pull: {}",
+        started.raw.body
+    );
+    let id = started.json["job"].as_str().unwrap_or_default().to_string();
+    let location = format!("/api/docker/images/pull/{id}");
+    assert_eq!(started.header("location"), Some(location.as_str()));
+    wait_job(port, key, &id, limit)
+}
+
+/// The pull job `id` polled (every 100 ms) until it is no longer `running`, at most `limit`.
+#[track_caller]
+pub fn wait_job(port: u16, key: Option<&str>, id: &str, limit: Duration) -> Value {
+    let path = format!("/api/docker/images/pull/{id}");
+    let mut last = Value::Null;
+    let done = wait_until(limit, Duration::from_millis(100), || {
+        last = api_ok(port, "GET", &path, key, "");
+        last["state"] != "running"
+    });
+    assert!(done, "pull job {id} still running after {limit:?}: {last}");
+    last
+}

@@ -104,12 +104,16 @@ impl Engine {
         }
     }
 
-    /// `podman` CLI on this engine's store (exec into a container, kill one).
+    /// `podman` CLI on this engine's store and registries (exec into a container, kill one, push).
     pub fn podman(&self, args: &[&str]) -> std::process::Output {
         Command::new("podman")
             .args(args)
             .env("CONTAINERS_CONF", self.dir.join("containers.conf"))
             .env("CONTAINERS_STORAGE_CONF", self.dir.join("storage.conf"))
+            .env(
+                "CONTAINERS_REGISTRIES_CONF",
+                self.dir.join("registries.conf"),
+            )
             .output()
             .expect("run podman")
     }
@@ -131,6 +135,9 @@ impl Drop for Engine {
     fn drop(&mut self) {
         if self.private {
             self.stop();
+            // podman mounts its overlay store on itself; unmounted, the scratch folder can go.
+            let overlay = self.dir.join("storage/overlay");
+            let _ = Command::new("umount").arg(&overlay).output();
         }
     }
 }

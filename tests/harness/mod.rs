@@ -10,6 +10,7 @@
 //! - [`api`]: the REST admin API with a bearer key, stateless 2026-07-28 calls, waits on server
 //!   states and config generations.
 //! - [`engine`]: the container engine (podman's Docker API service) and local images.
+//! - [`registry`]: a container registry of the test's own (`docker-registry` on loopback).
 //! - [`clients`]: the Python/TypeScript SDK client scripts of tests/clients, the Inspector CLI,
 //!   server-everything over HTTP.
 //!
@@ -27,6 +28,7 @@ pub mod engine;
 pub mod http;
 pub mod hub;
 pub mod proc;
+pub mod registry;
 
 pub use api::*;
 pub use clients::*;

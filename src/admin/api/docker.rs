@@ -1,10 +1,10 @@
 //! `/api/docker/*`: the hub's containers as the engine and the supervisors see them, their
-//! start/stop/restart, image pulls and the cleanup of what is stopped or orphaned.
+//! start/stop/restart, and the cleanup of what is stopped or orphaned (image pulls are
+//! [`super::docker_pull`]'s).
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
@@ -18,7 +18,7 @@ use crate::upstream::Upstream;
 type ApiResult = Result<Json<Value>, ApiError>;
 type S = State<Arc<ApiState>>;
 
-fn engine_of(s: &ApiState) -> Result<Engine, ApiError> {
+pub(super) fn engine_of(s: &ApiState) -> Result<Engine, ApiError> {
     Engine::connect(&s.hub.config().hub.containers).map_err(unreachable)
 }
 
@@ -105,7 +105,10 @@ fn view(t: &Tenant, u: &Upstream, engine_rows: &[bollard::models::ContainerSumma
 }
 
 /// Every container server the caller may see, as (tenant, upstream).
-fn container_servers(s: &ApiState, caller: &Caller) -> Vec<(Arc<Tenant>, Arc<Upstream>)> {
+pub(super) fn container_servers(
+    s: &ApiState,
+    caller: &Caller,
+) -> Vec<(Arc<Tenant>, Arc<Upstream>)> {
     let mut out = Vec::new();
     for t in s.hub.tenants().values() {
         if !caller.sees(t.id.as_str()) {
@@ -238,91 +241,6 @@ pub async fn action(
         v["container"] = view(&t, &u, &rows(&s).await);
     }
     Ok(Json(v))
-}
-
-/// `{"image": "…"}` pulls one image; `{}` every configured one. With `"update": true`, servers
-/// whose image changed are restarted on the new one. Answers when the pulls have finished.
-pub async fn pull(State(s): S, headers: HeaderMap, body: Bytes) -> ApiResult {
-    let caller = authenticate(&s.hub, &headers)?;
-    caller.require_admin()?;
-    let req: Value = if body.is_empty() {
-        json!({})
-    } else {
-        serde_json::from_slice(&body).map_err(|e| {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "bad_request",
-                format!("the body is not JSON: {e}"),
-            )
-            .hint("send `{\"image\": \"name:tag\"}`, or `{}` for every configured image")
-        })?
-    };
-    let servers = container_servers(&s, &caller);
-    let images: BTreeSet<String> = match req.get("image") {
-        Some(Value::String(i)) => BTreeSet::from([i.clone()]),
-        None | Some(Value::Null) => servers
-            .iter()
-            .filter_map(|(_, u)| u.cfg.container.as_ref().map(|k| k.image.clone()))
-            .collect(),
-        Some(_) => {
-            return Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "bad_request",
-                "`image` must be a string",
-            ))
-        }
-    };
-    let update = req.get("update").and_then(Value::as_bool).unwrap_or(false);
-    let engine = match engine_of(&s) {
-        Ok(e) => e,
-        // Each image failed, and says why.
-        Err(e) => {
-            let failed: Vec<Value> = images
-                .iter()
-                .map(|i| json!({"image": i, "error": e.message}))
-                .collect();
-            return Ok(Json(
-                json!({"pulled": [], "failed": failed, "restarted": []}),
-            ));
-        }
-    };
-    let mut pulled = Vec::new();
-    let mut failed = Vec::new();
-    let mut restarted = Vec::new();
-    for image in images {
-        let before = engine
-            .docker
-            .inspect_image(&image)
-            .await
-            .ok()
-            .and_then(|i| i.id);
-        match engine.pull(&image).await {
-            Ok(()) => {
-                let after = engine
-                    .docker
-                    .inspect_image(&image)
-                    .await
-                    .ok()
-                    .and_then(|i| i.id);
-                let changed = before != after;
-                pulled.push(json!({"image": image, "changed": changed}));
-                if update && changed {
-                    for (t, u) in &servers {
-                        if u.cfg.container.as_ref().is_some_and(|k| k.image == image)
-                            && t.restart_server(u.name.as_str()).await.is_ok()
-                        {
-                            restarted.push(format!("{}/{}", t.id, u.name));
-                        }
-                    }
-                }
-            }
-            Err(e) => failed.push(json!({"image": image, "error": e.to_string()})),
-        }
-    }
-    tracing::info!(target: "audit", who = %caller.who(), "pull images: {} pulled, {} failed", pulled.len(), failed.len());
-    Ok(Json(
-        json!({"pulled": pulled, "failed": failed, "restarted": restarted}),
-    ))
 }
 
 /// Removes this hub's stopped containers, and its orphans: running containers of this instance

@@ -6,6 +6,8 @@
 //! - [`views`]: the JSON of the hub, a tenant, a server.
 //! - [`handlers`]: what each route does.
 //! - [`pins`]: the tenant's pinned and quarantined tools, and approval.
+//! - [`docker`], [`docker_pool`]: `/api/docker/*`; [`docker_pull`] and [`pull_stream`]: image
+//!   pulls as jobs to poll or NDJSON streams.
 //! - [`openapi`]: the OpenAPI 3.1 document of all of it (`GET /api/openapi.json`).
 //!
 //! Keys: `[hub.admin] api_keys` may do everything; a tenant's key may read and act on its own
@@ -14,9 +16,11 @@
 
 mod docker;
 mod docker_pool;
+mod docker_pull;
 mod handlers;
 pub mod openapi;
 mod pins;
+mod pull_stream;
 mod views;
 
 use std::sync::Arc;
@@ -35,6 +39,8 @@ pub struct ApiState {
     pub hub: Arc<Hub>,
     /// Sessions over HTTP, for `GET /` (the stdio session counts through its tenant).
     pub http_sessions: Box<dyn Fn() -> usize + Send + Sync>,
+    /// Image pulls started through `/api/docker/images/pull`, kept for polling.
+    pub pulls: crate::upstream::container::pulls::Pulls,
 }
 
 /// An error as the API answers it: `{"error": {"code", "message", "hint"}}` with a status.
@@ -215,7 +221,8 @@ pub fn router(state: Arc<ApiState>) -> Router {
             "/api/docker/containers/{tenant}/{server}/{action}",
             post(docker::action),
         )
-        .route("/api/docker/images/pull", post(docker::pull))
+        .route("/api/docker/images/pull", post(docker_pull::start))
+        .route("/api/docker/images/pull/{job}", get(docker_pull::job))
         .route("/api/docker/cleanup", post(docker::cleanup))
         .fallback(h::not_found)
         .with_state(state)

@@ -185,6 +185,29 @@ fn base_document() -> Value {
     doc
 }
 
+/// `POST /api/docker/images/pull` (202 and a job, or 200 and NDJSON) and
+/// `GET /api/docker/images/pull/{job}`.
+fn pull_ops() -> (Value, Value) {
+    let job = json!({"application/json": {"schema": {"$ref": "#/components/schemas/PullJob"}}});
+    let mut pull = op(
+        "Pull one image (`image`) or every configured one, as a job: 202 with the job and its `Location` to poll, or (`?stream=true` or `Accept: application/x-ndjson`) 200 with an NDJSON stream: the job, progress lines (`PullImage` with `job`), the finished job last. A pull of an image already being pulled joins it. `update: true` restarts the servers whose image changed",
+        "PullJob",
+        &["400", "403", "429"],
+        &[],
+    );
+    pull["responses"]["200"] = json!({"description": "The stream form: one JSON object a line (the job first and last, progress between)", "content": {"application/x-ndjson": {}}});
+    pull["responses"]["202"] = json!({"description": "The job, started; `Location` is where to poll it", "headers": {"Location": {"schema": {"type": "string"}}}, "content": job});
+    pull["parameters"] = json!([{"name": "stream", "in": "query", "required": false, "schema": {"type": "boolean"}}]);
+    pull["requestBody"] = json!({"required": false, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false, "properties": {"image": {"type": "string", "minLength": 1, "pattern": "\\S"}, "update": {"type": "boolean"}}}}}});
+    let pull_job = op(
+        "A pull job: each image's state, layers, bytes and last progress line, and the servers restarted (kept while running and among the last 16 after)",
+        "PullJob",
+        &["403", "404"],
+        &["job"],
+    );
+    (pull, pull_job)
+}
+
 /// The `/api/docker/*` routes and their schemas (apart: one `json!` of everything is too deep).
 fn docker_parts() -> (Value, Value) {
     let mut docker_action = op(
@@ -195,19 +218,14 @@ fn docker_parts() -> (Value, Value) {
     );
     docker_action["parameters"][2]["schema"] =
         json!({"type": "string", "enum": ["start", "stop", "restart"]});
-    let mut pull = op(
-        "Pull one image (`image`) or every configured one; `update: true` restarts the servers whose image changed",
-        "PullReport",
-        &["400", "403", "503"],
-        &[],
-    );
-    pull["requestBody"] = json!({"required": false, "content": {"application/json": {"schema": {"type": "object", "properties": {"image": {"type": "string"}, "update": {"type": "boolean"}}}}}});
+    let (pull, pull_job) = pull_ops();
     let paths = json!({
         "/api/docker/status": {"get": op("The container engine: reachable, version, this hub's containers", "DockerStatus", &["403"], &[])},
         "/api/docker/containers": {"get": op("Every container server the caller may see, with its container", "ContainerList", &[], &[])},
         "/api/docker/containers/{tenant}/{server}": {"get": op("One container server", "Container", &["404"], &["tenant", "server"])},
         "/api/docker/containers/{tenant}/{server}/{action}": {"post": docker_action},
         "/api/docker/images/pull": {"post": pull},
+        "/api/docker/images/pull/{job}": {"get": pull_job},
         "/api/docker/cleanup": {"post": op("Remove this hub's stopped containers and its orphans (running containers of this instance that no live connection of the hub owns: servers, pool members, sessions' own)", "CleanupReport", &["403", "503"], &[])},
     });
     let schemas = json!({
@@ -229,7 +247,17 @@ fn docker_parts() -> (Value, Value) {
                     "pool_up": {"type": "string", "pattern": "^[0-9]+/[0-9]+$", "description": "A pre-warmed pool's members up, of how many (`2/3`): a member down for good (restart policy `never`, or its budget spent) is not replaced"}}},
                 "ContainerList": {"type": "object", "required": ["containers"], "properties": {"containers": {"type": "array", "items": {"$ref": "#/components/schemas/Container"}}}},
                 "ContainerAction": {"type": "object", "properties": {"started": {"type": "boolean"}, "stopped": {"type": "boolean"}, "restarted": {"type": "boolean"}, "container": {"$ref": "#/components/schemas/Container"}}},
-                "PullReport": {"type": "object", "required": ["pulled", "failed", "restarted"], "properties": {"pulled": {"type": "array", "items": {"type": "object"}}, "failed": {"type": "array", "items": {"type": "object"}}, "restarted": {"type": "array", "items": {"type": "string"}}}},
+                "PullJob": {"type": "object", "required": ["job", "state", "images", "restarted", "started_at", "finished_at"], "properties": {
+                    "job": {"type": "string"}, "state": {"type": "string", "enum": ["running", "done", "failed"], "description": "`failed` when any image failed"},
+                    "images": {"type": "array", "items": {"$ref": "#/components/schemas/PullImage"}},
+                    "restarted": {"type": "array", "items": {"type": "string"}, "description": "`tenant/server` of each server restarted on a changed image (`update: true`)"},
+                    "started_at": {"type": "string"}, "finished_at": {"type": ["string", "null"]}}},
+                "PullImage": {"type": "object", "required": ["image", "state", "layers_done", "layers_total", "bytes_done", "bytes_total", "line", "changed", "error"], "properties": {
+                    "job": {"type": "string", "description": "In a stream's progress lines only"},
+                    "image": {"type": "string"}, "state": {"type": "string", "enum": ["queued", "pulling", "done", "failed"]},
+                    "layers_done": {"type": "integer"}, "layers_total": {"type": "integer"}, "bytes_done": {"type": "integer"}, "bytes_total": {"type": "integer"},
+                    "line": {"type": "string", "description": "The last progress line"}, "changed": {"type": ["boolean", "null"], "description": "Whether the image's id changed (once pulled)"},
+                    "error": {"type": ["string", "null"]}, "joined": {"type": "string", "description": "The job whose pull of this image was already running: this image waited for it and shares its result"}}},
                 "CleanupReport": {"type": "object", "required": ["removed"], "properties": {"removed": {"type": "array", "items": {"type": "string"}}, "networks": {"type": "array", "items": {"type": "string"}, "description": "The hub's own network, when it created it and no container of its runs any more"}}},
     });
     (paths, schemas)

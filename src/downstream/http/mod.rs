@@ -301,6 +301,7 @@ pub fn api_state(state: &Arc<HttpState>) -> Arc<crate::admin::api::ApiState> {
     Arc::new(crate::admin::api::ApiState {
         hub: state.hub.clone(),
         http_sessions: Box::new(move || s.session_count()),
+        pulls: Default::default(),
     })
 }
 

@@ -7,6 +7,7 @@ pub mod engine;
 pub mod health;
 mod http;
 pub mod pull;
+pub mod pulls;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

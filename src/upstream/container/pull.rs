@@ -97,6 +97,24 @@ impl Progress {
         })
     }
 
+    /// The pull of the image whose id is `image_id` succeeded: every layer is there (podman's
+    /// last word on a layer can be `Download complete` where Docker's is `Pull complete`), and
+    /// the image's config, which podman tells as one more blob, is no layer.
+    pub fn finish(&mut self, image_id: Option<&str>) {
+        if let Some(id) = image_id {
+            let hex = id.strip_prefix("sha256:").unwrap_or(id);
+            self.layers
+                .retain(|l| l.id.len() < 12 || !hex.starts_with(l.id.as_str()));
+            self.last = None;
+        }
+        for l in self.layers.iter_mut().filter(|l| !l.done()) {
+            l.status = "Pull complete".into();
+            if l.total > 0 {
+                l.current = l.total;
+            }
+        }
+    }
+
     /// Layers done, and layers known.
     pub fn layers(&self) -> (usize, usize) {
         (
@@ -238,6 +256,26 @@ mod tests {
             p.line(img),
             "alpine:3: 2/2 layers, 3.4 MB/3.4 MB; Digest: sha256:abc"
         );
+    }
+
+    #[test]
+    fn a_finished_pull_has_every_layer_done() {
+        let mut p = Progress::default();
+        p.feed(&item(
+            Some("aaaaaaaaaaaa"),
+            "Downloading",
+            Some(10),
+            Some(40),
+        ))
+        .unwrap();
+        p.feed(&item(Some("bbbbbbbbbbbb"), "Download complete", None, None))
+            .unwrap();
+        p.feed(&item(Some("cccccccccccc"), "Download complete", None, None))
+            .unwrap();
+        assert_eq!(p.layers(), (0, 3));
+        p.finish(Some("sha256:cccccccccccc0123"));
+        assert_eq!(p.layers(), (2, 2), "the config blob is no layer");
+        assert_eq!(p.bytes(), (40, 40));
     }
 
     #[test]

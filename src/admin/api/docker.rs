@@ -2,7 +2,6 @@
 //! start/stop/restart, and the cleanup of what is stopped or orphaned (image pulls are
 //! [`super::docker_pull`]'s).
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use axum::extract::{Path, State};

@@ -80,7 +80,9 @@ impl Supervisor {
         if !up.cfg.enabled {
             return;
         }
-        if up.cfg.start == StartMode::Lazy {
+        // A scheduled container starts with its window: `start = "lazy"` would wait for a call
+        // to one of its tools, which are hidden until it runs.
+        if up.cfg.start == StartMode::Lazy && !self.is_scheduled() {
             tokio::select! {
                 _ = up.start_requested.notified() => {}
                 _ = self.shutdown.cancelled() => { up.set_state(State::Stopped, None); return; }
@@ -290,20 +292,25 @@ impl Supervisor {
         up.touch();
         let (idle, tick) = self.parking();
         let mut park = tokio::time::interval_at(tokio::time::Instant::now() + tick, tick);
+        // A scheduled container wakes when its window closes (re-checked at least every minute).
+        let window_check = tokio::time::sleep(self.until_window_changes());
+        tokio::pin!(window_check);
         loop {
             tokio::select! {
-                _ = park.tick(), if idle.is_some() || self.is_scheduled() => {
-                    let idle_now = idle.is_some_and(|limit| conn.in_flight() == 0
-                        && up.last_used().and_then(|t| t.elapsed().ok()).is_some_and(|e| e >= limit));
-                    if idle_now || !self.in_window() {
-                        tracing::info!(tenant = %self.tenant, server = %up.name, "stopping the container: {}", if idle_now { "idle" } else { "outside its schedule" });
-                        up.set_conn(None);
-                        // Idle before the stop: a call arriving meanwhile asks for a new start.
-                        up.set_state(State::Idle, None);
-                        conn.close("was stopped (idle or outside its schedule)".into());
-                        link.stop(grace).await;
-                        return Outcome::Parked;
+                _ = park.tick(), if idle.is_some() => {
+                    let idle_now = conn.in_flight() == 0
+                        && idle.is_some_and(|limit| up.last_used().and_then(|t| t.elapsed().ok()).is_some_and(|e| e >= limit));
+                    if idle_now {
+                        tracing::info!(tenant = %self.tenant, server = %up.name, "stopping the container: idle");
+                        return self.park(&conn, &mut link, "was stopped after its idle timeout").await;
                     }
+                }
+                _ = &mut window_check, if self.is_scheduled() => {
+                    if !self.in_window() {
+                        tracing::info!(tenant = %self.tenant, server = %up.name, "stopping the container: outside its schedule{}", self.next_opening());
+                        return self.park(&conn, &mut link, "was stopped: outside its schedule").await;
+                    }
+                    window_check.as_mut().reset(tokio::time::Instant::now() + self.until_window_changes());
                 }
                 reason = link.closed() => {
                     up.set_conn(None);
@@ -337,6 +344,10 @@ impl Supervisor {
     }
 }
 
+/// The longest a scheduled container sleeps before its window is looked at again: the wall
+/// clock may jump (a suspended machine, an NTP step) while tokio's timers run on a monotonic one.
+const WINDOW_RECHECK: Duration = Duration::from_secs(60);
+
 impl Supervisor {
     fn is_scheduled(&self) -> bool {
         self.up
@@ -346,18 +357,60 @@ impl Supervisor {
             .is_some_and(|k| k.strategy == Strategy::Scheduled)
     }
 
+    /// Stops a running container that is idle or outside its windows: it starts again on the
+    /// next call (on-demand) or window (scheduled).
+    async fn park(&self, conn: &Arc<Conn>, link: &mut Link, why: &str) -> Outcome {
+        self.up.set_conn(None);
+        // Idle before the stop: a call arriving meanwhile asks for a new start.
+        self.up.set_state(State::Idle, None);
+        conn.close(why.into());
+        link.stop(self.settings.shutdown_grace).await;
+        Outcome::Parked
+    }
+
+    /// A scheduled container's windows (empty for the others).
+    fn schedule(&self) -> &[crate::config::Window] {
+        match &self.up.cfg.container {
+            Some(k) if k.strategy == Strategy::Scheduled => &k.schedule,
+            _ => &[],
+        }
+    }
+
     /// Whether a scheduled container may run now (always true for the others).
     fn in_window(&self) -> bool {
-        match &self.up.cfg.container {
-            Some(k) if k.strategy == Strategy::Scheduled => {
-                let now = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| d.as_secs() as i64)
-                    .unwrap_or(0);
-                k.schedule.iter().any(|w| w.contains(now))
+        !self.is_scheduled() || crate::config::open_at(self.schedule(), unix_now().0)
+    }
+
+    /// How long until a scheduled container's windows open or close, at most [`WINDOW_RECHECK`].
+    fn until_window_changes(&self) -> Duration {
+        let (secs, nanos) = unix_now();
+        crate::config::next_change(self.schedule(), secs)
+            .map(|at| {
+                let whole = Duration::from_secs(at.saturating_sub(secs).max(0) as u64);
+                whole.saturating_sub(Duration::from_nanos(u64::from(nanos)))
+            })
+            .unwrap_or(WINDOW_RECHECK)
+            .min(WINDOW_RECHECK)
+    }
+
+    /// `: next window at 2026-12-01 09:00 (Europe/Paris)`, for the log.
+    fn next_opening(&self) -> String {
+        let (Some(k), now) = (&self.up.cfg.container, unix_now().0) else {
+            return String::new();
+        };
+        let mut at = now;
+        // The next change of a closed schedule is its opening; from an open one, skip the close.
+        for _ in 0..2 {
+            match crate::config::next_change(&k.schedule, at) {
+                Some(next) => at = next,
+                None => return String::new(),
             }
-            _ => true,
+            if crate::config::open_at(&k.schedule, at) {
+                let zone = k.schedule.first().map_or(&k.time_zone, |w| &w.zone);
+                return format!("; next window at {}", crate::config::local_time(zone, at));
+            }
         }
+        String::new()
     }
 
     /// Waits until a scheduled container's window opens (at once for the others); false: shutdown.
@@ -366,19 +419,21 @@ impl Supervisor {
         while !self.in_window() {
             if !logged {
                 logged = true;
-                self.up.set_state(State::Idle, None);
+                // Said to a client that calls one of its (hidden) tools, and in `/health`.
+                let why = format!("outside its schedule{}", self.next_opening());
+                tracing::info!(tenant = %self.tenant, server = %self.up.name, "{why}: waiting for the next window");
+                self.up.set_state(State::Idle, Some(why));
                 (self.on_change)();
-                tracing::info!(tenant = %self.tenant, server = %self.up.name, "outside its schedule: waiting for the next window");
             }
             tokio::select! {
-                _ = tokio::time::sleep(Duration::from_secs(15)) => {}
+                _ = tokio::time::sleep(self.until_window_changes()) => {}
                 _ = self.shutdown.cancelled() => return false,
             }
         }
         true
     }
 
-    /// An on-demand container's idle limit, and how often idleness and windows are checked.
+    /// An on-demand container's idle limit, and how often idleness is checked.
     fn parking(&self) -> (Option<Duration>, Duration) {
         match &self.up.cfg.container {
             Some(k) if k.strategy == Strategy::OnDemand => (
@@ -388,6 +443,14 @@ impl Supervisor {
             _ => (None, Duration::from_secs(15)),
         }
     }
+}
+
+/// The wall clock: seconds since the epoch and the nanoseconds past them.
+fn unix_now() -> (i64, u32) {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| (d.as_secs() as i64, d.subsec_nanos()))
+        .unwrap_or((0, 0))
 }
 
 /// How often the lists of a 2026-07-28 upstream that pushes no changes are read again.

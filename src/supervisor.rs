@@ -302,13 +302,13 @@ impl Supervisor {
                         && idle.is_some_and(|limit| up.last_used().and_then(|t| t.elapsed().ok()).is_some_and(|e| e >= limit));
                     if idle_now {
                         tracing::info!(tenant = %self.tenant, server = %up.name, "stopping the container: idle");
-                        return self.park(&conn, &mut link, "was stopped after its idle timeout").await;
+                        return self.park(&conn, link, "was stopped after its idle timeout").await;
                     }
                 }
                 _ = &mut window_check, if self.is_scheduled() => {
                     if !self.in_window() {
                         tracing::info!(tenant = %self.tenant, server = %up.name, "stopping the container: outside its schedule{}", self.next_opening());
-                        return self.park(&conn, &mut link, "was stopped: outside its schedule").await;
+                        return self.park(&conn, link, "was stopped: outside its schedule").await;
                     }
                     window_check.as_mut().reset(tokio::time::Instant::now() + self.until_window_changes());
                 }
@@ -359,7 +359,7 @@ impl Supervisor {
 
     /// Stops a running container that is idle or outside its windows: it starts again on the
     /// next call (on-demand) or window (scheduled).
-    async fn park(&self, conn: &Arc<Conn>, link: &mut Link, why: &str) -> Outcome {
+    async fn park(&self, conn: &Arc<Conn>, link: Link, why: &str) -> Outcome {
         self.up.set_conn(None);
         // Idle before the stop: a call arriving meanwhile asks for a new start.
         self.up.set_state(State::Idle, None);

@@ -160,7 +160,10 @@ fn a_scheduled_container_runs_in_its_window_hides_its_tools_outside_and_comes_ba
     );
     let closed_at = unix_now() - close;
     let tools = demo_tools(&mut hub);
-    assert!(tools.is_empty(), "tools listed outside the window: {tools:?}");
+    assert!(
+        tools.is_empty(),
+        "tools listed outside the window: {tools:?}"
+    );
     let refused = hub.call("demo__echo", json!({"message": "outside"}));
     let msg = refused["error"]["message"].as_str().unwrap_or_default();
     assert!(

@@ -253,7 +253,11 @@ pub(super) fn check(
     for (i, w) in raw.iter().enumerate() {
         match parse_window(w, &zone) {
             Ok(x) => windows.push(x),
-            Err(e) => c.push(format!("{path}.schedule[{i}]"), e.to_string(), Some(e.hint())),
+            Err(e) => c.push(
+                format!("{path}.schedule[{i}]"),
+                e.to_string(),
+                Some(e.hint()),
+            ),
         }
     }
     match (scheduled, raw.is_empty()) {

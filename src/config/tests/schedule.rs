@@ -20,8 +20,16 @@ fn opens_and_closes(w: &[crate::config::Window], open: &str, close: &str) {
     assert!(open_at(w, o), "open at {open}");
     assert!(open_at(w, c - 1), "open one second before {close}");
     assert!(!open_at(w, c), "closed at {close}");
-    assert_eq!(next_change(w, o - 3600), Some(o), "an hour before, it opens at {open}");
-    assert_eq!(next_change(w, o), Some(c), "once open, it closes at {close}");
+    assert_eq!(
+        next_change(w, o - 3600),
+        Some(o),
+        "an hour before, it opens at {open}"
+    );
+    assert_eq!(
+        next_change(w, o),
+        Some(c),
+        "once open, it closes at {close}"
+    );
 }
 
 #[test]
@@ -106,7 +114,10 @@ fn overnight_windows_end_the_next_day() {
     // 2026-12-04 is a Friday.
     let w = window("Fri 22:00-06:00 UTC");
     opens_and_closes(&w, "2026-12-04T22:00:00Z", "2026-12-05T06:00:00Z");
-    assert!(!open_at(&w, at("2026-12-04T05:00:00Z")), "Friday's early hours belong to Thursday");
+    assert!(
+        !open_at(&w, at("2026-12-04T05:00:00Z")),
+        "Friday's early hours belong to Thursday"
+    );
     let sunday = window("Sun 23:00-01:00 UTC");
     opens_and_closes(&sunday, "2026-12-06T23:00:00Z", "2026-12-07T01:00:00Z");
 }
@@ -130,7 +141,11 @@ fn weekday_boundaries_skip_the_weekend() {
         Some(at("2026-12-07T11:00:00Z")),
         "back-to-back windows are one opening"
     );
-    assert_eq!(next_change(&window("daily 00:00-24:00"), 0), None, "always open");
+    assert_eq!(
+        next_change(&window("daily 00:00-24:00"), 0),
+        None,
+        "always open"
+    );
     assert!(open_at(&window("daily 00:00-24:00"), 0));
 }
 
@@ -138,10 +153,22 @@ fn weekday_boundaries_skip_the_weekend() {
 fn bad_windows_and_unknown_zones_say_what_is_wrong() {
     let bad = |s: &str| parse_window(s, &TimeZone::UTC).unwrap_err();
     assert_eq!(bad("Mon 9-10"), ScheduleError::Hours("9-10".into()));
-    assert_eq!(bad("Funday 09:00-10:00"), ScheduleError::Day("Funday".into()));
-    assert_eq!(bad("Mon 10:00-10:00"), ScheduleError::Empty("10:00-10:00".into()));
-    assert_eq!(bad("Mon 24:00-06:00"), ScheduleError::Hours("24:00-06:00".into()));
-    assert_eq!(bad("09:00-10:00"), ScheduleError::Shape("09:00-10:00".into()));
+    assert_eq!(
+        bad("Funday 09:00-10:00"),
+        ScheduleError::Day("Funday".into())
+    );
+    assert_eq!(
+        bad("Mon 10:00-10:00"),
+        ScheduleError::Empty("10:00-10:00".into())
+    );
+    assert_eq!(
+        bad("Mon 24:00-06:00"),
+        ScheduleError::Hours("24:00-06:00".into())
+    );
+    assert_eq!(
+        bad("09:00-10:00"),
+        ScheduleError::Shape("09:00-10:00".into())
+    );
     let e = bad("Mon 09:00-10:00 Mars/Olympus");
     assert!(
         e.to_string()
@@ -151,5 +178,8 @@ fn bad_windows_and_unknown_zones_say_what_is_wrong() {
     assert!(e.hint().contains("Europe/Paris"), "{}", e.hint());
     assert!(parse_zone("UTC+15:00").is_err(), "offsets stop at 14 hours");
     assert!(parse_zone("UTC+1").is_err());
-    assert!(parse_zone("europe/paris").is_ok(), "names are matched without case");
+    assert!(
+        parse_zone("europe/paris").is_ok(),
+        "names are matched without case"
+    );
 }

@@ -10,6 +10,8 @@ use crate::config::{HubSettings, RestartMode, RestartPolicy, StartMode, Strategy
 use crate::mux::{Conn, ConnHooks, Era};
 use crate::upstream::{handshake, Link, State, Upstream};
 
+mod window;
+
 /// Told whenever an upstream's state or offer changes (the tenant rebuilds its catalog).
 pub type OnChange = Arc<dyn Fn() + Send + Sync>;
 
@@ -344,19 +346,7 @@ impl Supervisor {
     }
 }
 
-/// The longest a scheduled container sleeps before its window is looked at again: the wall
-/// clock may jump (a suspended machine, an NTP step) while tokio's timers run on a monotonic one.
-const WINDOW_RECHECK: Duration = Duration::from_secs(60);
-
 impl Supervisor {
-    fn is_scheduled(&self) -> bool {
-        self.up
-            .cfg
-            .container
-            .as_ref()
-            .is_some_and(|k| k.strategy == Strategy::Scheduled)
-    }
-
     /// Stops a running container that is idle or outside its windows: it starts again on the
     /// next call (on-demand) or window (scheduled).
     async fn park(&self, conn: &Arc<Conn>, link: Link, why: &str) -> Outcome {
@@ -366,71 +356,6 @@ impl Supervisor {
         conn.close(why.into());
         link.stop(self.settings.shutdown_grace).await;
         Outcome::Parked
-    }
-
-    /// A scheduled container's windows (empty for the others).
-    fn schedule(&self) -> &[crate::config::Window] {
-        match &self.up.cfg.container {
-            Some(k) if k.strategy == Strategy::Scheduled => &k.schedule,
-            _ => &[],
-        }
-    }
-
-    /// Whether a scheduled container may run now (always true for the others).
-    fn in_window(&self) -> bool {
-        !self.is_scheduled() || crate::config::open_at(self.schedule(), unix_now().0)
-    }
-
-    /// How long until a scheduled container's windows open or close, at most [`WINDOW_RECHECK`].
-    fn until_window_changes(&self) -> Duration {
-        let (secs, nanos) = unix_now();
-        crate::config::next_change(self.schedule(), secs)
-            .map(|at| {
-                let whole = Duration::from_secs(at.saturating_sub(secs).max(0) as u64);
-                whole.saturating_sub(Duration::from_nanos(u64::from(nanos)))
-            })
-            .unwrap_or(WINDOW_RECHECK)
-            .min(WINDOW_RECHECK)
-    }
-
-    /// `: next window at 2026-12-01 09:00 (Europe/Paris)`, for the log.
-    fn next_opening(&self) -> String {
-        let (Some(k), now) = (&self.up.cfg.container, unix_now().0) else {
-            return String::new();
-        };
-        let mut at = now;
-        // The next change of a closed schedule is its opening; from an open one, skip the close.
-        for _ in 0..2 {
-            match crate::config::next_change(&k.schedule, at) {
-                Some(next) => at = next,
-                None => return String::new(),
-            }
-            if crate::config::open_at(&k.schedule, at) {
-                let zone = k.schedule.first().map_or(&k.time_zone, |w| &w.zone);
-                return format!("; next window at {}", crate::config::local_time(zone, at));
-            }
-        }
-        String::new()
-    }
-
-    /// Waits until a scheduled container's window opens (at once for the others); false: shutdown.
-    async fn wait_for_window(&self) -> bool {
-        let mut logged = false;
-        while !self.in_window() {
-            if !logged {
-                logged = true;
-                // Said to a client that calls one of its (hidden) tools, and in `/health`.
-                let why = format!("outside its schedule{}", self.next_opening());
-                tracing::info!(tenant = %self.tenant, server = %self.up.name, "{why}: waiting for the next window");
-                self.up.set_state(State::Idle, Some(why));
-                (self.on_change)();
-            }
-            tokio::select! {
-                _ = tokio::time::sleep(self.until_window_changes()) => {}
-                _ = self.shutdown.cancelled() => return false,
-            }
-        }
-        true
     }
 
     /// An on-demand container's idle limit, and how often idleness is checked.
@@ -443,14 +368,6 @@ impl Supervisor {
             _ => (None, Duration::from_secs(15)),
         }
     }
-}
-
-/// The wall clock: seconds since the epoch and the nanoseconds past them.
-fn unix_now() -> (i64, u32) {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| (d.as_secs() as i64, d.subsec_nanos()))
-        .unwrap_or((0, 0))
 }
 
 /// How often the lists of a 2026-07-28 upstream that pushes no changes are read again.

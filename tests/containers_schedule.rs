@@ -170,6 +170,11 @@ fn a_scheduled_container_runs_in_its_window_hides_its_tools_outside_and_comes_ba
         msg.contains("`demo`") && msg.contains("outside its schedule; next window at"),
         "{refused}"
     );
+    let next = format!("{} (Asia/Kolkata)", hhmm("Asia/Kolkata", reopen));
+    assert!(
+        msg.contains(&next),
+        "the next window is at {next}: {refused}"
+    );
     assert!(
         engine.wait(Duration::from_secs(15), |e| e.containers(&label).is_empty()),
         "the container outlived its window: {:?}\n{}",

@@ -54,13 +54,14 @@ ARG UV_VERSION=0.13.8
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 # Packages come from Debian's archive, whatever it serves for bookworm (security updates
 # included); only packages the base lacks are installed, so a base that has them builds offline.
+# tzdata: scheduled containers' zones (`Europe/Paris`) are read from /usr/share/zoneinfo.
 # uv is one static binary: from a local wheel it is unzipped (python3's zipfile), no pip needed.
 # DL3008/DL3013: apt and pip versions float on purpose (security updates; uv is pinned by UV_VERSION).
 # SC2086: $missing is split into package names on purpose.
 # hadolint ignore=DL3008,DL3013,SC2086
 RUN --mount=type=bind,source=docker/wheels,target=/tmp/wheels \
     set -eux; \
-    want="ca-certificates"; \
+    want="ca-certificates tzdata"; \
     uv_wheel=""; \
     if [ "$WITH_NODE" = 1 ]; then want="$want nodejs npm"; fi; \
     if [ "$WITH_UV" = 1 ]; then \

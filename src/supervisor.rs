@@ -10,6 +10,8 @@ use crate::config::{HubSettings, RestartMode, RestartPolicy, StartMode, Strategy
 use crate::mux::{Conn, ConnHooks, Era};
 use crate::upstream::{handshake, Link, State, Upstream};
 
+mod window;
+
 /// Told whenever an upstream's state or offer changes (the tenant rebuilds its catalog).
 pub type OnChange = Arc<dyn Fn() + Send + Sync>;
 
@@ -80,7 +82,9 @@ impl Supervisor {
         if !up.cfg.enabled {
             return;
         }
-        if up.cfg.start == StartMode::Lazy {
+        // A scheduled container starts with its window: `start = "lazy"` would wait for a call
+        // to one of its tools, which are hidden until it runs.
+        if up.cfg.start == StartMode::Lazy && !self.is_scheduled() {
             tokio::select! {
                 _ = up.start_requested.notified() => {}
                 _ = self.shutdown.cancelled() => { up.set_state(State::Stopped, None); return; }
@@ -290,20 +294,25 @@ impl Supervisor {
         up.touch();
         let (idle, tick) = self.parking();
         let mut park = tokio::time::interval_at(tokio::time::Instant::now() + tick, tick);
+        // A scheduled container wakes when its window closes (re-checked at least every minute).
+        let window_check = tokio::time::sleep(self.until_window_changes());
+        tokio::pin!(window_check);
         loop {
             tokio::select! {
-                _ = park.tick(), if idle.is_some() || self.is_scheduled() => {
-                    let idle_now = idle.is_some_and(|limit| conn.in_flight() == 0
-                        && up.last_used().and_then(|t| t.elapsed().ok()).is_some_and(|e| e >= limit));
-                    if idle_now || !self.in_window() {
-                        tracing::info!(tenant = %self.tenant, server = %up.name, "stopping the container: {}", if idle_now { "idle" } else { "outside its schedule" });
-                        up.set_conn(None);
-                        // Idle before the stop: a call arriving meanwhile asks for a new start.
-                        up.set_state(State::Idle, None);
-                        conn.close("was stopped (idle or outside its schedule)".into());
-                        link.stop(grace).await;
-                        return Outcome::Parked;
+                _ = park.tick(), if idle.is_some() => {
+                    let idle_now = conn.in_flight() == 0
+                        && idle.is_some_and(|limit| up.last_used().and_then(|t| t.elapsed().ok()).is_some_and(|e| e >= limit));
+                    if idle_now {
+                        tracing::info!(tenant = %self.tenant, server = %up.name, "stopping the container: idle");
+                        return self.park(&conn, link, "was stopped after its idle timeout").await;
                     }
+                }
+                _ = &mut window_check, if self.is_scheduled() => {
+                    if !self.in_window() {
+                        tracing::info!(tenant = %self.tenant, server = %up.name, "stopping the container: outside its schedule{}", self.next_opening());
+                        return self.park(&conn, link, "was stopped: outside its schedule").await;
+                    }
+                    window_check.as_mut().reset(tokio::time::Instant::now() + self.until_window_changes());
                 }
                 reason = link.closed() => {
                     up.set_conn(None);
@@ -338,47 +347,18 @@ impl Supervisor {
 }
 
 impl Supervisor {
-    fn is_scheduled(&self) -> bool {
-        self.up
-            .cfg
-            .container
-            .as_ref()
-            .is_some_and(|k| k.strategy == Strategy::Scheduled)
+    /// Stops a running container that is idle or outside its windows: it starts again on the
+    /// next call (on-demand) or window (scheduled).
+    async fn park(&self, conn: &Arc<Conn>, link: Link, why: &str) -> Outcome {
+        self.up.set_conn(None);
+        // Idle before the stop: a call arriving meanwhile asks for a new start.
+        self.up.set_state(State::Idle, None);
+        conn.close(why.into());
+        link.stop(self.settings.shutdown_grace).await;
+        Outcome::Parked
     }
 
-    /// Whether a scheduled container may run now (always true for the others).
-    fn in_window(&self) -> bool {
-        match &self.up.cfg.container {
-            Some(k) if k.strategy == Strategy::Scheduled => {
-                let now = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| d.as_secs() as i64)
-                    .unwrap_or(0);
-                k.schedule.iter().any(|w| w.contains(now))
-            }
-            _ => true,
-        }
-    }
-
-    /// Waits until a scheduled container's window opens (at once for the others); false: shutdown.
-    async fn wait_for_window(&self) -> bool {
-        let mut logged = false;
-        while !self.in_window() {
-            if !logged {
-                logged = true;
-                self.up.set_state(State::Idle, None);
-                (self.on_change)();
-                tracing::info!(tenant = %self.tenant, server = %self.up.name, "outside its schedule: waiting for the next window");
-            }
-            tokio::select! {
-                _ = tokio::time::sleep(Duration::from_secs(15)) => {}
-                _ = self.shutdown.cancelled() => return false,
-            }
-        }
-        true
-    }
-
-    /// An on-demand container's idle limit, and how often idleness and windows are checked.
+    /// An on-demand container's idle limit, and how often idleness is checked.
     fn parking(&self) -> (Option<Duration>, Duration) {
         match &self.up.cfg.container {
             Some(k) if k.strategy == Strategy::OnDemand => (

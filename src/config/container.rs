@@ -10,7 +10,7 @@ use sha2::Digest;
 use super::container_http::HttpHeaders;
 use super::expand::is_env_name;
 use super::raw::{RawContainer, RawContainers};
-use super::schedule::{parse_window, Window};
+use super::schedule::Window;
 use super::validate::{duration, int_in, Collector};
 
 /// How a container server is run.
@@ -96,6 +96,8 @@ pub struct ContainerConfig {
     pub idle_timeout: Duration,
     pub pool: usize,
     pub schedule: Vec<Window>,
+    /// `time_zone`: the zone of windows that name none (UTC unless set).
+    pub time_zone: jiff::tz::TimeZone,
     /// The command inside the image (its `CMD` when empty).
     pub args: Vec<String>,
     pub env: BTreeMap<String, String>,
@@ -307,31 +309,13 @@ pub(super) fn container(
             Some("remove it, or make the server pre-warmed"),
         );
     }
-    let mut schedule = Vec::new();
-    for (i, w) in r.schedule.iter().enumerate() {
-        match parse_window(w) {
-            Some(x) => schedule.push(x),
-            None => c.push(format!("{path}.schedule[{i}]"), format!("`{w}` is not a window"), Some("write days, hours and an optional UTC offset, e.g. `Mon-Fri 09:00-18:00 UTC+01:00` or `daily 00:00-06:00`")),
-        }
-    }
-    match (
+    let (schedule, time_zone) = super::schedule::check(
+        c,
+        path,
         strategy == Strategy::Scheduled,
-        schedule.is_empty() && r.schedule.is_empty(),
-    ) {
-        (true, true) => c.push(
-            format!("{path}.schedule"),
-            "is missing",
-            Some(
-                "a scheduled server needs its windows, e.g. `schedule = [\"Mon-Fri 09:00-18:00\"]`",
-            ),
-        ),
-        (false, false) => c.push(
-            format!("{path}.schedule"),
-            "only applies to `strategy = \"scheduled\"`",
-            Some("remove it, or make the server scheduled"),
-        ),
-        _ => {}
-    }
+        &r.schedule,
+        r.time_zone.as_deref(),
+    );
     for k in r.env.keys() {
         if !is_env_name(k) {
             c.push(
@@ -411,6 +395,7 @@ pub(super) fn container(
         strategy,
         pool,
         schedule,
+        time_zone,
         args: r.args,
         env: r.env,
         volumes,
@@ -563,7 +548,12 @@ labels = { "io.mcp-hub.tenant" = "x" }
 [tenants.t.servers.c.container]
 image = "i"
 strategy = "scheduled"
-schedule = ["Mon-Fri 18:00-09:00"]
+schedule = ["Mon-Fri 09:00-09:00", "daily 09:00-18:00 Mars/Olympus"]
+[tenants.t.servers.e.container]
+image = "i"
+strategy = "scheduled"
+time_zone = "Europe/Pariss"
+schedule = ["Mon 22:00-06:00"]
 [tenants.t.servers.d.container]
 image = "i"
 strategy = "pre-warmed"
@@ -581,7 +571,10 @@ pool = 3
             "tenants.t.servers.b.container.volumes[0]: `relative-only` is not a volume",
             "tenants.t.servers.b.container.volumes[1]: `./nowhere` does not exist",
             "tenants.t.servers.b.container.labels.io.mcp-hub.tenant",
-            "tenants.t.servers.c.container.schedule[0]: `Mon-Fri 18:00-09:00` is not a window",
+            "tenants.t.servers.c.container.schedule[0]: `09:00-09:00` is an empty window",
+            "tenants.t.servers.c.container.schedule[1]: `Mars/Olympus` is not a time zone (not in the IANA time zone database)",
+            "hint: use an IANA name like `Europe/Paris`",
+            "tenants.t.servers.e.container.time_zone: `Europe/Pariss` is not a time zone",
             "tenants.t.max_containers: 2 is fewer than the 3 containers the tenant's always-on and pre-warmed servers keep running",
         ] {
             assert!(bad.contains(want), "missing `{want}` in:\n{bad}");

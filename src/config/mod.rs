@@ -37,7 +37,9 @@ pub use catalog::{glob, CatalogConfig, CatalogMode, Patterns, Rules, ServerShape
 pub use container::{ContainerConfig, ContainerSettings, Network, Pull, Strategy, Volume};
 pub use container_http::HttpHeaders;
 pub use report::{ConfigErrors, ConfigWarnings, Location, Problem};
-pub use schedule::{parse_window, Window};
+pub use schedule::{
+    local_time, next_change, open_at, parse_window, parse_zone, ScheduleError, Window,
+};
 pub use schema::json_schema;
 pub use settings::{hub_keys, variables as env_variables, Given, Origin, Setting};
 pub use suggest::edit_distance;

@@ -62,6 +62,7 @@ pub struct RawContainer {
     pub pool: Option<i64>,
     #[serde(default)]
     pub schedule: Vec<String>,
+    pub time_zone: Option<String>,
     #[serde(default)]
     pub args: Vec<String>,
     #[serde(default)]

@@ -431,3 +431,4 @@ command = "x"
 
 mod container_http;
 mod environment;
+mod schedule;

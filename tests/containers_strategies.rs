@@ -147,7 +147,9 @@ fn running(list: &[Value]) -> usize {
 fn progress_of<'a>(hub: &'a StdioHub, token: &str) -> Vec<&'a Value> {
     hub.notes
         .iter()
-        .filter(|n| n["method"] == "notifications/progress" && n["params"]["progressToken"] == token)
+        .filter(|n| {
+            n["method"] == "notifications/progress" && n["params"]["progressToken"] == token
+        })
         .collect()
 }
 
@@ -193,7 +195,8 @@ fn every_strategy_serves_the_rust_and_the_node_server_list_call_progress_and_can
     );
     eprintln!("all 8 servers listed after {:?}", t0.elapsed());
 
-    let mut cancelled: Vec<(String, u64)> = Vec::new();
+    // (server, request id, progress token, progress notifications seen when cancelled)
+    let mut cancelled: Vec<(String, u64, String, usize)> = Vec::new();
     let mut quiet_until = Instant::now();
     for case in &cases {
         let t = Instant::now();
@@ -255,7 +258,12 @@ fn every_strategy_serves_the_rust_and_the_node_server_list_call_progress_and_can
         );
         hub.send(json!({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId": id, "reason": "matrix"}}));
         quiet_until = Instant::now() + case.peer.long_for + Duration::from_secs(1);
-        cancelled.push((name.clone(), id));
+        cancelled.push((
+            name.clone(),
+            id,
+            ctoken.clone(),
+            progress_of(&hub, &ctoken).len(),
+        ));
         let after = hub.call(&tool("echo"), json!({"message": format!("after {name}")}));
         assert!(
             text(&after).contains(&format!("after {name}")),
@@ -267,7 +275,14 @@ fn every_strategy_serves_the_rust_and_the_node_server_list_call_progress_and_can
 
     // Past the time the last cancelled call would have taken: no cancelled call was answered.
     read_until(&mut hub, quiet_until, |_| false);
-    for (name, id) in &cancelled {
+    // Nor did its progress go on (one step may have been on its way when it was cancelled).
+    for (name, id, ctoken, at_cancel) in &cancelled {
+        let seen = progress_of(&hub, ctoken).len();
+        eprintln!("{name}: progress of the cancelled call: {at_cancel} before, {seen} in all");
+        assert!(
+            seen <= at_cancel + 1,
+            "{name}: progress for `{ctoken}` went on after its cancellation: {at_cancel} before, {seen} in all"
+        );
         assert!(
             !hub.notes
                 .iter()

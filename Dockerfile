@@ -24,8 +24,10 @@ FROM rust:1-slim-bookworm AS from-source
 # CI builds without a network, from the crates already on the machine (scripts/image.sh).
 ARG CARGO_NET_OFFLINE=false
 WORKDIR /src
-COPY Cargo.toml Cargo.lock ./
+COPY Cargo.toml Cargo.lock build.rs ./
 COPY src ./src
+# The static shim stdio containers run under (build.rs builds it; the hub carries it).
+COPY shim ./shim
 # Only the Rust files Cargo.toml names (so editing an example config is no rebuild).
 COPY examples/*.rs ./examples/
 COPY benches ./benches

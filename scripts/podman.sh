@@ -69,7 +69,10 @@ install() {
 
 write_conf() {
     mkdir -p "$DIR/libpod-tmp" "$DIR/storage" "$DIR/run"
-    cat >"$DIR/containers.conf" <<EOF
+    # Each file is written aside and renamed into place: tests run the podman CLI on these files
+    # while another test's `hostroot` or `start` writes them again (a reader must never see one
+    # half written: "The storage 'driver' option must be set", seen in CI).
+    cat >"$DIR/containers.conf.$$" <<EOF
 [containers]
 default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
 [engine]
@@ -91,13 +94,17 @@ insecure = true
 location = "127.0.0.1"
 insecure = true
 EOF
-    } >"$DIR/registries.conf"
-    cat >"$DIR/storage.conf" <<EOF
+    } >"$DIR/registries.conf.$$"
+    cat >"$DIR/storage.conf.$$" <<EOF
 [storage]
 driver = "overlay"
 graphroot = "$DIR/storage"
 runroot = "$DIR/run"
 EOF
+    local f
+    for f in containers.conf registries.conf storage.conf; do
+        mv -f "$DIR/$f.$$" "$DIR/$f"
+    done
 }
 
 envs() {

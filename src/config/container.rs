@@ -122,6 +122,26 @@ pub struct ContainerConfig {
     pub headers: HttpHeaders,
 }
 
+/// How a stdio container's stdin and stdout reach the hub.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StdioPath {
+    /// A unix socket in a folder mounted into the container, which a small static shim puts on
+    /// the server's stdin and stdout before it runs the image's command: no relay in between.
+    /// Falls back to `Attach` where the engine cannot mount the hub's folders.
+    Socket,
+    /// The engine's attach stream (the engine's service and its monitor relay every line).
+    Attach,
+}
+
+impl StdioPath {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StdioPath::Socket => "socket",
+            StdioPath::Attach => "attach",
+        }
+    }
+}
+
 /// `[hub.containers]`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ContainerSettings {
@@ -133,6 +153,8 @@ pub struct ContainerSettings {
     /// Containers running at once, hub-wide.
     pub max_containers: Option<usize>,
     pub cleanup_on_shutdown: bool,
+    /// How a stdio container's stdin and stdout reach the hub (`hub.containers.stdio`).
+    pub stdio: StdioPath,
     /// This hub's label value: `hub.containers.instance`, or a hash of the config file's path.
     pub instance: String,
     pub memory: Option<i64>,
@@ -148,6 +170,7 @@ impl Default for ContainerSettings {
             image_prefix: None,
             max_containers: None,
             cleanup_on_shutdown: true,
+            stdio: StdioPath::Socket,
             instance: String::new(),
             memory: None,
             cpus: None,
@@ -468,6 +491,18 @@ pub(super) fn settings(
             .max_containers
             .map(|n| int_in(c, "hub.containers.max_containers", Some(n), 0, 1, 10_000) as usize),
         cleanup_on_shutdown: r.cleanup_on_shutdown.unwrap_or(true),
+        stdio: match r.stdio.as_deref() {
+            None | Some("socket") => StdioPath::Socket,
+            Some("attach") => StdioPath::Attach,
+            Some(other) => {
+                c.push(
+                    "hub.containers.stdio",
+                    format!("`{other}` is not a stdio path"),
+                    Some("use `socket` (the default: a socket mounted into the container) or `attach` (the engine's attach stream)"),
+                );
+                StdioPath::Socket
+            }
+        },
         instance,
         memory: bytes(c, "hub.containers.memory", r.memory.as_deref()),
         cpus: cpus(c, "hub.containers.cpus", r.cpus),

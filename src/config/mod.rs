@@ -34,7 +34,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use catalog::{glob, CatalogConfig, CatalogMode, Patterns, Rules, ServerShape, ToolOverride};
-pub use container::{ContainerConfig, ContainerSettings, Network, Pull, Strategy, Volume};
+pub use container::{
+    ContainerConfig, ContainerSettings, Network, Pull, StdioPath, Strategy, Volume,
+};
 pub use container_http::HttpHeaders;
 pub use report::{ConfigErrors, ConfigWarnings, Location, Problem};
 pub use schedule::{

@@ -47,6 +47,7 @@ pub struct RawContainers {
     pub image_prefix: Option<String>,
     pub max_containers: Option<i64>,
     pub cleanup_on_shutdown: Option<bool>,
+    pub stdio: Option<String>,
     pub instance: Option<String>,
     pub memory: Option<String>,
     pub cpus: Option<f64>,

@@ -217,6 +217,7 @@ fn effective(h: &HubSettings, key: &str) -> Option<String> {
         "hub.containers.image_prefix" => opt(&h.containers.image_prefix),
         "hub.containers.max_containers" => opt(&h.containers.max_containers),
         "hub.containers.cleanup_on_shutdown" => h.containers.cleanup_on_shutdown.to_string(),
+        "hub.containers.stdio" => h.containers.stdio.as_str().to_string(),
         "hub.containers.instance" => h.containers.instance.clone(),
         "hub.containers.memory" => opt(&h.containers.memory),
         "hub.containers.cpus" => opt(&h.containers.cpus),

@@ -300,7 +300,10 @@ async fn write_frame(w: &mut BufWriter<ChildStdin>, frame: &str) -> std::io::Res
 }
 
 /// Reads lines until EOF; returns the read error, if any.
-async fn read_loop(stdout: tokio::process::ChildStdout, conn: &Arc<Conn>) -> Option<String> {
+pub(crate) async fn read_loop<R: tokio::io::AsyncRead + Unpin>(
+    stdout: R,
+    conn: &Arc<Conn>,
+) -> Option<String> {
     // 16 KiB: a message larger than that takes a few reads; a hub of 100 upstreams keeps
     // 1.6 MiB of these instead of 6.4 MiB.
     let mut r = BufReader::with_capacity(16 * 1024, stdout);

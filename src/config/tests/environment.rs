@@ -140,6 +140,7 @@ const VARIABLES: &[(&str, &str, &str)] = &[
     ),
     ("MCP_HUB_CONTAINERS_MAX_CONTAINERS", "12", "12"),
     ("MCP_HUB_CONTAINERS_CLEANUP_ON_SHUTDOWN", "false", "false"),
+    ("MCP_HUB_CONTAINERS_STDIO", "attach", "attach"),
     ("MCP_HUB_CONTAINERS_INSTANCE", "hub-a", "hub-a"),
     ("MCP_HUB_CONTAINERS_MEMORY", "256m", "268435456"),
     ("MCP_HUB_CONTAINERS_CPUS", "1.5", "1.5"),

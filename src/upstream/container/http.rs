@@ -113,6 +113,7 @@ pub(super) async fn start(
         }
     };
     Ok(ContainerLink {
+        _io_dir: None,
         engine,
         id,
         name,

@@ -1,31 +1,28 @@
 //! Container upstreams: a server run by the container engine, attached before it starts, whose
-//! stdout frames are split into lines for the same multiplexer as a stdio upstream; stopped with
-//! a grace period, then killed, then removed. A container with `port` serves Streamable HTTP
-//! instead ([`http`]). The strategy (when it runs) is the supervisor's.
+//! stdio reaches the same multiplexer as a stdio upstream's, on the hub's own socket
+//! ([`stdio_socket`]) or the attach stream's frames ([`io`]); stopped with a grace period, then
+//! killed, then removed. A container with `port` serves Streamable HTTP instead ([`http`]). The
+//! strategy (when it runs) is the supervisor's.
 
 pub mod engine;
 pub mod health;
 mod http;
+mod io;
 pub mod pull;
 pub mod pulls;
+mod stdio_socket;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use bollard::container::LogOutput;
-use futures_util::StreamExt;
-use tokio::io::AsyncWriteExt;
 use tokio_util::sync::CancellationToken;
 
 use super::stdio::StderrTail;
 use super::UpstreamError;
 use crate::config::{ServerConfig, TenantId};
-use crate::mux::{truncate, CloseGuard, Conn};
+use crate::mux::{CloseGuard, Conn};
 use engine::Engine;
-
-/// Longest line accepted from an upstream (as for stdio).
-const MAX_LINE: usize = 16 * 1024 * 1024;
 
 /// Containers this hub runs right now, and per tenant (for `max_containers`).
 static RUNNING: AtomicUsize = AtomicUsize::new(0);
@@ -124,7 +121,52 @@ pub struct ContainerLink {
     conn: Arc<Conn>,
     /// The Streamable HTTP transport, for a container with `port`.
     remote: Option<super::remote::RemoteLink>,
+    /// The folder of the hub's socket and shim (`hub.containers.stdio = "socket"`).
+    _io_dir: Option<Box<stdio_socket::IoDir>>,
     _slot: Slot,
+}
+
+/// The socket path for a stdio container, with the command the shim runs; `None` (attach) when
+/// it cannot be used here, said once in the log.
+async fn socket_io(
+    engine: &Engine,
+    settings: &crate::config::ContainerSettings,
+    k: &crate::config::ContainerConfig,
+    name: &str,
+) -> Option<(stdio_socket::Prepared, Vec<String>)> {
+    static SAID: std::sync::Once = std::sync::Once::new();
+    let fallback = |why: &str| {
+        let why = why.to_string();
+        SAID.call_once(|| {
+            tracing::info!(
+                "stdio containers use the engine's attach stream: {why} (`hub.containers.stdio`)"
+            )
+        });
+        None
+    };
+    if let Some(why) = stdio_socket::unavailable(settings.socket.as_deref()) {
+        return fallback(why);
+    }
+    let image = engine.docker.inspect_image(&k.image).await.ok()?.config?;
+    let cmd = if k.args.is_empty() {
+        image.cmd.unwrap_or_default()
+    } else {
+        k.args.clone()
+    };
+    let Some(command) = stdio_socket::entrypoint(&image.entrypoint.unwrap_or_default(), &cmd)
+    else {
+        return fallback("the image names no command");
+    };
+    match stdio_socket::prepare(&settings.instance) {
+        Ok(p) => Some((p, command)),
+        Err(e) => {
+            tracing::warn!(
+                container = name,
+                "the hub's stdio socket could not be made ({e}); using the engine's attach stream"
+            );
+            None
+        }
+    }
 }
 
 fn spawn_error(image: &str, reason: impl std::fmt::Display) -> UpstreamError {
@@ -170,10 +212,26 @@ pub async fn spawn(
         .map_err(|e| err(&e))?;
     let name = engine::container_name(&settings.instance, tenant, cfg.name.as_str());
     slot.own(&name);
-    let id = engine
-        .create(&name, engine::spec(cfg, k, settings, tenant))
-        .await
-        .map_err(|e| err(&e))?;
+    let mut spec = engine::spec(cfg, k, settings, tenant);
+    // stdio on the hub's own socket where it can be (no relay), else the engine's attach stream.
+    let io = match (k.port, settings.stdio) {
+        (None, crate::config::StdioPath::Socket) => socket_io(&engine, settings, k, &name).await,
+        _ => None,
+    };
+    if let Some((prepared, command)) = &io {
+        stdio_socket::apply(&mut spec, &prepared.bind, command.clone());
+    }
+    let id = match engine.create(&name, spec).await {
+        Ok(id) => id,
+        Err(e) => {
+            if io.is_some() {
+                stdio_socket::mark_broken(&format!(
+                    "creating a container with the hub's folder mounted failed ({e})"
+                ));
+            }
+            return Err(err(&e));
+        }
+    };
     if k.port.is_some() {
         let created = http::Created {
             engine,
@@ -184,17 +242,17 @@ pub async fn spawn(
         return http::start(created, cfg, k, tenant, conn, outgoing, tasks).await;
     }
     let attached = engine
-        .attach_and_start(&id, true)
+        .attach_and_start(&id, io.is_none())
         .await
         .map_err(|e| err(&e))?;
-    tracing::info!(tenant = %tenant, server = %cfg.name, container = %name, image = %k.image, "started container");
+    tracing::info!(tenant = %tenant, server = %cfg.name, container = %name, image = %k.image, stdio = if io.is_some() { "socket" } else { "attach" }, "started container");
     let span = tracing::info_span!(parent: None, "upstream", tenant = %tenant, server = %cfg.name, container = %name);
-
+    let protocol_on_attach = io.is_none();
+    // Cancelled when the link stops, or when the container's attach stream ends (the engine
+    // restarted): the writer then closes the server's stdin, so a container whose stdio is the
+    // hub's socket ends too, as an attached one does when its attach connection goes.
     let stop_writer = tasks.child_token();
-    tasks.spawn(
-        span.clone(),
-        write_loop(attached.input, outgoing, stop_writer.clone(), conn.clone()),
-    );
+    let stop_on_end = stop_writer.clone();
 
     let stderr = Arc::new(StderrTail::default());
     let ended = CancellationToken::new();
@@ -209,9 +267,17 @@ pub async fn spawn(
         id.clone(),
     );
     let (tenant_s, server) = (tenant.clone(), cfg.name.clone());
-    tasks.spawn(span, async move {
+    tasks.spawn(span.clone(), async move {
         let guard = CloseGuard::new(conn2.clone(), "reader");
-        let why = read_loop(attached.output, &conn2, &tail, &tenant_s, &server).await;
+        let why = io::read_loop(
+            attached.output,
+            &conn2,
+            &tail,
+            &tenant_s,
+            &server,
+            protocol_on_attach,
+        )
+        .await;
         tail.end();
         let exit = exit_code_of(&eng, &id2).await;
         let _ = code.set(exit);
@@ -221,11 +287,48 @@ pub async fn spawn(
             (None, None) => "container's output ended".to_string(),
         };
         ended2.cancel();
+        stop_on_end.cancel();
         conn2.close(reason);
         guard.disarm();
     });
 
+    let (input, io_dir): (std::pin::Pin<Box<dyn tokio::io::AsyncWrite + Send>>, _) = match io {
+        None => (attached.input, None),
+        Some((prepared, _)) => {
+            // The shim connects at once; a container that dies first (no shim, a noexec folder)
+            // ends its attach stream, and the reader above has its reason.
+            let limit = Duration::from_secs(30);
+            let stream = tokio::select! {
+                s = stdio_socket::accept(&prepared.listener, limit) => s.map_err(|e| {
+                    stdio_socket::mark_broken(&e.to_string());
+                    err(&e)
+                })?,
+                _ = ended.cancelled() => {
+                    let tail = stderr.tail(Duration::from_millis(300)).await.unwrap_or_default();
+                    let why = format!("the container ended before its shim connected to the hub's socket{}{tail}", if tail.is_empty() { "" } else { ": " });
+                    stdio_socket::mark_broken(&why);
+                    return Err(err(&why));
+                }
+            };
+            let (r, w) = stream.into_split();
+            let conn3 = conn.clone();
+            tasks.spawn(span.clone(), async move {
+                // The container's end (its attach stream) closes the connection, as without
+                // the socket; a stdout that ends first only says so.
+                if let Some(e) = super::stdio::read_loop(r, &conn3).await {
+                    tracing::warn!(server = %conn3.server, "reading the container's socket: {e}");
+                }
+            });
+            (Box::pin(w) as _, Some(Box::new(prepared.dir)))
+        }
+    };
+    tasks.spawn(
+        span,
+        io::write_loop(input, outgoing, stop_writer.clone(), conn.clone()),
+    );
+
     Ok(ContainerLink {
+        _io_dir: io_dir,
         engine,
         id,
         name,
@@ -252,93 +355,6 @@ async fn exit_code_of(engine: &Engine, id: &str) -> Option<i32> {
             Err(_) => return None,
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    None
-}
-
-/// Writes frames to the container's stdin; a failed write closes the connection. Ending drops
-/// the attach input, which closes the container's stdin.
-async fn write_loop(
-    mut input: std::pin::Pin<Box<dyn tokio::io::AsyncWrite + Send>>,
-    mut rx: crate::mux::Outgoing,
-    stop: CancellationToken,
-    conn: Arc<Conn>,
-) {
-    let guard = CloseGuard::new(conn.clone(), "writer");
-    let failed = loop {
-        let frame = tokio::select! {
-            biased;
-            _ = stop.cancelled() => break None,
-            f = rx.recv() => match f { Some(f) => f, None => break None },
-        };
-        let mut buf = frame.into_bytes();
-        buf.push(b'\n');
-        while let Ok(f) = rx.try_recv() {
-            buf.extend_from_slice(f.as_bytes());
-            buf.push(b'\n');
-        }
-        if let Err(e) = async {
-            input.write_all(&buf).await?;
-            input.flush().await
-        }
-        .await
-        {
-            break Some(e);
-        }
-    };
-    let _ = tokio::time::timeout(Duration::from_secs(1), input.shutdown()).await;
-    drop(input);
-    if let Some(e) = failed {
-        conn.close(format!("container's stdin broke: {e}"));
-    }
-    guard.disarm();
-}
-
-/// Splits the stdout frames into lines (a frame is one write of the process, not a line) and
-/// logs stderr; returns the stream's error, if any.
-async fn read_loop(
-    mut output: std::pin::Pin<
-        Box<dyn futures_util::Stream<Item = Result<LogOutput, bollard::errors::Error>> + Send>,
-    >,
-    conn: &Arc<Conn>,
-    tail: &StderrTail,
-    tenant: &TenantId,
-    server: &crate::config::ServerName,
-) -> Option<String> {
-    let mut out: Vec<u8> = Vec::with_capacity(4096);
-    let mut err: Vec<u8> = Vec::new();
-    while let Some(item) = output.next().await {
-        match item {
-            Ok(LogOutput::StdOut { message }) | Ok(LogOutput::Console { message }) => {
-                out.extend_from_slice(&message);
-                while let Some(pos) = out.iter().position(|b| *b == b'\n') {
-                    let line: Vec<u8> = out.drain(..=pos).collect();
-                    let line = String::from_utf8_lossy(&line);
-                    let line = line.trim_end_matches(['\n', '\r']);
-                    if !line.trim().is_empty() {
-                        conn.handle_incoming(line);
-                    }
-                }
-                if out.len() > MAX_LINE {
-                    tracing::warn!(server = %conn.server, "upstream wrote a line longer than {MAX_LINE} bytes; dropping the connection");
-                    return Some("wrote a line longer than 16 MiB".into());
-                }
-            }
-            Ok(LogOutput::StdErr { message }) => {
-                err.extend_from_slice(&message);
-                while let Some(pos) = err.iter().position(|b| *b == b'\n') {
-                    let line: Vec<u8> = err.drain(..=pos).collect();
-                    let line = String::from_utf8_lossy(&line);
-                    tracing::info!(target: "upstream", tenant = %tenant, server = %server, "{}", truncate(line.trim_end(), 2000));
-                    tail.push(&line);
-                }
-                if err.len() > 64 * 1024 {
-                    err.clear();
-                }
-            }
-            Ok(LogOutput::StdIn { .. }) => {}
-            Err(e) => return Some(e.to_string()),
-        }
     }
     None
 }
@@ -388,6 +404,7 @@ static SWEPT: tokio::sync::OnceCell<()> = tokio::sync::OnceCell::const_new();
 pub async fn startup_sweep(settings: &crate::config::ContainerSettings) {
     SWEPT
         .get_or_init(|| async {
+            stdio_socket::sweep(&settings.instance);
             let engine = match Engine::connect(settings) {
                 Ok(e) => e,
                 Err(e) => return tracing::warn!("container sweep skipped: {e}"),

@@ -310,16 +310,15 @@ pub async fn spawn(
                     return Err(err(&why));
                 }
             };
-            let (r, w) = stream.into_split();
             let conn3 = conn.clone();
             tasks.spawn(span.clone(), async move {
                 // The container's end (its attach stream) closes the connection, as without
                 // the socket; a stdout that ends first only says so.
-                if let Some(e) = super::stdio::read_loop(r, &conn3).await {
+                if let Some(e) = super::stdio::read_loop(stream.stdout, &conn3).await {
                     tracing::warn!(server = %conn3.server, "reading the container's socket: {e}");
                 }
             });
-            (Box::pin(w) as _, Some(Box::new(prepared.dir)))
+            (Box::pin(stream.stdin) as _, Some(Box::new(prepared.dir)))
         }
     };
     tasks.spawn(

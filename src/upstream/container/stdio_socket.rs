@@ -15,6 +15,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
+use tokio::io::AsyncReadExt;
 use tokio::net::{UnixListener, UnixStream};
 
 /// The shim, built static by `build.rs` (empty when it could not be).
@@ -141,11 +142,40 @@ pub fn apply(spec: &mut bollard::models::ContainerCreateBody, bind: &str, comman
     }
 }
 
-/// Waits for the shim's connection, at most `limit`.
-pub async fn accept(listener: &UnixListener, limit: Duration) -> std::io::Result<UnixStream> {
-    match tokio::time::timeout(limit, listener.accept()).await {
-        Ok(Ok((s, _))) => Ok(s),
-        Ok(Err(e)) => Err(e),
+/// The shim's two connections: the server's stdin (the hub writes) and stdout (the hub reads).
+pub struct Streams {
+    pub stdin: UnixStream,
+    pub stdout: UnixStream,
+}
+
+/// Waits for the shim's two connections (each says first which it is), at most `limit`.
+pub async fn accept(listener: &UnixListener, limit: Duration) -> std::io::Result<Streams> {
+    let both = async {
+        let (mut stdin, mut stdout) = (None, None);
+        while stdin.is_none() || stdout.is_none() {
+            let (mut s, _) = listener.accept().await?;
+            let mut which = [0u8; 1];
+            s.read_exact(&mut which).await?;
+            match which[0] {
+                b'i' => stdin = Some(s),
+                b'o' => stdout = Some(s),
+                _ => {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        "a connection on the hub's stdio socket that is not the shim's",
+                    ))
+                }
+            }
+        }
+        match (stdin, stdout) {
+            (Some(stdin), Some(stdout)) => Ok(Streams { stdin, stdout }),
+            _ => Err(std::io::Error::other(
+                "the shim's connections are incomplete",
+            )),
+        }
+    };
+    match tokio::time::timeout(limit, both).await {
+        Ok(r) => r,
         Err(_) => Err(std::io::Error::new(
             std::io::ErrorKind::TimedOut,
             format!(

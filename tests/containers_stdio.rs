@@ -1,8 +1,8 @@
 //! Issue #13, how a stdio container's stdin and stdout reach the hub, against a real engine:
-//! by default (`hub.containers.stdio = "socket"`) the hub's own socket, which the shim it carries
-//! puts on the server's stdio (the container runs under `/.mcp-hub/shim`, the hub says
-//! `stdio="socket"`, its folder goes with the container); with `stdio = "attach"` the engine's
-//! attach stream, as before. The same calls answer either way, and a container whose stdio is
+//! with `hub.containers.stdio = "socket"` the hub's own socket, which the shim it carries puts on
+//! the server's stdio (the container runs under `/.mcp-hub/shim`, the hub says
+//! `stdio="socket"`, its folder goes with the container); by default (`attach`) the engine's
+//! attach stream. The same calls answer either way, and a container whose stdio is
 //! the socket ends when the hub closes it. It does not measure the difference (the bench does).
 
 #![allow(
@@ -69,8 +69,8 @@ fn run(test: &str, stdio: &str) -> (Vec<String>, String, String) {
 }
 
 #[test]
-fn by_default_a_stdio_container_speaks_on_the_hubs_socket_through_the_shim() {
-    let (entrypoint, log, inst) = run("stdio-socket", "");
+fn with_stdio_socket_a_stdio_container_speaks_on_the_hubs_socket_through_the_shim() {
+    let (entrypoint, log, inst) = run("stdio-socket", "stdio = \"socket\"");
     assert_eq!(
         entrypoint,
         vec!["/.mcp-hub/shim", "/.mcp-hub/io.sock"],
@@ -86,8 +86,8 @@ fn by_default_a_stdio_container_speaks_on_the_hubs_socket_through_the_shim() {
 }
 
 #[test]
-fn with_stdio_attach_the_engines_attach_stream_carries_the_same_calls() {
-    let (entrypoint, log, _) = run("stdio-attach", "stdio = \"attach\"");
+fn by_default_the_engines_attach_stream_carries_the_same_calls() {
+    let (entrypoint, log, _) = run("stdio-attach", "");
     assert!(
         !entrypoint.iter().any(|e| e.contains(".mcp-hub")),
         "no shim with attach: {entrypoint:?}"

@@ -170,7 +170,7 @@ impl Default for ContainerSettings {
             image_prefix: None,
             max_containers: None,
             cleanup_on_shutdown: true,
-            stdio: StdioPath::Socket,
+            stdio: StdioPath::Attach,
             instance: String::new(),
             memory: None,
             cpus: None,
@@ -492,15 +492,15 @@ pub(super) fn settings(
             .map(|n| int_in(c, "hub.containers.max_containers", Some(n), 0, 1, 10_000) as usize),
         cleanup_on_shutdown: r.cleanup_on_shutdown.unwrap_or(true),
         stdio: match r.stdio.as_deref() {
-            None | Some("socket") => StdioPath::Socket,
-            Some("attach") => StdioPath::Attach,
+            Some("socket") => StdioPath::Socket,
+            None | Some("attach") => StdioPath::Attach,
             Some(other) => {
                 c.push(
                     "hub.containers.stdio",
                     format!("`{other}` is not a stdio path"),
-                    Some("use `socket` (the default: a socket mounted into the container) or `attach` (the engine's attach stream)"),
+                    Some("use `attach` (the default: the engine's attach stream) or `socket` (a socket mounted into the container)"),
                 );
-                StdioPath::Socket
+                StdioPath::Attach
             }
         },
         instance,

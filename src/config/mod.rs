@@ -9,6 +9,7 @@ mod container_http;
 pub mod edit;
 mod expand;
 mod hub;
+mod hub_containers;
 mod operate;
 mod overlay;
 mod raw;
@@ -34,10 +35,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use catalog::{glob, CatalogConfig, CatalogMode, Patterns, Rules, ServerShape, ToolOverride};
-pub use container::{
-    ContainerConfig, ContainerSettings, Network, Pull, StdioPath, Strategy, Volume,
-};
+pub use container::{ContainerConfig, Network, Pull, Strategy, Volume};
 pub use container_http::HttpHeaders;
+pub use hub_containers::{ContainerSettings, StdioPath};
 pub use report::{ConfigErrors, ConfigWarnings, Location, Problem};
 pub use schedule::{
     local_time, next_change, open_at, parse_window, parse_zone, ScheduleError, Window,

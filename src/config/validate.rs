@@ -190,7 +190,7 @@ pub(super) fn parse(
         base
     };
     let mut hub = super::hub::hub_settings(&raw, &mut c, &base, env);
-    hub.containers = super::container::settings(&mut c, raw.hub.containers.as_ref(), file);
+    hub.containers = super::hub_containers::settings(&mut c, raw.hub.containers.as_ref(), file);
     let mut tenants = BTreeMap::new();
     if raw.tenants.is_empty() {
         c.push(

@@ -137,10 +137,15 @@ impl Tenant {
         })
     }
 
-    /// The pool member a call to `up` goes to: the live one with the fewest calls in flight,
-    /// ties taken in turn; `None` when `up` is no pool, or no member is up (the caller then
-    /// treats `up` as it treats any server that is down or starting).
-    pub fn pool_member(&self, up: &Arc<Upstream>) -> Option<Arc<Upstream>> {
+    /// The pool member a `method` request to `up` goes to: the live one with the fewest calls
+    /// in flight, ties taken in turn; `None` when `up` is no pool, no member is up (the caller
+    /// then treats `up` as it treats any server that is down or starting), or the method is the
+    /// first member's (a resource subscription: the first holds the tenant's subscriptions and
+    /// is told them again when it restarts; the caller then uses `up`, the first).
+    pub fn pool_member(&self, up: &Arc<Upstream>, method: &str) -> Option<Arc<Upstream>> {
+        if matches!(method, "resources/subscribe" | "resources/unsubscribe") {
+            return None;
+        }
         let pool = self.pool.get(&up.name)?;
         // A pool of a server a reload has since replaced is not this server's.
         if !Arc::ptr_eq(&pool.first, up) {

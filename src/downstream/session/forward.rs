@@ -38,18 +38,14 @@ impl Session {
                 format!("Unknown server `{server}`"),
             );
         };
-        // A task's own pool member; a session's own connection (`share = "session"`); or a
-        // pool's least busy member. A resource subscription stays on the shared upstream (a
-        // pool's first member), which holds the tenant's subscriptions and is told them again
-        // when it restarts.
-        let holds_subscriptions = matches!(method, "resources/subscribe" | "resources/unsubscribe");
+        // A task's own pool member; a session's own connection (`share = "session"`); or the
+        // pool member the method goes to.
         let own = match self.tenant.pool_task_member(&up, method, &params) {
             Ok(Some(member)) => Some(member),
-            Ok(None) => self.tenant.own_upstream(&up, self.id).or_else(|| {
-                (!holds_subscriptions)
-                    .then(|| self.tenant.pool_member(&up))
-                    .flatten()
-            }),
+            Ok(None) => self
+                .tenant
+                .own_upstream(&up, self.id)
+                .or_else(|| self.tenant.pool_member(&up, method)),
             Err(msg) => {
                 return ctx.send(jsonrpc::error(
                     &id,

@@ -3,8 +3,9 @@
 //! its window (written in an IANA zone) its tools are listed and a call, progress and a
 //! cancellation work; when the window closes the tools are hidden, the client hears
 //! `notifications/tools/list_changed`, a call says the server is outside its schedule and the
-//! container is removed; when the next window (in the container's `time_zone`) opens, the tools
-//! are back. The windows are computed from the clock, a minute or two ahead.
+//! container is removed, and `/health` gives that as its last error; when the next window (in the
+//! container's `time_zone`) opens, the tools are back and the error is gone. The windows are
+//! computed from the clock, a minute or two ahead.
 
 #![allow(
     clippy::unwrap_used,
@@ -102,7 +103,13 @@ fn a_scheduled_container_runs_in_its_window_hides_its_tools_outside_and_comes_ba
         &format!("strategy = \"scheduled\"\n{schedule}"),
     );
     let toml = hub_toml(&engine, &inst, "", &server);
-    let mut hub = StdioHub::start(&toml);
+    let port = harness::free_port();
+    let mut hub = StdioHub::start_args(&toml, &["--health-listen", &format!("127.0.0.1:{port}")]);
+    // What `/health` says of the server: its state and last error.
+    let health = || {
+        let h = harness::api::api(port, "GET", "/health", None, "");
+        h.json["upstreams"]["t/demo"].clone()
+    };
 
     // Inside the window: listed, called, progress, cancellation.
     let listed = demo_tools(&mut hub);
@@ -175,6 +182,13 @@ fn a_scheduled_container_runs_in_its_window_hides_its_tools_outside_and_comes_ba
         msg.contains(&next),
         "the next window is at {next}: {refused}"
     );
+    let closed = health();
+    assert!(
+        closed["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("outside its schedule")),
+        "/health outside the window: {closed}"
+    );
     assert!(
         engine.wait(Duration::from_secs(15), |e| e.containers(&label).is_empty()),
         "the container outlived its window: {:?}\n{}",
@@ -199,6 +213,13 @@ fn a_scheduled_container_runs_in_its_window_hides_its_tools_outside_and_comes_ba
     let add = hub.call("demo__add", json!({"a": 2, "b": 3}));
     assert_eq!(add["result"]["structuredContent"]["sum"], 5.0, "{add}");
     assert_eq!(engine.containers(&label).len(), 1);
+    // Back in its window, "outside its schedule" is no longer its last error.
+    let open = health();
+    assert_eq!(open["state"], "up", "/health in the next window: {open}");
+    assert!(
+        open["last_error"].is_null(),
+        "/health in the next window: {open}"
+    );
 
     let (status, log) = hub.finish();
     assert!(status.success(), "{log}");

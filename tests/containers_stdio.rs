@@ -1,9 +1,10 @@
 //! Issue #13, how a stdio container's stdin and stdout reach the hub, against a real engine:
-//! with `hub.containers.stdio = "socket"` the hub's own socket, which the shim it carries puts on
-//! the server's stdio (the container runs under `/.mcp-hub/shim`, the hub says
-//! `stdio="socket"`, its folder goes with the container); by default (`attach`) the engine's
-//! attach stream. The same calls answer either way, and a container whose stdio is
-//! the socket ends when the hub closes it. It does not measure the difference (the bench does).
+//! by default (`hub.containers.stdio = "socket"`) two pipes of the hub's, handed over the hub's
+//! socket to the shim it carries, which puts them on the server's stdin and stdout (the container
+//! runs under `/.mcp-hub/shim`, its process reads and writes pipes, the hub says
+//! `stdio="socket"`, its folder goes with the container); with `stdio = "attach"` the engine's
+//! attach stream. The same calls answer either way, and the container ends when the hub does.
+//! It does not measure the difference (the bench does).
 
 #![allow(
     clippy::unwrap_used,
@@ -35,8 +36,10 @@ fn demo(instance: &str, engine: &Engine, stdio: &str) -> String {
 }
 
 /// Runs one hub on `stdio` (extra `[hub.containers]` keys): a call answers, and the running
-/// container's entrypoint is returned with the hub's log.
-fn run(test: &str, stdio: &str) -> (Vec<String>, String, String) {
+/// container's entrypoint is returned with what its process's stdin and stdout are (the
+/// targets of `/proc/PID/fd/0` and `1`, read from the host), whether the hub holds the same
+/// files, and the hub's log.
+fn run(test: &str, stdio: &str) -> (Vec<String>, [String; 2], bool, String, String) {
     let engine = Engine::shared();
     let inst = test_instance(test);
     let label = instance_label(&inst);
@@ -58,6 +61,26 @@ fn run(test: &str, stdio: &str) -> (Vec<String>, String, String) {
                 .collect()
         })
         .unwrap_or_default();
+    let init = inspected["State"]["Pid"].as_i64().unwrap_or(0);
+    assert!(init > 0, "no pid for the running container: {inspected}");
+    // The server: the container's process running the hub's demo server (under the engine's
+    // init; the shim exec'd it in its own process).
+    let pid = server_pid(init).unwrap_or_else(|| panic!("no demo-server under pid {init}"));
+    let fd = |n: u8| {
+        std::fs::read_link(format!("/proc/{pid}/fd/{n}"))
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|e| format!("unreadable: {e}"))
+    };
+    let stdio = [fd(0), fd(1)];
+    let hubs: Vec<String> = std::fs::read_dir(format!("/proc/{}/fd", hub.pid()))
+        .map(|d| {
+            d.flatten()
+                .filter_map(|e| std::fs::read_link(e.path()).ok())
+                .map(|p| p.display().to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    let shared = stdio.iter().all(|t| hubs.contains(t));
     let (status, log) = hub.finish();
     assert!(status.success(), "{log}");
     assert!(
@@ -65,16 +88,41 @@ fn run(test: &str, stdio: &str) -> (Vec<String>, String, String) {
         "left behind: {:?}",
         engine.containers(&label)
     );
-    (entrypoint, log, inst)
+    (entrypoint, stdio, shared, log, inst)
+}
+
+/// `root` or the first of its descendants that runs `/hub/mcp-hub` (its `argv[0]`: the engine's
+/// init and the shim name it too, further on their command lines).
+fn server_pid(root: i64) -> Option<i64> {
+    let cmdline = std::fs::read(format!("/proc/{root}/cmdline")).unwrap_or_default();
+    if cmdline.split(|b| *b == 0).next() == Some(b"/hub/mcp-hub".as_slice()) {
+        return Some(root);
+    }
+    let tasks = std::fs::read_dir(format!("/proc/{root}/task")).ok()?;
+    for task in tasks.flatten() {
+        let children = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+        for child in children.split_whitespace().filter_map(|c| c.parse().ok()) {
+            if let Some(p) = server_pid(child) {
+                return Some(p);
+            }
+        }
+    }
+    None
 }
 
 #[test]
-fn with_stdio_socket_a_stdio_container_speaks_on_the_hubs_socket_through_the_shim() {
-    let (entrypoint, log, inst) = run("stdio-socket", "stdio = \"socket\"");
+fn by_default_a_stdio_container_reads_and_writes_the_hubs_pipes_through_the_shim() {
+    let (entrypoint, stdio, shared, log, inst) = run("stdio-socket", "");
     assert_eq!(
         entrypoint,
         vec!["/.mcp-hub/shim", "/.mcp-hub/io.sock"],
         "the container runs under the shim:\n{log}"
+    );
+    // As for a child process of the hub: its stdin and stdout are two pipes (not the socket)
+    // whose other ends the hub holds.
+    assert!(
+        stdio.iter().all(|t| t.starts_with("pipe:")) && stdio[0] != stdio[1] && shared,
+        "the server's stdin and stdout: {stdio:?} (the hub holds them: {shared})\n{log}"
     );
     assert!(log.contains("stdio=\"socket\""), "{log}");
     // The container's folder (socket and shim copy) went with it.
@@ -86,12 +134,13 @@ fn with_stdio_socket_a_stdio_container_speaks_on_the_hubs_socket_through_the_shi
 }
 
 #[test]
-fn by_default_the_engines_attach_stream_carries_the_same_calls() {
-    let (entrypoint, log, _) = run("stdio-attach", "");
+fn with_stdio_attach_the_engines_attach_stream_carries_the_same_calls() {
+    let (entrypoint, _, shared, log, _) = run("stdio-attach", "stdio = \"attach\"");
     assert!(
         !entrypoint.iter().any(|e| e.contains(".mcp-hub")),
         "no shim with attach: {entrypoint:?}"
     );
+    assert!(!shared, "with attach the engine holds the server's stdio");
     assert!(log.contains("stdio=\"attach\""), "{log}");
 }
 

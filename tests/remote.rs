@@ -194,6 +194,10 @@ url = "http://127.0.0.1:{port}/mcp"
         hub.request("resources/read", json!({"uri": uri}))["result"]["contents"][0]["uri"],
         json!(uri)
     );
+    // Past the hub's own re-read of the lists (500 ms after its GET stream opens): made while
+    // the server is down, it would find the server unreachable and restart the connection,
+    // which is not the path this test is about.
+    std::thread::sleep(Duration::from_millis(1500));
     // A restart makes the server forget every session id.
     server.kill();
     let _server = EverythingHttp::start_on("streamableHttp", port);

@@ -13,8 +13,9 @@ use super::validate::{int_in, Collector};
 /// How a stdio container's stdin and stdout reach the hub.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StdioPath {
-    /// A unix socket in a folder mounted into the container, which a small static shim puts on
-    /// the server's stdin and stdout before it runs the image's command: no relay in between.
+    /// The default: a unix socket in a folder mounted into the container, over which a small
+    /// static shim receives two pipes of the hub's and puts them on the server's stdin and
+    /// stdout before it runs the image's command: no relay in between, as for a child process.
     /// Falls back to `Attach` where the engine cannot mount the hub's folders.
     Socket,
     /// The engine's attach stream (the engine's service and its monitor relay every line).
@@ -58,7 +59,7 @@ impl Default for ContainerSettings {
             image_prefix: None,
             max_containers: None,
             cleanup_on_shutdown: true,
-            stdio: StdioPath::Attach,
+            stdio: StdioPath::Socket,
             instance: String::new(),
             memory: None,
             cpus: None,
@@ -121,15 +122,15 @@ pub(super) fn settings(
             .map(|n| int_in(c, "hub.containers.max_containers", Some(n), 0, 1, 10_000) as usize),
         cleanup_on_shutdown: r.cleanup_on_shutdown.unwrap_or(true),
         stdio: match r.stdio.as_deref() {
-            Some("socket") => StdioPath::Socket,
-            None | Some("attach") => StdioPath::Attach,
+            None | Some("socket") => StdioPath::Socket,
+            Some("attach") => StdioPath::Attach,
             Some(other) => {
                 c.push(
                     "hub.containers.stdio",
                     format!("`{other}` is not a stdio path"),
-                    Some("use `attach` (the default: the engine's attach stream) or `socket` (a socket mounted into the container)"),
+                    Some("use `socket` (the default: the hub's pipes, handed to the container over a socket it mounts) or `attach` (the engine's attach stream)"),
                 );
-                StdioPath::Attach
+                StdioPath::Socket
             }
         },
         instance,

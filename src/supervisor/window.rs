@@ -87,6 +87,10 @@ impl Supervisor {
                 _ = self.shutdown.cancelled() => return false,
             }
         }
+        if logged {
+            // The window is open: "outside its schedule" is no longer the server's last error.
+            self.up.clear_error();
+        }
         true
     }
 }

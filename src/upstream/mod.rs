@@ -206,6 +206,12 @@ impl Upstream {
         self.changed.send_modify(|n| *n += 1);
     }
 
+    /// Forgets the last error (a reason that no longer holds, such as a closed schedule window).
+    pub fn clear_error(&self) {
+        self.status.locked().last_error = None;
+        self.changed.send_modify(|n| *n += 1);
+    }
+
     pub fn set_restarts(&self, n: u32) {
         self.status.locked().restarts = n;
     }

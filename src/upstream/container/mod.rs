@@ -315,7 +315,7 @@ pub async fn spawn(
                 // The container's end (its attach stream) closes the connection, as without
                 // the socket; a stdout that ends first only says so.
                 if let Some(e) = super::stdio::read_loop(stream.stdout, &conn3).await {
-                    tracing::warn!(server = %conn3.server, "reading the container's socket: {e}");
+                    tracing::warn!(server = %conn3.server, "reading the container's stdout pipe: {e}");
                 }
             });
             (Box::pin(stream.stdin) as _, Some(Box::new(prepared.dir)))

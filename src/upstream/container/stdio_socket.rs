@@ -1,9 +1,10 @@
-//! `hub.containers.stdio = "socket"`: a stdio container's stdin and stdout on a unix socket of
-//! the hub's, so that no relay sits between the hub and the server. For each container the hub
-//! makes a folder (`$TMPDIR/mcp-hub-io/<instance>/<n>`) holding the static shim it carries
-//! (`shim/mcp-hub-shim.rs`) and a listening socket, mounts it at `/.mcp-hub`, and runs the
-//! image's command under the shim, which connects and execs it. Knows files, the socket and the
-//! command line; not the engine's API nor MCP.
+//! `hub.containers.stdio = "socket"`: a stdio container's stdin and stdout are pipes of the
+//! hub's, handed over a unix socket, so that no relay sits between the hub and the server. For
+//! each container the hub makes a folder (`$TMPDIR/mcp-hub-io/<instance>/<n>`) holding the
+//! static shim it carries (`shim/mcp-hub-shim.rs`) and a listening socket, mounts it at
+//! `/.mcp-hub`, and runs the image's command under the shim, which connects, receives the
+//! server's ends of two pipes, and execs it. Knows files, the socket, the pipes and the command
+//! line; not the engine's API nor MCP.
 //!
 //! Where the shim was not built or the engine is remote, the container is attached as before;
 //! where the engine turns out not to see the hub's folders (a hub in a container of its own
@@ -15,8 +16,13 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use tokio::io::AsyncReadExt;
-use tokio::net::{UnixListener, UnixStream};
+use std::io::IoSlice;
+use std::os::fd::{AsRawFd, OwnedFd};
+
+use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
+use tokio::io::{AsyncReadExt, Interest};
+use tokio::net::unix::pipe;
+use tokio::net::UnixListener;
 
 /// The shim, built static by `build.rs` (empty when it could not be).
 static SHIM: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/mcp-hub-shim"));
@@ -142,39 +148,58 @@ pub fn apply(spec: &mut bollard::models::ContainerCreateBody, bind: &str, comman
     }
 }
 
-/// The shim's two connections: the server's stdin (the hub writes) and stdout (the hub reads).
+/// The server's stdin (the hub writes) and stdout (the hub reads): the hub's ends of two pipes
+/// whose other ends the shim put on the server's 0 and 1, as for a child process.
 pub struct Streams {
-    pub stdin: UnixStream,
-    pub stdout: UnixStream,
+    pub stdin: pipe::Sender,
+    pub stdout: pipe::Receiver,
 }
 
-/// Waits for the shim's two connections (each says first which it is), at most `limit`.
+/// Waits for the shim's connection (its hello is `p`), at most `limit`, and hands it the
+/// server's ends of two fresh pipes (`SCM_RIGHTS`). Pipes rather than the socket: a server
+/// reading a socket wakes the hub's reactor for writability on every read, a pipe with room
+/// does not; so a warm call costs what it does through a child's pipes.
 pub async fn accept(listener: &UnixListener, limit: Duration) -> std::io::Result<Streams> {
-    let both = async {
-        let (mut stdin, mut stdout) = (None, None);
-        while stdin.is_none() || stdout.is_none() {
-            let (mut s, _) = listener.accept().await?;
-            let mut which = [0u8; 1];
-            s.read_exact(&mut which).await?;
-            match which[0] {
-                b'i' => stdin = Some(s),
-                b'o' => stdout = Some(s),
-                _ => {
-                    return Err(std::io::Error::new(
-                        std::io::ErrorKind::InvalidData,
-                        "a connection on the hub's stdio socket that is not the shim's",
-                    ))
-                }
+    let handover = async {
+        let (mut s, _) = listener.accept().await?;
+        let mut hello = [0u8; 1];
+        s.read_exact(&mut hello).await?;
+        if hello[0] != b'p' {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "a connection on the hub's stdio socket that is not the shim's",
+            ));
+        }
+        let (stdin_r, stdin_w) = std::io::pipe()?;
+        let (stdout_r, stdout_w) = std::io::pipe()?;
+        let fds = [stdin_r.as_raw_fd(), stdout_w.as_raw_fd()];
+        loop {
+            s.writable().await?;
+            let sent = s.try_io(Interest::WRITABLE, || {
+                sendmsg::<()>(
+                    s.as_raw_fd(),
+                    &[IoSlice::new(b"p")],
+                    &[ControlMessage::ScmRights(&fds)],
+                    MsgFlags::MSG_NOSIGNAL,
+                    None,
+                )
+                .map_err(std::io::Error::from)
+            });
+            match sent {
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+                Err(e) => return Err(e),
+                Ok(_) => break,
             }
         }
-        match (stdin, stdout) {
-            (Some(stdin), Some(stdout)) => Ok(Streams { stdin, stdout }),
-            _ => Err(std::io::Error::other(
-                "the shim's connections are incomplete",
-            )),
-        }
+        // The server's ends now live in the shim (in flight until it reads them): the hub's
+        // copies close, so that the server's exit is EOF here and EPIPE there.
+        drop((stdin_r, stdout_w));
+        Ok(Streams {
+            stdin: pipe::Sender::from_owned_fd(OwnedFd::from(stdin_w))?,
+            stdout: pipe::Receiver::from_owned_fd(OwnedFd::from(stdout_r))?,
+        })
     };
-    match tokio::time::timeout(limit, both).await {
+    match tokio::time::timeout(limit, handover).await {
         Ok(r) => r,
         Err(_) => Err(std::io::Error::new(
             std::io::ErrorKind::TimedOut,

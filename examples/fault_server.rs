@@ -13,6 +13,7 @@
 //!                         write its pid to PIDFILE
 //!   --ignore-stdin-eof    keep running after stdin closes (exit only on a signal)
 //!   --ignore-sigterm      ignore SIGTERM (SIGKILL still works)
+//!   --logging             declare the `logging` capability and answer `logging/setLevel`
 //!   --progress            `sleep` sends notifications/progress every 100 ms when the call has
 //!                         _meta.progressToken, and always a final one (progress = total)
 //!                         right before the result
@@ -85,6 +86,7 @@ struct Opts {
     grandchild: Option<PathBuf>,
     ignore_stdin_eof: bool,
     ignore_sigterm: bool,
+    logging: bool,
     progress: bool,
     server_request: bool,
     hostile: bool,
@@ -96,7 +98,7 @@ struct Opts {
 fn usage() -> ! {
     eprintln!(
         "usage: fault_server [--log FILE] [--crash-after N] [--garbage] [--grandchild PIDFILE] \
-         [--ignore-stdin-eof] [--ignore-sigterm] [--progress] [--server-request] \
+         [--ignore-stdin-eof] [--ignore-sigterm] [--logging] [--progress] [--server-request] \
          [--hostile [--no-bad-logs]] [--flood N]"
     );
     std::process::exit(2);
@@ -119,6 +121,7 @@ fn parse_args() -> Opts {
             "--grandchild" => opts.grandchild = Some(args.next().unwrap_or_else(|| usage()).into()),
             "--ignore-stdin-eof" => opts.ignore_stdin_eof = true,
             "--ignore-sigterm" => opts.ignore_sigterm = true,
+            "--logging" => opts.logging = true,
             "--progress" => opts.progress = true,
             "--server-request" => opts.server_request = true,
             "--hostile" => opts.hostile = true,
@@ -483,16 +486,21 @@ fn handle_request(state: &Arc<State>, id: Value, method: &str, params: Value) {
             } else {
                 DEFAULT_VERSION
             };
+            let mut capabilities = json!({"tools": {"listChanged": true}});
+            if state.opts.logging {
+                capabilities["logging"] = json!({});
+            }
             state.respond(
                 id,
                 json!({
                     "protocolVersion": version,
-                    "capabilities": {"tools": {"listChanged": true}},
+                    "capabilities": capabilities,
                     "serverInfo": {"name": "fault", "version": "0"}
                 }),
             );
         }
         "ping" => state.respond(id, json!({})),
+        "logging/setLevel" if state.opts.logging => state.respond(id, json!({})),
         "tools/list" => state.respond(id, tools(&state.opts)),
         "tools/call" => {
             let n = state.calls.fetch_add(1, Ordering::SeqCst) + 1;

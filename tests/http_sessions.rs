@@ -315,6 +315,65 @@ async fn resource_updates_reach_exactly_the_subscribed_sessions_and_logs_name_th
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_share_session_a_restarted_own_connection_is_told_the_sessions_log_level_again() {
+    let hub = serve_hub(
+        "[hub.restart]\ninitial_backoff = \"100ms\"\n[tenants.t.servers.logger]\ncommand = \"@FAULT@\"\nargs = [\"--logging\", \"--log\", \"@TMP@/logger-stdin.log\"]\nshare = \"session\"\n",
+        &[],
+    );
+    let stdin_log = hub.config.dir().join("logger-stdin.log");
+    // What every process of the server (the shared one, the session's own) was told.
+    let told = || {
+        std::fs::read_to_string(&stdin_log)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains("logging/setLevel") && l.contains("\"warning\""))
+            .count()
+    };
+    let mut a = Client::connect(hub.port, json!({})).await;
+    let echo = json!({"name": "logger__echo", "arguments": {"message": "hi"}});
+    let r = a.request("tools/call", echo, |_| json!({})).await;
+    assert!(r.last().unwrap().get("result").is_some(), "{r:?}");
+    let set = a
+        .request("logging/setLevel", json!({"level": "warning"}), |_| {
+            json!({})
+        })
+        .await;
+    assert!(set[0].get("result").is_some(), "{set:?}");
+    // The shared process and the session's own are told.
+    let until = tokio::time::Instant::now() + Duration::from_secs(10);
+    while told() < 2 {
+        assert!(tokio::time::Instant::now() < until, "told {} times", told());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let pids = upstream_pids(&hub.log(), "logger");
+    assert_eq!(
+        pids.len(),
+        2,
+        "the shared process, then the session's: {pids:?}"
+    );
+
+    // The session's own process dies; its restart is told the level again, with no request
+    // from the client.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pids[1]),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let until = tokio::time::Instant::now() + Duration::from_secs(15);
+    while upstream_pids(&hub.log(), "logger").len() < 3 || told() < 3 {
+        assert!(
+            tokio::time::Instant::now() < until,
+            "after the restart: told {} times, processes {:?}\n{}",
+            told(),
+            upstream_pids(&hub.log(), "logger"),
+            hub.log()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(alive(pids[0]), "the shared process lives on");
+}
+
 /// The pids of the upstream processes the hub started, from its log.
 fn started_pids(log: &str) -> Vec<i32> {
     upstream_pids(log, "asker")

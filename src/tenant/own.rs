@@ -1,10 +1,12 @@
 //! Connections of `share = "session"` servers: each handshake-era session gets its own, started
-//! on its first request to the server and stopped when the session ends.
+//! on its first request to the server, told the session's log level each time it (re)connects,
+//! and stopped when the session ends.
 
 use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
+use super::subscriptions::Restored;
 use super::{Hooks, Tenant, LOG_LEVELS};
 use crate::config::{ServerName, Share, StartMode};
 use crate::mux::Conn;
@@ -44,6 +46,20 @@ impl Tenant {
                 cfg.start = StartMode::Eager;
                 let inst = Upstream::declaring(cfg, Some(caps));
                 let stop = tasks.child_token();
+                // Each new connection (the first, and every restart) is told the session's
+                // log level, as the shared connection is told the sessions'.
+                let on_change = {
+                    let (tenant, weak) = (self.me.clone(), Arc::downgrade(&inst));
+                    let restored = Restored::default();
+                    Arc::new(move || {
+                        let (Some(t), Some(up)) = (tenant.upgrade(), weak.upgrade()) else {
+                            return;
+                        };
+                        if up.conn().is_some_and(|c| restored.is_new(&c)) {
+                            t.apply_own_log_level_to(session, &up);
+                        }
+                    })
+                };
                 tracing::info!(tenant = %self.id, server = %up.name, session, "starting the session's own connection (share = \"session\")");
                 self.spawn(
                     Supervisor {
@@ -54,7 +70,7 @@ impl Tenant {
                             tenant: self.me.clone(),
                             scope: Some(session),
                         }),
-                        on_change: Arc::new(|| {}),
+                        on_change,
                         settings: self.settings.clone(),
                         shutdown: stop.clone(),
                         // The catalog is the shared connection's, pinned there.
@@ -129,14 +145,6 @@ impl Tenant {
 
     /// Sets a session's own connections to the log level the session asked for.
     pub fn apply_own_log_level(&self, session: u64) {
-        let Some(level) = self
-            .sessions
-            .get(&session)
-            .and_then(|p| p.log_level())
-            .map(|l| LOG_LEVELS[l as usize])
-        else {
-            return;
-        };
         let owned: Vec<Arc<Upstream>> = self
             .own
             .iter()
@@ -144,7 +152,19 @@ impl Tenant {
             .map(|e| e.up.clone())
             .collect();
         for up in owned {
-            self.set_upstream_log_level(&up, level);
+            self.apply_own_log_level_to(session, &up);
+        }
+    }
+
+    /// Sets one of a session's own connections to the log level the session asked for.
+    fn apply_own_log_level_to(&self, session: u64, up: &Arc<Upstream>) {
+        if let Some(level) = self
+            .sessions
+            .get(&session)
+            .and_then(|p| p.log_level())
+            .map(|l| LOG_LEVELS[l as usize])
+        {
+            self.set_upstream_log_level(up, level);
         }
     }
 }

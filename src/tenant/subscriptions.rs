@@ -45,7 +45,7 @@ pub(super) struct Restored(Mutex<Weak<Conn>>);
 
 impl Restored {
     /// Whether `conn` is new here (and remembers it).
-    fn is_new(&self, conn: &Arc<Conn>) -> bool {
+    pub(super) fn is_new(&self, conn: &Arc<Conn>) -> bool {
         let mut last = self.0.locked();
         if std::ptr::eq(last.as_ptr(), Arc::as_ptr(conn)) {
             return false;

@@ -1,18 +1,17 @@
 //! The Docker Engine API as the hub uses it (Docker or podman's compatible service, API 1.41):
-//! connect, the container's spec with its secure defaults, images, stop-then-remove where 404
-//! means "already gone", and the sweep by label. Knows no MCP.
+//! connect, images, create, attach-then-start, stop-then-remove where 404 means "already
+//! gone", and the labels every container of the hub carries. What is created is `spec.rs`'s;
+//! what the hub owns by label (the sweep, its network) is `owned.rs`'s. Knows no MCP.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use bollard::query_parameters::{
-    CreateContainerOptions, CreateImageOptions, ListContainersOptions, RemoveContainerOptions,
-    StopContainerOptions,
+    CreateContainerOptions, CreateImageOptions, RemoveContainerOptions, StopContainerOptions,
 };
 use bollard::{ClientVersion, Docker};
 use futures_util::StreamExt;
 
-use crate::config::{ContainerConfig, ContainerSettings, Pull, ServerConfig, TenantId};
+use crate::config::{ContainerSettings, Pull};
 
 /// Podman 4.3 speaks 1.41; Docker accepts older versions than its own.
 const API: ClientVersion = ClientVersion {
@@ -273,180 +272,6 @@ impl Engine {
             }
         }
     }
-
-    /// The hub instance's containers (running and stopped).
-    pub async fn list_own(
-        &self,
-        instance: &str,
-    ) -> Result<Vec<bollard::models::ContainerSummary>, EngineError> {
-        self.list_labelled(vec![format!("{LABEL_INSTANCE}={instance}")])
-            .await
-    }
-
-    /// Removes the stopped containers of one server of this instance (what a restarted engine
-    /// or a failed remove left), before its next container is created. `owned` names the
-    /// containers this process holds (created, starting, running): a pool's other members
-    /// create theirs at the same time, and one created but not yet started is not a leftover.
-    pub async fn sweep_server(
-        &self,
-        instance: &str,
-        tenant: &TenantId,
-        server: &str,
-        owned: &std::collections::BTreeSet<String>,
-    ) {
-        let labels = vec![
-            format!("{LABEL_INSTANCE}={instance}"),
-            format!("{LABEL_TENANT}={tenant}"),
-            format!("{LABEL_SERVER}={server}"),
-        ];
-        for c in self.list_labelled(labels).await.unwrap_or_default() {
-            let running = matches!(
-                c.state,
-                Some(bollard::models::ContainerSummaryStateEnum::RUNNING)
-            );
-            let name = c.names.as_ref().and_then(|n| n.first());
-            let held = name.is_some_and(|n| owned.contains(n.trim_start_matches('/')));
-            if let (false, false, Some(id)) = (running, held, &c.id) {
-                self.remove(id).await;
-            }
-        }
-    }
-
-    async fn list_labelled(
-        &self,
-        labels: Vec<String>,
-    ) -> Result<Vec<bollard::models::ContainerSummary>, EngineError> {
-        let filters = HashMap::from([("label".to_string(), labels)]);
-        let options = ListContainersOptions {
-            all: true,
-            filters: Some(filters),
-            ..Default::default()
-        };
-        // podman 4.3 lists a container whose process exited a moment ago as `stopped`, a state
-        // the Docker API (and bollard) does not know, until its clean-up marks it `exited`
-        // (within a second): such a list is read again.
-        let mut tries = 0;
-        loop {
-            match self.docker.list_containers(Some(options.clone())).await {
-                Err(bollard::errors::Error::JsonDataError { .. }) if tries < 20 => {
-                    tries += 1;
-                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                }
-                r => return Ok(r?),
-            }
-        }
-    }
-
-    /// Removes every container of this hub instance (what a previous run left, or all of them at
-    /// shutdown); answers the names removed. Never touches a container without the label.
-    pub async fn sweep(
-        &self,
-        instance: &str,
-        only_stopped: bool,
-    ) -> Result<Vec<String>, EngineError> {
-        let mut removed = Vec::new();
-        // A container whose process is exiting right now can survive a remove (the engine's
-        // own clean-up races it): look again, a few times.
-        for _pass in 0..3 {
-            let mut any = false;
-            for c in self.list_own(instance).await? {
-                let running = matches!(
-                    c.state,
-                    Some(bollard::models::ContainerSummaryStateEnum::RUNNING)
-                );
-                if only_stopped && running {
-                    continue;
-                }
-                let Some(id) = c.id else { continue };
-                let name = c
-                    .names
-                    .and_then(|n| n.into_iter().next())
-                    .unwrap_or_else(|| id.clone());
-                self.stop_and_remove(&id, Duration::from_secs(1)).await;
-                let name = name.trim_start_matches('/').to_string();
-                if !removed.contains(&name) {
-                    removed.push(name);
-                }
-                any = true;
-            }
-            if !any {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-        Ok(removed)
-    }
-
-    /// Creates the hub's own network when missing; answers whether it was created now.
-    pub async fn ensure_network(&self, name: &str, instance: &str) -> Result<bool, EngineError> {
-        match self
-            .docker
-            .inspect_network(
-                name,
-                None::<bollard::query_parameters::InspectNetworkOptions>,
-            )
-            .await
-        {
-            Ok(_) => Ok(false),
-            Err(e) if is_gone(&e) => {
-                let req = bollard::models::NetworkCreateRequest {
-                    name: name.to_string(),
-                    labels: Some(HashMap::from([(
-                        LABEL_INSTANCE.to_string(),
-                        instance.to_string(),
-                    )])),
-                    ..Default::default()
-                };
-                self.docker.create_network(req).await?;
-                tracing::info!(network = name, "created the hub's container network");
-                Ok(true)
-            }
-            Err(e) => Err(e.into()),
-        }
-    }
-}
-
-impl Engine {
-    /// Removes network `name` when it carries this instance's label (the hub created it, in this
-    /// run or an earlier one); a network the hub did not create is left alone. Answers whether
-    /// it removed it; 404 is "already gone".
-    pub async fn remove_own_network(&self, name: &str, instance: &str) -> bool {
-        let inspected = self
-            .docker
-            .inspect_network(
-                name,
-                None::<bollard::query_parameters::InspectNetworkOptions>,
-            )
-            .await;
-        let own = match inspected {
-            Ok(n) => n
-                .labels
-                .is_some_and(|l| l.get(LABEL_INSTANCE).is_some_and(|i| i == instance)),
-            Err(e) if is_gone(&e) => return false,
-            Err(e) => {
-                tracing::warn!(network = name, "could not inspect the network: {e}");
-                return false;
-            }
-        };
-        if !own {
-            tracing::debug!(
-                network = name,
-                "not removing a network the hub did not create"
-            );
-            return false;
-        }
-        match self.docker.remove_network(name).await {
-            Ok(()) => {
-                tracing::info!(network = name, "removed the hub's container network");
-                true
-            }
-            Err(e) if is_gone(&e) => false,
-            Err(e) => {
-                tracing::warn!(network = name, "could not remove the network: {e}");
-                false
-            }
-        }
-    }
 }
 
 /// `name[:tag]` (a registry port's colon is not a tag).
@@ -454,83 +279,5 @@ fn split_tag(image: &str) -> (&str, &str) {
     match image.rsplit_once(':') {
         Some((n, t)) if !t.contains('/') => (n, t),
         _ => (image, "latest"),
-    }
-}
-
-/// The container's name: `mcp-hub-<instance>-<tenant>-<server>-<nonce>` (the nonce lets a
-/// restart create the next one while the engine still removes the last).
-pub fn container_name(instance: &str, tenant: &TenantId, server: &str) -> String {
-    format!(
-        "mcp-hub-{instance}-{tenant}-{server}-{:06x}",
-        fastrand::u32(..) & 0xff_ffff
-    )
-}
-
-/// The create request: stdio attached, the secure defaults (every capability dropped,
-/// `no-new-privileges`, a read-only root with a tmpfs `/tmp`, network `none`, an init), limits.
-pub fn spec(
-    cfg: &ServerConfig,
-    k: &ContainerConfig,
-    settings: &ContainerSettings,
-    tenant: &TenantId,
-) -> bollard::models::ContainerCreateBody {
-    let mut labels: HashMap<String, String> = k.labels.clone().into_iter().collect();
-    labels.insert(LABEL_INSTANCE.into(), settings.instance.clone());
-    labels.insert(LABEL_TENANT.into(), tenant.to_string());
-    labels.insert(LABEL_SERVER.into(), cfg.name.to_string());
-    labels.insert(LABEL_STRATEGY.into(), k.strategy.as_str().into());
-    let host = bollard::models::HostConfig {
-        binds: Some(k.volumes.iter().map(|v| v.bind()).collect()),
-        memory: k.memory,
-        nano_cpus: k.cpus.map(|c| (c * 1e9) as i64),
-        pids_limit: k.pids_limit,
-        readonly_rootfs: Some(k.read_only),
-        cap_drop: Some(vec!["ALL".into()]),
-        security_opt: Some(vec!["no-new-privileges".into()]),
-        tmpfs: Some(HashMap::from([(
-            "/tmp".to_string(),
-            "rw,nosuid,nodev,size=64m".to_string(),
-        )])),
-        network_mode: Some(k.network.mode().to_string()),
-        // `port`: published on a loopback port the engine chooses (`127.0.0.1::port`); with
-        // `network = "host"` the server's port is the host's already.
-        port_bindings: published(k).map(|p| {
-            HashMap::from([(
-                p,
-                Some(vec![bollard::models::PortBinding {
-                    host_ip: Some("127.0.0.1".into()),
-                    host_port: Some(String::new()),
-                }]),
-            )])
-        }),
-        init: Some(true),
-        auto_remove: Some(false),
-        ..Default::default()
-    };
-    bollard::models::ContainerCreateBody {
-        image: Some(k.image.clone()),
-        cmd: (!k.args.is_empty()).then(|| k.args.clone()),
-        env: Some(k.env.iter().map(|(a, b)| format!("{a}={b}")).collect()),
-        working_dir: k.workdir.clone(),
-        user: k.user.clone(),
-        labels: Some(labels),
-        exposed_ports: published(k).map(|p| vec![p]),
-        // An HTTP server's stdin is not the hub's channel: it stays closed.
-        attach_stdin: Some(k.port.is_none()),
-        attach_stdout: Some(true),
-        attach_stderr: Some(true),
-        open_stdin: Some(k.port.is_none()),
-        stdin_once: Some(false),
-        tty: Some(false),
-        host_config: Some(host),
-        ..Default::default()
-    }
-}
-
-/// The `<port>/tcp` key of the port to publish (`None`: stdio, or the host's network).
-pub fn published(k: &ContainerConfig) -> Option<String> {
-    match (k.port, &k.network) {
-        (_, crate::config::Network::Host) | (None, _) => None,
-        (Some(p), _) => Some(format!("{p}/tcp")),
     }
 }

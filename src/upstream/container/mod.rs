@@ -8,8 +8,10 @@ pub mod engine;
 pub mod health;
 mod http;
 mod io;
+mod owned;
 pub mod pull;
 pub mod pulls;
+mod spec;
 mod stdio_socket;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -210,9 +212,9 @@ pub async fn spawn(
         .ensure_image(&k.image, k.pull)
         .await
         .map_err(|e| err(&e))?;
-    let name = engine::container_name(&settings.instance, tenant, cfg.name.as_str());
+    let name = spec::container_name(&settings.instance, tenant, cfg.name.as_str());
     slot.own(&name);
-    let mut spec = engine::spec(cfg, k, settings, tenant);
+    let mut spec = spec::spec(cfg, k, settings, tenant);
     // stdio on the hub's own socket where it can be (no relay), else the engine's attach stream.
     let io = match (k.port, settings.stdio) {
         (None, crate::config::StdioPath::Socket) => socket_io(&engine, settings, k, &name).await,

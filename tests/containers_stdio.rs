@@ -35,11 +35,27 @@ fn demo(instance: &str, engine: &Engine, stdio: &str) -> String {
     )
 }
 
-/// Runs one hub on `stdio` (extra `[hub.containers]` keys): a call answers, and the running
-/// container's entrypoint is returned with what its process's stdin and stdout are (the
-/// targets of `/proc/PID/fd/0` and `1`, read from the host), whether the hub holds the same
-/// files, and the hub's log.
-fn run(test: &str, stdio: &str) -> (Vec<String>, [String; 2], bool, String, String) {
+/// What one run saw of its container, read from the engine and from `/proc` on the host.
+struct Seen {
+    entrypoint: Vec<String>,
+    /// The targets of the server process's `/proc/PID/fd/0` and `1`.
+    stdio: [String; 2],
+    /// Whether the hub's process holds both of those files too.
+    shared: bool,
+    log: String,
+    inst: String,
+}
+
+/// A `/proc/…/fd/N` link's target (`pipe:[…]`, `socket:[…]`, a path).
+fn link(path: &str) -> Option<String> {
+    std::fs::read_link(path)
+        .ok()
+        .map(|p| p.display().to_string())
+}
+
+/// Runs one hub on `stdio` (extra `[hub.containers]` keys): a call answers; then what the
+/// running container was.
+fn run(test: &str, stdio: &str) -> Seen {
     let engine = Engine::shared();
     let inst = test_instance(test);
     let label = instance_label(&inst);
@@ -66,17 +82,12 @@ fn run(test: &str, stdio: &str) -> (Vec<String>, [String; 2], bool, String, Stri
     // The server: the container's process running the hub's demo server (under the engine's
     // init; the shim exec'd it in its own process).
     let pid = server_pid(init).unwrap_or_else(|| panic!("no demo-server under pid {init}"));
-    let fd = |n: u8| {
-        std::fs::read_link(format!("/proc/{pid}/fd/{n}"))
-            .map(|p| p.display().to_string())
-            .unwrap_or_else(|e| format!("unreadable: {e}"))
-    };
+    let fd = |n: u8| link(&format!("/proc/{pid}/fd/{n}")).unwrap_or_else(|| "unreadable".into());
     let stdio = [fd(0), fd(1)];
     let hubs: Vec<String> = std::fs::read_dir(format!("/proc/{}/fd", hub.pid()))
         .map(|d| {
             d.flatten()
-                .filter_map(|e| std::fs::read_link(e.path()).ok())
-                .map(|p| p.display().to_string())
+                .filter_map(|e| link(&e.path().to_string_lossy()))
                 .collect()
         })
         .unwrap_or_default();
@@ -88,7 +99,13 @@ fn run(test: &str, stdio: &str) -> (Vec<String>, [String; 2], bool, String, Stri
         "left behind: {:?}",
         engine.containers(&label)
     );
-    (entrypoint, stdio, shared, log, inst)
+    Seen {
+        entrypoint,
+        stdio,
+        shared,
+        log,
+        inst,
+    }
 }
 
 /// `root` or the first of its descendants that runs `/hub/mcp-hub` (its `argv[0]`: the engine's
@@ -112,7 +129,13 @@ fn server_pid(root: i64) -> Option<i64> {
 
 #[test]
 fn by_default_a_stdio_container_reads_and_writes_the_hubs_pipes_through_the_shim() {
-    let (entrypoint, stdio, shared, log, inst) = run("stdio-socket", "");
+    let Seen {
+        entrypoint,
+        stdio,
+        shared,
+        log,
+        inst,
+    } = run("stdio-socket", "");
     assert_eq!(
         entrypoint,
         vec!["/.mcp-hub/shim", "/.mcp-hub/io.sock"],
@@ -135,7 +158,12 @@ fn by_default_a_stdio_container_reads_and_writes_the_hubs_pipes_through_the_shim
 
 #[test]
 fn with_stdio_attach_the_engines_attach_stream_carries_the_same_calls() {
-    let (entrypoint, _, shared, log, _) = run("stdio-attach", "stdio = \"attach\"");
+    let Seen {
+        entrypoint,
+        shared,
+        log,
+        ..
+    } = run("stdio-attach", "stdio = \"attach\"");
     assert!(
         !entrypoint.iter().any(|e| e.contains(".mcp-hub")),
         "no shim with attach: {entrypoint:?}"

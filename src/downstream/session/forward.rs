@@ -69,8 +69,9 @@ impl Session {
                 let (me, up, server, method) =
                     (self.clone(), up.clone(), server.clone(), method.to_string());
                 self.tenant.spawn(async move {
+                    // A session's own connection is told the session's log level as it connects
+                    // (its supervisor's change hook, before it is `up`).
                     let _ = tokio::time::timeout(up.cfg.startup_timeout, up.settled()).await;
-                    me.tenant.apply_own_log_level(me.id);
                     me.forward(id, ctx, &server, &method, params, namespace_answer, permit);
                 });
                 return;

@@ -11,13 +11,12 @@
 //! talking to its host's engine), the first container fails saying so and every later one is
 //! attached ([`mark_broken`]).
 
+use std::io::IoSlice;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
-
-use std::io::IoSlice;
-use std::os::fd::{AsRawFd, OwnedFd};
 
 use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
 use tokio::io::{AsyncReadExt, Interest};
